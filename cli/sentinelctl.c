@@ -1,0 +1,456 @@
+/*
+ * sentinelctl: asks sentineld over its control socket.  Exit status as
+ * clamscan's: 0 success or clean, 1 detections, 2 error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "proto.h"
+#include "sentinel/version.h"
+#include "util.h"
+
+#define EXIT_CLEAN	0
+#define EXIT_INFECTED	1
+#define EXIT_ERROR	2
+
+#define MAX_REPLY	(64 * 1024 * 1024)
+
+struct ctl {
+	int		 fd;
+	int		 json;
+	int		 wait;
+	const char	*socket;
+	char		*buf;		/* bytes read, not yet parsed */
+	size_t		 len, cap;
+	char		 err[256];
+};
+
+static int	cmd_guests(struct ctl *, int, char **);
+static int	cmd_scan(struct ctl *, int, char **);
+static int	cmd_results(struct ctl *, int, char **);
+static int	cmd_status(struct ctl *, int, char **);
+
+static const struct ctl_command {
+	const char	*name;
+	int		 nargs;		/* positional arguments after the name */
+	int		(*fn)(struct ctl *, int, char **);
+	const char	*usage;
+	const char	*help;
+} commands[] = {
+	{ "guests", 0, cmd_guests, "guests",
+	    "list the guests libvirt knows and their last scan" },
+	{ "scan", 1, cmd_scan, "scan NAME [--wait]",
+	    "scan a guest now; --wait waits for the result" },
+	{ "results", 1, cmd_results, "results NAME",
+	    "the last scan of a guest and its detections" },
+	{ "status", 0, cmd_status, "status",
+	    "daemon, libvirt, signatures and running scans" },
+};
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	size_t i;
+
+	fprintf(stderr, "usage: sentinelctl [--json] [--socket PATH] "
+	    "COMMAND [ARGS]\ncommands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(stderr, "  %-20s %s\n", commands[i].usage,
+		    commands[i].help);
+	exit(EXIT_ERROR);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "sentinelctl: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	exit(EXIT_ERROR);
+}
+
+static void
+ctl_connect(struct ctl *c)
+{
+	struct sockaddr_un sun;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(c->socket) >= sizeof(sun.sun_path))
+		die("socket path %s is too long", c->socket);
+	strcpy(sun.sun_path, c->socket);
+	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		die("socket: %s", strerror(errno));
+	if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		if (errno == ENOENT || errno == ECONNREFUSED)
+			die("sentineld is not running (nothing listens on %s)",
+			    c->socket);
+		if (errno == EACCES || errno == EPERM)
+			die("permission denied on %s (root or the [control] "
+			    "group may use it)", c->socket);
+		die("connect %s: %s", c->socket, strerror(errno));
+	}
+}
+
+static void
+ctl_write(struct ctl *c, json_t *msg)
+{
+	size_t len, off = 0;
+	ssize_t n;
+	char *s;
+
+	if ((s = proto_encode(msg, &len)) == NULL)
+		die("out of memory");
+	while (off < len) {
+		if ((n = write(c->fd, s + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			die("writing to sentineld: %s", strerror(errno));
+		}
+		off += (size_t)n;
+	}
+	free(s);
+}
+
+/* Reads the next message line and parses it, or dies. */
+static json_t *
+ctl_read(struct ctl *c)
+{
+	char *nl;
+	ssize_t n;
+	size_t len;
+	json_t *j;
+
+	while ((nl = memchr(c->buf, '\n', c->len)) == NULL) {
+		if (c->len == c->cap) {
+			char *nb;
+
+			if (c->cap >= MAX_REPLY)
+				die("reply from sentineld longer than %d bytes",
+				    MAX_REPLY);
+			c->cap = c->cap ? c->cap * 2 : 65536;
+			if ((nb = realloc(c->buf, c->cap)) == NULL)
+				die("out of memory");
+			c->buf = nb;
+		}
+		if ((n = read(c->fd, c->buf + c->len, c->cap - c->len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			die("reading from sentineld: %s", strerror(errno));
+		}
+		if (n == 0)
+			die("sentineld closed the connection");
+		c->len += (size_t)n;
+	}
+	len = (size_t)(nl - c->buf);
+	if ((j = proto_parse(c->buf, len, c->err, sizeof(c->err))) == NULL)
+		die("bad reply from sentineld: %s", c->err);
+	memmove(c->buf, nl + 1, c->len - len - 1);
+	c->len -= len + 1;
+	return j;
+}
+
+static void
+ctl_hello(struct ctl *c)
+{
+	json_t *h = proto_hello(), *r;
+
+	ctl_write(c, h);
+	json_decref(h);
+	r = ctl_read(c);
+	if (!json_is_true(json_object_get(r, "ok")))
+		die("sentineld refused the hello: %s",
+		    json_string_value(json_object_get(r, "error")));
+	json_decref(r);
+}
+
+/* Sends a request and returns the successful reply, or dies. */
+static json_t *
+ctl_request(struct ctl *c, json_t *req)
+{
+	json_t *r, *id;
+
+	json_object_set_new(req, "id", json_integer(1));
+	ctl_write(c, req);
+	json_decref(req);
+	for (;;) {
+		r = ctl_read(c);
+		id = json_object_get(r, "id");
+		if (json_is_integer(id) && json_integer_value(id) == 1)
+			break;
+		json_decref(r);
+	}
+	if (!json_is_true(json_object_get(r, "ok"))) {
+		if (c->json) {
+			json_dumpf(r, stdout, JSON_INDENT(2));
+			putchar('\n');
+			exit(EXIT_ERROR);
+		}
+		die("%s", json_string_value(json_object_get(r, "error")));
+	}
+	return r;
+}
+
+static void
+print_json(json_t *j)
+{
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+	putchar('\n');
+}
+
+static const char *
+str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "-";
+}
+
+static long long
+num(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+static int
+status_exit(const char *status)
+{
+	if (strcmp(status, "clean") == 0)
+		return EXIT_CLEAN;
+	if (strcmp(status, "infected") == 0)
+		return EXIT_INFECTED;
+	return EXIT_ERROR;
+}
+
+/* Prints one scan record; returns the exit status it stands for. */
+static int
+print_scan(json_t *s)
+{
+	char t0[32], t1[32], b1[32], b2[32];
+	json_t *dets = json_object_get(s, "detections"), *d;
+	const char *status = str(s, "status");
+	long long started = num(s, "started"), ended = num(s, "ended");
+	size_t i;
+
+	format_time(started, t0, sizeof(t0));
+	format_time(ended, t1, sizeof(t1));
+	format_size((uint64_t)num(s, "bytes_read"), b1, sizeof(b1));
+	format_size((uint64_t)num(s, "bytes_scanned"), b2, sizeof(b2));
+	printf("guest:        %s (%s)\n", str(s, "guest"), str(s, "uuid"));
+	printf("scan:         %lld, %s\n", num(s, "id"), str(s, "trigger"));
+	printf("status:       %s%s%s\n", status,
+	    json_is_string(json_object_get(s, "reason")) ? ": " : "",
+	    json_is_string(json_object_get(s, "reason")) ? str(s, "reason") : "");
+	if (ended > 0 && started > 0)
+		printf("time:         %s to %s (%.1f s, appliance launch "
+		    "%.1f s)\n", t0, t1, (double)(ended - started) / 1000,
+		    (double)num(s, "launch_ms") / 1000);
+	printf("files:        %lld scanned, %lld too large (not scanned), "
+	    "%lld unreadable\n", num(s, "files"), num(s, "skipped_too_large"),
+	    num(s, "errors"));
+	printf("bytes:        %s read from the guest, %s scanned\n", b1, b2);
+	printf("filesystems:  %lld scanned, %lld failed\n",
+	    num(s, "fs_scanned"), num(s, "fs_failed"));
+	printf("detections:   %zu\n", json_array_size(dets));
+	json_array_foreach(dets, i, d)
+		printf("  %s:%s\t%s\n", str(d, "fs"), str(d, "path"),
+		    str(d, "signature"));
+	return status_exit(status);
+}
+
+static int
+cmd_guests(struct ctl *c, int argc, char **argv)
+{
+	json_t *r, *gs, *g, *last, *lv;
+	char when[32];
+	size_t i;
+
+	(void)argc;
+	(void)argv;
+	r = ctl_request(c, json_pack("{s:s}", "cmd", "guests"));
+	if (c->json) {
+		print_json(r);
+		json_decref(r);
+		return EXIT_CLEAN;
+	}
+	lv = json_object_get(r, "libvirt");
+	if (!json_is_true(json_object_get(lv, "connected")))
+		fprintf(stderr, "sentinelctl: warning: libvirt unreachable, "
+		    "list may be stale: %s\n", str(lv, "error"));
+	gs = json_object_get(r, "guests");
+	printf("%-24s %-10s %-5s %-19s %s\n", "NAME", "STATE", "DISKS",
+	    "LAST SCAN", "RESULT");
+	json_array_foreach(gs, i, g) {
+		last = json_object_get(g, "last_scan");
+		format_time(json_is_object(last) ? num(last, "ended") : 0, when,
+		    sizeof(when));
+		printf("%-24s %-10s %-5zu %-19s %s\n", str(g, "name"),
+		    str(g, "state"), json_array_size(json_object_get(g, "disks")),
+		    when, json_is_object(json_object_get(g, "scan")) ?
+		    str(json_object_get(g, "scan"), "state") :
+		    json_is_object(last) ? str(last, "status") : "-");
+	}
+	json_decref(r);
+	return EXIT_CLEAN;
+}
+
+static int
+cmd_scan(struct ctl *c, int argc, char **argv)
+{
+	json_t *r, *s;
+	int rc = EXIT_CLEAN;
+
+	(void)argc;
+	r = ctl_request(c, json_pack("{s:s, s:s, s:b}", "cmd", "scan",
+	    "guest", argv[0], "wait", c->wait));
+	s = json_object_get(r, "scan");
+	if (c->wait)
+		rc = status_exit(str(s, "status"));
+	if (c->json)
+		print_json(r);
+	else if (c->wait)
+		print_scan(s);
+	else
+		printf("scan %lld of %s: %s\n", num(s, "id"), str(s, "guest"),
+		    str(s, "state"));
+	json_decref(r);
+	return rc;
+}
+
+static int
+cmd_results(struct ctl *c, int argc, char **argv)
+{
+	json_t *r, *s;
+	int rc;
+
+	(void)argc;
+	r = ctl_request(c, json_pack("{s:s, s:s}", "cmd", "results", "guest",
+	    argv[0]));
+	s = json_object_get(r, "scan");
+	rc = status_exit(str(s, "status"));
+	if (c->json)
+		print_json(r);
+	else
+		print_scan(s);
+	json_decref(r);
+	return rc;
+}
+
+static int
+cmd_status(struct ctl *c, int argc, char **argv)
+{
+	json_t *r, *lv, *en, *sc, *jobs, *j;
+	char b[32];
+	size_t i;
+
+	(void)argc;
+	(void)argv;
+	r = ctl_request(c, json_pack("{s:s}", "cmd", "status"));
+	if (c->json) {
+		print_json(r);
+		json_decref(r);
+		return EXIT_CLEAN;
+	}
+	lv = json_object_get(r, "libvirt");
+	en = json_object_get(r, "engine");
+	sc = json_object_get(r, "scans");
+	printf("sentineld:    %s, pid %lld, up %lld s\n", str(r, "version"),
+	    num(r, "pid"), num(r, "uptime"));
+	printf("libvirt:      %s, %s, %lld guests%s%s\n", str(lv, "uri"),
+	    json_is_true(json_object_get(lv, "connected")) ? "connected" :
+	    "unreachable", num(lv, "guests"),
+	    json_is_string(json_object_get(lv, "error")) ? ": " : "",
+	    json_is_string(json_object_get(lv, "error")) ? str(lv, "error") : "");
+	printf("signatures:   %lld from %s (loaded in %lld ms)\n",
+	    num(en, "signatures"), str(en, "database"), num(en, "load_ms"));
+	printf("scans:        %lld running, %lld queued, at most %lld at once\n",
+	    num(sc, "running"), num(sc, "queued"), num(sc, "max_concurrent"));
+	jobs = json_object_get(sc, "jobs");
+	json_array_foreach(jobs, i, j) {
+		format_size((uint64_t)num(j, "bytes_read"), b, sizeof(b));
+		printf("  %-24s %-8s %lld files, %s read\n", str(j, "guest"),
+		    str(j, "state"), num(j, "files"), b);
+	}
+	json_decref(r);
+	return EXIT_CLEAN;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "json",	no_argument,		NULL, 'j' },
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "wait",	no_argument,		NULL, 'w' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ctl c;
+	const struct ctl_command *cmd = NULL;
+	int ch, rc;
+	size_t i;
+
+	memset(&c, 0, sizeof(c));
+	c.fd = -1;
+	c.socket = getenv("SENTINEL_SOCKET");
+	if (c.socket == NULL || *c.socket == '\0')
+		c.socket = "/run/sentinel/sentineld.sock";
+	while ((ch = getopt_long(argc, argv, "+hjs:wV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'j': c.json = 1; break;
+		case 's': c.socket = optarg; break;
+		case 'w': c.wait = 1; break;
+		case 'V':
+			printf("sentinelctl %s\n", SENTINEL_VERSION);
+			return EXIT_CLEAN;
+		default: usage();
+		}
+	}
+	if (optind >= argc)
+		usage();
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[optind], commands[i].name) == 0)
+			cmd = &commands[i];
+	if (cmd == NULL) {
+		fprintf(stderr, "sentinelctl: unknown command \"%s\"\n",
+		    argv[optind]);
+		usage();
+	}
+	/* Options may also follow the command: "scan NAME --wait". */
+	argc -= optind;
+	argv += optind;
+	optind = 0;	/* glibc: start over, forgetting the "+" mode */
+	while ((ch = getopt_long(argc, argv, "hjs:w", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'j': c.json = 1; break;
+		case 's': c.socket = optarg; break;
+		case 'w': c.wait = 1; break;
+		default: usage();
+		}
+	}
+	if (argc - optind != cmd->nargs) {
+		fprintf(stderr, "usage: sentinelctl %s\n", cmd->usage);
+		return EXIT_ERROR;
+	}
+	if (c.wait && cmd->fn != cmd_scan)
+		die("--wait goes with scan only");
+	ctl_connect(&c);
+	ctl_hello(&c);
+	rc = cmd->fn(&c, argc - optind, argv + optind);
+	close(c.fd);
+	free(c.buf);
+	return rc;
+}

@@ -1,0 +1,136 @@
+/* Sizes, durations, byte escaping and time helpers. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util.h"
+
+int
+parse_int(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Number followed by an optional unit from the table; mult[] matches units. */
+static int
+parse_scaled(const char *s, const char *units, const uint64_t *mult,
+    uint64_t *out)
+{
+	char *end;
+	const char *u;
+	unsigned long long v;
+
+	if (s == NULL || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end == '\0') {
+		*out = v;
+		return 0;
+	}
+	if (end[1] != '\0' || (u = strchr(units, *end)) == NULL)
+		return -1;
+	if (v > UINT64_MAX / mult[u - units])
+		return -1;
+	*out = v * mult[u - units];
+	return 0;
+}
+
+int
+parse_size(const char *s, uint64_t *out)
+{
+	static const uint64_t mult[] = { 1024, 1024, 1ULL << 20, 1ULL << 20,
+	    1ULL << 30, 1ULL << 30, 1ULL << 40, 1ULL << 40, 1, 1 };
+
+	return parse_scaled(s, "kKmMgGtTbB", mult, out);
+}
+
+int
+parse_duration(const char *s, uint64_t *out)
+{
+	static const uint64_t mult[] = { 1, 60, 3600, 86400, 604800 };
+
+	return parse_scaled(s, "smhdw", mult, out);
+}
+
+char *
+escape_bytes(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	char *out, *o;
+	size_t i;
+
+	if (n > (SIZE_MAX - 1) / 4)
+		return NULL;
+	if ((out = malloc(n * 4 + 1)) == NULL)
+		return NULL;
+	for (o = out, i = 0; i < n; i++) {
+		if (b[i] == '\\') {
+			*o++ = '\\';
+			*o++ = '\\';
+		} else if (b[i] >= 0x20 && b[i] < 0x7f) {
+			*o++ = (char)b[i];
+		} else {
+			o += sprintf(o, "\\x%02x", b[i]);
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+format_time(int64_t ms, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t t;
+
+	if (ms <= 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	t = (time_t)(ms / 1000);
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+void
+format_size(uint64_t v, char *buf, size_t len)
+{
+	static const char units[] = "BKMGT";
+	double d = (double)v;
+	int u = 0;
+
+	while (d >= 1024 && u < 4) {
+		d /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%" PRIu64 "B", v);
+	else
+		snprintf(buf, len, "%.1f%c", d, units[u]);
+}

@@ -1,0 +1,24 @@
+/* Helpers shared by the daemon and the CLI: sizes, durations, escaping, time. */
+#ifndef SENTINEL_UTIL_H
+#define SENTINEL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* "4096", "64k", "100M", "2G" (powers of 1024).  0 on success, -1 on error. */
+int	 parse_size(const char *, uint64_t *);
+/* "90", "90s", "15m", "24h", "7d".  Result in seconds.  0 or -1. */
+int	 parse_duration(const char *, uint64_t *);
+/* Plain decimal integer, whole string, within [min, max].  0 or -1. */
+int	 parse_int(const char *, long long, long long, long long *);
+/* Bytes to text that is safe to print: printable ASCII stays, backslash
+ * becomes "\\", everything else "\xNN".  Returns malloc'd string. */
+char	*escape_bytes(const void *, size_t);
+/* Wall clock in milliseconds since the epoch. */
+int64_t	 now_ms(void);
+/* Local time "YYYY-MM-DD HH:MM:SS" of an epoch time in ms; "-" for 0. */
+void	 format_time(int64_t, char *, size_t);
+/* "1.5M" style size, for humans. */
+void	 format_size(uint64_t, char *, size_t);
+
+#endif

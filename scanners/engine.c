@@ -1,0 +1,198 @@
+/*
+ * libclamav behind a small interface.  Scan options match clamscan's
+ * defaults (every parser on, heuristic alerts on) so that sentinel and
+ * clamscan agree on what a file is.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <clamav.h>
+
+#include "engine.h"
+
+struct engine {
+	struct cl_engine	*cl;
+	atomic_int		 refs;
+	unsigned int		 sigs;
+	uint64_t		 load_ms;
+	char			*dbdir;
+};
+
+int
+engine_global_init(char *err, size_t errlen)
+{
+	cl_error_t rc;
+
+	if ((rc = cl_init(CL_INIT_DEFAULT)) != CL_SUCCESS) {
+		snprintf(err, errlen, "libclamav init: %s", cl_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* True if DIR holds at least one file libclamav would load. */
+static int
+dir_has_databases(const char *dir)
+{
+	static const char *ext[] = { ".cvd", ".cld", ".cud", ".hdb", ".hsb",
+	    ".hdu", ".hsu", ".mdb", ".msb", ".mdu", ".msu", ".ndb", ".ndu",
+	    ".ldb", ".ldu", ".cdb", ".idb", ".fp", ".sfp", ".ign", ".ign2",
+	    ".pdb", ".gdb", ".wdb", ".ftm", ".cbc", ".crb", ".cat", ".yar",
+	    ".yara", ".pwdb", ".imp", ".db" };
+	struct dirent *de;
+	const char *dot;
+	DIR *d;
+	size_t i;
+	int found = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while (!found && (de = readdir(d)) != NULL) {
+		if ((dot = strrchr(de->d_name, '.')) == NULL)
+			continue;
+		for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
+			if (strcmp(dot, ext[i]) == 0)
+				found = 1;
+	}
+	closedir(d);
+	return found;
+}
+
+struct engine *
+engine_load(const char *dir, const char *tmpdir, char *err, size_t errlen)
+{
+	struct engine *e;
+	struct timespec t0, t1;
+	struct stat st;
+	cl_error_t rc;
+
+	if (dir == NULL || *dir == '\0')
+		dir = cl_retdbdir();
+	if (stat(dir, &st) == -1) {
+		snprintf(err, errlen, "signature directory %s: %s "
+		    "(freshclam fills it; or set [clamav] database)", dir,
+		    strerror(errno));
+		return NULL;
+	}
+	if (!dir_has_databases(dir)) {
+		snprintf(err, errlen, "no signature databases in %s "
+		    "(freshclam fills it; or set [clamav] database)", dir);
+		return NULL;
+	}
+	if ((e = calloc(1, sizeof(*e))) == NULL ||
+	    (e->dbdir = strdup(dir)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	atomic_init(&e->refs, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if ((e->cl = cl_engine_new()) == NULL) {
+		snprintf(err, errlen, "cl_engine_new failed");
+		goto fail;
+	}
+	if (tmpdir != NULL && *tmpdir != '\0' &&
+	    (rc = cl_engine_set_str(e->cl, CL_ENGINE_TMPDIR, tmpdir)) != CL_SUCCESS) {
+		snprintf(err, errlen, "libclamav tmpdir %s: %s", tmpdir,
+		    cl_strerror(rc));
+		goto fail;
+	}
+	if ((rc = cl_load(dir, e->cl, &e->sigs, CL_DB_STDOPT)) != CL_SUCCESS) {
+		snprintf(err, errlen, "loading signatures from %s: %s", dir,
+		    cl_strerror(rc));
+		goto fail;
+	}
+	if (e->sigs == 0) {
+		snprintf(err, errlen, "no signatures loaded from %s "
+		    "(freshclam fills it; or set [clamav] database)", dir);
+		goto fail;
+	}
+	if ((rc = cl_engine_compile(e->cl)) != CL_SUCCESS) {
+		snprintf(err, errlen, "compiling signatures from %s: %s", dir,
+		    cl_strerror(rc));
+		goto fail;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	e->load_ms = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000);
+	return e;
+fail:
+	if (e != NULL) {
+		if (e->cl != NULL)
+			cl_engine_free(e->cl);
+		free(e->dbdir);
+		free(e);
+	}
+	return NULL;
+}
+
+struct engine *
+engine_ref(struct engine *e)
+{
+	atomic_fetch_add(&e->refs, 1);
+	return e;
+}
+
+void
+engine_unref(struct engine *e)
+{
+	if (e == NULL || atomic_fetch_sub(&e->refs, 1) != 1)
+		return;
+	cl_engine_free(e->cl);
+	free(e->dbdir);
+	free(e);
+}
+
+unsigned int
+engine_signatures(const struct engine *e)
+{
+	return e->sigs;
+}
+
+const char *
+engine_dbdir(const struct engine *e)
+{
+	return e->dbdir;
+}
+
+uint64_t
+engine_load_ms(const struct engine *e)
+{
+	return e->load_ms;
+}
+
+enum engine_verdict
+engine_scan_mem(struct engine *e, const void *buf, size_t len,
+    const char *name, const char **virname, char *err, size_t errlen)
+{
+	struct cl_scan_options opts;
+	unsigned long scanned = 0;
+	cl_fmap_t *map;
+	cl_error_t rc;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.parse = ~0u;
+	opts.general = CL_SCAN_GENERAL_HEURISTICS;
+	*virname = NULL;
+	if ((map = cl_fmap_open_memory(buf, len)) == NULL) {
+		snprintf(err, errlen, "cannot map %zu bytes", len);
+		return ENGINE_ERROR;
+	}
+	rc = cl_scanmap_callback(map, name, virname, &scanned, e->cl, &opts,
+	    NULL);
+	cl_fmap_close(map);
+	switch (rc) {
+	case CL_CLEAN:
+		return ENGINE_CLEAN;
+	case CL_VIRUS:
+		return ENGINE_INFECTED;
+	default:
+		snprintf(err, errlen, "%s", cl_strerror(rc));
+		return ENGINE_ERROR;
+	}
+}

@@ -1,0 +1,35 @@
+/*
+ * The signature engine: one libclamav engine, compiled once and shared by
+ * every scan (scanning is thread-safe).  Reference counted so a reload can
+ * build a new engine beside the old one.
+ */
+#ifndef SENTINEL_ENGINE_H
+#define SENTINEL_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct engine;
+
+enum engine_verdict {
+	ENGINE_CLEAN,
+	ENGINE_INFECTED,
+	ENGINE_ERROR,
+};
+
+/* Initializes libclamav; call once before any other engine function. */
+int		 engine_global_init(char *, size_t);
+/* Loads and compiles the signatures of DIR ("" or NULL: libclamav's
+ * default directory).  TMPDIR is where libclamav's unpackers may write. */
+struct engine	*engine_load(const char *, const char *, char *, size_t);
+struct engine	*engine_ref(struct engine *);
+void		 engine_unref(struct engine *);
+unsigned int	 engine_signatures(const struct engine *);
+const char	*engine_dbdir(const struct engine *);
+uint64_t	 engine_load_ms(const struct engine *);
+/* Scans a buffer.  On ENGINE_INFECTED *virname points into the engine
+ * (valid while a reference is held); on ENGINE_ERROR err says why. */
+enum engine_verdict engine_scan_mem(struct engine *, const void *, size_t,
+		    const char *, const char **, char *, size_t);
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * The tar stream walker: libarchive reads entries from the pipe that
+ * guestfs_tar_out fills, and each regular file is handed to the caller
+ * from memory.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "walker.h"
+
+#define WALK_BLOCK	(256 * 1024)
+
+/* "./a/b" or "a/b" becomes "/a/b"; trailing slashes are kept as given. */
+static char *
+guest_path(const char *name, size_t *lenp)
+{
+	size_t n;
+	char *p;
+
+	while (name[0] == '.' && name[1] == '/')
+		name += 2;
+	while (name[0] == '/')
+		name++;
+	n = strlen(name);
+	if ((p = malloc(n + 2)) == NULL)
+		return NULL;
+	p[0] = '/';
+	memcpy(p + 1, name, n + 1);
+	*lenp = n + 1;
+	return p;
+}
+
+/* Reads the whole data of the current entry into buf (size known). */
+static int
+read_data(struct archive *a, unsigned char *buf, size_t size)
+{
+	size_t got = 0;
+	la_ssize_t n;
+
+	while (got < size) {
+		n = archive_read_data(a, buf + got, size - got);
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	/* A short entry (truncated stream) leaves zeros, as tar would. */
+	if (got < size)
+		memset(buf + got, 0, size - got);
+	return 0;
+}
+
+int
+walk_tar_fd(int fd, uint64_t max_size, walk_cb cb, void *arg,
+    atomic_int *cancel, _Atomic uint64_t *bytes_read, char *err, size_t errlen)
+{
+	struct archive_entry *ae;
+	struct walk_entry we;
+	struct archive *a;
+	unsigned char *buf = NULL;
+	size_t bufcap = 0;
+	int rc = -1, r;
+
+	if ((a = archive_read_new()) == NULL) {
+		snprintf(err, errlen, "archive_read_new failed");
+		return -1;
+	}
+	archive_read_support_format_tar(a);
+	archive_read_support_format_gnutar(a);
+	if (archive_read_open_fd(a, fd, WALK_BLOCK) != ARCHIVE_OK) {
+		snprintf(err, errlen, "tar stream: %s", archive_error_string(a));
+		goto out;
+	}
+	for (;;) {
+		if (cancel != NULL && atomic_load(cancel)) {
+			rc = 1;
+			goto out;
+		}
+		r = archive_read_next_header(a, &ae);
+		if (bytes_read != NULL)
+			atomic_store(bytes_read,
+			    (uint64_t)archive_filter_bytes(a, -1));
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r == ARCHIVE_FATAL) {
+			snprintf(err, errlen, "tar stream: %s",
+			    archive_error_string(a));
+			goto out;
+		}
+		/* ARCHIVE_WARN (odd header fields) still gives an entry. */
+		if (archive_entry_filetype(ae) != AE_IFREG ||
+		    archive_entry_hardlink(ae) != NULL)
+			continue;
+		memset(&we, 0, sizeof(we));
+		we.size = archive_entry_size_is_set(ae) ?
+		    (uint64_t)archive_entry_size(ae) : 0;
+		if ((we.path = guest_path(archive_entry_pathname(ae),
+		    &we.pathlen)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		if (we.size > max_size) {
+			we.kind = WALK_TOO_LARGE;
+		} else {
+			we.kind = WALK_FILE;
+			if (we.size > bufcap) {
+				unsigned char *nb = realloc(buf, we.size);
+
+				if (nb == NULL) {
+					free((char *)we.path);
+					snprintf(err, errlen, "out of memory "
+					    "for a %llu-byte file",
+					    (unsigned long long)we.size);
+					goto out;
+				}
+				buf = nb;
+				bufcap = we.size;
+			}
+			if (read_data(a, buf, we.size) == -1) {
+				free((char *)we.path);
+				snprintf(err, errlen, "tar stream: %s",
+				    archive_error_string(a));
+				goto out;
+			}
+			we.data = buf;
+			we.len = we.size;
+		}
+		r = cb(arg, &we);
+		free((char *)we.path);
+		if (r == -1) {
+			rc = 1;
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (bytes_read != NULL)
+		atomic_store(bytes_read, (uint64_t)archive_filter_bytes(a, -1));
+	free(buf);
+	archive_read_free(a);
+	return rc;
+}

@@ -1,0 +1,35 @@
+/*
+ * Walks a tar stream read from a file descriptor, in memory: nothing from
+ * the stream is written to disk, and names are handed on as raw bytes.
+ */
+#ifndef SENTINEL_WALKER_H
+#define SENTINEL_WALKER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum walk_kind {
+	WALK_FILE,		/* regular file, data and len are set */
+	WALK_TOO_LARGE,		/* regular file over the size limit, no data */
+};
+
+struct walk_entry {
+	enum walk_kind	 kind;
+	const char	*path;		/* "/dir/name", raw bytes, NUL-terminated */
+	size_t		 pathlen;
+	uint64_t	 size;
+	const void	*data;
+	size_t		 len;
+};
+
+/* Return 0 to go on, -1 to stop the walk. */
+typedef int (*walk_cb)(void *, const struct walk_entry *);
+
+/* Reads the tar stream on FD until its end, a callback's -1, *cancel or an
+ * error.  *bytes_read follows the bytes taken off FD.  Returns 0 at the end
+ * of the stream, 1 if stopped, -1 on a stream error (err says why). */
+int	walk_tar_fd(int, uint64_t, walk_cb, void *, atomic_int *,
+	    _Atomic uint64_t *, char *, size_t);
+
+#endif

@@ -1,0 +1,337 @@
+/*
+ * Scan jobs: a queue in request order and at most max_scans running, each
+ * in its own worker thread.  Workers touch nothing of the daemon's state:
+ * they post the finished job back to the loop through a uv_async.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "log.h"
+#include "sentineld.h"
+#include "util.h"
+
+static struct jobq queued = TAILQ_HEAD_INITIALIZER(queued);
+static struct jobq running = TAILQ_HEAD_INITIALIZER(running);
+static struct jobq done = TAILQ_HEAD_INITIALIZER(done);	/* by workers */
+static uv_mutex_t done_mtx;
+static uv_async_t done_async;
+static unsigned int nrunning, nqueued;
+static void (*on_idle)(void);
+
+static void
+job_free(struct job *j)
+{
+	struct job_waiter *w;
+
+	while ((w = TAILQ_FIRST(&j->waiters)) != NULL) {
+		TAILQ_REMOVE(&j->waiters, w, entry);
+		free(w);
+	}
+	scan_result_free(&j->result);
+	scan_progress_destroy(&j->progress);
+	disks_free(j->disks, j->ndisks);
+	if (j->opts.engine != NULL)
+		engine_unref(j->opts.engine);
+	free(j->guest);
+	free(j);
+}
+
+static void
+worker(void *arg)
+{
+	struct job *j = arg;
+	sigset_t all;
+
+	/* Signals are the loop thread's business. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	scan_run(&j->opts, &j->progress, &j->result);
+	uv_mutex_lock(&done_mtx);
+	TAILQ_INSERT_TAIL(&done, j, entry);
+	uv_mutex_unlock(&done_mtx);
+	uv_async_send(&done_async);
+}
+
+/* Tells every waiter of j and forgets them. */
+static void
+notify(struct job *j, const json_t *scan)
+{
+	struct job_waiter *w;
+
+	while ((w = TAILQ_FIRST(&j->waiters)) != NULL) {
+		TAILQ_REMOVE(&j->waiters, w, entry);
+		w->fn(w->arg, scan);
+		free(w);
+	}
+}
+
+static void
+finish(struct job *j)
+{
+	json_t *scan;
+
+	if (sd.stopping && j->result.status == SCAN_INCOMPLETE &&
+	    strcmp(j->result.reason, "cancelled") == 0)
+		snprintf(j->result.reason, sizeof(j->result.reason),
+		    "cancelled: sentineld stopping");
+	if (store_scan_finished(j, now_ms()) == -1)
+		log_warnx("scan %s: result could not be stored", j->guest);
+	log_info("scan %s: %s%s%s, %llu files, %u detections, %llu bytes "
+	    "read, appliance launch %llu ms", j->guest,
+	    scan_status_name(j->result.status),
+	    j->result.reason[0] ? ": " : "", j->result.reason,
+	    (unsigned long long)j->result.files, j->result.ndetections,
+	    (unsigned long long)j->result.bytes_read,
+	    (unsigned long long)j->result.launch_ms);
+	if ((scan = store_scan_json(j->id)) == NULL)
+		scan = json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)j->id,
+		    "guest", j->guest, "status",
+		    scan_status_name(j->result.status), "reason",
+		    "result could not be read back from the state database");
+	notify(j, scan);
+	json_decref(scan);
+	job_free(j);
+}
+
+static void
+on_done(uv_async_t *a)
+{
+	struct job *j;
+
+	(void)a;
+	for (;;) {
+		uv_mutex_lock(&done_mtx);
+		if ((j = TAILQ_FIRST(&done)) != NULL)
+			TAILQ_REMOVE(&done, j, entry);
+		uv_mutex_unlock(&done_mtx);
+		if (j == NULL)
+			break;
+		uv_thread_join(&j->thread);
+		TAILQ_REMOVE(&running, j, entry);
+		nrunning--;
+		finish(j);
+	}
+	if (sd.stopping) {
+		if (nrunning == 0 && on_idle != NULL)
+			on_idle();
+		return;
+	}
+	jobs_dispatch();
+}
+
+static int
+start(struct job *j)
+{
+	j->opts.guest = j->guest;
+	j->opts.disks = j->disks;
+	j->opts.ndisks = j->ndisks;
+	j->opts.backend = sd.conf.guestfs_backend;
+	j->opts.backend_settings = sd.conf.guestfs_backend_settings;
+	j->opts.max_file_size = sd.conf.max_file_size;
+	j->opts.engine = engine_ref(sd.engine);
+	j->started_ms = now_ms();
+	j->state = JOB_RUNNING;
+	store_scan_started(j);
+	if (uv_thread_create(&j->thread, worker, j) != 0) {
+		j->result.status = SCAN_FAILED;
+		snprintf(j->result.reason, sizeof(j->result.reason),
+		    "cannot start a worker thread");
+		return -1;
+	}
+	log_info("scan %s: started (%zu disk%s)", j->guest, j->ndisks,
+	    j->ndisks == 1 ? "" : "s");
+	return 0;
+}
+
+void
+jobs_dispatch(void)
+{
+	struct job *j;
+
+	while (!sd.stopping && nrunning < sd.max_scans &&
+	    (j = TAILQ_FIRST(&queued)) != NULL) {
+		TAILQ_REMOVE(&queued, j, entry);
+		nqueued--;
+		if (start(j) == -1) {
+			finish(j);
+			continue;
+		}
+		TAILQ_INSERT_TAIL(&running, j, entry);
+		nrunning++;
+	}
+}
+
+int
+jobs_init(void)
+{
+	if (uv_mutex_init(&done_mtx) != 0 ||
+	    uv_async_init(sd.loop, &done_async, on_done) != 0)
+		return -1;
+	return 0;
+}
+
+struct job *
+jobs_find(const char *uuid)
+{
+	struct job *j;
+
+	TAILQ_FOREACH(j, &running, entry)
+		if (strcmp(j->uuid, uuid) == 0)
+			return j;
+	TAILQ_FOREACH(j, &queued, entry)
+		if (strcmp(j->uuid, uuid) == 0)
+			return j;
+	return NULL;
+}
+
+/* Queues a scan of g, or returns the one already queued or running. */
+struct job *
+jobs_submit(const struct guest *g, const char *trigger, char *err,
+    size_t errlen)
+{
+	struct job *j;
+
+	if ((j = jobs_find(g->uuid)) != NULL)
+		return j;
+	if (sd.stopping) {
+		snprintf(err, errlen, "sentineld is stopping");
+		return NULL;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->guest = strdup(g->name)) == NULL ||
+	    (j->disks = disks_copy(g->disks, g->ndisks)) == NULL) {
+		if (j != NULL)
+			free(j->guest);
+		free(j);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	j->ndisks = g->ndisks;
+	memcpy(j->uuid, g->uuid, sizeof(j->uuid));
+	j->trigger = trigger;
+	j->queued_ms = now_ms();
+	j->state = JOB_QUEUED;
+	TAILQ_INIT(&j->waiters);
+	scan_progress_init(&j->progress);
+	if ((j->id = store_scan_queued(j)) == -1) {
+		job_free(j);
+		snprintf(err, errlen, "cannot record the scan in the state "
+		    "database");
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&queued, j, entry);
+	nqueued++;
+	log_info("scan %s: queued (%s)", g->name, trigger);
+	jobs_dispatch();
+	return j;
+}
+
+void
+jobs_wait(struct job *j, job_waiter_fn fn, void *arg)
+{
+	struct job_waiter *w;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		json_t *e = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)j->id,
+		    "status", "unknown", "reason", "out of memory");
+		fn(arg, e);
+		json_decref(e);
+		return;
+	}
+	w->fn = fn;
+	w->arg = arg;
+	TAILQ_INSERT_TAIL(&j->waiters, w, entry);
+}
+
+/* Forgets every wait whose argument is arg (a client that went away). */
+void
+jobs_unwait(void *arg)
+{
+	struct jobq *qs[] = { &queued, &running };
+	struct job_waiter *w, *next;
+	struct job *j;
+	size_t i;
+
+	for (i = 0; i < 2; i++)
+		TAILQ_FOREACH(j, qs[i], entry)
+			for (w = TAILQ_FIRST(&j->waiters); w != NULL; w = next) {
+				next = TAILQ_NEXT(w, entry);
+				if (w->arg == arg) {
+					TAILQ_REMOVE(&j->waiters, w, entry);
+					free(w);
+				}
+			}
+}
+
+json_t *
+job_progress_json(const struct job *j)
+{
+	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:I}",
+	    "id", (json_int_t)j->id, "guest", j->guest, "uuid", j->uuid,
+	    "state", j->state == JOB_RUNNING ? "running" : "queued",
+	    "trigger", j->trigger,
+	    "started", (json_int_t)j->started_ms,
+	    "files", (json_int_t)atomic_load(&j->progress.files),
+	    "bytes_read", (json_int_t)(atomic_load(&j->progress.bytes_read) +
+	    atomic_load(&j->progress.fs_bytes)));
+}
+
+json_t *
+jobs_json(void)
+{
+	json_t *a = json_array();
+	struct job *j;
+
+	TAILQ_FOREACH(j, &running, entry)
+		json_array_append_new(a, job_progress_json(j));
+	TAILQ_FOREACH(j, &queued, entry)
+		json_array_append_new(a, job_progress_json(j));
+	return a;
+}
+
+unsigned int
+jobs_running(void)
+{
+	return nrunning;
+}
+
+unsigned int
+jobs_queued(void)
+{
+	return nqueued;
+}
+
+/* Stops everything: queued scans are closed as incomplete without
+ * starting, running ones are cancelled; idle() is called once no worker
+ * is left (at once if none runs). */
+void
+jobs_shutdown(void (*idle)(void))
+{
+	struct job *j;
+
+	on_idle = idle;
+	while ((j = TAILQ_FIRST(&queued)) != NULL) {
+		TAILQ_REMOVE(&queued, j, entry);
+		nqueued--;
+		j->result.status = SCAN_INCOMPLETE;
+		snprintf(j->result.reason, sizeof(j->result.reason),
+		    "not started: sentineld stopping");
+		finish(j);
+	}
+	TAILQ_FOREACH(j, &running, entry) {
+		log_info("scan %s: cancelling, sentineld stopping", j->guest);
+		scan_cancel(&j->progress);
+	}
+	if (nrunning == 0)
+		idle();
+}
+
+/* Closes the async handle once the loop is winding down. */
+void
+jobs_close(void)
+{
+	uv_close((uv_handle_t *)&done_async, NULL);
+}

@@ -1,0 +1,356 @@
+/*
+ * sentineld: loads the configuration and the signatures, then runs the
+ * libuv loop that owns all daemon state: the control socket, the guest
+ * inventory and the scan jobs.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "log.h"
+#include "sentinel/version.h"
+#include "sentineld.h"
+#include "util.h"
+
+#define APPLIANCE_MEM	(1536ULL << 20)	/* appliance plus our buffers */
+#define STOP_KILL_MS	5000	/* then appliances still launching are killed */
+#define STOP_EXIT_MS	9000	/* then sentineld exits whatever is left */
+
+struct daemon sd;
+
+static uv_signal_t sig_term, sig_int, sig_hup;
+static uv_timer_t stop_timer;
+static int stop_phase;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: sentineld [-fhnv] [-c file]\n"
+	    "  -c file  configuration file (default %s)\n"
+	    "  -f       stay in the foreground, log to stderr\n"
+	    "  -n       check the configuration, print the effective "
+	    "settings, exit\n"
+	    "  -v       verbose logging\n", SENTINEL_CONF_PATH);
+	exit(2);
+}
+
+unsigned int
+derive_max_scans(void)
+{
+	unsigned long long avail = 0, kb;
+	char line[256];
+	long ncpu;
+	FILE *f;
+	unsigned long long n;
+
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu < 1)
+		ncpu = 1;
+	if ((f = fopen("/proc/meminfo", "r")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+				avail = kb * 1024;
+		fclose(f);
+	}
+	n = avail ? avail / APPLIANCE_MEM : 1;
+	if (n > (unsigned long long)ncpu)
+		n = (unsigned long long)ncpu;
+	if (n < 1)
+		n = 1;
+	if (n > 64)
+		n = 64;
+	return (unsigned int)n;
+}
+
+static unsigned int
+effective_max_scans(const struct config *c)
+{
+	return c->max_concurrent_scans > 0 ?
+	    (unsigned int)c->max_concurrent_scans : derive_max_scans();
+}
+
+/* Reads the configuration: the default file may be absent (defaults are
+ * used), a file named with -c must exist. */
+static int
+read_config(struct config *c, const char *path, int explicit, char *err,
+    size_t errlen)
+{
+	config_defaults(c);
+	if (!explicit && access(path, F_OK) == -1 && errno == ENOENT)
+		return 0;
+	return config_load(c, path, err, errlen);
+}
+
+static int
+mkdir_mode(const char *path, mode_t mode)
+{
+	if (mkdir(path, mode) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/* Directory part of path, made if missing. */
+static int
+make_dir_of(const char *path, mode_t mode)
+{
+	char dir[4096];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	return mkdir_mode(dir, mode);
+}
+
+/* Appliances still launching cannot be cancelled through libguestfs; at
+ * shutdown their qemu (our direct children) is killed instead, so the
+ * launch fails at once and the worker ends. */
+static void
+kill_appliances(void)
+{
+	char path[64], buf[512], *p;
+	struct dirent *de;
+	pid_t me = getpid();
+	int ppid, n = 0;
+	DIR *d;
+	FILE *f;
+
+	if ((d = opendir("/proc")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		p = fgets(buf, sizeof(buf), f);
+		fclose(f);
+		if (p == NULL || strstr(buf, "(qemu") == NULL ||
+		    (p = strrchr(buf, ')')) == NULL ||
+		    sscanf(p + 1, " %*c %d", &ppid) != 1 || ppid != me)
+			continue;
+		if (kill(atoi(de->d_name), SIGKILL) == 0)
+			n++;
+	}
+	closedir(d);
+	if (n > 0)
+		log_warnx("stopping: killed %d appliance%s still starting", n,
+		    n == 1 ? "" : "s");
+}
+
+static void
+close_handle(uv_handle_t *h)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void
+close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	close_handle(h);
+}
+
+/* No worker left: close every handle so the loop ends. */
+static void
+all_idle(void)
+{
+	log_info("stopping: no scan running");
+	control_close_clients();
+	inventory_close();
+	jobs_close();
+	close_handle((uv_handle_t *)&sig_term);
+	close_handle((uv_handle_t *)&sig_int);
+	close_handle((uv_handle_t *)&sig_hup);
+	close_handle((uv_handle_t *)&stop_timer);
+}
+
+static void
+on_stop_timer(uv_timer_t *t)
+{
+	if (stop_phase++ == 0) {
+		kill_appliances();
+		uv_timer_start(t, on_stop_timer, STOP_EXIT_MS - STOP_KILL_MS, 0);
+		return;
+	}
+	log_warnx("stopping: %u scan%s did not end in time; exiting anyway "
+	    "(their appliances die with sentineld)", jobs_running(),
+	    jobs_running() == 1 ? "" : "s");
+	store_close();
+	_exit(0);
+}
+
+static void
+on_term(uv_signal_t *s, int signum)
+{
+	(void)s;
+	if (sd.stopping)
+		return;
+	log_info("signal %d: stopping", signum);
+	sd.stopping = 1;
+	control_close();
+	uv_timer_start(&stop_timer, on_stop_timer, STOP_KILL_MS, 0);
+	/* The timer must not keep the loop alive once all else is closed. */
+	uv_unref((uv_handle_t *)&stop_timer);
+	jobs_shutdown(all_idle);
+}
+
+static void
+note_restart(const char *what, const char *a, const char *b)
+{
+	if (strcmp(a, b) != 0)
+		log_warnx("reload: %s changed; it takes effect when sentineld "
+		    "restarts", what);
+}
+
+/* SIGHUP: read the configuration again.  A bad file keeps the old one. */
+static void
+on_hup(uv_signal_t *s, int signum)
+{
+	struct config nc, old;
+	char err[512];
+
+	(void)s;
+	(void)signum;
+	if (read_config(&nc, sd.conf_path, 1, err, sizeof(err)) == -1) {
+		log_warnx("reload: %s; keeping the running configuration", err);
+		config_free(&nc);
+		return;
+	}
+	note_restart("[control] socket", sd.conf.control_socket,
+	    nc.control_socket);
+	note_restart("[control] group", sd.conf.control_group,
+	    nc.control_group);
+	note_restart("[state] path", sd.conf.state_path, nc.state_path);
+	note_restart("[clamav] database", sd.conf.clamav_database,
+	    nc.clamav_database);
+	note_restart("[clamav] tmpdir", sd.conf.clamav_tmpdir,
+	    nc.clamav_tmpdir);
+	/* Keep the values that only a restart changes. */
+	old = sd.conf;
+	sd.conf = nc;
+#define KEEP(f) do { char *t = sd.conf.f; sd.conf.f = old.f; old.f = t; } while (0)
+	KEEP(control_socket);
+	KEEP(control_group);
+	KEEP(state_path);
+	KEEP(clamav_database);
+	KEEP(clamav_tmpdir);
+#undef KEEP
+	config_free(&old);
+	sd.max_scans = effective_max_scans(&sd.conf);
+	log_info("reload: configuration %s read; at most %u scans at once",
+	    sd.conf_path, sd.max_scans);
+	inventory_refresh(NULL, NULL);
+	jobs_dispatch();
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char *conf_path = SENTINEL_CONF_PATH;
+	int ch, foreground = 0, check = 0, verbose = 0, explicit = 0;
+	char err[1024];
+
+	while ((ch = getopt(argc, argv, "c:fhnv")) != -1) {
+		switch (ch) {
+		case 'c':
+			conf_path = optarg;
+			explicit = 1;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	if (read_config(&sd.conf, conf_path, explicit, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		config_free(&sd.conf);
+		return 1;
+	}
+	sd.conf_path = conf_path;
+	sd.max_scans = effective_max_scans(&sd.conf);
+	if (check) {
+		config_print(&sd.conf, stdout);
+		printf("\n# effective: max_concurrent_scans %u%s\n",
+		    sd.max_scans, sd.conf.max_concurrent_scans ? "" :
+		    " (derived from cores and available memory)");
+		config_free(&sd.conf);
+		return 0;
+	}
+
+	log_init("sentineld", 1, verbose);
+	signal(SIGPIPE, SIG_IGN);
+	if (make_dir_of(sd.conf.control_socket, 0755) == -1)
+		fatal("control socket directory for %s", sd.conf.control_socket);
+	if (*sd.conf.clamav_tmpdir != '\0' &&
+	    mkdir_mode(sd.conf.clamav_tmpdir, 0700) == -1)
+		fatal("clamav tmpdir %s", sd.conf.clamav_tmpdir);
+	if (engine_global_init(err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if ((sd.engine = engine_load(sd.conf.clamav_database,
+	    sd.conf.clamav_tmpdir, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	log_info("signatures: %u from %s in %llu ms",
+	    engine_signatures(sd.engine), engine_dbdir(sd.engine),
+	    (unsigned long long)engine_load_ms(sd.engine));
+
+	if (!foreground) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		log_init("sentineld", 0, verbose);
+	}
+	if (store_open(sd.conf.state_path, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (store_recover() == -1)
+		fatalx("state %s: cannot close interrupted scans",
+		    sd.conf.state_path);
+
+	sd.loop = uv_default_loop();
+	sd.started_ms = now_ms();
+	if (jobs_init() == -1)
+		fatalx("cannot set up the job queue");
+	if (control_init(err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	uv_timer_init(sd.loop, &stop_timer);
+	uv_signal_init(sd.loop, &sig_term);
+	uv_signal_init(sd.loop, &sig_int);
+	uv_signal_init(sd.loop, &sig_hup);
+	uv_signal_start(&sig_term, on_term, SIGTERM);
+	uv_signal_start(&sig_int, on_term, SIGINT);
+	uv_signal_start(&sig_hup, on_hup, SIGHUP);
+	inventory_init();
+	log_info("sentineld %s ready on %s; libvirt %s; at most %u scans at "
+	    "once", SENTINEL_VERSION, sd.conf.control_socket,
+	    sd.conf.libvirt_uri, sd.max_scans);
+
+	uv_run(sd.loop, UV_RUN_DEFAULT);
+
+	uv_walk(sd.loop, close_walk, NULL);
+	uv_run(sd.loop, UV_RUN_DEFAULT);
+	uv_loop_close(sd.loop);
+	store_close();
+	engine_unref(sd.engine);
+	config_free(&sd.conf);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,127 @@
+/*
+ * sentineld's private header: the daemon's state, owned by the libuv loop
+ * thread, and the prototypes of its modules.
+ */
+#ifndef SENTINELD_H
+#define SENTINELD_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "config.h"
+#include "scan.h"
+
+struct engine;
+struct client;
+
+/* A guest as libvirt last described it. */
+struct guest {
+	char			*name;
+	char			 uuid[37];
+	char			*state;		/* "running", "shut off", ... */
+	struct scan_disk	*disks;
+	size_t			 ndisks;
+	char			*disk_note;	/* disks that cannot be scanned */
+};
+
+enum job_state {
+	JOB_QUEUED,
+	JOB_RUNNING,
+};
+
+typedef void (*job_waiter_fn)(void *, const json_t *);
+
+struct job_waiter {
+	job_waiter_fn			 fn;
+	void				*arg;
+	TAILQ_ENTRY(job_waiter)		 entry;
+};
+
+/* A scan, from the request until its result is stored. */
+struct job {
+	int64_t				 id;		/* row in scans */
+	char				*guest;
+	char				 uuid[37];
+	const char			*trigger;
+	enum job_state			 state;
+	int64_t				 queued_ms, started_ms;
+	struct scan_disk		*disks;
+	size_t				 ndisks;
+	struct scan_opts		 opts;
+	struct scan_progress		 progress;
+	struct scan_result		 result;
+	uv_thread_t			 thread;
+	TAILQ_HEAD(, job_waiter)	 waiters;
+	TAILQ_ENTRY(job)		 entry;
+};
+TAILQ_HEAD(jobq, job);
+
+struct daemon {
+	uv_loop_t		*loop;
+	struct config		 conf;
+	const char		*conf_path;
+	int64_t			 started_ms;
+	struct engine		*engine;
+	int			 stopping;
+	unsigned int		 max_scans;	/* effective cap */
+};
+
+extern struct daemon sd;
+
+/* main.c */
+unsigned int	 derive_max_scans(void);
+
+/* control.c */
+int		 control_init(char *, size_t);
+void		 control_close(void);
+void		 control_close_clients(void);
+void		 client_send(struct client *, json_t *);
+void		 client_ref(struct client *);
+void		 client_unref(struct client *);
+
+/* inventory.c */
+typedef void (*inventory_cb)(void *);
+void		 inventory_init(void);
+void		 inventory_refresh(inventory_cb, void *);
+void		 inventory_close(void);
+const struct guest *inventory_find(const char *);
+size_t		 inventory_count(void);
+const struct guest *inventory_at(size_t);
+int		 inventory_connected(void);
+const char	*inventory_error(void);
+int64_t		 inventory_refreshed_ms(void);
+
+/* domxml.c */
+int		 domxml_disks(const char *, struct scan_disk **, size_t *,
+		    char **, char *, size_t);
+void		 disks_free(struct scan_disk *, size_t);
+struct scan_disk *disks_copy(const struct scan_disk *, size_t);
+
+/* jobs.c */
+int		 jobs_init(void);
+struct job	*jobs_submit(const struct guest *, const char *, char *, size_t);
+void		 jobs_wait(struct job *, job_waiter_fn, void *);
+void		 jobs_unwait(void *);
+struct job	*jobs_find(const char *);
+json_t		*jobs_json(void);
+unsigned int	 jobs_running(void);
+unsigned int	 jobs_queued(void);
+void		 jobs_dispatch(void);
+void		 jobs_shutdown(void (*)(void));
+void		 jobs_close(void);
+json_t		*job_progress_json(const struct job *);
+
+/* store.c */
+int		 store_open(const char *, char *, size_t);
+void		 store_close(void);
+int		 store_recover(void);
+int64_t		 store_scan_queued(const struct job *);
+int		 store_scan_started(const struct job *);
+int		 store_scan_finished(const struct job *, int64_t);
+json_t		*store_scan_json(int64_t);
+json_t		*store_last_scan(const char *, const char *, int);
+
+#endif

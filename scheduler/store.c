@@ -1,0 +1,328 @@
+/*
+ * The state store: SQLite in WAL mode, used from the loop thread only.
+ * Scans and their detections live here; guest paths are kept as the raw
+ * bytes the guest had and escaped only when shown.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+#include "sentineld.h"
+#include "util.h"
+
+static sqlite3 *db;
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS scans ("
+    " id INTEGER PRIMARY KEY,"
+    " guest_uuid TEXT NOT NULL,"
+    " guest_name TEXT NOT NULL,"
+    " trigger TEXT NOT NULL,"
+    " queued INTEGER NOT NULL,"
+    " started INTEGER,"
+    " ended INTEGER,"
+    " status TEXT NOT NULL,"
+    " reason TEXT,"
+    " files INTEGER DEFAULT 0,"
+    " bytes_read INTEGER DEFAULT 0,"
+    " bytes_scanned INTEGER DEFAULT 0,"
+    " skipped_too_large INTEGER DEFAULT 0,"
+    " errors INTEGER DEFAULT 0,"
+    " fs_scanned INTEGER DEFAULT 0,"
+    " fs_failed INTEGER DEFAULT 0,"
+    " launch_ms INTEGER DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS scans_guest ON scans(guest_uuid, id);"
+    "CREATE INDEX IF NOT EXISTS scans_name ON scans(guest_name, id);"
+    "CREATE TABLE IF NOT EXISTS detections ("
+    " id INTEGER PRIMARY KEY,"
+    " scan_id INTEGER NOT NULL REFERENCES scans(id),"
+    " fs TEXT NOT NULL,"
+    " path BLOB NOT NULL,"
+    " signature TEXT NOT NULL,"
+    " size INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS detections_scan ON detections(scan_id);"
+    "PRAGMA user_version = 1;";
+
+/* mkdir -p of the directory holding path. */
+static int
+make_parent(const char *path)
+{
+	char *copy, *dir, *p;
+	int rc = 0;
+
+	if ((copy = strdup(path)) == NULL)
+		return -1;
+	dir = dirname(copy);
+	for (p = dir + 1; rc == 0; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(dir, 0750) == -1 && errno != EEXIST)
+			rc = -1;
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	free(copy);
+	return rc;
+}
+
+int
+store_open(const char *path, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (make_parent(path) == -1) {
+		snprintf(err, errlen, "state directory for %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "state %s: %s", path,
+		    db ? sqlite3_errmsg(db) : "cannot open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;",
+	    NULL, NULL, &msg) != SQLITE_OK ||
+	    sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "state %s: %s", path, msg ? msg : "?");
+		sqlite3_free(msg);
+		goto fail;
+	}
+	return 0;
+fail:
+	sqlite3_close(db);
+	db = NULL;
+	return -1;
+}
+
+void
+store_close(void)
+{
+	if (db != NULL)
+		sqlite3_close(db);
+	db = NULL;
+}
+
+static sqlite3_stmt *
+prepare(const char *sql)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		log_warnx("state: %s: %s", sql, sqlite3_errmsg(db));
+		return NULL;
+	}
+	return st;
+}
+
+static int
+step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_DONE)
+		log_warnx("state: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Scans left queued or running by a daemon that died are not lost: they
+ * are closed as failed, with the reason. */
+int
+store_recover(void)
+{
+	sqlite3_stmt *st;
+
+	if ((st = prepare("UPDATE scans SET status = 'failed', reason = "
+	    "'sentineld stopped before the scan ended', ended = ?1 "
+	    "WHERE status IN ('queued', 'running')")) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, now_ms());
+	return step_done(st);
+}
+
+int64_t
+store_scan_queued(const struct job *j)
+{
+	sqlite3_stmt *st;
+
+	if ((st = prepare("INSERT INTO scans (guest_uuid, guest_name, "
+	    "trigger, queued, status) VALUES (?1, ?2, ?3, ?4, 'queued')")) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, j->uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, j->guest, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, j->trigger, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, j->queued_ms);
+	if (step_done(st) == -1)
+		return -1;
+	return sqlite3_last_insert_rowid(db);
+}
+
+int
+store_scan_started(const struct job *j)
+{
+	sqlite3_stmt *st;
+
+	if ((st = prepare("UPDATE scans SET status = 'running', started = ?1 "
+	    "WHERE id = ?2")) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, j->started_ms);
+	sqlite3_bind_int64(st, 2, j->id);
+	return step_done(st);
+}
+
+int
+store_scan_finished(const struct job *j, int64_t ended)
+{
+	const struct scan_result *r = &j->result;
+	const struct scan_detection *d;
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	if ((st = prepare("UPDATE scans SET status = ?1, reason = ?2, "
+	    "ended = ?3, files = ?4, bytes_read = ?5, bytes_scanned = ?6, "
+	    "skipped_too_large = ?7, errors = ?8, fs_scanned = ?9, "
+	    "fs_failed = ?10, launch_ms = ?11, started = coalesce(started, ?3) "
+	    "WHERE id = ?12")) == NULL)
+		goto out;
+	sqlite3_bind_text(st, 1, scan_status_name(r->status), -1, SQLITE_STATIC);
+	if (r->reason[0])
+		sqlite3_bind_text(st, 2, r->reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, ended);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)r->files);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)r->bytes_read);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)r->bytes_scanned);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)r->skipped_too_large);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)r->errors);
+	sqlite3_bind_int64(st, 9, r->fs_scanned);
+	sqlite3_bind_int64(st, 10, r->fs_failed);
+	sqlite3_bind_int64(st, 11, (sqlite3_int64)r->launch_ms);
+	sqlite3_bind_int64(st, 12, j->id);
+	if (step_done(st) == -1)
+		goto out;
+	for (d = r->detections; d != NULL; d = d->next) {
+		if ((st = prepare("INSERT INTO detections (scan_id, fs, path, "
+		    "signature, size) VALUES (?1, ?2, ?3, ?4, ?5)")) == NULL)
+			goto out;
+		sqlite3_bind_int64(st, 1, j->id);
+		sqlite3_bind_text(st, 2, d->fs, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 3, d->path, (int)d->pathlen, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, d->signature, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, (sqlite3_int64)d->size);
+		if (step_done(st) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_exec(db, rc == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static json_t *
+col_json(sqlite3_stmt *st, int i)
+{
+	switch (sqlite3_column_type(st, i)) {
+	case SQLITE_INTEGER:
+		return json_integer(sqlite3_column_int64(st, i));
+	case SQLITE_NULL:
+		return json_null();
+	default:
+		return json_string((const char *)sqlite3_column_text(st, i));
+	}
+}
+
+static json_t *
+detections_json(int64_t scan_id)
+{
+	sqlite3_stmt *st;
+	json_t *a = json_array();
+	char *esc;
+
+	if ((st = prepare("SELECT fs, path, signature, size FROM detections "
+	    "WHERE scan_id = ?1 ORDER BY id")) == NULL)
+		return a;
+	sqlite3_bind_int64(st, 1, scan_id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		esc = escape_bytes(sqlite3_column_blob(st, 1),
+		    (size_t)sqlite3_column_bytes(st, 1));
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I}",
+		    "fs", (const char *)sqlite3_column_text(st, 0),
+		    "path", esc ? esc : "?",
+		    "signature", (const char *)sqlite3_column_text(st, 2),
+		    "size", (json_int_t)sqlite3_column_int64(st, 3)));
+		free(esc);
+	}
+	sqlite3_finalize(st);
+	return a;
+}
+
+#define SCAN_COLUMNS "id, guest_name, guest_uuid, trigger, queued, started, " \
+	"ended, status, reason, files, bytes_read, bytes_scanned, " \
+	"skipped_too_large, errors, fs_scanned, fs_failed, launch_ms"
+
+static json_t *
+row_json(sqlite3_stmt *st, int with_detections)
+{
+	static const char *names[] = { "id", "guest", "uuid", "trigger",
+	    "queued", "started", "ended", "status", "reason", "files",
+	    "bytes_read", "bytes_scanned", "skipped_too_large", "errors",
+	    "fs_scanned", "fs_failed", "launch_ms" };
+	json_t *o = json_object();
+	int i;
+
+	for (i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
+		json_object_set_new(o, names[i], col_json(st, i));
+	if (with_detections)
+		json_object_set_new(o, "detections",
+		    detections_json(sqlite3_column_int64(st, 0)));
+	return o;
+}
+
+json_t *
+store_scan_json(int64_t id)
+{
+	sqlite3_stmt *st;
+	json_t *o = NULL;
+
+	if ((st = prepare("SELECT " SCAN_COLUMNS " FROM scans WHERE id = ?1"))
+	    == NULL)
+		return NULL;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		o = row_json(st, 1);
+	sqlite3_finalize(st);
+	return o;
+}
+
+/* The newest scan of a guest, by UUID (preferred) or by name. */
+json_t *
+store_last_scan(const char *uuid, const char *name, int with_detections)
+{
+	sqlite3_stmt *st;
+	json_t *o = NULL;
+
+	if (uuid != NULL)
+		st = prepare("SELECT " SCAN_COLUMNS " FROM scans "
+		    "WHERE guest_uuid = ?1 ORDER BY id DESC LIMIT 1");
+	else
+		st = prepare("SELECT " SCAN_COLUMNS " FROM scans "
+		    "WHERE guest_name = ?1 ORDER BY id DESC LIMIT 1");
+	if (st == NULL)
+		return NULL;
+	sqlite3_bind_text(st, 1, uuid ? uuid : name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		o = row_json(st, with_detections);
+	sqlite3_finalize(st);
+	return o;
+}

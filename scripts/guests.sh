@@ -1,0 +1,143 @@
+# shellcheck shell=bash
+# Helpers to build small test guests in libvirt, shared by the demo and the
+# integration tests.  Source it; every function is prefixed sg_.
+#
+# A guest is an ext4 image built from a directory (mkfs.ext4 -d, no mount,
+# no appliance) that boots the host's own kernel and initrd into a static
+# busybox that idles, under TCG (<domain type='qemu'>).
+
+SG_URI=${SG_URI:-qemu:///system}
+SG_EICAR='X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
+SG_TESTFILES=/usr/share/clamav-testfiles
+
+sg_virsh() { virsh -q -c "$SG_URI" "$@"; }
+
+# sg_kernel DIR: copies the host's newest kernel and initrd into DIR, so
+# libvirt relabels our copies and not the host's /boot.
+sg_kernel() {
+	local dir=$1 k i
+	k=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+	i=$(ls -1 /boot/initrd.img-* 2>/dev/null | sort -V | tail -n 1)
+	if [ -z "$k" ] || [ -z "$i" ]; then
+		echo "no kernel or initrd in /boot (install linux-image-amd64)" >&2
+		return 1
+	fi
+	cp "$k" "$dir/vmlinuz"
+	cp "$i" "$dir/initrd.img"
+}
+
+# sg_rootfs DIR: a minimal root that boots and idles.
+sg_rootfs() {
+	local dir=$1
+	mkdir -p "$dir/bin" "$dir/sbin" "$dir/proc" "$dir/sys" "$dir/dev" "$dir/etc" "$dir/run"
+	cp /bin/busybox "$dir/bin/busybox"
+	cat > "$dir/sbin/init" <<'EOT'
+#!/bin/busybox sh
+/bin/busybox mount -t proc proc /proc
+echo "sentinel test guest up"
+exec /bin/busybox sleep 2147483647
+EOT
+	chmod 755 "$dir/sbin/init"
+	echo "sentinel-test" > "$dir/etc/hostname"
+}
+
+# sg_infect DIR: the EICAR string and clamav-testfiles in nested directories.
+sg_infect() {
+	local dir=$1 n=0 f sub
+	mkdir -p "$dir/root" "$dir/home/user/downloads"
+	printf '%s' "$SG_EICAR" > "$dir/root/eicar.com"
+	printf '%s' "$SG_EICAR" > "$dir/home/user/downloads/invoice.pdf.exe"
+	for f in "$SG_TESTFILES"/*; do
+		n=$((n + 1))
+		sub="$dir/srv/share/d$((n % 4))/e$((n % 3))"
+		mkdir -p "$sub"
+		cp "$f" "$sub/"
+	done
+}
+
+# sg_clean_content DIR: ordinary files that no signature matches.
+sg_clean_content() {
+	local dir=$1 i
+	mkdir -p "$dir/etc/app" "$dir/var/log" "$dir/home/user/notes"
+	for i in 1 2 3 4 5 6 7 8; do
+		echo "line $i of a plain note" > "$dir/home/user/notes/note$i.txt"
+	done
+	head -c 300000 /dev/urandom > "$dir/var/log/blob.bin"
+	printf 'key = value\n' > "$dir/etc/app/app.conf"
+	: > "$dir/var/log/empty.log"
+}
+
+# sg_image SRC IMG [SIZE]: raw ext4 image of a directory.
+sg_image() {
+	mkfs.ext4 -q -d "$1" -F "$2" "${3:-64M}" >/dev/null
+}
+
+# sg_define NAME DIR IMG FORMAT: defines a guest booting DIR's kernel.
+sg_define() {
+	local name=$1 dir=$2 img=$3 fmt=$4 xml
+	xml=$(mktemp)
+	cat > "$xml" <<EOT
+<domain type='qemu'>
+  <name>$name</name>
+  <memory unit='MiB'>512</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>$dir/vmlinuz</kernel>
+    <initrd>$dir/initrd.img</initrd>
+    <cmdline>root=/dev/vda ro console=ttyS0 init=/sbin/init</cmdline>
+  </os>
+  <on_poweroff>destroy</on_poweroff>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='$fmt'/>
+      <source file='$img'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <serial type='file'><source path='$dir/$name.console'/></serial>
+    <console type='file'><source path='$dir/$name.console'/></console>
+  </devices>
+</domain>
+EOT
+	sg_virsh define "$xml" >/dev/null
+	local rc=$?
+	rm -f "$xml"
+	return $rc
+}
+
+# sg_undefine NAME: stops and removes a guest if it exists.
+sg_undefine() {
+	sg_virsh domstate "$1" >/dev/null 2>&1 || return 0
+	sg_virsh destroy "$1" >/dev/null 2>&1 || true
+	sg_virsh undefine "$1" >/dev/null
+}
+
+# sg_sigdb DIR: a signature database that detects EICAR and clam.exe (and
+# so every file of clamav-testfiles, which unpack to it).
+sg_sigdb() {
+	local dir=$1 tmp
+	mkdir -p "$dir"
+	tmp=$(mktemp -d)
+	printf '%s' "$SG_EICAR" > "$tmp/eicar"
+	{
+		(cd "$tmp" && sigtool --md5 eicar) | sed 's/:eicar$/:Sentinel.Test.EICAR/'
+		(cd "$SG_TESTFILES" && sigtool --md5 clam.exe) | sed 's/:clam.exe$/:Sentinel.Test.ClamExe/'
+	} > "$dir/sentinel-test.hdb"
+	rm -rf "$tmp"
+}
+
+# sg_wait_socket SOCKET PID: waits for sentineld to listen.
+sg_wait_socket() {
+	local sock=$1 pid=$2 i=0
+	while [ ! -S "$sock" ]; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "sentineld exited before listening" >&2
+			return 1
+		fi
+		i=$((i + 1))
+		[ "$i" -lt 600 ] || { echo "sentineld does not listen on $sock" >&2; return 1; }
+		sleep 0.1
+	done
+}
