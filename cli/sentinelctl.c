@@ -133,7 +133,7 @@ ctl_read(struct ctl *c)
 	size_t len;
 	json_t *j;
 
-	while ((nl = memchr(c->buf, '\n', c->len)) == NULL) {
+	while (c->len == 0 || (nl = memchr(c->buf, '\n', c->len)) == NULL) {
 		if (c->len == c->cap) {
 			char *nb;
 

@@ -160,16 +160,43 @@ struct parse_ctx {
 	char		 msg[256];
 };
 
-/* inih reads one line per call: counting calls gives the handler its line. */
+/* Known section name? */
+static int
+section_known(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < config_noptions; i++)
+		if (strlen(config_options[i].section) == len &&
+		    strncmp(config_options[i].section, name, len) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * inih reads one line per call: counting calls gives the handler its line.
+ * Section headers are checked here, as inih tells the handler nothing of
+ * a section without keys; an unknown one ends the parse (NULL).
+ */
 static char *
 conf_reader(char *buf, int size, void *user)
 {
 	struct parse_ctx *ctx = user;
-	char *r;
+	char *p, *end;
 
-	if ((r = fgets(buf, size, ctx->f)) != NULL)
-		ctx->lineno++;
-	return r;
+	if (fgets(buf, size, ctx->f) == NULL)
+		return NULL;
+	ctx->lineno++;
+	for (p = buf; *p == ' ' || *p == '\t'; p++)
+		;
+	if (*p == '[' && (end = strchr(p, ']')) != NULL &&
+	    !section_known(p + 1, (size_t)(end - p - 1)) && ctx->errline == 0) {
+		ctx->errline = ctx->lineno;
+		snprintf(ctx->msg, sizeof(ctx->msg), "unknown section [%.*s]",
+		    (int)(end - p - 1 > 64 ? 64 : end - p - 1), p + 1);
+		return NULL;
+	}
+	return buf;
 }
 
 static int
@@ -179,18 +206,14 @@ conf_handler(void *user, const char *section, const char *name,
 	struct parse_ctx *ctx = user;
 	const struct opt_entry *o;
 	size_t idx;
-	int known = 0;
 
 	if (ctx->errline != 0)
 		return 1;	/* report the first error only */
 	ctx->errline = ctx->lineno;
 	if ((o = config_find(section, name)) == NULL) {
-		for (idx = 0; idx < config_noptions; idx++)
-			if (strcmp(config_options[idx].section, section) == 0)
-				known = 1;
-		if (!known)
+		if (!section_known(section, strlen(section)))
 			snprintf(ctx->msg, sizeof(ctx->msg),
-			    "unknown section [%s]", section);
+			    "option \"%s\" outside a known section", name);
 		else
 			snprintf(ctx->msg, sizeof(ctx->msg),
 			    "unknown option \"%s\" in section [%s]", name,
@@ -226,14 +249,15 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 	ctx.f = f;
 	rc = ini_parse_stream(conf_reader, &ctx, conf_handler, &ctx);
 	fclose(f);
-	if (rc == 0)
-		return 0;
 	if (rc < 0) {
 		snprintf(err, errlen, "%s: cannot read", path);
 		return -1;
 	}
-	if (rc == ctx.errline)
-		snprintf(err, errlen, "%s:%d: %s", path, rc, ctx.msg);
+	/* The first error wins: ours (errline) or inih's syntax error (rc). */
+	if (ctx.errline != 0 && (rc == 0 || ctx.errline <= rc))
+		snprintf(err, errlen, "%s:%d: %s", path, ctx.errline, ctx.msg);
+	else if (rc == 0)
+		return 0;
 	else
 		snprintf(err, errlen, "%s:%d: syntax error (expected "
 		    "\"[section]\" or \"name = value\")", path, rc);

@@ -18,6 +18,20 @@
 
 #define PIPE_SIZE	(1024 * 1024)	/* lets transfer and scan overlap */
 
+/* libguestfs errors may run on with generic advice: keep the first line.
+ * The text lives in a per-thread buffer until the next call. */
+const char *
+gsrc_error(guestfs_h *g)
+{
+	static __thread char buf[512];
+	const char *e = guestfs_last_error(g);
+
+	if (e == NULL)
+		e = "unknown libguestfs error";
+	snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(e, "\n"), e);
+	return buf;
+}
+
 /* "a:b:c" to a NULL-terminated vector; the strings point into copy. */
 static char **
 split_settings(char *copy)
@@ -56,7 +70,7 @@ gsrc_launch(const struct scan_opts *o, struct scan_progress *pr, char *err,
 	if (o->backend != NULL && *o->backend != '\0' &&
 	    guestfs_set_backend(g, o->backend) == -1) {
 		snprintf(err, errlen, "backend %s: %s", o->backend,
-		    guestfs_last_error(g));
+		    gsrc_error(g));
 		goto fail;
 	}
 	if (o->backend_settings != NULL && *o->backend_settings != '\0') {
@@ -67,7 +81,7 @@ gsrc_launch(const struct scan_opts *o, struct scan_progress *pr, char *err,
 		}
 		if (guestfs_set_backend_settings(g, v) == -1) {
 			snprintf(err, errlen, "backend settings %s: %s",
-			    o->backend_settings, guestfs_last_error(g));
+			    o->backend_settings, gsrc_error(g));
 			goto fail;
 		}
 	}
@@ -78,7 +92,7 @@ gsrc_launch(const struct scan_opts *o, struct scan_progress *pr, char *err,
 		    -1) == -1) {
 			snprintf(err, errlen, "disk %s (%s): %s",
 			    o->disks[i].target ? o->disks[i].target : "?",
-			    o->disks[i].path, guestfs_last_error(g));
+			    o->disks[i].path, gsrc_error(g));
 			goto fail;
 		}
 	}
@@ -91,7 +105,7 @@ gsrc_launch(const struct scan_opts *o, struct scan_progress *pr, char *err,
 	}
 	if (guestfs_launch(g) == -1) {
 		snprintf(err, errlen, "appliance launch: %s",
-		    guestfs_last_error(g));
+		    gsrc_error(g));
 		goto fail;
 	}
 	free(v);
@@ -117,7 +131,7 @@ producer(void *arg)
 	s->rc = guestfs_tar_out(s->g, "/", path);
 	if (s->rc == -1)
 		snprintf(s->err, sizeof(s->err), "tar-out: %s",
-		    guestfs_last_error(s->g));
+		    gsrc_error(s->g));
 	close(s->wfd);
 	s->wfd = -1;
 	return NULL;

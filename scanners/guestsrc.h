@@ -22,6 +22,8 @@ struct gsrc_stream {
 	char		 err[512];
 };
 
+/* The first line of the handle's last error. */
+const char	*gsrc_error(guestfs_h *);
 /* Creates a handle, adds the disks read-only and launches the appliance. */
 guestfs_h	*gsrc_launch(const struct scan_opts *, struct scan_progress *,
 		    char *, size_t);

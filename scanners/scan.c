@@ -206,9 +206,13 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 	}
 	t0 = mono_ms();
 	if ((g = gsrc_launch(o, pr, err, sizeof(err))) == NULL) {
-		res->status = atomic_load(&pr->cancel) ? SCAN_INCOMPLETE :
-		    SCAN_FAILED;
-		snprintf(res->reason, sizeof(res->reason), "%s", err);
+		if (atomic_load(&pr->cancel)) {
+			res->status = SCAN_INCOMPLETE;
+			snprintf(res->reason, sizeof(res->reason), "cancelled");
+		} else {
+			res->status = SCAN_FAILED;
+			snprintf(res->reason, sizeof(res->reason), "%s", err);
+		}
 		return;
 	}
 	res->launch_ms = mono_ms() - t0;
@@ -218,7 +222,7 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 	if ((fs = guestfs_list_filesystems(g)) == NULL) {
 		res->status = SCAN_FAILED;
 		snprintf(res->reason, sizeof(res->reason),
-		    "listing filesystems: %s", guestfs_last_error(g));
+		    "listing filesystems: %s", gsrc_error(g));
 		goto out;
 	}
 	for (i = 0; fs[i] != NULL && fs[i + 1] != NULL; i += 2) {
@@ -234,7 +238,7 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 		if (guestfs_mount_ro(g, fs[i], "/") == -1) {
 			res->fs_failed++;
 			snprintf(fserr, sizeof(fserr), "mount %s (%s): %s",
-			    fs[i], fs[i + 1], guestfs_last_error(g));
+			    fs[i], fs[i + 1], gsrc_error(g));
 			log_warnx("scan %s: %s", o->guest, fserr);
 			if (res->reason[0] == '\0')
 				snprintf(res->reason, sizeof(res->reason),
@@ -253,7 +257,7 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 			res->fs_scanned++;
 		if (guestfs_umount_all(g) == -1 && !atomic_load(&pr->cancel))
 			log_warnx("scan %s: umount %s: %s", o->guest, fs[i],
-			    guestfs_last_error(g));
+			    gsrc_error(g));
 	}
 
 	if (res->ndetections > 0) {
@@ -285,6 +289,6 @@ out:
 	pthread_mutex_unlock(&pr->mtx);
 	if (guestfs_shutdown(g) == -1)
 		log_debug("scan %s: appliance shutdown: %s", o->guest,
-		    guestfs_last_error(g));
+		    gsrc_error(g));
 	guestfs_close(g);
 }

@@ -53,6 +53,7 @@ static int server_open;
 static TAILQ_HEAD(, client) clients = TAILQ_HEAD_INITIALIZER(clients);
 
 static void client_close(struct client *);
+static void client_finish(struct client *);
 
 void
 client_ref(struct client *c)
@@ -455,6 +456,10 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct client *c = s->data;
 
+	if (n == UV_EOF) {
+		client_finish(c);	/* the client may still read replies */
+		return;
+	}
 	if (n < 0) {
 		client_close(c);
 		return;
@@ -483,6 +488,35 @@ client_close(struct client *c)
 	if (c->closed)
 		return;
 	c->closed = 1;
+	uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+}
+
+static void
+on_shutdown(uv_shutdown_t *req, int status)
+{
+	struct client *c = req->data;
+
+	(void)status;
+	free(req);
+	uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+}
+
+/* Closes a client after the replies already queued are written. */
+static void
+client_finish(struct client *c)
+{
+	uv_shutdown_t *req;
+
+	if (c->closed)
+		return;
+	c->closed = 1;
+	uv_read_stop((uv_stream_t *)&c->pipe);
+	if ((req = calloc(1, sizeof(*req))) != NULL) {
+		req->data = c;
+		if (uv_shutdown(req, (uv_stream_t *)&c->pipe, on_shutdown) == 0)
+			return;
+		free(req);
+	}
 	uv_close((uv_handle_t *)&c->pipe, on_client_closed);
 }
 
@@ -588,35 +622,12 @@ control_close(void)
 	(void)unlink(sd.conf.control_socket);
 }
 
-static void
-on_shutdown(uv_shutdown_t *req, int status)
-{
-	struct client *c = req->data;
-
-	(void)status;
-	free(req);
-	uv_close((uv_handle_t *)&c->pipe, on_client_closed);
-}
-
 /* Closes every client once the replies already queued are written. */
 void
 control_close_clients(void)
 {
-	uv_shutdown_t *req;
 	struct client *c;
 
-	TAILQ_FOREACH(c, &clients, entry) {
-		if (c->closed)
-			continue;
-		c->closed = 1;
-		uv_read_stop((uv_stream_t *)&c->pipe);
-		if ((req = calloc(1, sizeof(*req))) != NULL) {
-			req->data = c;
-			if (uv_shutdown(req, (uv_stream_t *)&c->pipe,
-			    on_shutdown) == 0)
-				continue;
-			free(req);
-		}
-		uv_close((uv_handle_t *)&c->pipe, on_client_closed);
-	}
+	TAILQ_FOREACH(c, &clients, entry)
+		client_finish(c);
 }

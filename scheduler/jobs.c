@@ -50,7 +50,7 @@ worker(void *arg)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	scan_run(&j->opts, &j->progress, &j->result);
 	uv_mutex_lock(&done_mtx);
-	TAILQ_INSERT_TAIL(&done, j, entry);
+	TAILQ_INSERT_TAIL(&done, j, done_entry);
 	uv_mutex_unlock(&done_mtx);
 	uv_async_send(&done_async);
 }
@@ -105,7 +105,7 @@ on_done(uv_async_t *a)
 	for (;;) {
 		uv_mutex_lock(&done_mtx);
 		if ((j = TAILQ_FIRST(&done)) != NULL)
-			TAILQ_REMOVE(&done, j, entry);
+			TAILQ_REMOVE(&done, j, done_entry);
 		uv_mutex_unlock(&done_mtx);
 		if (j == NULL)
 			break;

@@ -55,7 +55,8 @@ struct job {
 	struct scan_result		 result;
 	uv_thread_t			 thread;
 	TAILQ_HEAD(, job_waiter)	 waiters;
-	TAILQ_ENTRY(job)		 entry;
+	TAILQ_ENTRY(job)		 entry;		/* queued or running */
+	TAILQ_ENTRY(job)		 done_entry;	/* handed back by the worker */
 };
 TAILQ_HEAD(jobq, job);
 

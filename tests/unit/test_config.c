@@ -1,1 +1,201 @@
-int main(void){return 0;}
+/* The option table and the INI parser: defaults, bounds, errors by line. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static char *
+write_conf(const char *text)
+{
+	static char path[64];
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/sentinel-conf-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static int
+load(struct config *c, const char *text, char *err, size_t errlen)
+{
+	char *path = write_conf(text);
+	int rc;
+
+	config_defaults(c);
+	rc = config_load(c, path, err, errlen);
+	if (rc == -1) {
+		/* Messages name the file; tests compare what follows it. */
+		size_t n = strlen(path);
+		assert_memory_equal(err, path, n);
+		memmove(err, err + n, strlen(err + n) + 1);
+	}
+	unlink(path);
+	return rc;
+}
+
+static void
+test_defaults(void **state)
+{
+	struct config c;
+
+	(void)state;
+	config_defaults(&c);
+	assert_string_equal(c.libvirt_uri, "qemu:///system");
+	assert_string_equal(c.control_socket, "/run/sentinel/sentineld.sock");
+	assert_string_equal(c.state_path, "/var/lib/sentinel/state.db");
+	assert_string_equal(c.clamav_database, "");
+	assert_int_equal(c.max_concurrent_scans, 0);
+	assert_int_equal(c.max_file_size, 100ULL << 20);
+	assert_int_equal(c.libvirt_refresh, 60);
+	config_free(&c);
+}
+
+static void
+test_every_default_parses(void **state)
+{
+	struct config c;
+	char err[256];
+	size_t i;
+
+	(void)state;
+	config_defaults(&c);
+	for (i = 0; i < config_noptions; i++) {
+		const struct opt_entry *o = &config_options[i];
+
+		assert_non_null(o->help);
+		assert_int_equal(config_set(&c, o->section, o->name, o->def,
+		    err, sizeof(err)), 0);
+	}
+	config_free(&c);
+}
+
+static void
+test_values(void **state)
+{
+	struct config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(load(&c,
+	    "; comment\n"
+	    "[libvirt]\nuri = qemu+ssh://host/system\nrefresh = 2m\n"
+	    "[guestfs]\nbackend = direct\nbackend_settings = force_tcg\n"
+	    "[scan]\nmax_concurrent_scans = 3\nmax_file_size = 25M\n",
+	    err, sizeof(err)), 0);
+	assert_string_equal(c.libvirt_uri, "qemu+ssh://host/system");
+	assert_int_equal(c.libvirt_refresh, 120);
+	assert_string_equal(c.guestfs_backend, "direct");
+	assert_string_equal(c.guestfs_backend_settings, "force_tcg");
+	assert_int_equal(c.max_concurrent_scans, 3);
+	assert_int_equal(c.max_file_size, 25ULL << 20);
+	config_free(&c);
+}
+
+static void
+expect_error(const char *text, const char *msg)
+{
+	struct config c;
+	char err[256];
+
+	assert_int_equal(load(&c, text, err, sizeof(err)), -1);
+	assert_string_equal(err, msg);
+	config_free(&c);
+}
+
+static void
+test_errors(void **state)
+{
+	(void)state;
+	expect_error("[libvirt]\nuri = x\n[nope]\nkey = 1\n",
+	    ":3: unknown section [nope]");
+	expect_error("[libvirt]\nuri = x\n  [empty]\n", ":3: unknown section [empty]");
+	expect_error("[libvirt]\n\nurl = x\n",
+	    ":3: unknown option \"url\" in section [libvirt]");
+	expect_error("[scan]\nmax_concurrent_scans = 65\n",
+	    ":2: max_concurrent_scans: \"65\" is not an integer from 0 to 64");
+	expect_error("[scan]\nmax_concurrent_scans = two\n",
+	    ":2: max_concurrent_scans: \"two\" is not an integer from 0 to 64");
+	expect_error("[scan]\nmax_file_size = 0\n",
+	    ":2: max_file_size: \"0\" is not a size from 1 to 4294967296 bytes");
+	expect_error("[scan]\nmax_file_size = 12Q\n",
+	    ":2: max_file_size: \"12Q\" is not a size from 1 to 4294967296 bytes");
+	expect_error("[libvirt]\nrefresh = 0s\n",
+	    ":2: refresh: \"0s\" is not a duration from 1 to 86400 seconds");
+	expect_error("[libvirt]\nuri = a\nuri = b\n",
+	    ":3: option \"uri\" in [libvirt] given twice");
+	/* A syntax error before a bad value is the one reported. */
+	expect_error("[libvirt\nuri = a\n[scan]\nmax_file_size = x\n",
+	    ":1: syntax error (expected \"[section]\" or \"name = value\")");
+	expect_error("[libvirt]\njust words\n",
+	    ":2: syntax error (expected \"[section]\" or \"name = value\")");
+}
+
+static void
+test_missing_file(void **state)
+{
+	struct config c;
+	char err[256];
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, "/nonexistent/sentineld.conf", err,
+	    sizeof(err)), -1);
+	assert_string_equal(err,
+	    "/nonexistent/sentineld.conf: No such file or directory");
+	config_free(&c);
+}
+
+static void
+test_print_roundtrip(void **state)
+{
+	struct config c, d;
+	char path[] = "/tmp/sentinel-print-XXXXXX", err[256];
+	FILE *f;
+	int fd;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_set(&c, "scan", "max_file_size", "3M", err,
+	    sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "control", "group", "sentinel", err,
+	    sizeof(err)), 0);
+	fd = mkstemp(path);
+	f = fdopen(fd, "w");
+	config_print(&c, f);
+	fclose(f);
+	config_defaults(&d);
+	assert_int_equal(config_load(&d, path, err, sizeof(err)), 0);
+	assert_int_equal(d.max_file_size, 3ULL << 20);
+	assert_string_equal(d.control_group, "sentinel");
+	unlink(path);
+	config_free(&c);
+	config_free(&d);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_every_default_parses),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_print_roundtrip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

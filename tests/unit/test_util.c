@@ -1,1 +1,99 @@
-int main(void){return 0;}
+/* Sizes, durations, integers and byte escaping. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "util.h"
+
+static void
+test_sizes(void **state)
+{
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(parse_size("4096", &v), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(parse_size("64k", &v), 0);
+	assert_int_equal(v, 65536);
+	assert_int_equal(parse_size("100M", &v), 0);
+	assert_int_equal(v, 100ULL << 20);
+	assert_int_equal(parse_size("2G", &v), 0);
+	assert_int_equal(v, 2ULL << 30);
+	assert_int_equal(parse_size("", &v), -1);
+	assert_int_equal(parse_size("M", &v), -1);
+	assert_int_equal(parse_size("-1", &v), -1);
+	assert_int_equal(parse_size("10MB", &v), -1);
+	assert_int_equal(parse_size("99999999999999999999", &v), -1);
+	assert_int_equal(parse_size("18014398509481984T", &v), -1);
+}
+
+static void
+test_durations(void **state)
+{
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(parse_duration("90", &v), 0);
+	assert_int_equal(v, 90);
+	assert_int_equal(parse_duration("15m", &v), 0);
+	assert_int_equal(v, 900);
+	assert_int_equal(parse_duration("24h", &v), 0);
+	assert_int_equal(v, 86400);
+	assert_int_equal(parse_duration("7d", &v), 0);
+	assert_int_equal(v, 604800);
+	assert_int_equal(parse_duration("1w", &v), 0);
+	assert_int_equal(v, 604800);
+	assert_int_equal(parse_duration("1y", &v), -1);
+	assert_int_equal(parse_duration(" 5", &v), -1);
+}
+
+static void
+test_ints(void **state)
+{
+	long long v;
+
+	(void)state;
+	assert_int_equal(parse_int("12", 0, 64, &v), 0);
+	assert_int_equal(v, 12);
+	assert_int_equal(parse_int("65", 0, 64, &v), -1);
+	assert_int_equal(parse_int("-1", 0, 64, &v), -1);
+	assert_int_equal(parse_int("1x", 0, 64, &v), -1);
+	assert_int_equal(parse_int("", 0, 64, &v), -1);
+}
+
+static void
+test_escape(void **state)
+{
+	char *s;
+
+	(void)state;
+	s = escape_bytes("/etc/passwd", 11);
+	assert_string_equal(s, "/etc/passwd");
+	free(s);
+	s = escape_bytes("a\nb\\c\x7f\xff", 7);
+	assert_string_equal(s, "a\\x0ab\\\\c\\x7f\\xff");
+	free(s);
+	s = escape_bytes("a\0b", 3);
+	assert_string_equal(s, "a\\x00b");
+	free(s);
+	s = escape_bytes("", 0);
+	assert_string_equal(s, "");
+	free(s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_ints),
+		cmocka_unit_test(test_escape),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

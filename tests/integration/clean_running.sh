@@ -1,0 +1,18 @@
+# The clean guest is running: it is scanned while it runs, comes out clean
+# with every regular file counted, and is still running afterwards.
+. "$TESTDIR/lib.sh"
+
+[ "$(sg_virsh domstate "$G_CLEAN")" = running ] || fail "$G_CLEAN is not running before the scan"
+ctl --json scan "$G_CLEAN" --wait
+expect_rc 0 "scan of the clean running guest"
+scan=$(jq .scan <<<"$OUT")
+[ "$(jq -r .status <<<"$scan")" = clean ] || fail "status: $scan"
+nfiles=$(find "$WORK/content/clean" -type f | wc -l)
+[ "$(jq -r .files <<<"$scan")" -eq "$nfiles" ] || fail "files $(jq .files <<<"$scan") != $nfiles placed"
+[ "$(jq '.detections | length' <<<"$scan")" -eq 0 ] || fail "detections in a clean guest: $scan"
+[ "$(jq -r .fs_scanned <<<"$scan")" -eq 1 ] || fail "fs_scanned: $scan"
+[ "$(sg_virsh domstate "$G_CLEAN")" = running ] || fail "$G_CLEAN stopped running during the scan"
+ok "clean, $nfiles files, guest still running"
+
+ctl guests
+grep -q "^$G_CLEAN .*running.* clean$" <<<"$OUT" || fail "guests does not show the clean result: $OUT"

@@ -1,0 +1,27 @@
+# Stops the test daemon (it must exit 0 on SIGTERM) and removes the guests.
+. "$TESTDIR/lib.sh"
+
+status=0
+if [ -f "$PIDFILE" ]; then
+	pid=$(cat "$PIDFILE")
+	kill -TERM "$pid" 2>/dev/null
+	i=0
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "FAIL: sentineld still running 30 s after SIGTERM" >&2
+		kill -KILL "$pid"
+		status=1
+	fi
+	echo "--- sentineld log"
+	cat "$WORK/sentineld.log"
+	grep -q "sentineld: stopped" "$WORK/sentineld.log" ||
+		{ echo "FAIL: sentineld did not stop cleanly" >&2; status=1; }
+fi
+for g in $G_INFECTED $G_CLEAN $G_NOFS; do
+	sg_undefine "$g"
+done
+[ -n "${SENTINEL_KEEP_WORK:-}" ] || rm -rf "$WORK"
+exit $status

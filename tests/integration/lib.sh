@@ -1,0 +1,64 @@
+# shellcheck shell=bash
+# Shared by the integration tests: paths, the daemon's config, assertions.
+set -u
+
+: "${SENTINELD:?}" "${SENTINELCTL:?}" "${SRCDIR:?}"
+# shellcheck source=../../scripts/guests.sh
+. "$SRCDIR/scripts/guests.sh"
+
+# Guest images live where libvirt's qemu may read them.
+WORK=/var/lib/libvirt/images/sentinel-test
+SOCK=$WORK/sentineld.sock
+CONF=$WORK/sentineld.conf
+PIDFILE=$WORK/sentineld.pid
+DB=$WORK/signatures
+G_INFECTED=sentinel-test-infected
+G_CLEAN=sentinel-test-clean
+G_NOFS=sentinel-test-nofs
+
+export SENTINEL_SOCKET=$SOCK
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+ok() {
+	echo "ok: $*"
+}
+
+# ctl ARGS...: runs sentinelctl, keeps stdout in $OUT and the exit in $RC.
+ctl() {
+	OUT=$("$SENTINELCTL" "$@" 2>"$WORK/ctl.err")
+	RC=$?
+	ERR=$(cat "$WORK/ctl.err")
+}
+
+expect_rc() {
+	[ "$RC" -eq "$1" ] || fail "$2: exit status $RC, expected $1 (stderr: $ERR)"
+}
+
+# The daemon still answers: the check every failure test ends with.
+daemon_serves() {
+	ctl --json status
+	expect_rc 0 "status after $1"
+	[ "$(jq -r .ok <<<"$OUT")" = true ] || fail "status after $1: $OUT"
+}
+
+# write_conf FILE SOCKET STATE: a daemon config for the test guests.
+write_conf() {
+	cat > "$1" <<EOT
+[clamav]
+database = $DB
+tmpdir = $WORK/clamtmp
+[guestfs]
+backend = direct
+backend_settings = ${SENTINEL_TEST_BACKEND_SETTINGS:-force_tcg}
+[control]
+socket = $2
+[state]
+path = $3
+[scan]
+max_concurrent_scans = 2
+EOT
+}

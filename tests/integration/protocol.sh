@@ -1,0 +1,76 @@
+# Malformed, unknown and oversized requests get error replies on the same
+# connection, which stays usable; many clients at once all get answers.
+. "$TESTDIR/lib.sh"
+
+: "${RAWCLIENT:?}"
+HELLO='{"hello":"sentinel","version":1}'
+
+# No hello first: refused, then the hello still works on the same line.
+out=$(printf '%s\n%s\n%s\n' '{"cmd":"status","id":1}' "$HELLO" '{"cmd":"status","id":2}' |
+	"$RAWCLIENT" "$SOCK" 3) || fail "rawclient: $out"
+sed -n 1p <<<"$out" | jq -e '.ok == false and (.error | test("expected hello"))' >/dev/null ||
+	fail "request before hello: $out"
+sed -n 2p <<<"$out" | jq -e '.ok == true and .version == 1' >/dev/null || fail "hello: $out"
+sed -n 3p <<<"$out" | jq -e '.ok == true and .id == 2' >/dev/null || fail "status: $out"
+ok "hello is required and checked"
+
+out=$(printf '%s\n' '{"hello":"sentinel","version":99}' | "$RAWCLIENT" "$SOCK" 1)
+jq -e '.ok == false and (.error | test("version mismatch"))' <<<"$out" >/dev/null ||
+	fail "wrong version: $out"
+ok "protocol version checked"
+
+big=$(head -c 70000 /dev/zero | tr '\0' x)
+{
+	echo "$HELLO"
+	echo 'this is not json'
+	echo '[1,2,3]'
+	echo '{"cmd":"frobnicate","id":3}'
+	echo '{"cmd":"scan","id":4}'
+	echo '{"cmd":"scan","guest":5,"id":5}'
+	echo '{"cmd":"scan","guest":"x","wait":"yes","id":6}'
+	echo '{"cmd":42,"id":7}'
+	echo '{"cmd":"status","id":"eight"}'
+	echo "{\"cmd\":\"status\",\"pad\":\"$big\"}"
+	printf '{"cmd":"scan","guest":"a\\u0000b","id":10}\n'
+	echo '{"cmd":"status","id":11}'
+} | "$RAWCLIENT" "$SOCK" 12 > "$WORK/proto.out" || fail "rawclient: $(cat "$WORK/proto.out")"
+line() { sed -n "$1p" "$WORK/proto.out"; }
+expect_error() {
+	line "$1" | jq -e --arg re "$2" '.ok == false and (.error | test($re))' >/dev/null ||
+		fail "line $1: expected an error matching '$2', got: $(line "$1")"
+}
+expect_error 2 "invalid JSON"
+expect_error 3 "must be a JSON object"
+expect_error 4 'unknown command "frobnicate"'
+line 4 | jq -e '.id == 3' >/dev/null || fail "error reply lacks the request id: $(line 4)"
+expect_error 5 'needs a string "guest"'
+expect_error 6 'needs a string "guest"'
+expect_error 7 '"wait" must be true or false'
+expect_error 8 'needs a string "cmd"'
+expect_error 9 '"id" must be a non-negative integer'
+expect_error 10 "longer than 65536 bytes"
+expect_error 11 "invalid JSON|no NUL"
+line 12 | jq -e '.ok == true and .id == 11' >/dev/null || fail "status after bad input: $(line 12)"
+ok "each bad request got its error; the connection stayed usable"
+
+# A client that connects and says nothing does not hold up the others.
+"$RAWCLIENT" "$SOCK" 0 5 </dev/null &
+silent=$!
+# 50 clients at once.
+pids=""
+for i in $(seq 1 50); do
+	printf '%s\n{"cmd":"status","id":%d}\n' "$HELLO" "$i" |
+		"$RAWCLIENT" "$SOCK" 2 > "$WORK/many.$i" &
+	pids="$pids $!"
+done
+for p in $pids; do
+	wait "$p" || fail "a concurrent client got no answer"
+done
+for i in $(seq 1 50); do
+	sed -n 2p "$WORK/many.$i" | jq -e --argjson i "$i" '.ok == true and .id == $i' >/dev/null ||
+		fail "client $i: $(cat "$WORK/many.$i")"
+done
+wait "$silent"
+ok "50 concurrent clients answered"
+
+daemon_serves "malformed requests"
