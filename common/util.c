@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "util.h"
@@ -133,4 +134,44 @@ format_size(uint64_t v, char *buf, size_t len)
 		snprintf(buf, len, "%" PRIu64 "B", v);
 	else
 		snprintf(buf, len, "%.1f%c", d, units[u]);
+}
+
+int
+mkdir_p(const char *path, mode_t mode)
+{
+	char *copy, *p;
+	int rc = 0;
+
+	if ((copy = strdup(path)) == NULL)
+		return -1;
+	for (p = copy + 1; rc == 0; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+
+		*p = '\0';
+		if (mkdir(copy, mode) == -1 && errno != EEXIST)
+			rc = -1;
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	free(copy);
+	return rc;
+}
+
+int
+mkdir_parent(const char *path, mode_t mode)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int rc;
+
+	if (slash == NULL || slash == path)
+		return 0;
+	if ((dir = strndup(path, (size_t)(slash - path))) == NULL)
+		return -1;
+	rc = mkdir_p(dir, mode);
+	free(dir);
+	return rc;
 }

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* "4096", "64k", "100M", "2G" (powers of 1024).  0 on success, -1 on error. */
 int	 parse_size(const char *, uint64_t *);
@@ -14,6 +15,10 @@ int	 parse_int(const char *, long long, long long, long long *);
 /* Bytes to text that is safe to print: printable ASCII stays, backslash
  * becomes "\\", everything else "\xNN".  Returns malloc'd string. */
 char	*escape_bytes(const void *, size_t);
+/* mkdir -p: makes path and its missing parents with mode.  0 or -1. */
+int	 mkdir_p(const char *, mode_t);
+/* mkdir -p of the directory part of path (nothing for a bare name). */
+int	 mkdir_parent(const char *, mode_t);
 /* Wall clock in milliseconds since the epoch. */
 int64_t	 now_ms(void);
 /* Local time "YYYY-MM-DD HH:MM:SS" of an epoch time in ms; "-" for 0. */

@@ -163,8 +163,17 @@ gsrc_stream_start(guestfs_h *g, struct gsrc_stream *s, char *err,
 }
 
 int
-gsrc_stream_finish(struct gsrc_stream *s, char *err, size_t errlen)
+gsrc_stream_finish(struct gsrc_stream *s, int drain, char *err,
+    size_t errlen)
 {
+	char buf[65536];
+	ssize_t n;
+
+	/* libarchive stops at tar's end-of-archive blocks, but tar pads its
+	 * last record after them: read the rest so tar-out ends well. */
+	while (drain && ((n = read(s->rfd, buf, sizeof(buf))) > 0 ||
+	    (n == -1 && errno == EINTR)))
+		;
 	/* Closing the read end makes a producer still writing fail (EPIPE;
 	 * the daemon ignores SIGPIPE) rather than block forever. */
 	close(s->rfd);

@@ -30,7 +30,9 @@ guestfs_h	*gsrc_launch(const struct scan_opts *, struct scan_progress *,
 /* Starts streaming "/" (what is mounted there) as tar into s->rfd. */
 int		 gsrc_stream_start(guestfs_h *, struct gsrc_stream *, char *,
 		    size_t);
-/* Closes the read end and waits for the producer; 0 if tar_out succeeded. */
-int		 gsrc_stream_finish(struct gsrc_stream *, char *, size_t);
+/* Reads what is left if drain (the consumer reached the end of the tar
+ * archive), closes the read end and waits for the producer; 0 if tar-out
+ * succeeded. */
+int		 gsrc_stream_finish(struct gsrc_stream *, int, char *, size_t);
 
 #endif

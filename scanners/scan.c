@@ -161,7 +161,7 @@ scan_mounted(struct walk_ctx *c, guestfs_h *g, char *err, size_t errlen)
 	atomic_store(&c->pr->fs_bytes, 0);
 	wrc = walk_tar_fd(s.rfd, c->opts->max_file_size, on_file, c,
 	    &c->pr->cancel, &c->pr->fs_bytes, werr, sizeof(werr));
-	src = gsrc_stream_finish(&s, serr, sizeof(serr));
+	src = gsrc_stream_finish(&s, wrc == 0, serr, sizeof(serr));
 	c->res->bytes_read += atomic_load(&c->pr->fs_bytes);
 	atomic_store(&c->pr->bytes_read, c->res->bytes_read);
 	atomic_store(&c->pr->fs_bytes, 0);

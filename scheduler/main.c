@@ -88,28 +88,6 @@ read_config(struct config *c, const char *path, int explicit, char *err,
 	return config_load(c, path, err, errlen);
 }
 
-static int
-mkdir_mode(const char *path, mode_t mode)
-{
-	if (mkdir(path, mode) == -1 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
-/* Directory part of path, made if missing. */
-static int
-make_dir_of(const char *path, mode_t mode)
-{
-	char dir[4096];
-	char *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
-		return 0;
-	*slash = '\0';
-	return mkdir_mode(dir, mode);
-}
-
 /* Appliances still launching cannot be cancelled through libguestfs; at
  * shutdown their qemu (our direct children) is killed instead, so the
  * launch fails at once and the worker ends. */
@@ -300,10 +278,10 @@ main(int argc, char *argv[])
 
 	log_init("sentineld", 1, verbose);
 	signal(SIGPIPE, SIG_IGN);
-	if (make_dir_of(sd.conf.control_socket, 0755) == -1)
+	if (mkdir_parent(sd.conf.control_socket, 0755) == -1)
 		fatal("control socket directory for %s", sd.conf.control_socket);
 	if (*sd.conf.clamav_tmpdir != '\0' &&
-	    mkdir_mode(sd.conf.clamav_tmpdir, 0700) == -1)
+	    mkdir_p(sd.conf.clamav_tmpdir, 0700) == -1)
 		fatal("clamav tmpdir %s", sd.conf.clamav_tmpdir);
 	if (engine_global_init(err, sizeof(err)) == -1)
 		fatalx("%s", err);

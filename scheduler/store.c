@@ -4,7 +4,6 @@
  * bytes the guest had and escaped only when shown.
  */
 #include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,37 +48,12 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS detections_scan ON detections(scan_id);"
     "PRAGMA user_version = 1;";
 
-/* mkdir -p of the directory holding path. */
-static int
-make_parent(const char *path)
-{
-	char *copy, *dir, *p;
-	int rc = 0;
-
-	if ((copy = strdup(path)) == NULL)
-		return -1;
-	dir = dirname(copy);
-	for (p = dir + 1; rc == 0; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(dir, 0750) == -1 && errno != EEXIST)
-			rc = -1;
-		*p = c;
-		if (c == '\0')
-			break;
-	}
-	free(copy);
-	return rc;
-}
-
 int
 store_open(const char *path, char *err, size_t errlen)
 {
 	char *msg = NULL;
 
-	if (make_parent(path) == -1) {
+	if (mkdir_parent(path, 0750) == -1) {
 		snprintf(err, errlen, "state directory for %s: %s", path,
 		    strerror(errno));
 		return -1;

@@ -6,6 +6,9 @@ ctl --json scan "$G_INFECTED" --wait
 expect_rc 1 "scan of the infected guest"
 scan=$(jq .scan <<<"$OUT")
 [ "$(jq -r .status <<<"$scan")" = infected ] || fail "status: $scan"
+# The whole filesystem was read: no failure hides behind the detections.
+[ "$(jq -r '"\(.fs_scanned) \(.fs_failed) \(.reason)"' <<<"$scan")" = "1 0 null" ] ||
+	fail "filesystems scanned/failed/reason: $scan"
 echo "scan took $(jq '(.ended - .started) / 1000' <<<"$scan") s, appliance launch $(jq '.launch_ms / 1000' <<<"$scan") s"
 
 clamscan -r --no-summary --infected -d "$DB" "$WORK/content/infected" > "$WORK/clamscan.out"

@@ -3,7 +3,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -85,6 +87,34 @@ test_escape(void **state)
 	free(s);
 }
 
+static void
+test_mkdir(void **state)
+{
+	char base[] = "/tmp/sentinel-mkdir-XXXXXX", path[256];
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(base));
+	snprintf(path, sizeof(path), "%s/a/b/c", base);
+	assert_int_equal(mkdir_p(path, 0700), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0700);
+	assert_int_equal(mkdir_p(path, 0700), 0);	/* exists: fine */
+	snprintf(path, sizeof(path), "%s/x/y/file.db", base);
+	assert_int_equal(mkdir_parent(path, 0750), 0);
+	snprintf(path, sizeof(path), "%s/x/y", base);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(mkdir_parent("file.db", 0750), 0);
+	/* A file in the way is an error. */
+	snprintf(path, sizeof(path), "%s/x/y/f", base);
+	fclose(fopen(path, "w"));
+	snprintf(path, sizeof(path), "%s/x/y/f/g", base);
+	assert_int_equal(mkdir_p(path, 0700), -1);
+	snprintf(path, sizeof(path), "rm -rf %s", base);
+	assert_int_equal(system(path), 0);
+}
+
 int
 main(void)
 {
@@ -93,6 +123,7 @@ main(void)
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_ints),
 		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_mkdir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
