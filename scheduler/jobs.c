@@ -33,6 +33,9 @@ job_free(struct job *j)
 	scan_result_free(&j->result);
 	scan_progress_destroy(&j->progress);
 	disks_free(j->disks, j->ndisks);
+	free(j->disk_note);
+	free(j->backend);
+	free(j->backend_settings);
 	if (j->opts.engine != NULL)
 		engine_unref(j->opts.engine);
 	free(j->guest);
@@ -71,8 +74,19 @@ notify(struct job *j, const json_t *scan)
 static void
 finish(struct job *j)
 {
+	struct scan_result *r = &j->result;
+	size_t len;
 	json_t *scan;
 
+	/* Disks the scan could not cover are said, and a scan that missed
+	 * some is not clean: it is incomplete. */
+	if (j->disk_note != NULL) {
+		if (r->status == SCAN_CLEAN)
+			r->status = SCAN_INCOMPLETE;
+		len = strlen(r->reason);
+		snprintf(r->reason + len, sizeof(r->reason) - len,
+		    "%sdisks not scanned: %s", len ? "; " : "", j->disk_note);
+	}
 	if (sd.stopping && j->result.status == SCAN_INCOMPLETE &&
 	    strcmp(j->result.reason, "cancelled") == 0)
 		snprintf(j->result.reason, sizeof(j->result.reason),
@@ -128,8 +142,18 @@ start(struct job *j)
 	j->opts.guest = j->guest;
 	j->opts.disks = j->disks;
 	j->opts.ndisks = j->ndisks;
-	j->opts.backend = sd.conf.guestfs_backend;
-	j->opts.backend_settings = sd.conf.guestfs_backend_settings;
+	/* The job keeps its own copies: SIGHUP may replace sd.conf's while
+	 * the worker runs. */
+	if ((j->backend = strdup(sd.conf.guestfs_backend)) == NULL ||
+	    (j->backend_settings = strdup(sd.conf.guestfs_backend_settings)) ==
+	    NULL) {
+		j->result.status = SCAN_FAILED;
+		snprintf(j->result.reason, sizeof(j->result.reason),
+		    "out of memory");
+		return -1;
+	}
+	j->opts.backend = j->backend;
+	j->opts.backend_settings = j->backend_settings;
 	j->opts.max_file_size = sd.conf.max_file_size;
 	j->opts.engine = engine_ref(sd.engine);
 	j->started_ms = now_ms();
@@ -202,9 +226,13 @@ jobs_submit(const struct guest *g, const char *trigger, char *err,
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
 	    (j->guest = strdup(g->name)) == NULL ||
-	    (j->disks = disks_copy(g->disks, g->ndisks)) == NULL) {
-		if (j != NULL)
+	    (j->disks = disks_copy(g->disks, g->ndisks)) == NULL ||
+	    (g->disk_note != NULL &&
+	    (j->disk_note = strdup(g->disk_note)) == NULL)) {
+		if (j != NULL) {
 			free(j->guest);
+			disks_free(j->disks, g->ndisks);
+		}
 		free(j);
 		snprintf(err, errlen, "out of memory");
 		return NULL;

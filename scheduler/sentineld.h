@@ -50,6 +50,9 @@ struct job {
 	int64_t				 queued_ms, started_ms;
 	struct scan_disk		*disks;
 	size_t				 ndisks;
+	char				*disk_note;	/* disks left out */
+	char				*backend;	/* copies: a reload */
+	char				*backend_settings; /* may free sd.conf's */
 	struct scan_opts		 opts;
 	struct scan_progress		 progress;
 	struct scan_result		 result;

@@ -72,9 +72,10 @@ sg_image() {
 	mkfs.ext4 -q -d "$1" -F "$2" "${3:-64M}" >/dev/null
 }
 
-# sg_define NAME DIR IMG FORMAT: defines a guest booting DIR's kernel.
+# sg_define NAME DIR IMG FORMAT [DEVICES]: defines a guest booting DIR's
+# kernel; DEVICES is more device XML (another disk, say).
 sg_define() {
-	local name=$1 dir=$2 img=$3 fmt=$4 xml
+	local name=$1 dir=$2 img=$3 fmt=$4 extra=${5:-} xml
 	xml=$(mktemp)
 	cat > "$xml" <<EOT
 <domain type='qemu'>
@@ -96,6 +97,7 @@ sg_define() {
       <source file='$img'/>
       <target dev='vda' bus='virtio'/>
     </disk>
+    $extra
     <serial type='file'><source path='$dir/$name.console'/></serial>
     <console type='file'><source path='$dir/$name.console'/></console>
   </devices>

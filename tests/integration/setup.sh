@@ -30,7 +30,10 @@ qemu-img create -q -f qcow2 -b "$WORK/infected.img" -F raw "$WORK/infected.qcow2
 
 sg_define $G_INFECTED "$WORK" "$WORK/infected.qcow2" qcow2 || fail "define infected"
 sg_define $G_CLEAN "$WORK" "$WORK/clean.img" raw || fail "define clean"
-sg_define $G_NOFS "$WORK" "$WORK/nofs.img" raw || fail "define nofs"
+# Its second disk is on an NBD server: sentinel cannot open that kind.
+sg_define $G_NOFS "$WORK" "$WORK/nofs.img" raw \
+	"<disk type='network' device='disk'><driver name='qemu' type='raw'/><source protocol='nbd' name='x'><host name='localhost' port='10809'/></source><target dev='vdb' bus='virtio'/></disk>" ||
+	fail "define nofs"
 sg_virsh start $G_CLEAN >/dev/null || fail "start $G_CLEAN"
 
 sg_sigdb "$DB"
