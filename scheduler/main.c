@@ -307,8 +307,7 @@ main(int argc, char *argv[])
 	sd.started_ms = now_ms();
 	if (jobs_init() == -1)
 		fatalx("cannot set up the job queue");
-	if (control_init(err, sizeof(err)) == -1)
-		fatalx("%s", err);
+	/* Signals first: once the socket exists, a client may signal us. */
 	uv_timer_init(sd.loop, &stop_timer);
 	uv_signal_init(sd.loop, &sig_term);
 	uv_signal_init(sd.loop, &sig_int);
@@ -316,6 +315,8 @@ main(int argc, char *argv[])
 	uv_signal_start(&sig_term, on_term, SIGTERM);
 	uv_signal_start(&sig_int, on_term, SIGINT);
 	uv_signal_start(&sig_hup, on_hup, SIGHUP);
+	if (control_init(err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	inventory_init();
 	log_info("sentineld %s ready on %s; libvirt %s; at most %u scans at "
 	    "once", SENTINEL_VERSION, sd.conf.control_socket,
