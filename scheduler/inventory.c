@@ -41,6 +41,8 @@ static int refreshing;
 static struct inv_waiter *waiters, *next_waiters;
 static uv_timer_t refresh_timer;
 
+static void flush_waiters(void);
+
 static void
 silent_error(void *arg, virErrorPtr e)
 {
@@ -168,7 +170,6 @@ static void
 refresh_done(uv_work_t *req, int status)
 {
 	struct inv_work *w = req->data;
-	struct inv_waiter *q, *next;
 
 	(void)status;
 	if (w->ok) {
@@ -191,18 +192,27 @@ refresh_done(uv_work_t *req, int status)
 	free(w->uri);
 	free(w);
 	refreshing = 0;
+	flush_waiters();
+	/* Requests that came during this refresh want a newer list. */
+	if (next_waiters != NULL) {
+		waiters = next_waiters;
+		next_waiters = NULL;
+		inventory_refresh(NULL, NULL);
+	}
+}
+
+/* Answers every waiter with the list as it is. */
+static void
+flush_waiters(void)
+{
+	struct inv_waiter *q, *next;
+
 	q = waiters;
 	waiters = NULL;
 	for (; q != NULL; q = next) {
 		next = q->next;
 		q->fn(q->arg);
 		free(q);
-	}
-	/* Requests that came during this refresh want a newer list. */
-	if (next_waiters != NULL) {
-		waiters = next_waiters;
-		next_waiters = NULL;
-		inventory_refresh(NULL, NULL);
 	}
 }
 
@@ -215,6 +225,7 @@ start_refresh(void)
 	    (w->uri = strdup(sd.conf.libvirt_uri)) == NULL) {
 		free(w);
 		log_warnx("inventory: out of memory");
+		flush_waiters();
 		return;
 	}
 	w->req.data = w;
@@ -223,6 +234,8 @@ start_refresh(void)
 		refreshing = 0;
 		free(w->uri);
 		free(w);
+		log_warnx("inventory: cannot queue a refresh");
+		flush_waiters();
 	}
 }
 
@@ -247,7 +260,11 @@ inventory_refresh(inventory_cb fn, void *arg)
 		q->next = waiters;
 		waiters = q;
 	}
-	if (!refreshing && !sd.stopping)
+	if (refreshing)
+		return;
+	if (sd.stopping)
+		flush_waiters();
+	else
 		start_refresh();
 }
 

@@ -62,3 +62,20 @@ path = $3
 max_concurrent_scans = 2
 EOT
 }
+
+# private_daemon NAME: starts a second sentineld of its own (socket, state,
+# log named after NAME) beside the fixture's; sets sock, conf, log, pid.
+# Call private_daemon_start again to restart it on the same state.
+private_daemon() {
+	sock=$WORK/$1.sock
+	conf=$WORK/$1.conf
+	log=$WORK/$1.log
+	write_conf "$conf" "$sock" "$WORK/$1.db"
+	: > "$log"
+}
+
+private_daemon_start() {
+	"$SENTINELD" -f -c "$conf" >>"$log" 2>&1 </dev/null &
+	pid=$!
+	sg_wait_socket "$sock" "$pid" || fail "sentineld did not start: $(cat "$log")"
+}

@@ -2,14 +2,10 @@
 # why a guest cannot be found.
 . "$TESTDIR/lib.sh"
 
-sock=$WORK/nolibvirt.sock
-conf=$WORK/nolibvirt.conf
-write_conf "$conf" "$sock" "$WORK/nolibvirt.db"
+private_daemon nolibvirt
 sed -i "1i [libvirt]\nuri = qemu+unix:///system?socket=$WORK/no-libvirtd-here.sock" "$conf"
-"$SENTINELD" -f -c "$conf" >"$WORK/nolibvirt.log" 2>&1 </dev/null &
-pid=$!
+private_daemon_start
 trap 'kill -TERM $pid 2>/dev/null; wait $pid' EXIT
-sg_wait_socket "$sock" "$pid" || fail "sentineld did not start without libvirt"
 
 ctl --socket "$sock" --json guests
 expect_rc 0 "guests without libvirt"

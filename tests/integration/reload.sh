@@ -2,23 +2,19 @@
 # running configuration kept; a good one takes effect.
 . "$TESTDIR/lib.sh"
 
-sock=$WORK/reload.sock
-conf=$WORK/reload.conf
-write_conf "$conf" "$sock" "$WORK/reload.db"
-"$SENTINELD" -f -c "$conf" >"$WORK/reload.log" 2>&1 </dev/null &
-pid=$!
+private_daemon reload
+private_daemon_start
 trap 'kill -TERM $pid 2>/dev/null; wait $pid' EXIT
-sg_wait_socket "$sock" "$pid" || fail "sentineld did not start"
 
 cp "$conf" "$conf.good"
 printf '[scan]\nmax_file_size = lots\n' >> "$conf"
 kill -HUP "$pid"
 for _ in $(seq 1 100); do
-	grep -q "keeping the running configuration" "$WORK/reload.log" && break
+	grep -q "keeping the running configuration" "$log" && break
 	sleep 0.1
 done
-grep -q "reload: $conf:.*max_file_size: \"lots\".*keeping the running configuration" "$WORK/reload.log" ||
-	fail "bad reload not reported: $(cat "$WORK/reload.log")"
+grep -q "reload: $conf:.*max_file_size: \"lots\".*keeping the running configuration" "$log" ||
+	fail "bad reload not reported: $(cat "$log")"
 ctl --socket "$sock" --json status
 expect_rc 0 "status after a bad reload"
 [ "$(jq .scans.max_concurrent <<<"$OUT")" -eq 2 ] || fail "config changed by a bad reload: $OUT"
@@ -33,6 +29,6 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 [ "$(jq .scans.max_concurrent <<<"$OUT")" = 1 ] || fail "good reload not applied: $OUT"
-grep -q "\[control\] socket changed; it takes effect when sentineld restarts" "$WORK/reload.log" ||
-	fail "restart-only change not reported: $(cat "$WORK/reload.log")"
+grep -q "\[control\] socket changed; it takes effect when sentineld restarts" "$log" ||
+	fail "restart-only change not reported: $(cat "$log")"
 ok "good config applied; the socket change waits for a restart"

@@ -2,12 +2,8 @@
 # exits 0; the scan is recorded incomplete and is there after a restart.
 . "$TESTDIR/lib.sh"
 
-sock=$WORK/stop.sock
-conf=$WORK/stop.conf
-write_conf "$conf" "$sock" "$WORK/stop.db"
-"$SENTINELD" -f -c "$conf" >"$WORK/stop.log" 2>&1 </dev/null &
-pid=$!
-sg_wait_socket "$sock" "$pid" || fail "second sentineld did not start"
+private_daemon stop
+private_daemon_start
 
 ctl --socket "$sock" --json scan "$G_INFECTED"
 expect_rc 0 "scan without --wait"
@@ -23,7 +19,7 @@ done
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
-cat "$WORK/stop.log"
+cat "$log"
 [ $rc -eq 0 ] || fail "sentineld exited $rc on SIGTERM"
 for q in $qemus; do
 	for _ in $(seq 1 100); do
@@ -34,9 +30,7 @@ for q in $qemus; do
 done
 ok "exit 0, appliance gone"
 
-"$SENTINELD" -f -c "$conf" >>"$WORK/stop.log" 2>&1 </dev/null &
-pid=$!
-sg_wait_socket "$sock" "$pid" || fail "restart failed"
+private_daemon_start
 ctl --socket "$sock" --json results "$G_INFECTED"
 kill -TERM "$pid"
 wait "$pid"
