@@ -3,7 +3,6 @@
  * in its own worker thread.  Workers touch nothing of the daemon's state:
  * they post the finished job back to the loop through a uv_async.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,17 @@ static uv_mutex_t done_mtx;
 static uv_async_t done_async;
 static unsigned int nrunning, nqueued;
 static void (*on_idle)(void);
+
+/* Tells the shutdown that no worker is left, once. */
+static void
+idle_once(void)
+{
+	void (*fn)(void) = on_idle;
+
+	on_idle = NULL;
+	if (fn != NULL)
+		fn();
+}
 
 static void
 job_free(struct job *j)
@@ -46,11 +56,10 @@ static void
 worker(void *arg)
 {
 	struct job *j = arg;
-	sigset_t all;
 
-	/* Signals are the loop thread's business. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	/* Signals stay unblocked: the appliance's qemu is forked from this
+	 * thread and would inherit a blocked mask.  libuv's handlers are
+	 * installed with SA_RESTART, so a signal landing here is harmless. */
 	scan_run(&j->opts, &j->progress, &j->result);
 	uv_mutex_lock(&done_mtx);
 	TAILQ_INSERT_TAIL(&done, j, done_entry);
@@ -78,6 +87,10 @@ finish(struct job *j)
 	size_t len;
 	json_t *scan;
 
+	if (sd.stopping && j->result.status == SCAN_INCOMPLETE &&
+	    strcmp(j->result.reason, "cancelled") == 0)
+		snprintf(j->result.reason, sizeof(j->result.reason),
+		    "cancelled: sentineld stopping");
 	/* Disks the scan could not cover are said, and a scan that missed
 	 * some is not clean: it is incomplete. */
 	if (j->disk_note != NULL) {
@@ -87,10 +100,6 @@ finish(struct job *j)
 		snprintf(r->reason + len, sizeof(r->reason) - len,
 		    "%sdisks not scanned: %s", len ? "; " : "", j->disk_note);
 	}
-	if (sd.stopping && j->result.status == SCAN_INCOMPLETE &&
-	    strcmp(j->result.reason, "cancelled") == 0)
-		snprintf(j->result.reason, sizeof(j->result.reason),
-		    "cancelled: sentineld stopping");
 	if (store_scan_finished(j, now_ms()) == -1)
 		log_warnx("scan %s: result could not be stored", j->guest);
 	log_info("scan %s: %s%s%s, %llu files, %u detections, %llu bytes "
@@ -129,8 +138,8 @@ on_done(uv_async_t *a)
 		finish(j);
 	}
 	if (sd.stopping) {
-		if (nrunning == 0 && on_idle != NULL)
-			on_idle();
+		if (nrunning == 0)
+			idle_once();
 		return;
 	}
 	jobs_dispatch();
@@ -354,7 +363,7 @@ jobs_shutdown(void (*idle)(void))
 		scan_cancel(&j->progress);
 	}
 	if (nrunning == 0)
-		idle();
+		idle_once();
 }
 
 /* Closes the async handle once the loop is winding down. */
