@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "util.h"
+#include "window.h"
 
 #define OFF(f)	offsetof(struct config, f)
 
@@ -45,7 +46,64 @@ const struct opt_entry config_options[] = {
 	{ "scan", "max_file_size", OPT_SIZE, 1, 1LL << 32, "100M",
 	    OFF(max_file_size),
 	    "larger files are skipped and counted as not scanned" },
+	{ "scan", "per_storage_scans", OPT_INT, 1, 64, "1",
+	    OFF(per_storage_scans),
+	    "scans at once reading from one storage device" },
+	{ "scan", "read_rate", OPT_SIZE, 0, 1LL << 40, "0",
+	    OFF(read_rate),
+	    "bytes per second read out of all guests together; 0: no limit" },
+	{ "scan", "pressure_read_rate", OPT_SIZE, 1, 1LL << 40, "4M",
+	    OFF(pressure_read_rate),
+	    "bytes per second for all scans while the host is under pressure" },
+	{ "scan", "max_io_pressure", OPT_DOUBLE, 0, 100, "40",
+	    OFF(max_io_pressure),
+	    "PSI io avg10 (%) above which no scan starts; 100: not checked" },
+	{ "scan", "max_cpu_pressure", OPT_DOUBLE, 0, 100, "80",
+	    OFF(max_cpu_pressure),
+	    "PSI cpu avg10 (%) above which no scan starts; 100: not checked" },
+	{ "scan", "max_load", OPT_DOUBLE, 0, 10000, "0",
+	    OFF(max_load),
+	    "1-minute load average above which no scan starts; 0: not checked" },
+	{ "schedule", "interval", OPT_DURATION, 60, 366 * 86400LL, "24h",
+	    OFF(interval), "time from the end of a complete scan to the next" },
+	{ "schedule", "jitter", OPT_DURATION, 0, 366 * 86400LL, "2h",
+	    OFF(jitter),
+	    "span over which guests' due times are spread, stably per guest" },
+	{ "schedule", "windows", OPT_WINDOWS, 0, 0, "",
+	    OFF(windows),
+	    "local times scheduled scans may start, e.g. 01:00-06:00; "
+	    "empty: any time" },
+	{ "schedule", "retry_min", OPT_DURATION, 1, 366 * 86400LL, "5m",
+	    OFF(retry_min), "first retry after a failed scan; doubles each time" },
+	{ "schedule", "retry_max", OPT_DURATION, 1, 366 * 86400LL, "6h",
+	    OFF(retry_max), "longest wait between retries of a failing guest" },
+	{ "schedule", "max_scan_time", OPT_DURATION, 0, 366 * 86400LL, "4h",
+	    OFF(max_scan_time),
+	    "a scan running longer is cancelled and recorded incomplete; "
+	    "0: no limit" },
+	{ "schedule", "busy_read_rate", OPT_SIZE, 0, 1LL << 40, "50M",
+	    OFF(busy_read_rate),
+	    "a running guest reading its disks faster (bytes/s) is put back; "
+	    "0: not checked" },
+	{ "schedule", "busy_max_delay", OPT_DURATION, 0, 366 * 86400LL, "1h",
+	    OFF(busy_max_delay),
+	    "longest a busy guest is put back before it is scanned anyway" },
 };
+
+#define GOFF(f)	offsetof(struct guest_conf, f)
+
+/* Rows in the order of the GUEST_OPT_* bits. */
+const struct opt_entry guest_options[] = {
+	{ "guest", "interval", OPT_DURATION, 60, 366 * 86400LL, "24h",
+	    GOFF(interval), "this guest's interval" },
+	{ "guest", "windows", OPT_WINDOWS, 0, 0, "", GOFF(windows),
+	    "this guest's windows" },
+	{ "guest", "exclude", OPT_BOOL, 0, 1, "no", GOFF(exclude),
+	    "never scan this guest on schedule (on demand still works)" },
+	{ "guest", "priority", OPT_INT, -100, 100, "0", GOFF(priority),
+	    "among guests due, higher priority starts first" },
+};
+const size_t guest_noptions = sizeof(guest_options) / sizeof(guest_options[0]);
 const size_t config_noptions = sizeof(config_options) / sizeof(config_options[0]);
 _Static_assert(sizeof(config_options) / sizeof(config_options[0]) <= 64,
     "parse_ctx.seen is too small for the option table");
@@ -63,15 +121,24 @@ config_find(const char *section, const char *name)
 }
 
 static int
-opt_set(struct config *c, const struct opt_entry *o, const char *value,
+opt_set(void *base, const struct opt_entry *o, const char *value,
     char *err, size_t errlen)
 {
-	char *p = (char *)c + o->off;
+	char *p = (char *)base + o->off;
+	struct windows w;
+	char werr[128], *end;
 	long long v;
 	uint64_t u;
+	double d;
 	char *s;
 
 	switch (o->type) {
+	case OPT_WINDOWS:
+		if (windows_parse(value, &w, werr, sizeof(werr)) == -1) {
+			snprintf(err, errlen, "%s: %s", o->name, werr);
+			return -1;
+		}
+		/* FALLTHROUGH */
 	case OPT_STRING:
 		if (strlen(value) > 4096) {
 			snprintf(err, errlen, "%s: value too long", o->name);
@@ -106,6 +173,30 @@ opt_set(struct config *c, const struct opt_entry *o, const char *value,
 		}
 		*(uint64_t *)p = u;
 		return 0;
+	case OPT_DOUBLE:
+		d = strtod(value, &end);
+		if (*value == '\0' || *end != '\0' || d != d ||
+		    d < (double)o->min || d > (double)o->max) {
+			snprintf(err, errlen, "%s: \"%s\" is not a number from "
+			    "%lld to %lld", o->name, value, o->min, o->max);
+			return -1;
+		}
+		*(double *)p = d;
+		return 0;
+	case OPT_BOOL:
+		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 ||
+		    strcmp(value, "on") == 0 || strcmp(value, "1") == 0)
+			*(int *)p = 1;
+		else if (strcmp(value, "no") == 0 ||
+		    strcmp(value, "false") == 0 || strcmp(value, "off") == 0 ||
+		    strcmp(value, "0") == 0)
+			*(int *)p = 0;
+		else {
+			snprintf(err, errlen, "%s: \"%s\" is not yes or no",
+			    o->name, value);
+			return -1;
+		}
+		return 0;
 	}
 	snprintf(err, errlen, "%s: bad option type", o->name);
 	return -1;
@@ -132,23 +223,66 @@ config_defaults(struct config *c)
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
+	c->guests = NULL;
 	for (i = 0; i < config_noptions; i++)
 		if (opt_set(c, &config_options[i], config_options[i].def,
 		    err, sizeof(err)) == -1)
 			abort();	/* the table itself is wrong */
 }
 
-void
-config_free(struct config *c)
+static int
+is_string(const struct opt_entry *o)
+{
+	return o->type == OPT_STRING || o->type == OPT_WINDOWS;
+}
+
+static void
+free_strings(void *base, const struct opt_entry *opts, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < config_noptions; i++)
-		if (config_options[i].type == OPT_STRING) {
-			char **p = (char **)((char *)c + config_options[i].off);
+	for (i = 0; i < n; i++)
+		if (is_string(&opts[i])) {
+			char **p = (char **)((char *)base + opts[i].off);
 			free(*p);
 			*p = NULL;
 		}
+}
+
+void
+config_free(struct config *c)
+{
+	struct guest_conf *g, *next;
+
+	free_strings(c, config_options, config_noptions);
+	for (g = c->guests; g != NULL; g = next) {
+		next = g->next;
+		free_strings(g, guest_options, guest_noptions);
+		free(g->name);
+		free(g);
+	}
+	c->guests = NULL;
+}
+
+const struct guest_conf *
+config_guest(const struct config *c, const char *name)
+{
+	const struct guest_conf *g;
+
+	for (g = c->guests; g != NULL; g = g->next)
+		if (strcmp(g->name, name) == 0)
+			return g;
+	return NULL;
+}
+
+/* "guest NAME": the name, or NULL for any other section. */
+static const char *
+guest_section(const char *section, size_t len)
+{
+	if (len > 6 && strncmp(section, "guest ", 6) == 0 &&
+	    section[6] != ' ')
+		return section + 6;
+	return NULL;
 }
 
 struct parse_ctx {
@@ -166,11 +300,55 @@ section_known(const char *name, size_t len)
 {
 	size_t i;
 
+	if (guest_section(name, len) != NULL)
+		return 1;
 	for (i = 0; i < config_noptions; i++)
 		if (strlen(config_options[i].section) == len &&
 		    strncmp(config_options[i].section, name, len) == 0)
 			return 1;
 	return 0;
+}
+
+/* An option of a [guest NAME] section. */
+static int
+guest_option(struct parse_ctx *ctx, const char *gname, const char *name,
+    const char *value)
+{
+	struct guest_conf *g;
+	size_t i;
+
+	for (i = 0; i < guest_noptions; i++)
+		if (strcmp(guest_options[i].name, name) == 0)
+			break;
+	if (i == guest_noptions) {
+		snprintf(ctx->msg, sizeof(ctx->msg), "unknown option \"%s\" "
+		    "in section [guest %s] (interval, windows, exclude or "
+		    "priority)", name, gname);
+		return 0;
+	}
+	for (g = ctx->conf->guests; g != NULL; g = g->next)
+		if (strcmp(g->name, gname) == 0)
+			break;
+	if (g == NULL) {
+		if ((g = calloc(1, sizeof(*g))) == NULL ||
+		    (g->name = strdup(gname)) == NULL) {
+			free(g);
+			snprintf(ctx->msg, sizeof(ctx->msg), "out of memory");
+			return 0;
+		}
+		g->next = ctx->conf->guests;
+		ctx->conf->guests = g;
+	}
+	if (g->set & (1u << i)) {
+		snprintf(ctx->msg, sizeof(ctx->msg),
+		    "option \"%s\" in [guest %s] given twice", name, gname);
+		return 0;
+	}
+	if (opt_set(g, &guest_options[i], value, ctx->msg,
+	    sizeof(ctx->msg)) == -1)
+		return 0;
+	g->set |= 1u << i;
+	return 1;
 }
 
 /*
@@ -207,9 +385,17 @@ conf_handler(void *user, const char *section, const char *name,
 	const struct opt_entry *o;
 	size_t idx;
 
+	const char *gname;
+
 	if (ctx->errline != 0)
 		return 1;	/* report the first error only */
 	ctx->errline = ctx->lineno;
+	if ((gname = guest_section(section, strlen(section))) != NULL) {
+		if (!guest_option(ctx, gname, name, value))
+			return 0;
+		ctx->errline = 0;
+		return 1;
+	}
 	if ((o = config_find(section, name)) == NULL) {
 		if (!section_known(section, strlen(section)))
 			snprintf(ctx->msg, sizeof(ctx->msg),
@@ -264,37 +450,56 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 	return -1;
 }
 
+static void
+print_value(const struct opt_entry *o, const void *base, FILE *f)
+{
+	const char *p = (const char *)base + o->off;
+
+	switch (o->type) {
+	case OPT_STRING:
+	case OPT_WINDOWS:
+		fprintf(f, "%s = %s\n", o->name, *(char *const *)p);
+		break;
+	case OPT_INT:
+		fprintf(f, "%s = %lld\n", o->name, *(const long long *)p);
+		break;
+	case OPT_SIZE:
+		fprintf(f, "%s = %" PRIu64 "\n", o->name, *(const uint64_t *)p);
+		break;
+	case OPT_DURATION:
+		fprintf(f, "%s = %" PRIu64 "s\n", o->name,
+		    *(const uint64_t *)p);
+		break;
+	case OPT_DOUBLE:
+		fprintf(f, "%s = %g\n", o->name, *(const double *)p);
+		break;
+	case OPT_BOOL:
+		fprintf(f, "%s = %s\n", o->name, *(const int *)p ? "yes" : "no");
+		break;
+	}
+}
+
 void
 config_print(const struct config *c, FILE *f)
 {
+	const struct guest_conf *g;
 	const char *section = "";
-	const char *p;
 	size_t i;
 
 	for (i = 0; i < config_noptions; i++) {
 		const struct opt_entry *o = &config_options[i];
 
-		p = (const char *)c + o->off;
 		if (strcmp(section, o->section) != 0) {
 			fprintf(f, "%s[%s]\n", i ? "\n" : "", o->section);
 			section = o->section;
 		}
 		fprintf(f, "# %s\n", o->help);
-		switch (o->type) {
-		case OPT_STRING:
-			fprintf(f, "%s = %s\n", o->name, *(char *const *)p);
-			break;
-		case OPT_INT:
-			fprintf(f, "%s = %lld\n", o->name, *(const long long *)p);
-			break;
-		case OPT_SIZE:
-			fprintf(f, "%s = %" PRIu64 "\n", o->name,
-			    *(const uint64_t *)p);
-			break;
-		case OPT_DURATION:
-			fprintf(f, "%s = %" PRIu64 "s\n", o->name,
-			    *(const uint64_t *)p);
-			break;
-		}
+		print_value(o, c, f);
+	}
+	for (g = c->guests; g != NULL; g = g->next) {
+		fprintf(f, "\n[guest %s]\n", g->name);
+		for (i = 0; i < guest_noptions; i++)
+			if (g->set & (1u << i))
+				print_value(&guest_options[i], g, f);
 	}
 }

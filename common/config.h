@@ -17,6 +17,9 @@ enum opt_type {
 	OPT_INT,
 	OPT_SIZE,		/* bytes, with k/M/G/T suffixes */
 	OPT_DURATION,		/* seconds, with s/m/h/d/w suffixes */
+	OPT_DOUBLE,
+	OPT_BOOL,		/* yes/no, true/false, on/off, 1/0 */
+	OPT_WINDOWS,		/* a string that windows_parse() accepts */
 };
 
 struct opt_entry {
@@ -25,7 +28,7 @@ struct opt_entry {
 	enum opt_type	 type;
 	long long	 min, max;	/* bounds for numbers */
 	const char	*def;		/* default, as text */
-	size_t		 off;		/* offset in struct config */
+	size_t		 off;		/* offset in its struct */
 	const char	*help;
 };
 
@@ -41,7 +44,41 @@ struct config {
 	long long	 max_concurrent_scans;	/* 0 means derived from the host */
 	uint64_t	 max_file_size;
 	uint64_t	 libvirt_refresh;
+	long long	 per_storage_scans;
+	uint64_t	 read_rate;		/* bytes/s; 0 means unlimited */
+	uint64_t	 pressure_read_rate;
+	double		 max_io_pressure;
+	double		 max_cpu_pressure;
+	double		 max_load;		/* 0 means not checked */
+	uint64_t	 interval;		/* seconds */
+	uint64_t	 jitter;
+	char		*windows;
+	uint64_t	 retry_min, retry_max;
+	uint64_t	 max_scan_time;		/* 0 means no limit */
+	uint64_t	 busy_read_rate;	/* 0 means not checked */
+	uint64_t	 busy_max_delay;
+	struct guest_conf *guests;		/* [guest NAME] sections */
 };
+
+/* A [guest NAME] section: what is not set comes from [schedule]. */
+struct guest_conf {
+	char		*name;
+	unsigned int	 set;			/* bit per guest_options row */
+	uint64_t	 interval;
+	char		*windows;
+	int		 exclude;
+	long long	 priority;
+	struct guest_conf *next;
+};
+
+extern const struct opt_entry guest_options[];
+extern const size_t guest_noptions;
+#define GUEST_OPT_INTERVAL	0x1
+#define GUEST_OPT_WINDOWS	0x2
+#define GUEST_OPT_EXCLUDE	0x4
+#define GUEST_OPT_PRIORITY	0x8
+
+const struct guest_conf *config_guest(const struct config *, const char *);
 
 extern const struct opt_entry config_options[];
 extern const size_t config_noptions;
