@@ -27,6 +27,7 @@ struct ctl {
 	int		 fd;
 	int		 json;
 	int		 wait;
+	int		 all;
 	const char	*socket;
 	char		*buf;		/* bytes read, not yet parsed */
 	size_t		 len, cap;
@@ -37,22 +38,26 @@ static int	cmd_guests(struct ctl *, int, char **);
 static int	cmd_scan(struct ctl *, int, char **);
 static int	cmd_results(struct ctl *, int, char **);
 static int	cmd_status(struct ctl *, int, char **);
+static int	cmd_schedule(struct ctl *, int, char **);
 
 static const struct ctl_command {
 	const char	*name;
-	int		 nargs;		/* positional arguments after the name */
+	int		 nargs;		/* positional arguments; -1: 0 or 1 */
 	int		(*fn)(struct ctl *, int, char **);
 	const char	*usage;
 	const char	*help;
 } commands[] = {
 	{ "guests", 0, cmd_guests, "guests",
 	    "list the guests libvirt knows and their last scan" },
-	{ "scan", 1, cmd_scan, "scan NAME [--wait]",
-	    "scan a guest now; --wait waits for the result" },
+	{ "scan", -1, cmd_scan, "scan NAME [--wait] | --all",
+	    "scan a guest now, ahead of the schedule; --wait waits for the "
+	    "result; --all queues every guest" },
 	{ "results", 1, cmd_results, "results NAME",
 	    "the last scan of a guest and its detections" },
+	{ "schedule", 0, cmd_schedule, "schedule",
+	    "each guest's state, next due time and what holds it back" },
 	{ "status", 0, cmd_status, "status",
-	    "daemon, libvirt, signatures and running scans" },
+	    "daemon, libvirt, signatures, caps, pressure and running scans" },
 };
 
 static void __attribute__((noreturn))
@@ -309,10 +314,35 @@ cmd_guests(struct ctl *c, int argc, char **argv)
 static int
 cmd_scan(struct ctl *c, int argc, char **argv)
 {
-	json_t *r, *s;
+	json_t *r, *s, *a;
 	int rc = EXIT_CLEAN;
+	size_t i;
 
-	(void)argc;
+	if (c->all) {
+		if (argc != 0 || c->wait)
+			die("scan --all takes no guest name and no --wait");
+		r = ctl_request(c, json_pack("{s:s, s:b}", "cmd", "scan", "all",
+		    1));
+		if (c->json)
+			print_json(r);
+		else {
+			a = json_object_get(r, "scans");
+			json_array_foreach(a, i, s) {
+				if (json_is_string(json_object_get(s, "error"))) {
+					printf("%-24s error: %s\n", str(s, "guest"),
+					    str(s, "error"));
+					rc = EXIT_ERROR;
+				} else
+					printf("%-24s scan %lld: %s\n",
+					    str(s, "guest"), num(s, "id"),
+					    str(s, "request"));
+			}
+		}
+		json_decref(r);
+		return rc;
+	}
+	if (argc != 1)
+		die("usage: sentinelctl scan NAME [--wait] | --all");
 	r = ctl_request(c, json_pack("{s:s, s:s, s:b}", "cmd", "scan",
 	    "guest", argv[0], "wait", c->wait));
 	s = json_object_get(r, "scan");
@@ -324,7 +354,7 @@ cmd_scan(struct ctl *c, int argc, char **argv)
 		print_scan(s);
 	else
 		printf("scan %lld of %s: %s\n", num(s, "id"), str(s, "guest"),
-		    str(s, "state"));
+		    str(s, "request"));
 	json_decref(r);
 	return rc;
 }
@@ -349,9 +379,51 @@ cmd_results(struct ctl *c, int argc, char **argv)
 }
 
 static int
+cmd_schedule(struct ctl *c, int argc, char **argv)
+{
+	json_t *r, *gs, *g, *last, *sc;
+	char due[32], when[32], b[32], what[64];
+	size_t i;
+
+	(void)argc;
+	(void)argv;
+	r = ctl_request(c, json_pack("{s:s}", "cmd", "schedule"));
+	if (c->json) {
+		print_json(r);
+		json_decref(r);
+		return EXIT_CLEAN;
+	}
+	gs = json_object_get(r, "guests");
+	printf("%-24s %-22s %-19s %-10s %s\n", "NAME", "STATE", "LAST SCAN",
+	    "RESULT", "NEXT DUE");
+	json_array_foreach(gs, i, g) {
+		last = json_object_get(g, "last_scan");
+		sc = json_object_get(g, "scan");
+		format_time(json_is_object(last) ? num(last, "ended") : 0, when,
+		    sizeof(when));
+		format_time(num(g, "next_due"), due, sizeof(due));
+		if (json_is_object(sc)) {
+			format_size((uint64_t)num(sc, "bytes_read"), b, sizeof(b));
+			snprintf(what, sizeof(what), "running %lld files %s",
+			    num(sc, "files"), b);
+		} else if (strcmp(str(g, "state"), "idle") == 0 ||
+		    strcmp(str(g, "state"), "excluded") == 0)
+			snprintf(what, sizeof(what), "%s", str(g, "state"));
+		else
+			snprintf(what, sizeof(what), "queued (%s)%s",
+			    str(g, "state"), json_is_true(json_object_get(g,
+			    "on_demand")) ? " on demand" : "");
+		printf("%-24s %-22s %-19s %-10s %s\n", str(g, "name"), what,
+		    when, json_is_object(last) ? str(last, "status") : "-", due);
+	}
+	json_decref(r);
+	return EXIT_CLEAN;
+}
+
+static int
 cmd_status(struct ctl *c, int argc, char **argv)
 {
-	json_t *r, *lv, *en, *sc, *jobs, *j;
+	json_t *r, *lv, *en, *sc, *jobs, *j, *pr;
 	char b[32];
 	size_t i;
 
@@ -375,8 +447,21 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	    json_is_string(json_object_get(lv, "error")) ? str(lv, "error") : "");
 	printf("signatures:   %lld from %s (loaded in %lld ms)\n",
 	    num(en, "signatures"), str(en, "database"), num(en, "load_ms"));
-	printf("scans:        %lld running, %lld queued, at most %lld at once\n",
-	    num(sc, "running"), num(sc, "queued"), num(sc, "max_concurrent"));
+	printf("scans:        %lld running, %lld queued, at most %lld at once, "
+	    "%lld per storage device\n", num(sc, "running"), num(sc, "queued"),
+	    num(sc, "max_concurrent"), num(sc, "per_storage"));
+	if (num(sc, "read_rate") > 0) {
+		format_size((uint64_t)num(sc, "read_rate"), b, sizeof(b));
+		printf("read budget:  %s/s\n", b);
+	} else
+		printf("read budget:  unlimited\n");
+	pr = json_object_get(r, "pressure");
+	printf("pressure:     io %.1f%%, cpu %.1f%%, load %.2f%s\n",
+	    json_real_value(json_object_get(pr, "io")),
+	    json_real_value(json_object_get(pr, "cpu")),
+	    json_real_value(json_object_get(pr, "load")),
+	    json_is_true(json_object_get(pr, "high")) ?
+	    " (over the limits: new scans wait)" : "");
 	jobs = json_object_get(sc, "jobs");
 	json_array_foreach(jobs, i, j) {
 		format_size((uint64_t)num(j, "bytes_read"), b, sizeof(b));
@@ -394,6 +479,7 @@ main(int argc, char *argv[])
 		{ "json",	no_argument,		NULL, 'j' },
 		{ "socket",	required_argument,	NULL, 's' },
 		{ "wait",	no_argument,		NULL, 'w' },
+		{ "all",	no_argument,		NULL, 'a' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -408,11 +494,12 @@ main(int argc, char *argv[])
 	c.socket = getenv("SENTINEL_SOCKET");
 	if (c.socket == NULL || *c.socket == '\0')
 		c.socket = "/run/sentinel/sentineld.sock";
-	while ((ch = getopt_long(argc, argv, "+hjs:wV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+ahjs:wV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'j': c.json = 1; break;
 		case 's': c.socket = optarg; break;
 		case 'w': c.wait = 1; break;
+		case 'a': c.all = 1; break;
 		case 'V':
 			printf("sentinelctl %s\n", SENTINEL_VERSION);
 			return EXIT_CLEAN;
@@ -433,20 +520,22 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	optind = 0;	/* glibc: start over, forgetting the "+" mode */
-	while ((ch = getopt_long(argc, argv, "hjs:w", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "ahjs:w", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'j': c.json = 1; break;
 		case 's': c.socket = optarg; break;
 		case 'w': c.wait = 1; break;
+		case 'a': c.all = 1; break;
 		default: usage();
 		}
 	}
-	if (argc - optind != cmd->nargs) {
+	if (cmd->nargs >= 0 ? argc - optind != cmd->nargs :
+	    argc - optind > 1) {
 		fprintf(stderr, "usage: sentinelctl %s\n", cmd->usage);
 		return EXIT_ERROR;
 	}
-	if (c.wait && cmd->fn != cmd_scan)
-		die("--wait goes with scan only");
+	if ((c.wait || c.all) && cmd->fn != cmd_scan)
+		die("--wait and --all go with scan only");
 	ctl_connect(&c);
 	ctl_hello(&c);
 	rc = cmd->fn(&c, argc - optind, argv + optind);

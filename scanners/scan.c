@@ -154,14 +154,17 @@ scan_mounted(struct walk_ctx *c, guestfs_h *g, char *err, size_t errlen)
 {
 	struct gsrc_stream s;
 	char werr[256], serr[512];
+	uint64_t t0;
 	int wrc, src;
 
 	if (gsrc_stream_start(g, &s, err, errlen) == -1)
 		return -1;
 	atomic_store(&c->pr->fs_bytes, 0);
-	wrc = walk_tar_fd(s.rfd, c->opts->max_file_size, on_file, c,
-	    &c->pr->cancel, &c->pr->fs_bytes, werr, sizeof(werr));
+	t0 = mono_ms();
+	wrc = walk_tar_fd(s.rfd, c->opts->max_file_size, c->opts->throttle,
+	    on_file, c, &c->pr->cancel, &c->pr->fs_bytes, werr, sizeof(werr));
 	src = gsrc_stream_finish(&s, wrc == 0, serr, sizeof(serr));
+	c->res->stream_ms += mono_ms() - t0;
 	c->res->bytes_read += atomic_load(&c->pr->fs_bytes);
 	atomic_store(&c->pr->bytes_read, c->res->bytes_read);
 	atomic_store(&c->pr->fs_bytes, 0);

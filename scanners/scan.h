@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct engine;
+struct throttle;
 
 struct scan_disk {
 	char	*path;		/* file or block device on the host */
@@ -27,6 +28,7 @@ struct scan_opts {
 	const char		*backend_settings;
 	uint64_t		 max_file_size;
 	struct engine		*engine;
+	struct throttle		*throttle;	/* host-wide budget, or NULL */
 };
 
 /* Shared between the scanning thread and whoever watches or cancels it. */
@@ -68,6 +70,7 @@ struct scan_result {
 	unsigned int		 ndetections;
 	struct scan_detection	*detections;	/* in scan order */
 	uint64_t		 launch_ms;	/* appliance launch time */
+	uint64_t		 stream_ms;	/* time spent streaming files */
 };
 
 void		 scan_progress_init(struct scan_progress *);

@@ -3,16 +3,49 @@
  * guestfs_tar_out fills, and each regular file is handed to the caller
  * from memory.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "throttle.h"
 #include "walker.h"
 
 #define WALK_BLOCK	(256 * 1024)
+
+/* The stream as libarchive reads it: read(2), then the read budget. */
+struct reader {
+	int		 fd;
+	struct throttle	*throttle;
+	atomic_int	*cancel;
+	char		 buf[WALK_BLOCK];
+};
+
+static la_ssize_t
+reader_read(struct archive *a, void *arg, const void **buf)
+{
+	struct reader *r = arg;
+	ssize_t n;
+
+	do
+		n = read(r->fd, r->buf, sizeof(r->buf));
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		archive_set_error(a, errno, "reading the stream: %s",
+		    strerror(errno));
+		return -1;
+	}
+	if (n > 0 && throttle_take(r->throttle, (size_t)n, r->cancel) == -1) {
+		archive_set_error(a, ECANCELED, "cancelled");
+		return -1;
+	}
+	*buf = r->buf;
+	return n;
+}
 
 /* "./a/b" or "a/b" becomes "/a/b"; trailing slashes are kept as given. */
 static char *
@@ -56,23 +89,33 @@ read_data(struct archive *a, unsigned char *buf, size_t size)
 }
 
 int
-walk_tar_fd(int fd, uint64_t max_size, walk_cb cb, void *arg,
-    atomic_int *cancel, _Atomic uint64_t *bytes_read, char *err, size_t errlen)
+walk_tar_fd(int fd, uint64_t max_size, struct throttle *throttle, walk_cb cb,
+    void *arg, atomic_int *cancel, _Atomic uint64_t *bytes_read, char *err,
+    size_t errlen)
 {
 	struct archive_entry *ae;
 	struct walk_entry we;
 	struct archive *a;
+	struct reader *rd;
 	unsigned char *buf = NULL;
 	size_t bufcap = 0;
 	int rc = -1, r;
 
+	if ((rd = malloc(sizeof(*rd))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rd->fd = fd;
+	rd->throttle = throttle;
+	rd->cancel = cancel;
 	if ((a = archive_read_new()) == NULL) {
+		free(rd);
 		snprintf(err, errlen, "archive_read_new failed");
 		return -1;
 	}
 	archive_read_support_format_tar(a);
 	archive_read_support_format_gnutar(a);
-	if (archive_read_open_fd(a, fd, WALK_BLOCK) != ARCHIVE_OK) {
+	if (archive_read_open(a, rd, NULL, reader_read, NULL) != ARCHIVE_OK) {
 		snprintf(err, errlen, "tar stream: %s", archive_error_string(a));
 		goto out;
 	}
@@ -143,5 +186,6 @@ out:
 		atomic_store(bytes_read, (uint64_t)archive_filter_bytes(a, -1));
 	free(buf);
 	archive_read_free(a);
+	free(rd);
 	return rc;
 }

@@ -20,6 +20,7 @@
 #include "proto.h"
 #include "sentinel/version.h"
 #include "sentineld.h"
+#include "throttle.h"
 #include "util.h"
 
 #define MAX_PENDING_WRITE	(8 * 1024 * 1024)
@@ -248,25 +249,60 @@ scan_ready(void *arg)
 	struct pending *p = arg;
 	const struct guest *g;
 	struct job *j;
+	json_t *sj;
 	char err[256];
+	int was;
 
 	if ((g = inventory_find(p->guest)) == NULL) {
 		unknown_guest(p->c, p->id, p->guest);
 		pending_free(p);
 		return;
 	}
-	if ((j = jobs_submit(g, "on-demand", err, sizeof(err))) == NULL) {
+	if ((j = jobs_submit(g, "on-demand", &was, err, sizeof(err))) == NULL) {
 		reply_error(p->c, p->id, "scan %s: %s", g->name, err);
 		pending_free(p);
 		return;
 	}
 	if (!p->wait) {
-		reply_ok(p->c, p->id, json_pack("{s:o}", "scan",
-		    job_progress_json(j)));
+		sj = job_progress_json(j);
+		json_object_set_new(sj, "request", json_string(was == 2 ?
+		    "already running" : was == 1 ? "moved to the front" :
+		    "queued"));
+		reply_ok(p->c, p->id, json_pack("{s:o}", "scan", sj));
 		pending_free(p);
 		return;
 	}
 	jobs_wait(j, scan_finished, p);
+}
+
+/* scan --all: every guest libvirt knows, on demand, under the caps. */
+static void
+scan_all_ready(void *arg)
+{
+	struct pending *p = arg;
+	const struct guest *g;
+	json_t *a = json_array(), *sj;
+	struct job *j;
+	char err[256];
+	size_t i;
+	int was;
+
+	for (i = 0; i < inventory_count(); i++) {
+		g = inventory_at(i);
+		if ((j = jobs_submit(g, "on-demand", &was, err, sizeof(err))) ==
+		    NULL)
+			sj = json_pack("{s:s, s:s}", "guest", g->name, "error",
+			    err);
+		else {
+			sj = job_progress_json(j);
+			json_object_set_new(sj, "request", json_string(was ==
+			    2 ? "already running" : was == 1 ?
+			    "moved to the front" : "queued"));
+		}
+		json_array_append_new(a, sj);
+	}
+	reply_ok(p->c, p->id, json_pack("{s:o}", "scans", a));
+	pending_free(p);
 }
 
 /* Reads "guest" of a request: a string of sane length. */
@@ -305,9 +341,28 @@ static void
 cmd_scan(struct client *c, long long id, json_t *req)
 {
 	json_t *wait = json_object_get(req, "wait");
+	json_t *all = json_object_get(req, "all");
 	struct pending *p;
 	const char *name;
 
+	if (all != NULL && !json_is_boolean(all)) {
+		reply_error(c, id, "\"all\" must be true or false");
+		return;
+	}
+	if (json_is_true(all)) {
+		if (json_object_get(req, "guest") != NULL ||
+		    json_is_true(wait)) {
+			reply_error(c, id, "\"all\" goes without \"guest\" "
+			    "and \"wait\"");
+			return;
+		}
+		if ((p = pending_new(c, id, NULL, 0)) == NULL) {
+			reply_error(c, id, "out of memory");
+			return;
+		}
+		inventory_refresh(scan_all_ready, p);
+		return;
+	}
 	if ((name = req_guest(c, id, req)) == NULL)
 		return;
 	if (wait != NULL && !json_is_boolean(wait)) {
@@ -348,11 +403,22 @@ cmd_results(struct client *c, long long id, json_t *req)
 }
 
 static void
-cmd_status(struct client *c, long long id, json_t *req)
+cmd_schedule(struct client *c, long long id, json_t *req)
 {
 	(void)req;
+	reply_ok(c, id, json_pack("{s:o}", "guests", schedule_json()));
+}
+
+static void
+cmd_status(struct client *c, long long id, json_t *req)
+{
+	struct pressure pr;
+	int high;
+
+	(void)req;
+	high = schedule_pressure(&pr);
 	reply_ok(c, id, json_pack("{s:s, s:i, s:I, s:o, s:{s:s, s:i, s:I}, "
-	    "s:{s:i, s:i, s:i, s:o}}",
+	    "s:{s:i, s:i, s:i, s:i, s:I, s:o}, s:{s:f, s:f, s:f, s:b}}",
 	    "version", SENTINEL_VERSION,
 	    "pid", (int)getpid(),
 	    "uptime", (json_int_t)((now_ms() - sd.started_ms) / 1000),
@@ -361,9 +427,13 @@ cmd_status(struct client *c, long long id, json_t *req)
 	    "signatures", (int)engine_signatures(sd.engine),
 	    "load_ms", (json_int_t)engine_load_ms(sd.engine),
 	    "scans", "running", (int)jobs_running(),
-	    "queued", (int)jobs_queued(),
+	    "queued", (int)schedule_waiting(),
 	    "max_concurrent", (int)sd.max_scans,
-	    "jobs", jobs_json()));
+	    "per_storage", (int)sd.conf.per_storage_scans,
+	    "read_rate", (json_int_t)throttle_rate(schedule_throttle()),
+	    "jobs", jobs_json(),
+	    "pressure", "io", pr.io, "cpu", pr.cpu, "load", pr.load,
+	    "high", high));
 }
 
 static const struct ctl_cmd {
@@ -373,6 +443,7 @@ static const struct ctl_cmd {
 	{ "guests",	cmd_guests },
 	{ "scan",	cmd_scan },
 	{ "results",	cmd_results },
+	{ "schedule",	cmd_schedule },
 	{ "status",	cmd_status },
 };
 

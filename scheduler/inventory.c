@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -87,6 +88,40 @@ virt_error(void)
 	return e && e->message ? e->message : "unknown libvirt error";
 }
 
+/*
+ * The storage devices a guest's disks live on (the device of the image
+ * file, or the block device itself), for the per-storage cap; and, for a
+ * running guest, how much its disks have read, to see it busy.
+ */
+static void
+disk_facts(virDomainPtr dom, struct guest *g, int running)
+{
+	virDomainBlockStatsStruct bs;
+	struct stat st;
+	uint64_t dev;
+	size_t i;
+	unsigned int k;
+
+	g->rd_bytes = running ? 0 : -1;
+	for (i = 0; i < g->ndisks; i++) {
+		if (stat(g->disks[i].path, &st) == 0) {
+			dev = S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev;
+			for (k = 0; k < g->ndevs && g->devs[k] != dev; k++)
+				;
+			if (k == g->ndevs && g->ndevs < POL_MAX_DEVS)
+				g->devs[g->ndevs++] = dev;
+		}
+		if (running && g->rd_bytes >= 0) {
+			if (virDomainBlockStats(dom, g->disks[i].target, &bs,
+			    sizeof(bs)) == 0 && bs.rd_bytes >= 0)
+				g->rd_bytes += bs.rd_bytes;
+			else
+				g->rd_bytes = -1;
+		}
+	}
+	g->rd_ms = now_ms();
+}
+
 static int
 describe(virDomainPtr dom, struct guest *g, char *err, size_t errlen)
 {
@@ -115,6 +150,7 @@ describe(virDomainPtr dom, struct guest *g, char *err, size_t errlen)
 		return -1;
 	}
 	free(xml);
+	disk_facts(dom, g, st == VIR_DOMAIN_RUNNING);
 	return g->name && g->state ? 0 : -1;
 }
 
@@ -170,6 +206,7 @@ static void
 refresh_done(uv_work_t *req, int status)
 {
 	struct inv_work *w = req->data;
+	int w_ok = w->ok;
 
 	(void)status;
 	if (w->ok) {
@@ -192,6 +229,8 @@ refresh_done(uv_work_t *req, int status)
 	free(w->uri);
 	free(w);
 	refreshing = 0;
+	if (w_ok)
+		schedule_sync();
 	flush_waiters();
 	/* Requests that came during this refresh want a newer list. */
 	if (next_waiters != NULL) {

@@ -1,6 +1,8 @@
 /*
- * Scan jobs: a queue in request order and at most max_scans running, each
- * in its own worker thread.  Workers touch nothing of the daemon's state:
+ * Scan jobs: a scan from the request until its result is stored, run in
+ * its own worker thread.  Which scan starts when is the schedule's call
+ * (schedule.c); on-demand requests wait here as queued jobs so that
+ * clients can wait on them.  Workers touch nothing of the daemon's state:
  * they post the finished job back to the loop through a uv_async.
  */
 #include <stdio.h>
@@ -17,7 +19,7 @@ static struct jobq running = TAILQ_HEAD_INITIALIZER(running);
 static struct jobq done = TAILQ_HEAD_INITIALIZER(done);	/* by workers */
 static uv_mutex_t done_mtx;
 static uv_async_t done_async;
-static unsigned int nrunning, nqueued;
+static unsigned int nrunning;
 static void (*on_idle)(void);
 
 /* Tells the shutdown that no worker is left, once. */
@@ -100,8 +102,18 @@ finish(struct job *j)
 		snprintf(r->reason + len, sizeof(r->reason) - len,
 		    "%sdisks not scanned: %s", len ? "; " : "", j->disk_note);
 	}
+	if (j->timed_out && r->status == SCAN_INCOMPLETE &&
+	    strcmp(r->reason, "cancelled") == 0)
+		snprintf(r->reason, sizeof(r->reason), "cancelled: ran past "
+		    "max_scan_time (%llu s)",
+		    (unsigned long long)sd.conf.max_scan_time);
 	if (store_scan_finished(j, now_ms()) == -1)
 		log_warnx("scan %s: result could not be stored", j->guest);
+	if (j->pg != NULL) {
+		j->pg->user = NULL;
+		policy_done_guest(j->pg, r->status == SCAN_CLEAN ||
+		    r->status == SCAN_INFECTED);
+	}
 	log_info("scan %s: %s%s%s, %llu files, %u detections, %llu bytes "
 	    "read, appliance launch %llu ms", j->guest,
 	    scan_status_name(j->result.status),
@@ -142,12 +154,24 @@ on_done(uv_async_t *a)
 			idle_once();
 		return;
 	}
-	jobs_dispatch();
+	schedule_kick();
 }
 
 static int
 start(struct job *j)
 {
+	const struct guest *g;
+
+	/* The disks as libvirt describes them now, not at the request. */
+	if ((g = inventory_find(j->uuid)) != NULL && g->ndisks > 0) {
+		struct scan_disk *d = disks_copy(g->disks, g->ndisks);
+
+		if (d != NULL) {
+			disks_free(j->disks, j->ndisks);
+			j->disks = d;
+			j->ndisks = g->ndisks;
+		}
+	}
 	j->opts.guest = j->guest;
 	j->opts.disks = j->disks;
 	j->opts.ndisks = j->ndisks;
@@ -165,6 +189,7 @@ start(struct job *j)
 	j->opts.backend_settings = j->backend_settings;
 	j->opts.max_file_size = sd.conf.max_file_size;
 	j->opts.engine = engine_ref(sd.engine);
+	j->opts.throttle = schedule_throttle();
 	j->started_ms = now_ms();
 	j->state = JOB_RUNNING;
 	store_scan_started(j);
@@ -174,65 +199,16 @@ start(struct job *j)
 		    "cannot start a worker thread");
 		return -1;
 	}
-	log_info("scan %s: started (%zu disk%s)", j->guest, j->ndisks,
-	    j->ndisks == 1 ? "" : "s");
+	log_info("scan %s: started (%s, %zu disk%s)", j->guest, j->trigger,
+	    j->ndisks, j->ndisks == 1 ? "" : "s");
 	return 0;
 }
 
-void
-jobs_dispatch(void)
+static struct job *
+job_new(const struct guest *g, const char *trigger, char *err, size_t errlen)
 {
 	struct job *j;
 
-	while (!sd.stopping && nrunning < sd.max_scans &&
-	    (j = TAILQ_FIRST(&queued)) != NULL) {
-		TAILQ_REMOVE(&queued, j, entry);
-		nqueued--;
-		if (start(j) == -1) {
-			finish(j);
-			continue;
-		}
-		TAILQ_INSERT_TAIL(&running, j, entry);
-		nrunning++;
-	}
-}
-
-int
-jobs_init(void)
-{
-	if (uv_mutex_init(&done_mtx) != 0 ||
-	    uv_async_init(sd.loop, &done_async, on_done) != 0)
-		return -1;
-	return 0;
-}
-
-struct job *
-jobs_find(const char *uuid)
-{
-	struct job *j;
-
-	TAILQ_FOREACH(j, &running, entry)
-		if (strcmp(j->uuid, uuid) == 0)
-			return j;
-	TAILQ_FOREACH(j, &queued, entry)
-		if (strcmp(j->uuid, uuid) == 0)
-			return j;
-	return NULL;
-}
-
-/* Queues a scan of g, or returns the one already queued or running. */
-struct job *
-jobs_submit(const struct guest *g, const char *trigger, char *err,
-    size_t errlen)
-{
-	struct job *j;
-
-	if ((j = jobs_find(g->uuid)) != NULL)
-		return j;
-	if (sd.stopping) {
-		snprintf(err, errlen, "sentineld is stopping");
-		return NULL;
-	}
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
 	    (j->guest = strdup(g->name)) == NULL ||
 	    (j->disks = disks_copy(g->disks, g->ndisks)) == NULL ||
@@ -259,10 +235,112 @@ jobs_submit(const struct guest *g, const char *trigger, char *err,
 		    "database");
 		return NULL;
 	}
-	TAILQ_INSERT_TAIL(&queued, j, entry);
-	nqueued++;
-	log_info("scan %s: queued (%s)", g->name, trigger);
-	jobs_dispatch();
+	return j;
+}
+
+/* The policy picked pg: start its queued job, or a scheduled one. */
+void
+jobs_start(struct pol_guest *pg)
+{
+	const struct guest *g;
+	struct job *j = pg->user;
+	char err[256];
+
+	if (j != NULL)
+		TAILQ_REMOVE(&queued, j, entry);
+	else if ((g = inventory_find(pg->uuid)) == NULL ||
+	    (j = job_new(g, "schedule", err, sizeof(err))) == NULL) {
+		log_warnx("scan %s: cannot start: %s", pg->uuid,
+		    g == NULL ? "no longer defined" : err);
+		policy_done_guest(pg, 0);
+		return;
+	}
+	j->pg = pg;
+	pg->user = j;
+	if (start(j) == -1) {
+		finish(j);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&running, j, entry);
+	nrunning++;
+}
+
+/* Cancels scans running past max_scan_time. */
+void
+jobs_check_time(int64_t now)
+{
+	struct job *j;
+
+	if (sd.conf.max_scan_time == 0)
+		return;
+	TAILQ_FOREACH(j, &running, entry)
+		if (!j->timed_out && now - j->started_ms >
+		    (int64_t)sd.conf.max_scan_time * 1000) {
+			j->timed_out = 1;
+			log_warnx("scan %s: running past max_scan_time (%llu "
+			    "s): cancelling", j->guest,
+			    (unsigned long long)sd.conf.max_scan_time);
+			scan_cancel(&j->progress);
+		}
+}
+
+int
+jobs_init(void)
+{
+	if (uv_mutex_init(&done_mtx) != 0 ||
+	    uv_async_init(sd.loop, &done_async, on_done) != 0)
+		return -1;
+	return 0;
+}
+
+struct job *
+jobs_find(const char *uuid)
+{
+	struct job *j;
+
+	TAILQ_FOREACH(j, &running, entry)
+		if (strcmp(j->uuid, uuid) == 0)
+			return j;
+	TAILQ_FOREACH(j, &queued, entry)
+		if (strcmp(j->uuid, uuid) == 0)
+			return j;
+	return NULL;
+}
+
+/* An on-demand scan of g: queued ahead of every scheduled scan, or the
+ * scan already queued (moved to the front) or running.  *was says which:
+ * 0 new, 1 was queued, 2 is running. */
+struct job *
+jobs_submit(const struct guest *g, const char *trigger, int *was, char *err,
+    size_t errlen)
+{
+	struct pol_guest *pg;
+	struct job *j;
+
+	*was = 0;
+	if (sd.stopping) {
+		snprintf(err, errlen, "sentineld is stopping");
+		return NULL;
+	}
+	if ((pg = schedule_guest(g->uuid)) == NULL) {
+		snprintf(err, errlen, "not in the schedule yet");
+		return NULL;
+	}
+	if ((j = pg->user) != NULL) {
+		*was = j->state == JOB_RUNNING ? 2 : 1;
+		if (j->state == JOB_RUNNING)
+			return j;
+	} else {
+		if ((j = job_new(g, trigger, err, errlen)) == NULL)
+			return NULL;
+		j->pg = pg;
+		pg->user = j;
+		TAILQ_INSERT_TAIL(&queued, j, entry);
+	}
+	policy_demand_guest(pg);
+	log_info("scan %s: %s (%s)", g->name, *was ? "moved to the front" :
+	    "queued", trigger);
+	schedule_kick();
 	return j;
 }
 
@@ -335,12 +413,6 @@ jobs_running(void)
 	return nrunning;
 }
 
-unsigned int
-jobs_queued(void)
-{
-	return nqueued;
-}
-
 /* Stops everything: queued scans are closed as incomplete without
  * starting, running ones are cancelled; idle() is called once no worker
  * is left (at once if none runs). */
@@ -352,7 +424,9 @@ jobs_shutdown(void (*idle)(void))
 	on_idle = idle;
 	while ((j = TAILQ_FIRST(&queued)) != NULL) {
 		TAILQ_REMOVE(&queued, j, entry);
-		nqueued--;
+		if (j->pg != NULL)
+			j->pg->user = NULL;
+		j->pg = NULL;
 		j->result.status = SCAN_INCOMPLETE;
 		snprintf(j->result.reason, sizeof(j->result.reason),
 		    "not started: sentineld stopping");

@@ -145,6 +145,7 @@ all_idle(void)
 	log_info("stopping: no scan running");
 	control_close_clients();
 	inventory_close();
+	schedule_close();
 	jobs_close();
 	close_handle((uv_handle_t *)&sig_term);
 	close_handle((uv_handle_t *)&sig_int);
@@ -227,8 +228,8 @@ on_hup(uv_signal_t *s, int signum)
 	sd.max_scans = effective_max_scans(&sd.conf);
 	log_info("reload: configuration %s read; at most %u scans at once",
 	    sd.conf_path, sd.max_scans);
+	schedule_reconf();
 	inventory_refresh(NULL, NULL);
-	jobs_dispatch();
 }
 
 int
@@ -307,6 +308,8 @@ main(int argc, char *argv[])
 	sd.started_ms = now_ms();
 	if (jobs_init() == -1)
 		fatalx("cannot set up the job queue");
+	if (schedule_init(err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	/* Signals first: once the socket exists, a client may signal us. */
 	uv_timer_init(sd.loop, &stop_timer);
 	uv_signal_init(sd.loop, &sig_term);
@@ -327,6 +330,7 @@ main(int argc, char *argv[])
 	uv_walk(sd.loop, close_walk, NULL);
 	uv_run(sd.loop, UV_RUN_DEFAULT);
 	uv_loop_close(sd.loop);
+	schedule_free();
 	store_close();
 	engine_unref(sd.engine);
 	config_free(&sd.conf);

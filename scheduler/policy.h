@@ -62,6 +62,7 @@ struct pol_guest {
 	int		 on_demand;
 	uint64_t	 demand_seq;
 	double		 read_rate;		/* its own disk reads, bytes/s */
+	int64_t		 rd_bytes, rd_ms;	/* the caller's last sample */
 	int64_t		 busy_until, busy_delayed;
 	int64_t		 eligible;		/* key in the later heap */
 	enum pol_where	 where;

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "policy.h"
 #include "scan.h"
 
 struct engine;
@@ -25,6 +26,10 @@ struct guest {
 	struct scan_disk	*disks;
 	size_t			 ndisks;
 	char			*disk_note;	/* disks that cannot be scanned */
+	uint64_t		 devs[POL_MAX_DEVS]; /* storage they live on */
+	unsigned int		 ndevs;
+	int64_t			 rd_bytes;	/* its disks' reads; -1: unknown */
+	int64_t			 rd_ms;		/* when sampled */
 };
 
 enum job_state {
@@ -47,6 +52,8 @@ struct job {
 	char				 uuid[37];
 	const char			*trigger;
 	enum job_state			 state;
+	struct pol_guest		*pg;		/* its place in the policy */
+	int				 timed_out;	/* past max_scan_time */
 	int64_t				 queued_ms, started_ms;
 	struct scan_disk		*disks;
 	size_t				 ndisks;
@@ -106,19 +113,46 @@ struct scan_disk *disks_copy(const struct scan_disk *, size_t);
 
 /* jobs.c */
 int		 jobs_init(void);
-struct job	*jobs_submit(const struct guest *, const char *, char *, size_t);
+struct job	*jobs_submit(const struct guest *, const char *, int *, char *,
+		    size_t);
+void		 jobs_start(struct pol_guest *);
+void		 jobs_check_time(int64_t);
 void		 jobs_wait(struct job *, job_waiter_fn, void *);
 void		 jobs_unwait(void *);
 struct job	*jobs_find(const char *);
 json_t		*jobs_json(void);
 unsigned int	 jobs_running(void);
-unsigned int	 jobs_queued(void);
-void		 jobs_dispatch(void);
 void		 jobs_shutdown(void (*)(void));
 void		 jobs_close(void);
 json_t		*job_progress_json(const struct job *);
 
+/* schedule.c */
+int		 schedule_init(char *, size_t);
+void		 schedule_sync(void);
+void		 schedule_kick(void);
+void		 schedule_reconf(void);
+void		 schedule_close(void);
+void		 schedule_free(void);
+struct pol_guest *schedule_guest(const char *);
+void		 policy_done_guest(struct pol_guest *, int);
+void		 policy_demand_guest(struct pol_guest *);
+struct throttle	*schedule_throttle(void);
+unsigned int	 schedule_waiting(void);
+int		 schedule_pressure(struct pressure *);
+json_t		*schedule_json(void);
+
+/* pressure.c */
+void		 pressure_read(struct pressure *);
+
 /* store.c */
+struct store_history {
+	int64_t		first_seen;
+	int64_t		last_ok_end;
+	int64_t		last_fail_end;
+	unsigned int	failures;
+};
+void		 store_history(const char *, const char *, int64_t,
+		    struct store_history *);
 int		 store_open(const char *, char *, size_t);
 void		 store_close(void);
 int		 store_recover(void);

@@ -46,7 +46,11 @@ static const char schema[] =
     " signature TEXT NOT NULL,"
     " size INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS detections_scan ON detections(scan_id);"
-    "PRAGMA user_version = 1;";
+    "CREATE TABLE IF NOT EXISTS guests ("
+    " uuid TEXT PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " first_seen INTEGER NOT NULL);"
+    "PRAGMA user_version = 2;";
 
 int
 store_open(const char *path, char *err, size_t errlen)
@@ -299,4 +303,52 @@ store_last_scan(const char *uuid, const char *name, int with_detections)
 		o = row_json(st, with_detections);
 	sqlite3_finalize(st);
 	return o;
+}
+
+/*
+ * What the schedule needs of a guest's past, so that a restart continues
+ * where it was: when it was first seen (recorded now if never), the end of
+ * its last complete scan, and the failures since.
+ */
+void
+store_history(const char *uuid, const char *name, int64_t now,
+    struct store_history *h)
+{
+	sqlite3_stmt *st;
+
+	memset(h, 0, sizeof(*h));
+	h->first_seen = now;
+	if ((st = prepare("INSERT OR IGNORE INTO guests (uuid, name, "
+	    "first_seen) VALUES (?1, ?2, ?3)")) != NULL) {
+		sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, now);
+		step_done(st);
+	}
+	if ((st = prepare("SELECT first_seen FROM guests WHERE uuid = ?1")) !=
+	    NULL) {
+		sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			h->first_seen = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	if ((st = prepare("SELECT max(ended) FROM scans WHERE guest_uuid = ?1 "
+	    "AND status IN ('clean', 'infected')")) != NULL) {
+		sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			h->last_ok_end = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	if ((st = prepare("SELECT count(*), max(ended) FROM scans "
+	    "WHERE guest_uuid = ?1 AND status IN ('failed', 'incomplete') "
+	    "AND id > coalesce((SELECT max(id) FROM scans WHERE "
+	    "guest_uuid = ?1 AND status IN ('clean', 'infected')), 0)")) !=
+	    NULL) {
+		sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			h->failures = (unsigned int)sqlite3_column_int(st, 0);
+			h->last_fail_end = sqlite3_column_int64(st, 1);
+		}
+		sqlite3_finalize(st);
+	}
 }

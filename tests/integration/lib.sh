@@ -15,6 +15,7 @@ DB=$WORK/signatures
 G_INFECTED=sentinel-test-infected
 G_CLEAN=sentinel-test-clean
 G_NOFS=sentinel-test-nofs
+G_CLONE=sentinel-test-clone
 
 export SENTINEL_SOCKET=$SOCK
 
@@ -60,7 +61,17 @@ socket = $2
 path = $3
 [scan]
 max_concurrent_scans = 2
+per_storage_scans = 4
+; This shared machine's own load must not hold the tests up.
+max_io_pressure = 100
+max_cpu_pressure = 100
 EOT
+	# Scans on schedule only where a test asks for them.
+	if [ "${SCHEDULED:-0}" = 0 ]; then
+		for g in $G_INFECTED $G_CLEAN $G_NOFS $G_CLONE; do
+			printf '[guest %s]\nexclude = yes\n' "$g" >> "$1"
+		done
+	fi
 }
 
 # private_daemon NAME: starts a second sentineld of its own (socket, state,

@@ -1,0 +1,333 @@
+/*
+ * The schedule: the policy (policy.c) fed with the inventory, the history
+ * from the state store, the configuration and the host's pressure, and a
+ * timer that takes a decision whenever something may start.  Decisions
+ * start jobs (jobs.c); finished jobs report back here.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "sentineld.h"
+#include "throttle.h"
+#include "util.h"
+
+#define TICK_MS		5000	/* pressure and time limits re-checked */
+
+static struct policy *pol;
+static struct throttle *bucket;
+static uv_timer_t timer;
+static struct pressure last_pressure;
+static int pressure_high;
+
+static void on_timer(uv_timer_t *);
+
+static void
+conf_from(struct policy_conf *pc, const struct config *c)
+{
+	char err[128];
+
+	memset(pc, 0, sizeof(*pc));
+	pc->max_scans = sd.max_scans;
+	pc->per_storage = (unsigned int)c->per_storage_scans;
+	pc->max_io = c->max_io_pressure;
+	pc->max_cpu = c->max_cpu_pressure;
+	pc->max_load = c->max_load;
+	pc->interval_ms = (int64_t)c->interval * 1000;
+	pc->jitter_ms = (int64_t)c->jitter * 1000;
+	pc->retry_min_ms = (int64_t)c->retry_min * 1000;
+	pc->retry_max_ms = (int64_t)c->retry_max * 1000;
+	pc->busy_read_rate = (double)c->busy_read_rate;
+	pc->busy_max_delay_ms = (int64_t)c->busy_max_delay * 1000;
+	/* Validated when the configuration was read. */
+	if (windows_parse(c->windows, &pc->windows, err, sizeof(err)) == -1)
+		pc->windows.n = 0;
+}
+
+/* A guest's own settings: its [guest NAME] section over [schedule]. */
+static void
+guest_conf(struct pol_guest *pg, const char *name)
+{
+	const struct guest_conf *gc = config_guest(&sd.conf, name);
+	const struct policy_conf *pc = policy_conf(pol);
+	char err[128];
+
+	pg->interval_ms = pc->interval_ms;
+	pg->windows = pc->windows;
+	pg->exclude = 0;
+	pg->priority = 0;
+	if (gc == NULL)
+		return;
+	if (gc->set & GUEST_OPT_INTERVAL)
+		pg->interval_ms = (int64_t)gc->interval * 1000;
+	if ((gc->set & GUEST_OPT_WINDOWS) &&
+	    windows_parse(gc->windows, &pg->windows, err, sizeof(err)) == -1)
+		pg->windows = pc->windows;
+	if (gc->set & GUEST_OPT_EXCLUDE)
+		pg->exclude = gc->exclude;
+	if (gc->set & GUEST_OPT_PRIORITY)
+		pg->priority = (int)gc->priority;
+}
+
+/* The guest's devices and read rate from the latest inventory. */
+static void
+guest_live(struct pol_guest *pg, const struct guest *g)
+{
+	unsigned int i;
+
+	pg->ndev = 0;
+	for (i = 0; i < g->ndevs && i < POL_MAX_DEVS; i++)
+		pg->dev[pg->ndev++] = g->devs[i];
+	/* Its own read rate, between two samples of its block stats. */
+	if (g->rd_bytes < 0) {
+		pg->read_rate = 0;
+		pg->rd_ms = 0;
+	} else {
+		if (pg->rd_ms > 0 && g->rd_ms > pg->rd_ms &&
+		    g->rd_bytes >= pg->rd_bytes)
+			pg->read_rate = (double)(g->rd_bytes - pg->rd_bytes) *
+			    1000 / (double)(g->rd_ms - pg->rd_ms);
+		pg->rd_bytes = g->rd_bytes;
+		pg->rd_ms = g->rd_ms;
+	}
+}
+
+struct pol_guest *
+schedule_guest(const char *uuid)
+{
+	return policy_find(pol, uuid);
+}
+
+/* After each inventory refresh: new guests join with their history,
+ * known ones are updated, vanished ones leave (after a running scan). */
+void
+schedule_sync(void)
+{
+	const struct guest *g;
+	struct pol_guest *pg;
+	struct store_history h;
+	int64_t now = now_ms();
+	size_t i;
+
+	if (!inventory_connected())
+		return;		/* a stale list says nothing of who left */
+	for (i = 0; i < inventory_count(); i++) {
+		g = inventory_at(i);
+		if ((pg = policy_find(pol, g->uuid)) == NULL) {
+			if ((pg = policy_add(pol, g->uuid, now)) == NULL) {
+				log_warnx("schedule: out of memory for %s",
+				    g->name);
+				continue;
+			}
+			store_history(g->uuid, g->name, now, &h);
+			pg->first_seen = h.first_seen;
+			pg->last_ok_end = h.last_ok_end;
+			pg->last_fail_end = h.last_fail_end;
+			pg->failures = h.failures;
+		}
+		guest_conf(pg, g->name);
+		guest_live(pg, g);
+		policy_refile(pol, pg, now);
+	}
+	for (i = 0; i < policy_count(pol);) {
+		pg = policy_at(pol, i);
+		if (inventory_find(pg->uuid) == NULL && pg->user == NULL &&
+		    pg->where != POL_RUNNING) {
+			policy_remove(pol, pg);
+			continue;	/* the last one moved here */
+		}
+		i++;
+	}
+	schedule_kick();
+}
+
+/* The read budget: read_rate, cut to pressure_read_rate under pressure. */
+static void
+set_budget(void)
+{
+	uint64_t rate = sd.conf.read_rate;
+
+	if (pressure_high && (rate == 0 || rate > sd.conf.pressure_read_rate))
+		rate = sd.conf.pressure_read_rate;
+	throttle_set_rate(bucket, rate);
+}
+
+static void
+decide(void)
+{
+	struct pol_guest *picked[16];
+	int64_t now = now_ms(), next;
+	size_t n, i;
+	int high;
+
+	if (sd.stopping)
+		return;
+	pressure_read(&last_pressure);
+	high = policy_pressure_high(pol, &last_pressure);
+	if (high != pressure_high)
+		log_info("pressure: io %.1f%%, cpu %.1f%%, load %.2f: %s",
+		    last_pressure.io, last_pressure.cpu, last_pressure.load,
+		    high ? "new scans wait, running scans read slower" :
+		    "back under the limits");
+	pressure_high = high;
+	set_budget();
+	jobs_check_time(now);
+	do {
+		n = policy_pick(pol, now, &last_pressure, picked,
+		    sizeof(picked) / sizeof(picked[0]));
+		for (i = 0; i < n; i++)
+			jobs_start(picked[i]);
+	} while (n == sizeof(picked) / sizeof(picked[0]));
+	/* Again when the next guest becomes eligible, and at least every
+	 * tick while anything runs or waits (pressure, time limits). */
+	next = policy_next_event(pol) - now;
+	if (next > TICK_MS || next < 0)
+		next = TICK_MS;
+	uv_timer_start(&timer, on_timer, (uint64_t)next, 0);
+}
+
+static void
+on_timer(uv_timer_t *t)
+{
+	(void)t;
+	decide();
+}
+
+void
+policy_done_guest(struct pol_guest *pg, int complete)
+{
+	policy_done(pol, pg, now_ms(), complete);
+	/* A guest undefined while it was scanned leaves now. */
+	if (inventory_connected() && inventory_find(pg->uuid) == NULL &&
+	    pg->user == NULL)
+		policy_remove(pol, pg);
+}
+
+void
+policy_demand_guest(struct pol_guest *pg)
+{
+	policy_demand(pol, pg, now_ms());
+}
+
+/* A decision at the next turn of the loop. */
+void
+schedule_kick(void)
+{
+	if (!sd.stopping)
+		uv_timer_start(&timer, on_timer, 0, 0);
+}
+
+struct throttle *
+schedule_throttle(void)
+{
+	return bucket;
+}
+
+int
+schedule_init(char *err, size_t errlen)
+{
+	struct policy_conf pc;
+
+	conf_from(&pc, &sd.conf);
+	if ((pol = policy_new(&pc)) == NULL || (bucket = throttle_new()) ==
+	    NULL) {
+		snprintf(err, errlen, "out of memory for the schedule");
+		return -1;
+	}
+	set_budget();
+	uv_timer_init(sd.loop, &timer);
+	return 0;
+}
+
+/* After SIGHUP: new limits, and each guest's settings again. */
+void
+schedule_reconf(void)
+{
+	struct policy_conf pc;
+	const struct guest *g;
+	struct pol_guest *pg;
+	size_t i;
+
+	conf_from(&pc, &sd.conf);
+	policy_set_conf(pol, &pc);
+	for (i = 0; i < inventory_count(); i++) {
+		g = inventory_at(i);
+		if ((pg = policy_find(pol, g->uuid)) != NULL) {
+			guest_conf(pg, g->name);
+			policy_refile(pol, pg, now_ms());
+		}
+	}
+	set_budget();
+	schedule_kick();
+}
+
+void
+schedule_close(void)
+{
+	uv_timer_stop(&timer);
+	uv_close((uv_handle_t *)&timer, NULL);
+}
+
+/* Frees what the loop no longer uses; after the loop ended. */
+void
+schedule_free(void)
+{
+	policy_free(pol);
+	throttle_free(bucket);
+	pol = NULL;
+	bucket = NULL;
+}
+
+unsigned int
+schedule_waiting(void)
+{
+	return policy_waiting(pol);
+}
+
+int
+schedule_pressure(struct pressure *p)
+{
+	*p = last_pressure;
+	return pressure_high;
+}
+
+static json_t *
+when_json(int64_t ms)
+{
+	return ms > 0 ? json_integer(ms) : json_null();
+}
+
+/* One row per guest libvirt knows, for `sentinelctl schedule`. */
+json_t *
+schedule_json(void)
+{
+	const struct guest *g;
+	struct pol_guest *pg;
+	json_t *a = json_array(), *row, *last;
+	struct job *j;
+	int64_t now = now_ms();
+	size_t i;
+
+	for (i = 0; i < inventory_count(); i++) {
+		g = inventory_at(i);
+		if ((pg = policy_find(pol, g->uuid)) == NULL)
+			continue;
+		row = json_pack("{s:s, s:s, s:s, s:b, s:i}", "name", g->name,
+		    "uuid", g->uuid, "state",
+		    policy_explain(pol, pg, now, &last_pressure),
+		    "on_demand", pg->on_demand, "priority", pg->priority);
+		json_object_set_new(row, "next_due", pg->exclude &&
+		    !pg->on_demand ? json_null() :
+		    when_json(pg->where == POL_LATER ? pg->eligible :
+		    policy_due(pol, pg)));
+		json_object_set_new(row, "failures", json_integer(pg->failures));
+		last = store_last_scan(g->uuid, NULL, 0);
+		json_object_set_new(row, "last_scan", last ? last : json_null());
+		j = jobs_find(g->uuid);
+		json_object_set_new(row, "scan", j && j->state == JOB_RUNNING ?
+		    job_progress_json(j) : json_null());
+		json_array_append_new(a, row);
+	}
+	return a;
+}
