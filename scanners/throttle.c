@@ -1,7 +1,7 @@
 /*
  * The host-wide read budget.  Readers take what they read and sleep until
- * the bucket is out of debt; the bucket holds at most a quarter second of
- * budget, so a burst never runs far ahead of the rate.
+ * the bucket is out of debt; the bucket holds at most a tenth of a second
+ * of budget, so a burst never runs far ahead of the rate.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -52,7 +52,7 @@ throttle_free(struct throttle *t)
 static void
 refill(struct throttle *t, double now)
 {
-	double cap = (double)t->rate / 4;
+	double cap = (double)t->rate / 10;
 
 	t->tokens += (now - t->last) * (double)t->rate;
 	if (t->tokens > cap)
@@ -67,8 +67,8 @@ throttle_set_rate(struct throttle *t, uint64_t rate)
 	if (rate != t->rate) {
 		refill(t, now_s());
 		t->rate = rate;
-		if (t->tokens > (double)rate / 4)
-			t->tokens = (double)rate / 4;
+		if (t->tokens > (double)rate / 10)
+			t->tokens = (double)rate / 10;
 	}
 	pthread_mutex_unlock(&t->mtx);
 }

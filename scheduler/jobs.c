@@ -86,6 +86,7 @@ static void
 finish(struct job *j)
 {
 	struct scan_result *r = &j->result;
+	int64_t ended;
 	size_t len;
 	json_t *scan;
 
@@ -107,12 +108,13 @@ finish(struct job *j)
 		snprintf(r->reason, sizeof(r->reason), "cancelled: ran past "
 		    "max_scan_time (%llu s)",
 		    (unsigned long long)sd.conf.max_scan_time);
-	if (store_scan_finished(j, now_ms()) == -1)
+	ended = now_ms();
+	if (store_scan_finished(j, ended) == -1)
 		log_warnx("scan %s: result could not be stored", j->guest);
 	if (j->pg != NULL) {
 		j->pg->user = NULL;
 		policy_done_guest(j->pg, r->status == SCAN_CLEAN ||
-		    r->status == SCAN_INFECTED);
+		    r->status == SCAN_INFECTED, ended);
 	}
 	log_info("scan %s: %s%s%s, %llu files, %u detections, %llu bytes "
 	    "read, appliance launch %llu ms", j->guest,
@@ -252,7 +254,7 @@ jobs_start(struct pol_guest *pg)
 	    (j = job_new(g, "schedule", err, sizeof(err))) == NULL) {
 		log_warnx("scan %s: cannot start: %s", pg->uuid,
 		    g == NULL ? "no longer defined" : err);
-		policy_done_guest(pg, 0);
+		policy_done_guest(pg, 0, now_ms());
 		return;
 	}
 	j->pg = pg;

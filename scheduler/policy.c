@@ -29,7 +29,8 @@ struct policy {
 	size_t			 ndevs;
 	size_t			 ntomb;		/* removed entries in hash */
 	unsigned int		 running, parked;
-	uint64_t		 demand_seq;
+	int64_t			 demand_back;	/* next request goes after */
+	int64_t			 demand_front;	/* a repeat goes before */
 	uint64_t		 ops;		/* heap steps, for cost tests */
 };
 
@@ -413,8 +414,8 @@ policy_demand(struct policy *p, struct pol_guest *g, int64_t now)
 	if (g->where == POL_RUNNING)
 		return 1;
 	unfile(p, g);
+	g->demand_seq = g->on_demand ? --p->demand_front : ++p->demand_back;
 	g->on_demand = 1;
-	g->demand_seq = ++p->demand_seq;
 	file(p, g, now);
 	return 0;
 }

@@ -60,7 +60,7 @@ struct pol_guest {
 	unsigned int	 failures;		/* since the last complete scan */
 	/* live */
 	int		 on_demand;
-	uint64_t	 demand_seq;
+	int64_t		 demand_seq;		/* on-demand order */
 	double		 read_rate;		/* its own disk reads, bytes/s */
 	int64_t		 rd_bytes, rd_ms;	/* the caller's last sample */
 	int64_t		 busy_until, busy_delayed;
@@ -88,7 +88,9 @@ void		 policy_refile(struct policy *, struct pol_guest *, int64_t);
 size_t		 policy_count(const struct policy *);
 struct pol_guest *policy_at(const struct policy *, size_t);
 
-/* On-demand request: ahead of every scheduled scan.  1 if running. */
+/* On-demand request: ahead of every scheduled scan, after earlier
+ * requests; a second request for a queued guest moves it ahead of all.
+ * 1 if it is running. */
 int		 policy_demand(struct policy *, struct pol_guest *, int64_t);
 /* Starts what may start now; fills out[] (at most max), returns count. */
 size_t		 policy_pick(struct policy *, int64_t, const struct pressure *,

@@ -195,9 +195,9 @@ on_timer(uv_timer_t *t)
 }
 
 void
-policy_done_guest(struct pol_guest *pg, int complete)
+policy_done_guest(struct pol_guest *pg, int complete, int64_t ended)
 {
-	policy_done(pol, pg, now_ms(), complete);
+	policy_done(pol, pg, ended, complete);
 	/* A guest undefined while it was scanned leaves now. */
 	if (inventory_connected() && inventory_find(pg->uuid) == NULL &&
 	    pg->user == NULL)

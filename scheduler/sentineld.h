@@ -134,7 +134,7 @@ void		 schedule_reconf(void);
 void		 schedule_close(void);
 void		 schedule_free(void);
 struct pol_guest *schedule_guest(const char *);
-void		 policy_done_guest(struct pol_guest *, int);
+void		 policy_done_guest(struct pol_guest *, int, int64_t);
 void		 policy_demand_guest(struct pol_guest *);
 struct throttle	*schedule_throttle(void);
 unsigned int	 schedule_waiting(void);

@@ -35,7 +35,8 @@ static const char schema[] =
     " errors INTEGER DEFAULT 0,"
     " fs_scanned INTEGER DEFAULT 0,"
     " fs_failed INTEGER DEFAULT 0,"
-    " launch_ms INTEGER DEFAULT 0);"
+    " launch_ms INTEGER DEFAULT 0,"
+    " stream_ms INTEGER DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS scans_guest ON scans(guest_uuid, id);"
     "CREATE INDEX IF NOT EXISTS scans_name ON scans(guest_name, id);"
     "CREATE TABLE IF NOT EXISTS detections ("
@@ -51,6 +52,25 @@ static const char schema[] =
     " name TEXT NOT NULL,"
     " first_seen INTEGER NOT NULL);"
     "PRAGMA user_version = 2;";
+
+/* Databases of version 1 lack the columns and tables added since. */
+static int
+migrate(char **msg)
+{
+	sqlite3_stmt *st;
+	int version = 0;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return SQLITE_ERROR;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version == 1)
+		return sqlite3_exec(db, "ALTER TABLE scans ADD COLUMN "
+		    "stream_ms INTEGER DEFAULT 0", NULL, NULL, msg);
+	return SQLITE_OK;
+}
 
 int
 store_open(const char *path, char *err, size_t errlen)
@@ -71,6 +91,7 @@ store_open(const char *path, char *err, size_t errlen)
 	sqlite3_busy_timeout(db, 5000);
 	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;",
 	    NULL, NULL, &msg) != SQLITE_OK ||
+	    migrate(&msg) != SQLITE_OK ||
 	    sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "state %s: %s", path, msg ? msg : "?");
 		sqlite3_free(msg);
@@ -171,8 +192,8 @@ store_scan_finished(const struct job *j, int64_t ended)
 	if ((st = prepare("UPDATE scans SET status = ?1, reason = ?2, "
 	    "ended = ?3, files = ?4, bytes_read = ?5, bytes_scanned = ?6, "
 	    "skipped_too_large = ?7, errors = ?8, fs_scanned = ?9, "
-	    "fs_failed = ?10, launch_ms = ?11, started = coalesce(started, ?3) "
-	    "WHERE id = ?12")) == NULL)
+	    "fs_failed = ?10, launch_ms = ?11, started = coalesce(started, ?3), "
+	    "stream_ms = ?13 WHERE id = ?12")) == NULL)
 		goto out;
 	sqlite3_bind_text(st, 1, scan_status_name(r->status), -1, SQLITE_STATIC);
 	if (r->reason[0])
@@ -187,6 +208,7 @@ store_scan_finished(const struct job *j, int64_t ended)
 	sqlite3_bind_int64(st, 10, r->fs_failed);
 	sqlite3_bind_int64(st, 11, (sqlite3_int64)r->launch_ms);
 	sqlite3_bind_int64(st, 12, j->id);
+	sqlite3_bind_int64(st, 13, (sqlite3_int64)r->stream_ms);
 	if (step_done(st) == -1)
 		goto out;
 	for (d = r->detections; d != NULL; d = d->next) {
@@ -247,7 +269,7 @@ detections_json(int64_t scan_id)
 
 #define SCAN_COLUMNS "id, guest_name, guest_uuid, trigger, queued, started, " \
 	"ended, status, reason, files, bytes_read, bytes_scanned, " \
-	"skipped_too_large, errors, fs_scanned, fs_failed, launch_ms"
+	"skipped_too_large, errors, fs_scanned, fs_failed, launch_ms, stream_ms"
 
 static json_t *
 row_json(sqlite3_stmt *st, int with_detections)
@@ -255,7 +277,7 @@ row_json(sqlite3_stmt *st, int with_detections)
 	static const char *names[] = { "id", "guest", "uuid", "trigger",
 	    "queued", "started", "ended", "status", "reason", "files",
 	    "bytes_read", "bytes_scanned", "skipped_too_large", "errors",
-	    "fs_scanned", "fs_failed", "launch_ms" };
+	    "fs_scanned", "fs_failed", "launch_ms", "stream_ms" };
 	json_t *o = json_object();
 	int i;
 

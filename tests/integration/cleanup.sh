@@ -20,7 +20,7 @@ if [ -f "$PIDFILE" ]; then
 	grep -q "sentineld: stopped" "$WORK/sentineld.log" ||
 		{ echo "FAIL: sentineld did not stop cleanly" >&2; status=1; }
 fi
-for g in $G_INFECTED $G_CLEAN $G_NOFS; do
+for g in $G_INFECTED $G_CLEAN $G_NOFS $G_CLONE; do
 	sg_undefine "$g"
 done
 [ -n "${SENTINEL_KEEP_WORK:-}" ] || rm -rf "$WORK"

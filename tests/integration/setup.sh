@@ -5,7 +5,7 @@
 
 "$SRCDIR/scripts/host-setup" || fail "libvirtd and virtlogd could not be started"
 
-for g in $G_INFECTED $G_CLEAN $G_NOFS; do
+for g in $G_INFECTED $G_CLEAN $G_NOFS $G_CLONE; do
 	sg_undefine "$g"
 done
 if [ -f "$PIDFILE" ]; then
@@ -30,6 +30,9 @@ qemu-img create -q -f qcow2 -b "$WORK/infected.img" -F raw "$WORK/infected.qcow2
 
 sg_define $G_INFECTED "$WORK" "$WORK/infected.qcow2" qcow2 || fail "define infected"
 sg_define $G_CLEAN "$WORK" "$WORK/clean.img" raw || fail "define clean"
+# A linked clone of the clean guest's image, shut off.
+qemu-img create -q -f qcow2 -b "$WORK/clean.img" -F raw "$WORK/clone.qcow2" || fail "qemu-img clone"
+sg_define $G_CLONE "$WORK" "$WORK/clone.qcow2" qcow2 || fail "define clone"
 # Its second disk is on an NBD server: sentinel cannot open that kind.
 sg_define $G_NOFS "$WORK" "$WORK/nofs.img" raw \
 	"<disk type='network' device='disk'><driver name='qemu' type='raw'/><source protocol='nbd' name='x'><host name='localhost' port='10809'/></source><target dev='vdb' bus='virtio'/></disk>" ||

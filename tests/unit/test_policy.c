@@ -325,6 +325,19 @@ test_on_demand_next_slot(void **state)
 	assert_int_equal(policy_pick(p, T0 + 10 * SEC, NULL, out + 2, 8), 1);
 	assert_ptr_equal(out[2], x);
 	assert_string_equal(policy_explain(p, x, T0, NULL), "running");
+	/* Requests queue in order; asking again moves one to the front. */
+	{
+		struct pol_guest *a = policy_find(p, uuid_of(10));
+		struct pol_guest *b = policy_find(p, uuid_of(11));
+
+		policy_demand(p, a, T0 + 20 * SEC);
+		policy_demand(p, b, T0 + 20 * SEC);
+		policy_demand(p, b, T0 + 21 * SEC);
+		policy_done(p, out[1], T0 + 30 * SEC, 1);
+		assert_int_equal(policy_pick(p, T0 + 30 * SEC, NULL, out + 3,
+		    8), 1);
+		assert_ptr_equal(out[3], b);
+	}
 	policy_free(p);
 }
 

@@ -1,0 +1,57 @@
+# Four guests come due at once with max_concurrent_scans = 2: the daemon
+# never runs more than two appliances (its qemu children and its own
+# state agree), queued guests say the cap holds them, and all four are
+# scanned on schedule.
+. "$TESTDIR/lib.sh"
+
+SCHEDULED=1 private_daemon sched
+printf '[schedule]\njitter = 0\n' >> "$conf"
+private_daemon_start
+trap 'kill -TERM $pid 2>/dev/null; wait $pid' EXIT
+
+max_qemu=0
+max_running=0
+saw_cap=0
+done_=0
+for _ in $(seq 1 1500); do
+	n=$(pgrep -c -P "$pid" qemu)
+	[ "$n" -le "$max_qemu" ] || max_qemu=$n
+	ctl --socket "$sock" --json schedule
+	[ "$RC" -eq 0 ] || fail "schedule: $ERR"
+	r=$(jq '[.guests[] | select(.state == "running")] | length' <<<"$OUT")
+	[ "$r" -le "$max_running" ] || max_running=$r
+	jq -e '.guests[] | select(.state == "cap")' <<<"$OUT" >/dev/null && saw_cap=1
+	done_=$(jq '[.guests[] | select(.last_scan != null and .last_scan.trigger == "schedule"
+		and .last_scan.status != "running" and .last_scan.status != "queued")] | length' <<<"$OUT")
+	[ "$done_" -lt 4 ] || break
+	sleep 0.2
+done
+echo "peak: $max_qemu appliances, $max_running running scans; $done_ guests scanned"
+[ "$done_" -eq 4 ] || fail "only $done_ of 4 guests scanned on schedule: $OUT"
+[ "$max_qemu" -le 2 ] || fail "$max_qemu appliances at once, cap 2"
+[ "$max_running" -le 2 ] || fail "$max_running scans at once, cap 2"
+[ "$max_running" -eq 2 ] || fail "never two scans at once: the cap was not used"
+[ "$saw_cap" -eq 1 ] || fail "no guest was ever shown waiting for the cap"
+ok "four guests scanned, never more than two at once"
+
+# Next due: a day after each complete scan; the failed one retries sooner.
+ctl --socket "$sock" --json schedule
+jq -e --arg g "$G_CLEAN" '.guests[] | select(.name == $g) |
+	.state == "idle" and (.next_due - .last_scan.ended) == 86400000' <<<"$OUT" >/dev/null ||
+	fail "next due of $G_CLEAN: $OUT"
+jq -e --arg g "$G_NOFS" '.guests[] | select(.name == $g) |
+	.failures == 1 and (.next_due - .last_scan.ended) == 300000' <<<"$OUT" >/dev/null ||
+	fail "retry of $G_NOFS: $OUT"
+ctl --socket "$sock" schedule
+grep -q "^$G_CLEAN .*idle .*clean" <<<"$OUT" || fail "schedule text: $OUT"
+ok "next due after interval, failed guest retried after retry_min"
+
+# A restart does not scan them again.
+kill -TERM "$pid"
+wait "$pid"
+private_daemon_start
+sleep 3
+ctl --socket "$sock" --json schedule
+[ "$(jq '[.guests[] | select(.state != "idle")] | length' <<<"$OUT")" -eq 0 ] ||
+	fail "guests queued again after a restart: $OUT"
+ok "restart: nothing rescanned"
