@@ -55,3 +55,13 @@ ctl --socket "$sock" --json schedule
 [ "$(jq '[.guests[] | select(.state != "idle")] | length' <<<"$OUT")" -eq 0 ] ||
 	fail "guests queued again after a restart: $OUT"
 ok "restart: nothing rescanned"
+
+# scan --all queues every guest, on demand.
+ctl --socket "$sock" --json scan --all
+expect_rc 0 "scan --all"
+[ "$(jq '[.scans[] | select(.request == "queued" and .state != null)] | length' <<<"$OUT")" -eq 4 ] ||
+	fail "scan --all: $OUT"
+ctl --socket "$sock" --json status
+[ "$(jq '.scans.running + .scans.queued' <<<"$OUT")" -eq 4 ] || fail "status after scan --all: $OUT"
+[ "$(jq '.scans.running' <<<"$OUT")" -le 2 ] || fail "over the cap after scan --all: $OUT"
+ok "scan --all queued all four under the cap"

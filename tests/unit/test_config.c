@@ -144,6 +144,53 @@ test_errors(void **state)
 }
 
 static void
+test_schedule_and_guests(void **state)
+{
+	const struct guest_conf *g;
+	struct config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(load(&c,
+	    "[schedule]\ninterval = 12h\nwindows = 01:00-06:00\n"
+	    "[scan]\nmax_io_pressure = 12.5\nread_rate = 10M\n"
+	    "[guest web01]\nexclude = yes\npriority = 5\n"
+	    "[guest db 2]\nwindows = 22:00-02:00\ninterval = 1h\n"
+	    "[guest web01]\ninterval = 2d\n",
+	    err, sizeof(err)), 0);
+	assert_int_equal(c.interval, 12 * 3600);
+	assert_string_equal(c.windows, "01:00-06:00");
+	assert_true(c.max_io_pressure == 12.5);
+	assert_int_equal(c.read_rate, 10ULL << 20);
+	g = config_guest(&c, "web01");
+	assert_non_null(g);
+	assert_int_equal(g->set, GUEST_OPT_EXCLUDE | GUEST_OPT_PRIORITY |
+	    GUEST_OPT_INTERVAL);
+	assert_true(g->exclude);
+	assert_int_equal(g->priority, 5);
+	assert_int_equal(g->interval, 2 * 86400);
+	g = config_guest(&c, "db 2");
+	assert_non_null(g);
+	assert_string_equal(g->windows, "22:00-02:00");
+	assert_null(config_guest(&c, "web02"));
+	config_free(&c);
+
+	expect_error("[guest web01]\nexclude = maybe\n",
+	    ":2: exclude: \"maybe\" is not yes or no");
+	expect_error("[guest web01]\ncolour = red\n",
+	    ":2: unknown option \"colour\" in section [guest web01] "
+	    "(interval, windows, exclude or priority)");
+	expect_error("[guest a]\npriority = 1\n[guest a]\npriority = 2\n",
+	    ":4: option \"priority\" in [guest a] given twice");
+	expect_error("[schedule]\nwindows = 1-2\n",
+	    ":2: windows: \"1-2\" is not a list of windows like "
+	    "01:00-06:00,13:00-14:00");
+	expect_error("[scan]\nmax_cpu_pressure = 101\n",
+	    ":2: max_cpu_pressure: \"101\" is not a number from 0 to 100");
+	expect_error("[guest ]\npriority = 1\n", ":1: unknown section [guest ]");
+}
+
+static void
 test_missing_file(void **state)
 {
 	struct config c;
@@ -193,6 +240,7 @@ main(void)
 		cmocka_unit_test(test_every_default_parses),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_schedule_and_guests),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_print_roundtrip),
 	};
