@@ -262,8 +262,9 @@ print_scan(json_t *s)
 		printf("time:         %s to %s (%.1f s, appliance launch "
 		    "%.1f s)\n", t0, t1, (double)(ended - started) / 1000,
 		    (double)num(s, "launch_ms") / 1000);
-	printf("files:        %lld scanned, %lld too large (not scanned), "
-	    "%lld unreadable\n", num(s, "files"), num(s, "skipped_too_large"),
+	printf("files:        %lld scanned (%lld known clean from earlier "
+	    "scans), %lld too large (not scanned), %lld unreadable\n",
+	    num(s, "files"), num(s, "cache_hits"), num(s, "skipped_too_large"),
 	    num(s, "errors"));
 	printf("bytes:        %s read from the guest, %s scanned\n", b1, b2);
 	printf("filesystems:  %lld scanned, %lld failed\n",
@@ -445,8 +446,11 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	    "unreachable", num(lv, "guests"),
 	    json_is_string(json_object_get(lv, "error")) ? ": " : "",
 	    json_is_string(json_object_get(lv, "error")) ? str(lv, "error") : "");
-	printf("signatures:   %lld from %s (loaded in %lld ms)\n",
-	    num(en, "signatures"), str(en, "database"), num(en, "load_ms"));
+	printf("signatures:   %lld from %s (version %s, loaded in %lld ms)\n",
+	    num(en, "signatures"), str(en, "database"), str(en, "version"),
+	    num(en, "load_ms"));
+	printf("cache:        %lld clean content hashes\n",
+	    num(en, "cached_clean"));
 	printf("scans:        %lld running, %lld queued, at most %lld at once, "
 	    "%lld per storage device\n", num(sc, "running"), num(sc, "queued"),
 	    num(sc, "max_concurrent"), num(sc, "per_storage"));

@@ -22,6 +22,7 @@ struct engine {
 	unsigned int		 sigs;
 	uint64_t		 load_ms;
 	char			*dbdir;
+	char			 version[40];
 };
 
 int
@@ -36,30 +37,80 @@ engine_global_init(char *err, size_t errlen)
 	return 0;
 }
 
-/* True if DIR holds at least one file libclamav would load. */
+static int is_database(const char *);
+
+/*
+ * A version for the loaded signatures: libclamav's own (the daily CVD's)
+ * where there is one, and a hash of every database file's name, size and
+ * time, so that any change to the directory (freshclam, or a hand-made
+ * .hdb) gives a new version and makes cached clean verdicts stale.
+ */
+static void
+make_version(struct engine *e, const char *dir)
+{
+	unsigned char sum[32] = { 0 }, h[32];
+	char line[512], path[4096];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	size_t i;
+
+	if ((d = opendir(dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (!is_database(de->d_name))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			if (stat(path, &st) == -1)
+				continue;
+			snprintf(line, sizeof(line), "%s:%lld:%lld.%09ld",
+			    de->d_name, (long long)st.st_size,
+			    (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+			if (cl_sha256(line, strlen(line), h, NULL) == NULL)
+				continue;
+			/* Added up: the order readdir gives does not matter. */
+			for (i = 0; i < sizeof(sum); i++)
+				sum[i] = (unsigned char)(sum[i] + h[i]);
+		}
+		closedir(d);
+	}
+	snprintf(e->version, sizeof(e->version), "%u-",
+	    (unsigned int)cl_engine_get_num(e->cl, CL_ENGINE_DB_VERSION, NULL));
+	for (i = 0; i < 8; i++)
+		snprintf(e->version + strlen(e->version), 3, "%02x", sum[i]);
+}
+
+/* A file name libclamav would load as a database. */
 static int
-dir_has_databases(const char *dir)
+is_database(const char *name)
 {
 	static const char *ext[] = { ".cvd", ".cld", ".cud", ".hdb", ".hsb",
 	    ".hdu", ".hsu", ".mdb", ".msb", ".mdu", ".msu", ".ndb", ".ndu",
 	    ".ldb", ".ldu", ".cdb", ".idb", ".fp", ".sfp", ".ign", ".ign2",
 	    ".pdb", ".gdb", ".wdb", ".ftm", ".cbc", ".crb", ".cat", ".yar",
 	    ".yara", ".pwdb", ".imp", ".db" };
-	struct dirent *de;
 	const char *dot;
-	DIR *d;
 	size_t i;
+
+	if ((dot = strrchr(name, '.')) == NULL)
+		return 0;
+	for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
+		if (strcmp(dot, ext[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* True if DIR holds at least one file libclamav would load. */
+static int
+dir_has_databases(const char *dir)
+{
+	struct dirent *de;
+	DIR *d;
 	int found = 0;
 
 	if ((d = opendir(dir)) == NULL)
 		return 0;
-	while (!found && (de = readdir(d)) != NULL) {
-		if ((dot = strrchr(de->d_name, '.')) == NULL)
-			continue;
-		for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
-			if (strcmp(dot, ext[i]) == 0)
-				found = 1;
-	}
+	while (!found && (de = readdir(d)) != NULL)
+		found = is_database(de->d_name);
 	closedir(d);
 	return found;
 }
@@ -117,6 +168,7 @@ engine_load(const char *dir, const char *tmpdir, char *err, size_t errlen)
 		    cl_strerror(rc));
 		goto fail;
 	}
+	make_version(e, dir);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	e->load_ms = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 +
 	    (t1.tv_nsec - t0.tv_nsec) / 1000000);
@@ -158,6 +210,12 @@ const char *
 engine_dbdir(const struct engine *e)
 {
 	return e->dbdir;
+}
+
+const char *
+engine_version(const struct engine *e)
+{
+	return e->version;
 }
 
 uint64_t

@@ -27,6 +27,8 @@ void		 engine_unref(struct engine *);
 unsigned int	 engine_signatures(const struct engine *);
 const char	*engine_dbdir(const struct engine *);
 uint64_t	 engine_load_ms(const struct engine *);
+/* Changes whenever the signature files do: cached verdicts are for one. */
+const char	*engine_version(const struct engine *);
 /* Scans a buffer.  On ENGINE_INFECTED *virname points into the engine
  * (valid while a reference is held); on ENGINE_ERROR err says why. */
 enum engine_verdict engine_scan_mem(struct engine *, const void *, size_t,

@@ -11,6 +11,9 @@
 
 #include <guestfs.h>
 
+#include <clamav.h>
+
+#include "cache.h"
 #include "engine.h"
 #include "guestsrc.h"
 #include "log.h"
@@ -94,22 +97,36 @@ static int
 on_file(void *arg, const struct walk_entry *we)
 {
 	struct walk_ctx *c = arg;
+	const struct verdict_cache *cache = c->opts->cache;
+	unsigned char sha[VERDICT_HASH_LEN];
 	struct scan_detection *d;
 	const char *virname;
 	char err[256];
+	int hashed = 0;
 
 	if (we->kind == WALK_TOO_LARGE) {
 		c->res->skipped_too_large++;
 		return 0;
 	}
 	c->res->files++;
-	c->res->bytes_scanned += we->len;
 	atomic_store(&c->pr->files, c->res->files);
 	if (we->len == 0)
 		return 0;	/* as clamscan: an empty file is not scanned */
+	/* The hash of what streamed past: a file seen clean before, in this
+	 * guest or another, with the same signatures, is not scanned again. */
+	if (cache != NULL && cl_sha256(we->data, we->len, sha, NULL) != NULL) {
+		if (cache->is_clean(cache->p, sha)) {
+			c->res->cache_hits++;
+			return 0;
+		}
+		hashed = 1;
+	}
+	c->res->bytes_scanned += we->len;
 	switch (engine_scan_mem(c->opts->engine, we->data, we->len, we->path,
 	    &virname, err, sizeof(err))) {
 	case ENGINE_CLEAN:
+		if (hashed)
+			cache->add_clean(cache->p, sha);
 		return 0;
 	case ENGINE_ERROR:
 		c->res->errors++;

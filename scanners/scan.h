@@ -13,6 +13,7 @@
 
 struct engine;
 struct throttle;
+struct verdict_cache;
 
 struct scan_disk {
 	char	*path;		/* file or block device on the host */
@@ -29,6 +30,7 @@ struct scan_opts {
 	uint64_t		 max_file_size;
 	struct engine		*engine;
 	struct throttle		*throttle;	/* host-wide budget, or NULL */
+	const struct verdict_cache *cache;	/* clean verdicts, or NULL */
 };
 
 /* Shared between the scanning thread and whoever watches or cancels it. */
@@ -63,6 +65,7 @@ struct scan_result {
 	uint64_t		 files;		/* regular files scanned */
 	uint64_t		 bytes_read;	/* tar stream bytes */
 	uint64_t		 bytes_scanned;	/* bytes given to the engine */
+	uint64_t		 cache_hits;	/* files known clean by hash */
 	uint64_t		 skipped_too_large;
 	uint64_t		 errors;	/* files the engine could not scan */
 	unsigned int		 fs_scanned;

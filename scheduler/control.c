@@ -417,8 +417,8 @@ cmd_status(struct client *c, long long id, json_t *req)
 
 	(void)req;
 	high = schedule_pressure(&pr);
-	reply_ok(c, id, json_pack("{s:s, s:i, s:I, s:o, s:{s:s, s:i, s:I}, "
-	    "s:{s:i, s:i, s:i, s:i, s:I, s:o}, s:{s:f, s:f, s:f, s:b}}",
+	reply_ok(c, id, json_pack("{s:s, s:i, s:I, s:o, s:{s:s, s:i, s:I, s:s, "
+	    "s:I}, s:{s:i, s:i, s:i, s:i, s:I, s:o}, s:{s:f, s:f, s:f, s:b}}",
 	    "version", SENTINEL_VERSION,
 	    "pid", (int)getpid(),
 	    "uptime", (json_int_t)((now_ms() - sd.started_ms) / 1000),
@@ -426,6 +426,8 @@ cmd_status(struct client *c, long long id, json_t *req)
 	    "engine", "database", engine_dbdir(sd.engine),
 	    "signatures", (int)engine_signatures(sd.engine),
 	    "load_ms", (json_int_t)engine_load_ms(sd.engine),
+	    "version", engine_version(sd.engine),
+	    "cached_clean", (json_int_t)vcache_size(),
 	    "scans", "running", (int)jobs_running(),
 	    "queued", (int)schedule_waiting(),
 	    "max_concurrent", (int)sd.max_scans,

@@ -109,6 +109,7 @@ finish(struct job *j)
 		    "max_scan_time (%llu s)",
 		    (unsigned long long)sd.conf.max_scan_time);
 	ended = now_ms();
+	vcache_flush();
 	if (store_scan_finished(j, ended) == -1)
 		log_warnx("scan %s: result could not be stored", j->guest);
 	if (j->pg != NULL) {
@@ -116,12 +117,14 @@ finish(struct job *j)
 		policy_done_guest(j->pg, r->status == SCAN_CLEAN ||
 		    r->status == SCAN_INFECTED, ended);
 	}
-	log_info("scan %s: %s%s%s, %llu files, %u detections, %llu bytes "
-	    "read, appliance launch %llu ms", j->guest,
-	    scan_status_name(j->result.status),
+	log_info("scan %s: %s%s%s, %llu files (%llu known clean), %u "
+	    "detections, %llu bytes read, %llu scanned, appliance launch %llu "
+	    "ms", j->guest, scan_status_name(j->result.status),
 	    j->result.reason[0] ? ": " : "", j->result.reason,
-	    (unsigned long long)j->result.files, j->result.ndetections,
+	    (unsigned long long)j->result.files,
+	    (unsigned long long)j->result.cache_hits, j->result.ndetections,
 	    (unsigned long long)j->result.bytes_read,
+	    (unsigned long long)j->result.bytes_scanned,
 	    (unsigned long long)j->result.launch_ms);
 	if ((scan = store_scan_json(j->id)) == NULL)
 		scan = json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)j->id,
@@ -192,6 +195,7 @@ start(struct job *j)
 	j->opts.max_file_size = sd.conf.max_file_size;
 	j->opts.engine = engine_ref(sd.engine);
 	j->opts.throttle = schedule_throttle();
+	j->opts.cache = vcache_iface();
 	j->started_ms = now_ms();
 	j->state = JOB_RUNNING;
 	store_scan_started(j);

@@ -214,6 +214,10 @@ on_hup(uv_signal_t *s, int signum)
 	    nc.clamav_database);
 	note_restart("[clamav] tmpdir", sd.conf.clamav_tmpdir,
 	    nc.clamav_tmpdir);
+	if (nc.verdict_cache != sd.conf.verdict_cache)
+		log_warnx("reload: [scan] verdict_cache changed; it takes "
+		    "effect when sentineld restarts");
+	nc.verdict_cache = sd.conf.verdict_cache;
 	/* Keep the values that only a restart changes. */
 	old = sd.conf;
 	sd.conf = nc;
@@ -303,6 +307,10 @@ main(int argc, char *argv[])
 	if (store_recover() == -1)
 		fatalx("state %s: cannot close interrupted scans",
 		    sd.conf.state_path);
+	if (vcache_init((size_t)sd.conf.verdict_cache,
+	    engine_version(sd.engine)) == -1)
+		fatalx("verdict cache: out of memory for %lld entries",
+		    sd.conf.verdict_cache);
 
 	sd.loop = uv_default_loop();
 	sd.started_ms = now_ms();
@@ -330,6 +338,7 @@ main(int argc, char *argv[])
 	uv_walk(sd.loop, close_walk, NULL);
 	uv_run(sd.loop, UV_RUN_DEFAULT);
 	uv_loop_close(sd.loop);
+	vcache_free();
 	schedule_free();
 	store_close();
 	engine_unref(sd.engine);

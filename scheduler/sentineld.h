@@ -17,6 +17,7 @@
 
 struct engine;
 struct client;
+struct verdict_cache;
 
 /* A guest as libvirt last described it. */
 struct guest {
@@ -141,6 +142,13 @@ unsigned int	 schedule_waiting(void);
 int		 schedule_pressure(struct pressure *);
 json_t		*schedule_json(void);
 
+/* vcache.c */
+int		 vcache_init(size_t, const char *);
+const struct verdict_cache *vcache_iface(void);
+void		 vcache_flush(void);
+size_t		 vcache_size(void);
+void		 vcache_free(void);
+
 /* pressure.c */
 void		 pressure_read(struct pressure *);
 
@@ -153,6 +161,10 @@ struct store_history {
 };
 void		 store_history(const char *, const char *, int64_t,
 		    struct store_history *);
+void		 store_verdicts_load(const char *, size_t,
+		    void (*)(void *, const unsigned char *), void *);
+int		 store_verdicts_save(const char *, const unsigned char *, size_t,
+		    size_t);
 int		 store_open(const char *, char *, size_t);
 void		 store_close(void);
 int		 store_recover(void);

@@ -15,6 +15,8 @@
 #include "sentineld.h"
 #include "util.h"
 
+#define VERDICT_HASH	32	/* sha256 */
+
 static sqlite3 *db;
 
 static const char schema[] =
@@ -36,7 +38,8 @@ static const char schema[] =
     " fs_scanned INTEGER DEFAULT 0,"
     " fs_failed INTEGER DEFAULT 0,"
     " launch_ms INTEGER DEFAULT 0,"
-    " stream_ms INTEGER DEFAULT 0);"
+    " stream_ms INTEGER DEFAULT 0,"
+    " cache_hits INTEGER DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS scans_guest ON scans(guest_uuid, id);"
     "CREATE INDEX IF NOT EXISTS scans_name ON scans(guest_name, id);"
     "CREATE TABLE IF NOT EXISTS detections ("
@@ -51,14 +54,25 @@ static const char schema[] =
     " uuid TEXT PRIMARY KEY,"
     " name TEXT NOT NULL,"
     " first_seen INTEGER NOT NULL);"
-    "PRAGMA user_version = 2;";
+    "CREATE TABLE IF NOT EXISTS verdicts ("
+    " sha256 BLOB PRIMARY KEY,"
+    " version TEXT NOT NULL,"
+    " used INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS verdicts_used ON verdicts(used);"
+    "PRAGMA user_version = 3;";
 
-/* Databases of version 1 lack the columns and tables added since. */
+/* Older databases lack the columns added since; the tables come from the
+ * schema itself (IF NOT EXISTS). */
 static int
 migrate(char **msg)
 {
+	static const char *columns[] = {
+		"ALTER TABLE scans ADD COLUMN stream_ms INTEGER DEFAULT 0",
+		"ALTER TABLE scans ADD COLUMN cache_hits INTEGER DEFAULT 0",
+	};
 	sqlite3_stmt *st;
 	int version = 0;
+	size_t i;
 
 	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
 	    SQLITE_OK)
@@ -66,9 +80,16 @@ migrate(char **msg)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (version == 1)
-		return sqlite3_exec(db, "ALTER TABLE scans ADD COLUMN "
-		    "stream_ms INTEGER DEFAULT 0", NULL, NULL, msg);
+	if (version == 0 || version >= 3)
+		return SQLITE_OK;
+	for (i = 0; i < sizeof(columns) / sizeof(columns[0]); i++)
+		if (sqlite3_exec(db, columns[i], NULL, NULL, msg) != SQLITE_OK) {
+			/* Already there (a version 2 database has the first). */
+			if (*msg != NULL && strstr(*msg, "duplicate column"))
+				sqlite3_free(*msg), *msg = NULL;
+			else
+				return SQLITE_ERROR;
+		}
 	return SQLITE_OK;
 }
 
@@ -193,7 +214,7 @@ store_scan_finished(const struct job *j, int64_t ended)
 	    "ended = ?3, files = ?4, bytes_read = ?5, bytes_scanned = ?6, "
 	    "skipped_too_large = ?7, errors = ?8, fs_scanned = ?9, "
 	    "fs_failed = ?10, launch_ms = ?11, started = coalesce(started, ?3), "
-	    "stream_ms = ?13 WHERE id = ?12")) == NULL)
+	    "stream_ms = ?13, cache_hits = ?14 WHERE id = ?12")) == NULL)
 		goto out;
 	sqlite3_bind_text(st, 1, scan_status_name(r->status), -1, SQLITE_STATIC);
 	if (r->reason[0])
@@ -209,6 +230,7 @@ store_scan_finished(const struct job *j, int64_t ended)
 	sqlite3_bind_int64(st, 11, (sqlite3_int64)r->launch_ms);
 	sqlite3_bind_int64(st, 12, j->id);
 	sqlite3_bind_int64(st, 13, (sqlite3_int64)r->stream_ms);
+	sqlite3_bind_int64(st, 14, (sqlite3_int64)r->cache_hits);
 	if (step_done(st) == -1)
 		goto out;
 	for (d = r->detections; d != NULL; d = d->next) {
@@ -269,7 +291,8 @@ detections_json(int64_t scan_id)
 
 #define SCAN_COLUMNS "id, guest_name, guest_uuid, trigger, queued, started, " \
 	"ended, status, reason, files, bytes_read, bytes_scanned, " \
-	"skipped_too_large, errors, fs_scanned, fs_failed, launch_ms, stream_ms"
+	"skipped_too_large, errors, fs_scanned, fs_failed, launch_ms, stream_ms, " \
+	"cache_hits"
 
 static json_t *
 row_json(sqlite3_stmt *st, int with_detections)
@@ -277,7 +300,7 @@ row_json(sqlite3_stmt *st, int with_detections)
 	static const char *names[] = { "id", "guest", "uuid", "trigger",
 	    "queued", "started", "ended", "status", "reason", "files",
 	    "bytes_read", "bytes_scanned", "skipped_too_large", "errors",
-	    "fs_scanned", "fs_failed", "launch_ms", "stream_ms" };
+	    "fs_scanned", "fs_failed", "launch_ms", "stream_ms", "cache_hits" };
 	json_t *o = json_object();
 	int i;
 
@@ -373,4 +396,67 @@ store_history(const char *uuid, const char *name, int64_t now,
 		}
 		sqlite3_finalize(st);
 	}
+}
+
+/*
+ * Clean verdicts for signatures VERSION: those of other versions are stale
+ * and deleted; of the rest, the newest MAX are handed to fn, oldest first.
+ */
+void
+store_verdicts_load(const char *version, size_t max,
+    void (*fn)(void *, const unsigned char *), void *arg)
+{
+	sqlite3_stmt *st;
+
+	if ((st = prepare("DELETE FROM verdicts WHERE version != ?1")) != NULL) {
+		sqlite3_bind_text(st, 1, version, -1, SQLITE_STATIC);
+		step_done(st);
+	}
+	if ((st = prepare("SELECT sha256 FROM (SELECT sha256, used FROM "
+	    "verdicts ORDER BY used DESC LIMIT ?1) ORDER BY used")) == NULL)
+		return;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		if (sqlite3_column_bytes(st, 0) == VERDICT_HASH)
+			fn(arg, sqlite3_column_blob(st, 0));
+	sqlite3_finalize(st);
+}
+
+/* Records n clean hashes as used now; keeps at most max rows. */
+int
+store_verdicts_save(const char *version, const unsigned char *h, size_t n,
+    size_t max)
+{
+	sqlite3_stmt *st;
+	int64_t now = now_ms();
+	size_t i;
+	int rc = -1;
+
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	if ((st = prepare("INSERT OR REPLACE INTO verdicts (sha256, version, "
+	    "used) VALUES (?1, ?2, ?3)")) == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		sqlite3_bind_blob(st, 1, h + i * VERDICT_HASH, VERDICT_HASH,
+		    SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, version, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, now);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			log_warnx("state: %s", sqlite3_errmsg(db));
+			sqlite3_finalize(st);
+			goto out;
+		}
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	if ((st = prepare("DELETE FROM verdicts WHERE sha256 IN (SELECT sha256 "
+	    "FROM verdicts ORDER BY used DESC LIMIT -1 OFFSET ?1)")) == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+	if (step_done(st) == -1)
+		goto out;
+	rc = 0;
+out:
+	sqlite3_exec(db, rc == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+	return rc;
 }

@@ -24,6 +24,7 @@ ok "queued guest moved to the front; running guest said so"
 # Waiting on a queued guest is a request too: wait on the clone first.
 for g in $G_CLONE $G_CLEAN; do
 	ctl --socket "$sock" scan "$g" --wait
+	expect_rc 0 "waiting for $g"
 done
 for g in $G_CLEAN $G_CLONE; do
 	ctl --socket "$sock" --json results "$g"

@@ -32,6 +32,8 @@ echo "peak: $max_qemu appliances, $max_running running scans; $done_ guests scan
 [ "$max_running" -le 2 ] || fail "$max_running scans at once, cap 2"
 [ "$max_running" -eq 2 ] || fail "never two scans at once: the cap was not used"
 [ "$saw_cap" -eq 1 ] || fail "no guest was ever shown waiting for the cap"
+[ "$(jq '[.guests[] | select(.last_scan.status == "clean" or .last_scan.status == "infected")] | length' <<<"$OUT")" -eq 3 ] ||
+	fail "three guests should have scanned completely: $OUT"
 ok "four guests scanned, never more than two at once"
 
 # Next due: a day after each complete scan; the failed one retries sooner.

@@ -30,8 +30,11 @@ qemu-img create -q -f qcow2 -b "$WORK/infected.img" -F raw "$WORK/infected.qcow2
 
 sg_define $G_INFECTED "$WORK" "$WORK/infected.qcow2" qcow2 || fail "define infected"
 sg_define $G_CLEAN "$WORK" "$WORK/clean.img" raw || fail "define clean"
-# A linked clone of the clean guest's image, shut off.
-qemu-img create -q -f qcow2 -b "$WORK/clean.img" -F raw "$WORK/clone.qcow2" || fail "qemu-img clone"
+# A linked clone of a copy of the clean guest's image, shut off.  (Not of
+# the image itself: the running guest holds a write lock on it that the
+# appliance's qemu honours for a backing file.)
+cp "$WORK/clean.img" "$WORK/golden.img"
+qemu-img create -q -f qcow2 -b "$WORK/golden.img" -F raw "$WORK/clone.qcow2" || fail "qemu-img clone"
 sg_define $G_CLONE "$WORK" "$WORK/clone.qcow2" qcow2 || fail "define clone"
 # Its second disk is on an NBD server: sentinel cannot open that kind.
 sg_define $G_NOFS "$WORK" "$WORK/nofs.img" raw \

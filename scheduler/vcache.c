@@ -1,0 +1,230 @@
+/*
+ * The verdict cache: content hashes (sha256) of files found clean by the
+ * current signatures, shared by every scan, so that the same file in fifty
+ * linked clones is scanned once and an unchanged guest is cheap to scan
+ * again.  Two hash sets make it bounded and close to LRU: a hit in the
+ * older set moves the hash to the newer one, and when the newer is full the
+ * older is dropped.  Scanning threads look up and add under a mutex; the
+ * loop persists what was added or hit to the state database after each
+ * scan, and loads it back at start.  New signatures (another engine
+ * version) empty it.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "log.h"
+#include "sentineld.h"
+
+struct vset {
+	unsigned char	*keys;		/* nslots * 32 bytes */
+	unsigned char	*used;		/* nslots flags */
+	size_t		 nslots, n;
+};
+
+static struct {
+	pthread_mutex_t	 mtx;
+	struct vset	 cur, old;
+	size_t		 half;		/* entries per set */
+	unsigned char	*pending;	/* hashes to persist */
+	size_t		 npending, cappending;
+	char		 version[64];
+	struct verdict_cache iface;
+	int		 on;
+} vc = { .mtx = PTHREAD_MUTEX_INITIALIZER };
+
+static int
+vset_init(struct vset *s, size_t entries)
+{
+	size_t n = 64;
+
+	while (n < entries * 2)
+		n *= 2;
+	s->keys = calloc(n, VERDICT_HASH_LEN);
+	s->used = calloc(n, 1);
+	s->nslots = n;
+	s->n = 0;
+	return s->keys && s->used ? 0 : -1;
+}
+
+static void
+vset_free(struct vset *s)
+{
+	free(s->keys);
+	free(s->used);
+	memset(s, 0, sizeof(*s));
+}
+
+static size_t
+vset_slot(const struct vset *s, const unsigned char *h)
+{
+	size_t i;
+
+	/* The hash is uniform already: its first bytes are the index. */
+	memcpy(&i, h, sizeof(i));
+	i &= s->nslots - 1;
+	while (s->used[i] && memcmp(s->keys + i * VERDICT_HASH_LEN, h,
+	    VERDICT_HASH_LEN) != 0)
+		i = (i + 1) & (s->nslots - 1);
+	return i;
+}
+
+static int
+vset_has(const struct vset *s, const unsigned char *h)
+{
+	return s->nslots > 0 && s->used[vset_slot(s, h)];
+}
+
+/* Adds h to the newer set, retiring the older set when it is full. */
+static void
+vset_add(const unsigned char *h)
+{
+	struct vset t;
+	size_t i;
+
+	if (vc.cur.n >= vc.half) {
+		vset_free(&vc.old);
+		vc.old = vc.cur;
+		if (vset_init(&t, vc.half) == -1) {
+			vset_free(&t);
+			vc.cur = vc.old;	/* keep what we have */
+			memset(&vc.old, 0, sizeof(vc.old));
+			return;
+		}
+		vc.cur = t;
+	}
+	i = vset_slot(&vc.cur, h);
+	if (!vc.cur.used[i]) {
+		memcpy(vc.cur.keys + i * VERDICT_HASH_LEN, h, VERDICT_HASH_LEN);
+		vc.cur.used[i] = 1;
+		vc.cur.n++;
+	}
+}
+
+static void
+pend(const unsigned char *h)
+{
+	unsigned char *np;
+	size_t ncap;
+
+	if (vc.npending == vc.cappending) {
+		ncap = vc.cappending ? vc.cappending * 2 : 1024;
+		if ((np = realloc(vc.pending, ncap * VERDICT_HASH_LEN)) == NULL)
+			return;		/* not persisted: only a later rescan */
+		vc.pending = np;
+		vc.cappending = ncap;
+	}
+	memcpy(vc.pending + vc.npending++ * VERDICT_HASH_LEN, h,
+	    VERDICT_HASH_LEN);
+}
+
+static int
+is_clean(void *p, const unsigned char *h)
+{
+	int hit;
+
+	(void)p;
+	pthread_mutex_lock(&vc.mtx);
+	hit = vset_has(&vc.cur, h);
+	if (!hit && vset_has(&vc.old, h)) {
+		hit = 1;
+		vset_add(h);
+	}
+	if (hit)
+		pend(h);	/* its last use moves on */
+	pthread_mutex_unlock(&vc.mtx);
+	return hit;
+}
+
+static void
+add_clean(void *p, const unsigned char *h)
+{
+	(void)p;
+	pthread_mutex_lock(&vc.mtx);
+	vset_add(h);
+	pend(h);
+	pthread_mutex_unlock(&vc.mtx);
+}
+
+static void
+load_one(void *arg, const unsigned char *h)
+{
+	(void)arg;
+	vset_add(h);
+}
+
+/* Sets the cache up for the engine's signatures; entries 0: no cache. */
+int
+vcache_init(size_t entries, const char *version)
+{
+	vcache_free();
+	if (entries == 0)
+		return 0;
+	vc.half = entries / 2 > 0 ? entries / 2 : 1;
+	if (vset_init(&vc.cur, vc.half) == -1) {
+		vcache_free();
+		return -1;
+	}
+	snprintf(vc.version, sizeof(vc.version), "%s", version);
+	vc.iface.p = NULL;
+	vc.iface.is_clean = is_clean;
+	vc.iface.add_clean = add_clean;
+	vc.on = 1;
+	/* What the state database kept for these signatures, newest last so
+	 * that they end in the newer set. */
+	store_verdicts_load(version, entries, load_one, NULL);
+	log_info("verdict cache: %zu clean hashes for signatures %s",
+	    vc.cur.n + vc.old.n, version);
+	return 0;
+}
+
+const struct verdict_cache *
+vcache_iface(void)
+{
+	return vc.on ? &vc.iface : NULL;
+}
+
+/* Persists what scans added or hit since the last flush (loop thread). */
+void
+vcache_flush(void)
+{
+	unsigned char *p;
+	size_t n;
+
+	if (!vc.on)
+		return;
+	pthread_mutex_lock(&vc.mtx);
+	p = vc.pending;
+	n = vc.npending;
+	vc.pending = NULL;
+	vc.npending = vc.cappending = 0;
+	pthread_mutex_unlock(&vc.mtx);
+	if (n > 0 && store_verdicts_save(vc.version, p, n, 2 * vc.half) == -1)
+		log_warnx("verdict cache: %zu verdicts not saved", n);
+	free(p);
+}
+
+size_t
+vcache_size(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&vc.mtx);
+	n = vc.cur.n + vc.old.n;
+	pthread_mutex_unlock(&vc.mtx);
+	return n;
+}
+
+void
+vcache_free(void)
+{
+	pthread_mutex_lock(&vc.mtx);
+	vset_free(&vc.cur);
+	vset_free(&vc.old);
+	free(vc.pending);
+	vc.pending = NULL;
+	vc.npending = vc.cappending = 0;
+	vc.on = 0;
+	pthread_mutex_unlock(&vc.mtx);
+}

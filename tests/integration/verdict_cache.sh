@@ -1,0 +1,51 @@
+# The verdict cache: a file found clean is not scanned again, in another
+# guest (a linked clone) or after a restart; new signatures make the clean
+# verdicts stale; detections are never cached.
+. "$TESTDIR/lib.sh"
+
+private_daemon cache
+mkdir -p "$WORK/cachedb"
+cp "$DB"/* "$WORK/cachedb/"
+sed -i "s|^database = .*|database = $WORK/cachedb|" "$conf"
+private_daemon_start
+trap 'kill -TERM $pid 2>/dev/null; wait $pid' EXIT
+# Files the engine would see: the non-empty regular files.
+nonempty=$(find "$WORK/content/clean" -type f -size +0 | wc -l)
+
+scan() {	# GUEST EXPECTED_EXIT: sets $scan
+	ctl --socket "$sock" --json scan "$1" --wait
+	expect_rc "$2" "scan of $1"
+	scan=$(jq .scan <<<"$OUT")
+}
+field() { jq -r ".$1" <<<"$scan"; }
+
+scan "$G_CLEAN" 0
+[ "$(field cache_hits)" -eq 0 ] || fail "hits on a cold cache: $scan"
+[ "$(field bytes_scanned)" -gt 0 ] || fail "nothing scanned: $scan"
+
+scan "$G_CLONE" 0
+[ "$(field cache_hits)" -eq "$nonempty" ] || fail "clone: $(field cache_hits) hits, expected $nonempty"
+[ "$(field bytes_scanned)" -eq 0 ] || fail "clone: bytes scanned again: $scan"
+[ "$(field files)" -eq "$(find "$WORK/content/clean" -type f | wc -l)" ] || fail "clone: files: $scan"
+ok "linked clone: all $nonempty files known clean, 0 bytes scanned"
+
+scan "$G_INFECTED" 1
+n1=$(jq '.detections | length' <<<"$scan")
+scan "$G_INFECTED" 1
+[ "$(jq '.detections | length' <<<"$scan")" -eq "$n1" ] || fail "detections changed on a rescan: $scan"
+[ "$(field cache_hits)" -eq 0 ] || fail "infected files served from the cache: $scan"
+ok "detections are not cached: $n1 both times"
+
+kill -TERM "$pid"; wait "$pid"
+private_daemon_start
+scan "$G_CLONE" 0
+[ "$(field cache_hits)" -eq "$nonempty" ] || fail "after a restart: $(field cache_hits) hits"
+ok "the cache survives a restart"
+
+# New signatures: every clean verdict is stale.
+echo "0123456789abcdef0123456789abcdef:1:Sentinel.Test.Dummy" > "$WORK/cachedb/extra.hdb"
+kill -TERM "$pid"; wait "$pid"
+private_daemon_start
+scan "$G_CLONE" 0
+[ "$(field cache_hits)" -eq 0 ] || fail "stale verdicts used after a signature change: $scan"
+ok "new signatures: verdicts stale, files scanned again"
