@@ -39,6 +39,8 @@ static int	cmd_scan(struct ctl *, int, char **);
 static int	cmd_results(struct ctl *, int, char **);
 static int	cmd_status(struct ctl *, int, char **);
 static int	cmd_schedule(struct ctl *, int, char **);
+static int	cmd_cancel(struct ctl *, int, char **);
+static int	cmd_reload(struct ctl *, int, char **);
 
 static const struct ctl_command {
 	const char	*name;
@@ -52,10 +54,14 @@ static const struct ctl_command {
 	{ "scan", -1, cmd_scan, "scan NAME [--wait] | --all",
 	    "scan a guest now, ahead of the schedule; --wait waits for the "
 	    "result; --all queues every guest" },
+	{ "cancel", 1, cmd_cancel, "cancel NAME",
+	    "stop a guest's running scan, or withdraw its request" },
 	{ "results", 1, cmd_results, "results NAME",
 	    "the last scan of a guest and its detections" },
 	{ "schedule", 0, cmd_schedule, "schedule",
 	    "each guest's state, next due time and what holds it back" },
+	{ "reload", 0, cmd_reload, "reload",
+	    "load the signatures again; the old ones stay if that fails" },
 	{ "status", 0, cmd_status, "status",
 	    "daemon, libvirt, signatures, caps, pressure and running scans" },
 };
@@ -377,6 +383,43 @@ cmd_results(struct ctl *c, int argc, char **argv)
 		print_scan(s);
 	json_decref(r);
 	return rc;
+}
+
+static int
+cmd_cancel(struct ctl *c, int argc, char **argv)
+{
+	json_t *r, *s;
+
+	(void)argc;
+	r = ctl_request(c, json_pack("{s:s, s:s}", "cmd", "cancel", "guest",
+	    argv[0]));
+	s = json_object_get(r, "scan");
+	if (c->json)
+		print_json(r);
+	else
+		printf("scan %lld of %s: %s\n", num(s, "id"), str(s, "guest"),
+		    str(s, "request"));
+	json_decref(r);
+	return EXIT_CLEAN;
+}
+
+static int
+cmd_reload(struct ctl *c, int argc, char **argv)
+{
+	json_t *r, *e;
+
+	(void)argc;
+	(void)argv;
+	r = ctl_request(c, json_pack("{s:s}", "cmd", "reload"));
+	e = json_object_get(r, "engine");
+	if (c->json)
+		print_json(r);
+	else
+		printf("signatures: %lld from %s (version %s, loaded in %lld "
+		    "ms)\n", num(e, "signatures"), str(e, "database"),
+		    str(e, "version"), num(e, "load_ms"));
+	json_decref(r);
+	return EXIT_CLEAN;
 }
 
 static int

@@ -403,6 +403,61 @@ cmd_results(struct client *c, long long id, json_t *req)
 }
 
 static void
+cmd_cancel(struct client *c, long long id, json_t *req)
+{
+	const struct guest *g;
+	const char *name, *what;
+	struct job *j;
+	json_t *sj;
+
+	if ((name = req_guest(c, id, req)) == NULL)
+		return;
+	if ((g = inventory_find(name)) == NULL) {
+		unknown_guest(c, id, name);
+		return;
+	}
+	if ((j = jobs_find(g->uuid)) == NULL) {
+		reply_error(c, id, "guest \"%s\" has no scan running or "
+		    "requested", g->name);
+		return;
+	}
+	sj = job_progress_json(j);	/* before a withdrawn job is freed */
+	what = jobs_cancel(j);
+	json_object_set_new(sj, "request", json_string(what));
+	reply_ok(c, id, json_pack("{s:o}", "scan", sj));
+}
+
+static void
+reload_replied(void *arg, const char *err)
+{
+	struct pending *p = arg;
+
+	if (err != NULL)
+		reply_error(p->c, p->id, "reload failed, the signatures "
+		    "loaded before stay: %s", err);
+	else
+		reply_ok(p->c, p->id, json_pack("{s:{s:s, s:i, s:I, s:s}}",
+		    "engine", "database", engine_dbdir(sd.engine),
+		    "signatures", (int)engine_signatures(sd.engine),
+		    "load_ms", (json_int_t)engine_load_ms(sd.engine),
+		    "version", engine_version(sd.engine)));
+	pending_free(p);
+}
+
+static void
+cmd_reload(struct client *c, long long id, json_t *req)
+{
+	struct pending *p;
+
+	(void)req;
+	if ((p = pending_new(c, id, NULL, 0)) == NULL) {
+		reply_error(c, id, "out of memory");
+		return;
+	}
+	signatures_reload(reload_replied, p);
+}
+
+static void
 cmd_schedule(struct client *c, long long id, json_t *req)
 {
 	(void)req;
@@ -444,6 +499,8 @@ static const struct ctl_cmd {
 } ctl_cmds[] = {
 	{ "guests",	cmd_guests },
 	{ "scan",	cmd_scan },
+	{ "cancel",	cmd_cancel },
+	{ "reload",	cmd_reload },
 	{ "results",	cmd_results },
 	{ "schedule",	cmd_schedule },
 	{ "status",	cmd_status },

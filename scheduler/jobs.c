@@ -103,6 +103,9 @@ finish(struct job *j)
 		snprintf(r->reason + len, sizeof(r->reason) - len,
 		    "%sdisks not scanned: %s", len ? "; " : "", j->disk_note);
 	}
+	if (j->cancel_requested && r->status == SCAN_INCOMPLETE &&
+	    strcmp(r->reason, "cancelled") == 0)
+		snprintf(r->reason, sizeof(r->reason), "cancelled by request");
 	if (j->timed_out && r->status == SCAN_INCOMPLETE &&
 	    strcmp(r->reason, "cancelled") == 0)
 		snprintf(r->reason, sizeof(r->reason), "cancelled: ran past "
@@ -269,6 +272,32 @@ jobs_start(struct pol_guest *pg)
 	}
 	TAILQ_INSERT_TAIL(&running, j, entry);
 	nrunning++;
+}
+
+/* `sentinelctl cancel`: a running scan stops (recorded incomplete with
+ * what it had scanned); a queued request is withdrawn.  Says which. */
+const char *
+jobs_cancel(struct job *j)
+{
+	struct pol_guest *pg = j->pg;
+
+	if (j->state == JOB_RUNNING) {
+		j->cancel_requested = 1;
+		log_info("scan %s: cancelling by request", j->guest);
+		scan_cancel(&j->progress);
+		return "cancelling";
+	}
+	TAILQ_REMOVE(&queued, j, entry);
+	j->pg = NULL;
+	if (pg != NULL) {
+		pg->user = NULL;
+		policy_undemand_guest(pg);
+	}
+	j->result.status = SCAN_INCOMPLETE;
+	snprintf(j->result.reason, sizeof(j->result.reason),
+	    "cancelled by request before it started");
+	finish(j);
+	return "withdrawn";
 }
 
 /* Cancels scans running past max_scan_time. */

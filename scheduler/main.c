@@ -191,6 +191,95 @@ note_restart(const char *what, const char *a, const char *b)
 		    "restarts", what);
 }
 
+/* Signatures are loaded again beside the running engine, off the loop;
+ * the new engine serves scans that start afterwards, the running ones
+ * finish on the one they started with.  A failure keeps the old one. */
+struct reload {
+	uv_work_t	 req;
+	char		*dir, *tmpdir;
+	struct engine	*engine;
+	char		 err[512];
+	void		(*cb)(void *, const char *);
+	void		*arg;
+};
+static int reloading;
+
+static void
+reload_work(uv_work_t *req)
+{
+	struct reload *r = req->data;
+
+	r->engine = engine_load(r->dir, r->tmpdir, r->err, sizeof(r->err));
+}
+
+static void
+reload_done(uv_work_t *req, int status)
+{
+	struct reload *r = req->data;
+	struct engine *old;
+
+	(void)status;
+	reloading = 0;
+	if (r->engine == NULL) {
+		log_warnx("signatures: reload failed: %s; keeping the %u "
+		    "signatures loaded", r->err, engine_signatures(sd.engine));
+	} else {
+		old = sd.engine;
+		sd.engine = r->engine;
+		engine_unref(old);
+		log_info("signatures: %u from %s in %llu ms, version %s",
+		    engine_signatures(sd.engine), engine_dbdir(sd.engine),
+		    (unsigned long long)engine_load_ms(sd.engine),
+		    engine_version(sd.engine));
+		if (vcache_init((size_t)sd.conf.verdict_cache,
+		    engine_version(sd.engine)) == -1)
+			log_warnx("verdict cache: out of memory; scans go on "
+			    "without it");
+	}
+	if (r->cb != NULL)
+		r->cb(r->arg, r->engine == NULL ? r->err : NULL);
+	free(r->dir);
+	free(r->tmpdir);
+	free(r);
+}
+
+void
+signatures_reload(void (*cb)(void *, const char *), void *arg)
+{
+	struct reload *r;
+
+	if (reloading || sd.stopping) {
+		if (cb != NULL)
+			cb(arg, sd.stopping ? "sentineld is stopping" :
+			    "a reload is already running");
+		return;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->dir = strdup(sd.conf.clamav_database)) == NULL ||
+	    (r->tmpdir = strdup(sd.conf.clamav_tmpdir)) == NULL) {
+		if (r != NULL)
+			free(r->dir);
+		free(r);
+		if (cb != NULL)
+			cb(arg, "out of memory");
+		return;
+	}
+	r->cb = cb;
+	r->arg = arg;
+	r->req.data = r;
+	if (uv_queue_work(sd.loop, &r->req, reload_work, reload_done) != 0) {
+		free(r->dir);
+		free(r->tmpdir);
+		free(r);
+		if (cb != NULL)
+			cb(arg, "cannot queue the reload");
+		return;
+	}
+	reloading = 1;
+	log_info("signatures: reloading from %s", *sd.conf.clamav_database ?
+	    sd.conf.clamav_database : "libclamav's default directory");
+}
+
 /* SIGHUP: read the configuration again.  A bad file keeps the old one. */
 static void
 on_hup(uv_signal_t *s, int signum)
@@ -234,6 +323,7 @@ on_hup(uv_signal_t *s, int signum)
 	    sd.conf_path, sd.max_scans);
 	schedule_reconf();
 	inventory_refresh(NULL, NULL);
+	signatures_reload(NULL, NULL);
 }
 
 int

@@ -420,6 +420,16 @@ policy_demand(struct policy *p, struct pol_guest *g, int64_t now)
 	return 0;
 }
 
+void
+policy_undemand(struct policy *p, struct pol_guest *g, int64_t now)
+{
+	if (g->where == POL_RUNNING || !g->on_demand)
+		return;
+	unfile(p, g);
+	g->on_demand = 0;
+	file(p, g, now);
+}
+
 static void
 start(struct policy *p, struct pol_guest *g)
 {

@@ -92,6 +92,8 @@ struct pol_guest *policy_at(const struct policy *, size_t);
  * requests; a second request for a queued guest moves it ahead of all.
  * 1 if it is running. */
 int		 policy_demand(struct policy *, struct pol_guest *, int64_t);
+/* Withdraws an on-demand request that has not started. */
+void		 policy_undemand(struct policy *, struct pol_guest *, int64_t);
 /* Starts what may start now; fills out[] (at most max), returns count. */
 size_t		 policy_pick(struct policy *, int64_t, const struct pressure *,
 		    struct pol_guest **, size_t);

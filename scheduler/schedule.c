@@ -210,6 +210,12 @@ policy_demand_guest(struct pol_guest *pg)
 	policy_demand(pol, pg, now_ms());
 }
 
+void
+policy_undemand_guest(struct pol_guest *pg)
+{
+	policy_undemand(pol, pg, now_ms());
+}
+
 /* A decision at the next turn of the loop. */
 void
 schedule_kick(void)

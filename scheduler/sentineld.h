@@ -55,6 +55,7 @@ struct job {
 	enum job_state			 state;
 	struct pol_guest		*pg;		/* its place in the policy */
 	int				 timed_out;	/* past max_scan_time */
+	int				 cancel_requested;
 	int64_t				 queued_ms, started_ms;
 	struct scan_disk		*disks;
 	size_t				 ndisks;
@@ -85,6 +86,7 @@ extern struct daemon sd;
 
 /* main.c */
 unsigned int	 derive_max_scans(void);
+void		 signatures_reload(void (*)(void *, const char *), void *);
 
 /* control.c */
 int		 control_init(char *, size_t);
@@ -118,6 +120,7 @@ struct job	*jobs_submit(const struct guest *, const char *, int *, char *,
 		    size_t);
 void		 jobs_start(struct pol_guest *);
 void		 jobs_check_time(int64_t);
+const char	*jobs_cancel(struct job *);
 void		 jobs_wait(struct job *, job_waiter_fn, void *);
 void		 jobs_unwait(void *);
 struct job	*jobs_find(const char *);
@@ -137,6 +140,7 @@ void		 schedule_free(void);
 struct pol_guest *schedule_guest(const char *);
 void		 policy_done_guest(struct pol_guest *, int, int64_t);
 void		 policy_demand_guest(struct pol_guest *);
+void		 policy_undemand_guest(struct pol_guest *);
 struct throttle	*schedule_throttle(void);
 unsigned int	 schedule_waiting(void);
 int		 schedule_pressure(struct pressure *);

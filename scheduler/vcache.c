@@ -7,7 +7,9 @@
  * older is dropped.  Scanning threads look up and add under a mutex; the
  * loop persists what was added or hit to the state database after each
  * scan, and loads it back at start.  New signatures (another engine
- * version) empty it.
+ * version) empty it: each version gets its own handle, and a scan still
+ * running on the old engine finds its handle stale and neither reads nor
+ * adds verdicts.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -16,6 +18,13 @@
 #include "cache.h"
 #include "log.h"
 #include "sentineld.h"
+
+/* The handle scans get: one per signature version. */
+struct vgen {
+	struct verdict_cache	 iface;
+	unsigned int		 gen;
+	struct vgen		*next;
+};
 
 struct vset {
 	unsigned char	*keys;		/* nslots * 32 bytes */
@@ -30,7 +39,8 @@ static struct {
 	unsigned char	*pending;	/* hashes to persist */
 	size_t		 npending, cappending;
 	char		 version[64];
-	struct verdict_cache iface;
+	unsigned int	 gen;		/* the current version's */
+	struct vgen	*gens;		/* every handle given out */
 	int		 on;
 } vc = { .mtx = PTHREAD_MUTEX_INITIALIZER };
 
@@ -119,13 +129,23 @@ pend(const unsigned char *h)
 	    VERDICT_HASH_LEN);
 }
 
+/* True if the handle is for the signatures loaded now; lock held. */
+static int
+current(const void *p)
+{
+	return vc.on && ((const struct vgen *)p)->gen == vc.gen;
+}
+
 static int
 is_clean(void *p, const unsigned char *h)
 {
 	int hit;
 
-	(void)p;
 	pthread_mutex_lock(&vc.mtx);
+	if (!current(p)) {
+		pthread_mutex_unlock(&vc.mtx);
+		return 0;
+	}
 	hit = vset_has(&vc.cur, h);
 	if (!hit && vset_has(&vc.old, h)) {
 		hit = 1;
@@ -140,10 +160,26 @@ is_clean(void *p, const unsigned char *h)
 static void
 add_clean(void *p, const unsigned char *h)
 {
-	(void)p;
 	pthread_mutex_lock(&vc.mtx);
-	vset_add(h);
-	pend(h);
+	if (current(p)) {
+		vset_add(h);
+		pend(h);
+	}
+	pthread_mutex_unlock(&vc.mtx);
+}
+
+/* Empties the sets (the handles stay valid, and stale). */
+static void
+reset(void)
+{
+	pthread_mutex_lock(&vc.mtx);
+	vset_free(&vc.cur);
+	vset_free(&vc.old);
+	free(vc.pending);
+	vc.pending = NULL;
+	vc.npending = vc.cappending = 0;
+	vc.on = 0;
+	vc.gen++;
 	pthread_mutex_unlock(&vc.mtx);
 }
 
@@ -154,23 +190,37 @@ load_one(void *arg, const unsigned char *h)
 	vset_add(h);
 }
 
-/* Sets the cache up for the engine's signatures; entries 0: no cache. */
+/* Sets the cache up for the engine's signatures; entries 0: no cache.
+ * Called again when new signatures are loaded (loop thread). */
 int
 vcache_init(size_t entries, const char *version)
 {
-	vcache_free();
+	struct vgen *g;
+
+	if (vc.on && strcmp(version, vc.version) == 0)
+		return 0;	/* the same signatures: keep what we know */
+	vcache_flush();
+	reset();
 	if (entries == 0)
 		return 0;
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return -1;
 	vc.half = entries / 2 > 0 ? entries / 2 : 1;
 	if (vset_init(&vc.cur, vc.half) == -1) {
-		vcache_free();
+		vset_free(&vc.cur);
+		free(g);
 		return -1;
 	}
 	snprintf(vc.version, sizeof(vc.version), "%s", version);
-	vc.iface.p = NULL;
-	vc.iface.is_clean = is_clean;
-	vc.iface.add_clean = add_clean;
+	g->iface.p = g;
+	g->iface.is_clean = is_clean;
+	g->iface.add_clean = add_clean;
+	pthread_mutex_lock(&vc.mtx);
+	g->gen = vc.gen;
+	g->next = vc.gens;
+	vc.gens = g;
 	vc.on = 1;
+	pthread_mutex_unlock(&vc.mtx);
 	/* What the state database kept for these signatures, newest last so
 	 * that they end in the newer set. */
 	store_verdicts_load(version, entries, load_one, NULL);
@@ -182,7 +232,7 @@ vcache_init(size_t entries, const char *version)
 const struct verdict_cache *
 vcache_iface(void)
 {
-	return vc.on ? &vc.iface : NULL;
+	return vc.on ? &vc.gens->iface : NULL;
 }
 
 /* Persists what scans added or hit since the last flush (loop thread). */
@@ -216,15 +266,16 @@ vcache_size(void)
 	return n;
 }
 
+/* At exit, when no scan runs any more. */
 void
 vcache_free(void)
 {
-	pthread_mutex_lock(&vc.mtx);
-	vset_free(&vc.cur);
-	vset_free(&vc.old);
-	free(vc.pending);
-	vc.pending = NULL;
-	vc.npending = vc.cappending = 0;
-	vc.on = 0;
-	pthread_mutex_unlock(&vc.mtx);
+	struct vgen *g, *next;
+
+	reset();
+	for (g = vc.gens; g != NULL; g = next) {
+		next = g->next;
+		free(g);
+	}
+	vc.gens = NULL;
 }

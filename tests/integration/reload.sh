@@ -3,6 +3,9 @@
 . "$TESTDIR/lib.sh"
 
 private_daemon reload
+mkdir -p "$WORK/reloaddb"
+cp "$DB"/* "$WORK/reloaddb/"
+sed -i "s|^database = .*|database = $WORK/reloaddb|" "$conf"
 private_daemon_start
 trap 'kill -TERM $pid 2>/dev/null; wait $pid' EXIT
 
@@ -32,3 +35,23 @@ done
 grep -q "\[control\] socket changed; it takes effect when sentineld restarts" "$log" ||
 	fail "restart-only change not reported: $(cat "$log")"
 ok "good config applied; the socket change waits for a restart"
+
+# Signatures: reloaded beside the running engine; a failure keeps the old.
+ctl --socket "$sock" --json status
+sigs=$(jq .engine.signatures <<<"$OUT")
+version=$(jq -r .engine.version <<<"$OUT")
+echo "0123456789abcdef0123456789abcdef:1:Sentinel.Test.Extra" > "$WORK/reloaddb/extra.hdb"
+ctl --socket "$sock" --json reload
+expect_rc 0 "reload"
+[ "$(jq .engine.signatures <<<"$OUT")" -eq $((sigs + 1)) ] || fail "reload: $OUT"
+[ "$(jq -r .engine.version <<<"$OUT")" != "$version" ] || fail "version unchanged: $OUT"
+ok "reload: $((sigs + 1)) signatures, version $(jq -r .engine.version <<<"$OUT")"
+
+echo "this is not a signature" > "$WORK/reloaddb/broken.hdb"
+ctl --socket "$sock" reload
+expect_rc 2 "reload of a broken database"
+grep -q "reload failed, the signatures loaded before stay" <<<"$ERR" || fail "message: $ERR"
+ctl --socket "$sock" --json status
+[ "$(jq .engine.signatures <<<"$OUT")" -eq $((sigs + 1)) ] || fail "engine lost after a failed reload: $OUT"
+grep -q "signatures: reload failed" "$log" || fail "failed reload not logged"
+ok "failed reload keeps the engine: $ERR"
