@@ -20,6 +20,8 @@ if [ -f "$PIDFILE" ]; then
 	grep -q "sentineld: stopped" "$WORK/sentineld.log" ||
 		{ echo "FAIL: sentineld did not stop cleanly" >&2; status=1; }
 fi
+# Private daemons of tests that failed half-way.
+pkill -TERM -f "sentineld -f -c $WORK/" 2>/dev/null && sleep 2
 for g in $G_INFECTED $G_CLEAN $G_NOFS $G_CLONE; do
 	sg_undefine "$g"
 done

@@ -4,6 +4,7 @@
 
 private_daemon stop
 private_daemon_start
+trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
 
 ctl --socket "$sock" --json scan "$G_INFECTED"
 expect_rc 0 "scan without --wait"
