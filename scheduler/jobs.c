@@ -90,10 +90,11 @@ finish(struct job *j)
 	size_t len;
 	json_t *scan;
 
-	if (sd.stopping && j->result.status == SCAN_INCOMPLETE &&
-	    strcmp(j->result.reason, "cancelled") == 0)
-		snprintf(j->result.reason, sizeof(j->result.reason),
-		    "cancelled: sentineld stopping");
+	/* A scan stopped by the daemon says why (the library only knows it
+	 * was cancelled). */
+	if (j->cancel_why[0] != '\0' && r->status == SCAN_INCOMPLETE &&
+	    strcmp(r->reason, "cancelled") == 0)
+		snprintf(r->reason, sizeof(r->reason), "%s", j->cancel_why);
 	/* Disks the scan could not cover are said, and a scan that missed
 	 * some is not clean: it is incomplete. */
 	if (j->disk_note != NULL) {
@@ -103,14 +104,6 @@ finish(struct job *j)
 		snprintf(r->reason + len, sizeof(r->reason) - len,
 		    "%sdisks not scanned: %s", len ? "; " : "", j->disk_note);
 	}
-	if (j->cancel_requested && r->status == SCAN_INCOMPLETE &&
-	    strcmp(r->reason, "cancelled") == 0)
-		snprintf(r->reason, sizeof(r->reason), "cancelled by request");
-	if (j->timed_out && r->status == SCAN_INCOMPLETE &&
-	    strcmp(r->reason, "cancelled") == 0)
-		snprintf(r->reason, sizeof(r->reason), "cancelled: ran past "
-		    "max_scan_time (%llu s)",
-		    (unsigned long long)sd.conf.max_scan_time);
 	ended = now_ms();
 	vcache_flush();
 	if (store_scan_finished(j, ended) == -1)
@@ -282,7 +275,8 @@ jobs_cancel(struct job *j)
 	struct pol_guest *pg = j->pg;
 
 	if (j->state == JOB_RUNNING) {
-		j->cancel_requested = 1;
+		snprintf(j->cancel_why, sizeof(j->cancel_why),
+		    "cancelled by request");
 		log_info("scan %s: cancelling by request", j->guest);
 		scan_cancel(&j->progress);
 		return "cancelling";
@@ -309,9 +303,11 @@ jobs_check_time(int64_t now)
 	if (sd.conf.max_scan_time == 0)
 		return;
 	TAILQ_FOREACH(j, &running, entry)
-		if (!j->timed_out && now - j->started_ms >
+		if (j->cancel_why[0] == '\0' && now - j->started_ms >
 		    (int64_t)sd.conf.max_scan_time * 1000) {
-			j->timed_out = 1;
+			snprintf(j->cancel_why, sizeof(j->cancel_why),
+			    "cancelled: ran past max_scan_time (%llu s)",
+			    (unsigned long long)sd.conf.max_scan_time);
 			log_warnx("scan %s: running past max_scan_time (%llu "
 			    "s): cancelling", j->guest,
 			    (unsigned long long)sd.conf.max_scan_time);
@@ -469,6 +465,9 @@ jobs_shutdown(void (*idle)(void))
 	}
 	TAILQ_FOREACH(j, &running, entry) {
 		log_info("scan %s: cancelling, sentineld stopping", j->guest);
+		if (j->cancel_why[0] == '\0')
+			snprintf(j->cancel_why, sizeof(j->cancel_why),
+			    "cancelled: sentineld stopping");
 		scan_cancel(&j->progress);
 	}
 	if (nrunning == 0)

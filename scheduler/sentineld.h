@@ -54,8 +54,7 @@ struct job {
 	const char			*trigger;
 	enum job_state			 state;
 	struct pol_guest		*pg;		/* its place in the policy */
-	int				 timed_out;	/* past max_scan_time */
-	int				 cancel_requested;
+	char				 cancel_why[96];	/* who cancelled it */
 	int64_t				 queued_ms, started_ms;
 	struct scan_disk		*disks;
 	size_t				 ndisks;

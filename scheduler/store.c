@@ -233,17 +233,26 @@ store_scan_finished(const struct job *j, int64_t ended)
 	sqlite3_bind_int64(st, 14, (sqlite3_int64)r->cache_hits);
 	if (step_done(st) == -1)
 		goto out;
-	for (d = r->detections; d != NULL; d = d->next) {
+	if (r->detections != NULL) {
+		/* One statement for all detections, reset between rows. */
 		if ((st = prepare("INSERT INTO detections (scan_id, fs, path, "
 		    "signature, size) VALUES (?1, ?2, ?3, ?4, ?5)")) == NULL)
 			goto out;
-		sqlite3_bind_int64(st, 1, j->id);
-		sqlite3_bind_text(st, 2, d->fs, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 3, d->path, (int)d->pathlen, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, d->signature, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, (sqlite3_int64)d->size);
-		if (step_done(st) == -1)
-			goto out;
+		for (d = r->detections; d != NULL; d = d->next) {
+			sqlite3_bind_int64(st, 1, j->id);
+			sqlite3_bind_text(st, 2, d->fs, -1, SQLITE_STATIC);
+			sqlite3_bind_blob(st, 3, d->path, (int)d->pathlen,
+			    SQLITE_STATIC);
+			sqlite3_bind_text(st, 4, d->signature, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 5, (sqlite3_int64)d->size);
+			if (sqlite3_step(st) != SQLITE_DONE) {
+				log_warnx("state: %s", sqlite3_errmsg(db));
+				sqlite3_finalize(st);
+				goto out;
+			}
+			sqlite3_reset(st);
+		}
+		sqlite3_finalize(st);
 	}
 	rc = 0;
 out:
