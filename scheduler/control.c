@@ -243,6 +243,14 @@ scan_finished(void *arg, const json_t *scan)
 	pending_free(p);
 }
 
+/* What became of a scan request, from jobs_submit's *was. */
+static const char *
+request_name(int was)
+{
+	return was == 2 ? "already running" : was == 1 ?
+	    "moved to the front" : "queued";
+}
+
 static void
 scan_ready(void *arg)
 {
@@ -265,9 +273,8 @@ scan_ready(void *arg)
 	}
 	if (!p->wait) {
 		sj = job_progress_json(j);
-		json_object_set_new(sj, "request", json_string(was == 2 ?
-		    "already running" : was == 1 ? "moved to the front" :
-		    "queued"));
+		json_object_set_new(sj, "request",
+		    json_string(request_name(was)));
 		reply_ok(p->c, p->id, json_pack("{s:o}", "scan", sj));
 		pending_free(p);
 		return;
@@ -295,9 +302,8 @@ scan_all_ready(void *arg)
 			    err);
 		else {
 			sj = job_progress_json(j);
-			json_object_set_new(sj, "request", json_string(was ==
-			    2 ? "already running" : was == 1 ?
-			    "moved to the front" : "queued"));
+			json_object_set_new(sj, "request",
+			    json_string(request_name(was)));
 		}
 		json_array_append_new(a, sj);
 	}
