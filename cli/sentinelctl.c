@@ -27,6 +27,7 @@ struct ctl {
 	int		 fd;
 	int		 json;
 	int		 wait;
+	int		 skipped;	/* results --skipped */
 	int		 all;
 	const char	*socket;
 	char		*buf;		/* bytes read, not yet parsed */
@@ -56,8 +57,9 @@ static const struct ctl_command {
 	    "result; --all queues every guest" },
 	{ "cancel", 1, cmd_cancel, "cancel NAME",
 	    "stop a guest's running scan, or withdraw its request" },
-	{ "results", 1, cmd_results, "results NAME",
-	    "the last scan of a guest and its detections" },
+	{ "results", 1, cmd_results, "results NAME [--skipped]",
+	    "the last scan of a guest, its detections and what it did not "
+	    "scan; --skipped lists those paths" },
 	{ "schedule", 0, cmd_schedule, "schedule",
 	    "each guest's state, next due time and what holds it back" },
 	{ "reload", 0, cmd_reload, "reload",
@@ -245,12 +247,46 @@ status_exit(const char *status)
 	return EXIT_ERROR;
 }
 
+/* A path as the guest sees it, or DEVICE:/path; a filesystem alone. */
+static const char *
+where(json_t *o, char *buf, size_t len)
+{
+	const char *path = str(o, "path");
+
+	if (*path == '\0')
+		snprintf(buf, len, "%s", str(o, "fs"));
+	else if (json_is_true(json_object_get(o, "guest_path")))
+		snprintf(buf, len, "%s (on %s)", path, str(o, "fs"));
+	else
+		snprintf(buf, len, "%s:%s", str(o, "fs"), path);
+	return buf;
+}
+
+/* "not scanned: 2 too large, 1 special" or "not scanned: nothing". */
+static void
+print_skipped(json_t *sk)
+{
+	const char *key;
+	json_t *v;
+	int any = 0;
+
+	printf("not scanned: ");
+	json_object_foreach(sk, key, v) {
+		if (json_integer_value(v) == 0)
+			continue;
+		printf("%s %lld %s", any ? "," : "",
+		    (long long)json_integer_value(v), key);
+		any = 1;
+	}
+	printf("%s\n", any ? "" : " nothing");
+}
+
 /* Prints one scan record; returns the exit status it stands for. */
 static int
 print_scan(json_t *s)
 {
-	char t0[32], t1[32], b1[32], b2[32];
-	json_t *dets = json_object_get(s, "detections"), *d;
+	char t0[32], t1[32], b1[32], b2[32], w[8192];
+	json_t *dets = json_object_get(s, "detections"), *d, *sk;
 	const char *status = str(s, "status");
 	long long started = num(s, "started"), ended = num(s, "ended");
 	size_t i;
@@ -268,17 +304,35 @@ print_scan(json_t *s)
 		printf("time:         %s to %s (%.1f s, appliance launch "
 		    "%.1f s)\n", t0, t1, (double)(ended - started) / 1000,
 		    (double)num(s, "launch_ms") / 1000);
-	printf("files:        %lld scanned (%lld known clean from earlier "
-	    "scans), %lld too large (not scanned), %lld unreadable\n",
-	    num(s, "files"), num(s, "cache_hits"), num(s, "skipped_too_large"),
-	    num(s, "errors"));
+	if (json_is_string(json_object_get(s, "os")))
+		printf("system:       %s (paths as the guest mounts them)\n",
+		    str(s, "os"));
+	printf("files:        %lld read and checked (%lld known clean from "
+	    "earlier scans), %lld unchanged since the last scan (not read)\n",
+	    num(s, "files"), num(s, "cache_hits"), num(s, "unchanged"));
+	print_skipped(json_object_get(s, "skipped"));
 	printf("bytes:        %s read from the guest, %s scanned\n", b1, b2);
 	printf("filesystems:  %lld scanned, %lld failed\n",
 	    num(s, "fs_scanned"), num(s, "fs_failed"));
+	if (json_is_string(json_object_get(s, "signature_version")))
+		printf("signatures:   version %s\n",
+		    str(s, "signature_version"));
 	printf("detections:   %zu\n", json_array_size(dets));
 	json_array_foreach(dets, i, d)
-		printf("  %s:%s\t%s\n", str(d, "fs"), str(d, "path"),
+		printf("  %s\t%s\n", where(d, w, sizeof(w)),
 		    str(d, "signature"));
+	sk = json_object_get(s, "skipped_paths");
+	if (json_is_array(sk)) {
+		printf("not scanned:  %zu listed%s\n", json_array_size(sk),
+		    json_array_size(sk) > 0 ? " (reason, path, detail)" : "");
+		json_array_foreach(sk, i, d)
+			printf("  %-11s %s%s%s\n", str(d, "reason"),
+			    where(d, w, sizeof(w)),
+			    json_is_string(json_object_get(d, "detail")) ?
+			    "\t" : "",
+			    json_is_string(json_object_get(d, "detail")) ?
+			    str(d, "detail") : "");
+	}
 	return status_exit(status);
 }
 
@@ -373,8 +427,8 @@ cmd_results(struct ctl *c, int argc, char **argv)
 	int rc;
 
 	(void)argc;
-	r = ctl_request(c, json_pack("{s:s, s:s}", "cmd", "results", "guest",
-	    argv[0]));
+	r = ctl_request(c, json_pack("{s:s, s:s, s:b}", "cmd", "results",
+	    "guest", argv[0], "skipped", c->skipped));
 	s = json_object_get(r, "scan");
 	rc = status_exit(str(s, "status"));
 	if (c->json)
@@ -527,6 +581,7 @@ main(int argc, char *argv[])
 		{ "socket",	required_argument,	NULL, 's' },
 		{ "wait",	no_argument,		NULL, 'w' },
 		{ "all",	no_argument,		NULL, 'a' },
+		{ "skipped",	no_argument,		NULL, 'k' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -541,8 +596,9 @@ main(int argc, char *argv[])
 	c.socket = getenv("SENTINEL_SOCKET");
 	if (c.socket == NULL || *c.socket == '\0')
 		c.socket = "/run/sentinel/sentineld.sock";
-	while ((ch = getopt_long(argc, argv, "+ahjs:wV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+ahjks:wV", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'k': c.skipped = 1; break;
 		case 'j': c.json = 1; break;
 		case 's': c.socket = optarg; break;
 		case 'w': c.wait = 1; break;
@@ -567,8 +623,9 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	optind = 0;	/* glibc: start over, forgetting the "+" mode */
-	while ((ch = getopt_long(argc, argv, "ahjs:w", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "ahjks:w", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'k': c.skipped = 1; break;
 		case 'j': c.json = 1; break;
 		case 's': c.socket = optarg; break;
 		case 'w': c.wait = 1; break;
@@ -583,6 +640,8 @@ main(int argc, char *argv[])
 	}
 	if ((c.wait || c.all) && cmd->fn != cmd_scan)
 		die("--wait and --all go with scan only");
+	if (c.skipped && cmd->fn != cmd_results)
+		die("--skipped goes with results only");
 	ctl_connect(&c);
 	ctl_hello(&c);
 	rc = cmd->fn(&c, argc - optind, argv + optind);

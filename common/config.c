@@ -27,6 +27,10 @@ const struct opt_entry config_options[] = {
 	{ "clamav", "tmpdir", OPT_STRING, 0, 0, "/run/sentinel/tmp",
 	    OFF(clamav_tmpdir),
 	    "scratch directory for libclamav's unpackers; keep it on tmpfs" },
+	{ "clamav", "self_check", OPT_DURATION, 0, 366 * 86400LL, "600s",
+	    OFF(self_check),
+	    "how often the signature directory is checked for changes, which "
+	    "reload the signatures (clamd's SelfCheck); 0: never" },
 	{ "guestfs", "backend", OPT_STRING, 0, 0, "",
 	    OFF(guestfs_backend),
 	    "libguestfs backend; empty means libguestfs' default" },
@@ -45,7 +49,26 @@ const struct opt_entry config_options[] = {
 	    "scans (appliances) running at once; 0 derives it from the host" },
 	{ "scan", "max_file_size", OPT_SIZE, 1, 1LL << 32, "100M",
 	    OFF(max_file_size),
-	    "larger files are skipped and counted as not scanned" },
+	    "larger files, and larger files inside archives, are not scanned "
+	    "and are counted so (clamd's MaxFileSize)" },
+	{ "scan", "max_scan_size", OPT_SIZE, 1, 1LL << 40, "400M",
+	    OFF(max_scan_size),
+	    "most data scanned out of one file and what it contains "
+	    "(clamd's MaxScanSize)" },
+	{ "scan", "max_files", OPT_INT, 1, 1000000000, "10000",
+	    OFF(max_files),
+	    "most files scanned inside one archive or document "
+	    "(clamd's MaxFiles)" },
+	{ "scan", "max_recursion", OPT_INT, 1, 1000, "17",
+	    OFF(max_recursion),
+	    "deepest nesting of archives scanned (clamd's MaxRecursion)" },
+	{ "scan", "max_file_scan_time", OPT_DURATION, 1, 86400, "120s",
+	    OFF(max_file_scan_time),
+	    "longest the engine spends on one file (clamd's MaxScanTime)" },
+	{ "scan", "exclude_paths", OPT_STRING, 0, 0, "",
+	    OFF(exclude_paths),
+	    "glob patterns of guest paths not scanned, separated by spaces; "
+	    "* also matches /" },
 	{ "scan", "verdict_cache", OPT_INT, 0, 100000000, "500000",
 	    OFF(verdict_cache),
 	    "clean content hashes remembered across scans and guests; 0: off" },
@@ -105,6 +128,8 @@ const struct opt_entry guest_options[] = {
 	    "never scan this guest on schedule (on demand still works)" },
 	{ "guest", "priority", OPT_INT, -100, 100, "0", GOFF(priority),
 	    "among guests due, higher priority starts first" },
+	{ "guest", "exclude_paths", OPT_STRING, 0, 0, "", GOFF(exclude_paths),
+	    "more glob patterns of paths not scanned in this guest" },
 };
 const size_t guest_noptions = sizeof(guest_options) / sizeof(guest_options[0]);
 const size_t config_noptions = sizeof(config_options) / sizeof(config_options[0]);

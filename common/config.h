@@ -43,6 +43,12 @@ struct config {
 	char		*state_path;
 	long long	 max_concurrent_scans;	/* 0 means derived from the host */
 	uint64_t	 max_file_size;
+	uint64_t	 max_scan_size;
+	long long	 max_files;
+	long long	 max_recursion;
+	uint64_t	 max_file_scan_time;	/* seconds */
+	char		*exclude_paths;
+	uint64_t	 self_check;		/* seconds; 0 means never */
 	uint64_t	 libvirt_refresh;
 	long long	 per_storage_scans;
 	long long	 verdict_cache;		/* entries; 0 means off */
@@ -69,6 +75,7 @@ struct guest_conf {
 	char		*windows;
 	int		 exclude;
 	long long	 priority;
+	char		*exclude_paths;
 	struct guest_conf *next;
 };
 
@@ -78,6 +85,7 @@ extern const size_t guest_noptions;
 #define GUEST_OPT_WINDOWS	0x2
 #define GUEST_OPT_EXCLUDE	0x4
 #define GUEST_OPT_PRIORITY	0x8
+#define GUEST_OPT_EXCLUDE_PATHS	0x10
 
 const struct guest_conf *config_guest(const struct config *, const char *);
 

@@ -23,6 +23,7 @@ struct engine {
 	uint64_t		 load_ms;
 	char			*dbdir;
 	char			 version[40];
+	char			 stamp[24];	/* the files' part of version */
 };
 
 int
@@ -45,8 +46,8 @@ static int is_database(const char *);
  * time, so that any change to the directory (freshclam, or a hand-made
  * .hdb) gives a new version and makes cached clean verdicts stale.
  */
-static void
-make_version(struct engine *e, const char *dir)
+void
+engine_dir_stamp(const char *dir, char *out, size_t outlen)
 {
 	unsigned char sum[32] = { 0 }, h[32];
 	char line[512], path[4096];
@@ -73,10 +74,60 @@ make_version(struct engine *e, const char *dir)
 		}
 		closedir(d);
 	}
-	snprintf(e->version, sizeof(e->version), "%u-",
-	    (unsigned int)cl_engine_get_num(e->cl, CL_ENGINE_DB_VERSION, NULL));
-	for (i = 0; i < 8; i++)
-		snprintf(e->version + strlen(e->version), 3, "%02x", sum[i]);
+	if (outlen > 0)
+		out[0] = '\0';
+	for (i = 0; i < 8 && 2 * i + 2 < outlen; i++)
+		snprintf(out + 2 * i, 3, "%02x", sum[i]);
+}
+
+static void
+make_version(struct engine *e, const char *dir)
+{
+	engine_dir_stamp(dir, e->stamp, sizeof(e->stamp));
+	snprintf(e->version, sizeof(e->version), "%u-%s",
+	    (unsigned int)cl_engine_get_num(e->cl, CL_ENGINE_DB_VERSION, NULL),
+	    e->stamp);
+}
+
+const char *
+engine_dir_stamp_of(const struct engine *e)
+{
+	return e->stamp;
+}
+
+static int
+set_limits(struct cl_engine *cl, const struct engine_limits *l, char *err,
+    size_t errlen)
+{
+	static const struct {
+		enum cl_engine_field	 f;
+		const char		*name;
+	} f[] = {
+		{ CL_ENGINE_MAX_SCANSIZE, "MaxScanSize" },
+		{ CL_ENGINE_MAX_FILESIZE, "MaxFileSize" },
+		{ CL_ENGINE_MAX_RECURSION, "MaxRecursion" },
+		{ CL_ENGINE_MAX_FILES, "MaxFiles" },
+		{ CL_ENGINE_MAX_SCANTIME, "MaxScanTime" },
+	};
+	long long v[5];
+	cl_error_t rc;
+	size_t i;
+
+	v[0] = (long long)l->max_scan_size;
+	v[1] = (long long)l->max_file_size;
+	v[2] = l->max_recursion;
+	v[3] = l->max_files;
+	v[4] = l->max_scan_time_ms;
+	for (i = 0; i < 5; i++) {
+		if (v[i] == 0)
+			continue;
+		if ((rc = cl_engine_set_num(cl, f[i].f, v[i])) != CL_SUCCESS) {
+			snprintf(err, errlen, "libclamav %s %lld: %s",
+			    f[i].name, v[i], cl_strerror(rc));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* A file name libclamav would load as a database. */
@@ -116,7 +167,8 @@ dir_has_databases(const char *dir)
 }
 
 struct engine *
-engine_load(const char *dir, const char *tmpdir, char *err, size_t errlen)
+engine_load(const char *dir, const char *tmpdir,
+    const struct engine_limits *limits, char *err, size_t errlen)
 {
 	struct engine *e;
 	struct timespec t0, t1;
@@ -153,6 +205,8 @@ engine_load(const char *dir, const char *tmpdir, char *err, size_t errlen)
 		    cl_strerror(rc));
 		goto fail;
 	}
+	if (limits != NULL && set_limits(e->cl, limits, err, errlen) == -1)
+		goto fail;
 	if ((rc = cl_load(dir, e->cl, &e->sigs, CL_DB_STDOPT)) != CL_SUCCESS) {
 		snprintf(err, errlen, "loading signatures from %s: %s", dir,
 		    cl_strerror(rc));
@@ -236,6 +290,12 @@ engine_scan_mem(struct engine *e, const void *buf, size_t len,
 	memset(&opts, 0, sizeof(opts));
 	opts.parse = ~0u;
 	opts.general = CL_SCAN_GENERAL_HEURISTICS;
+	/* A file a limit stopped, or an encrypted one, is flagged rather
+	 * than passed as clean (clamd's AlertExceedsMax, AlertEncrypted):
+	 * sentinel reports it as not scanned, with the reason. */
+	opts.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX |
+	    CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE |
+	    CL_SCAN_HEURISTIC_ENCRYPTED_DOC;
 	*virname = NULL;
 	if ((map = cl_fmap_open_memory(buf, len)) == NULL) {
 		snprintf(err, errlen, "cannot map %zu bytes", len);
@@ -248,7 +308,25 @@ engine_scan_mem(struct engine *e, const void *buf, size_t len,
 	case CL_CLEAN:
 		return ENGINE_CLEAN;
 	case CL_VIRUS:
+		if (*virname != NULL && strncmp(*virname,
+		    "Heuristics.Limits.Exceeded.", 27) == 0) {
+			snprintf(err, errlen, "%s", *virname + 27);
+			return ENGINE_LIMIT;
+		}
+		if (*virname != NULL && strncmp(*virname,
+		    "Heuristics.Encrypted.", 21) == 0) {
+			snprintf(err, errlen, "%s", *virname + 21);
+			return ENGINE_ENCRYPTED;
+		}
 		return ENGINE_INFECTED;
+	case CL_ETIMEOUT:
+		snprintf(err, errlen, "MaxScanTime");
+		return ENGINE_LIMIT;
+	case CL_EMAXREC:
+	case CL_EMAXSIZE:
+	case CL_EMAXFILES:
+		snprintf(err, errlen, "%s", cl_strerror(rc));
+		return ENGINE_LIMIT;
 	default:
 		snprintf(err, errlen, "%s", cl_strerror(rc));
 		return ENGINE_ERROR;

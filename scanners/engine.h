@@ -14,14 +14,31 @@ struct engine;
 enum engine_verdict {
 	ENGINE_CLEAN,
 	ENGINE_INFECTED,
+	ENGINE_LIMIT,		/* a scan limit stopped it: not known clean */
+	ENGINE_ENCRYPTED,	/* an encrypted archive or document */
 	ENGINE_ERROR,
+};
+
+/* clamd's limits, with its names and defaults (0 takes libclamav's). */
+struct engine_limits {
+	uint64_t	 max_scan_size;		/* MaxScanSize, 400M */
+	uint64_t	 max_file_size;		/* MaxFileSize, 100M */
+	unsigned int	 max_recursion;		/* MaxRecursion, 17 */
+	unsigned int	 max_files;		/* MaxFiles, 10000 */
+	unsigned int	 max_scan_time_ms;	/* MaxScanTime, 120000 */
 };
 
 /* Initializes libclamav; call once before any other engine function. */
 int		 engine_global_init(char *, size_t);
 /* Loads and compiles the signatures of DIR ("" or NULL: libclamav's
- * default directory).  TMPDIR is where libclamav's unpackers may write. */
-struct engine	*engine_load(const char *, const char *, char *, size_t);
+ * default directory).  TMPDIR is where libclamav's unpackers may write;
+ * LIMITS may be NULL. */
+struct engine	*engine_load(const char *, const char *,
+		    const struct engine_limits *, char *, size_t);
+/* The version engine_load would give DIR's files now, without loading
+ * them (the libclamav part is left out): for a cheap "changed?" check. */
+void		 engine_dir_stamp(const char *, char *, size_t);
+const char	*engine_dir_stamp_of(const struct engine *);
 struct engine	*engine_ref(struct engine *);
 void		 engine_unref(struct engine *);
 unsigned int	 engine_signatures(const struct engine *);
@@ -30,7 +47,8 @@ uint64_t	 engine_load_ms(const struct engine *);
 /* Changes whenever the signature files do: cached verdicts are for one. */
 const char	*engine_version(const struct engine *);
 /* Scans a buffer.  On ENGINE_INFECTED *virname points into the engine
- * (valid while a reference is held); on ENGINE_ERROR err says why. */
+ * (valid while a reference is held); on ENGINE_LIMIT, ENGINE_ENCRYPTED
+ * and ENGINE_ERROR err says why. */
 enum engine_verdict engine_scan_mem(struct engine *, const void *, size_t,
 		    const char *, const char **, char *, size_t);
 

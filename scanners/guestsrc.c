@@ -13,7 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include "guestsrc.h"
+#include "listing.h"
 #include "log.h"
 
 #define PIPE_SIZE	(1024 * 1024)	/* lets transfer and scan overlap */
@@ -128,23 +131,31 @@ producer(void *arg)
 	char path[64];
 
 	snprintf(path, sizeof(path), "/dev/fd/%d", s->wfd);
-	s->rc = guestfs_tar_out(s->g, "/", path);
+	if (s->find0)
+		s->rc = guestfs_find0(s->g, "/", path);
+	else if (s->excludes != NULL && s->excludes[0] != NULL)
+		s->rc = guestfs_tar_out_opts(s->g, "/", path,
+		    GUESTFS_TAR_OUT_OPTS_EXCLUDES, s->excludes, -1);
+	else
+		s->rc = guestfs_tar_out(s->g, "/", path);
 	if (s->rc == -1)
-		snprintf(s->err, sizeof(s->err), "tar-out: %s",
-		    gsrc_error(s->g));
+		snprintf(s->err, sizeof(s->err), "%s: %s",
+		    s->find0 ? "find0" : "tar-out", gsrc_error(s->g));
 	close(s->wfd);
 	s->wfd = -1;
 	return NULL;
 }
 
-int
-gsrc_stream_start(guestfs_h *g, struct gsrc_stream *s, char *err,
-    size_t errlen)
+static int
+stream_start(guestfs_h *g, struct gsrc_stream *s, int find0,
+    char *const *excludes, char *err, size_t errlen)
 {
 	int fds[2], r;
 
 	memset(s, 0, sizeof(*s));
 	s->g = g;
+	s->find0 = find0;
+	s->excludes = excludes;
 	if (pipe2(fds, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
@@ -184,4 +195,190 @@ gsrc_stream_finish(struct gsrc_stream *s, int drain, char *err,
 		return -1;
 	}
 	return 0;
+}
+
+int
+gsrc_stream_start(guestfs_h *g, struct gsrc_stream *s, char *const *excludes,
+    char *err, size_t errlen)
+{
+	return stream_start(g, s, 0, excludes, err, errlen);
+}
+
+#define LIST_BATCH_NAMES	4000
+#define LIST_BATCH_BYTES	(1024 * 1024)	/* the protocol's limit is 4 MB */
+
+/* The directory part of path P ("/a/b" -> "/a", "/a" -> "/"). */
+static size_t
+dir_len(const char *p, size_t len)
+{
+	while (len > 0 && p[len - 1] != '/')
+		len--;
+	return len > 1 ? len - 1 : 1;
+}
+
+static int
+by_dir(const void *a, const void *b, void *arg)
+{
+	const struct listing *sort_l = arg;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	const char *p = listing_path(sort_l, i), *q = listing_path(sort_l, j);
+	size_t lp = dir_len(p, sort_l->e[i].pathlen);
+	size_t lq = dir_len(q, sort_l->e[j].pathlen);
+	int c = memcmp(p, q, lp < lq ? lp : lq);
+
+	if (c != 0)
+		return c;
+	if (lp != lq)
+		return lp < lq ? -1 : 1;
+	return i < j ? -1 : i > j;
+}
+
+/* lstat of IDX[0..n), entries of one directory DIR.  A directory the
+ * appliance cannot stat in leaves its entries unreadable (mode 0). */
+static int
+stat_batch(guestfs_h *g, struct listing *l, const char *dir,
+    const size_t *idx, size_t n, char *err, size_t errlen)
+{
+	struct guestfs_statns_list *st;
+	char **names;
+	size_t i;
+
+	if ((names = calloc(n + 1, sizeof(*names))) == NULL) {
+		snprintf(err, errlen, "out of memory listing files");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		const char *p = listing_path(l, idx[i]);
+		size_t len = l->e[idx[i]].pathlen;
+
+		names[i] = (char *)p + dir_len(p, len) + (dir[1] != '\0');
+	}
+	if ((st = guestfs_lstatnslist(g, dir, names)) == NULL) {
+		log_debug("lstatnslist %.200s: %s", dir, gsrc_error(g));
+		free(names);
+		return 0;
+	}
+	free(names);
+	for (i = 0; i < n && i < st->len; i++) {
+		const struct guestfs_statns *s = &st->val[i];
+		struct lentry *m = &l->e[idx[i]];
+
+		/* The daemon gives st_ino -1 where lstat failed. */
+		if (s->st_ino == -1)
+			continue;
+		m->mode = (uint32_t)s->st_mode;
+		m->dev = (uint64_t)s->st_dev;
+		m->ino = (uint64_t)s->st_ino;
+		m->size = s->st_size > 0 ? (uint64_t)s->st_size : 0;
+		m->nlink = (uint64_t)s->st_nlink;
+		m->mtime_s = s->st_mtime_sec;
+		m->mtime_ns = s->st_mtime_nsec;
+		m->ctime_s = s->st_ctime_sec;
+		m->ctime_ns = s->st_ctime_nsec;
+	}
+	guestfs_free_statns_list(st);
+	return 0;
+}
+
+int
+gsrc_list(guestfs_h *g, struct listing *l, atomic_int *cancel, char *err,
+    size_t errlen)
+{
+	struct gsrc_stream s;
+	struct lentry m;
+	char *buf = NULL, *path = NULL, *dir = NULL, serr[512];
+	size_t len = 0, cap = 0, i, j, start, bytes, dl, *idx = NULL;
+	ssize_t r;
+	int rc = -1;
+
+	if (stream_start(g, &s, 1, NULL, err, errlen) == -1)
+		return -1;
+	/* The names come first, whole: lstat needs the appliance, which is
+	 * busy with find0 until its output is read. */
+	for (;;) {
+		if (len + 65536 > cap) {
+			char *nb = realloc(buf, cap ? cap * 2 : 1 << 20);
+
+			if (nb == NULL) {
+				snprintf(err, errlen, "out of memory listing "
+				    "files");
+				gsrc_stream_finish(&s, 0, serr, sizeof(serr));
+				goto out;
+			}
+			buf = nb;
+			cap = cap ? cap * 2 : 1 << 20;
+		}
+		r = read(s.rfd, buf + len, cap - len);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	if (gsrc_stream_finish(&s, 1, err, errlen) == -1)
+		goto out;
+	if (len > 0 && buf[len - 1] != '\0') {
+		snprintf(err, errlen, "find0: output cut short");
+		goto out;
+	}
+	/* In find's order (a directory before its contents), as "/name". */
+	memset(&m, 0, sizeof(m));
+	if ((path = malloc(len + 2)) == NULL)
+		goto oom;
+	for (start = 0, i = 0; i < len; i++) {
+		if (buf[i] != '\0')
+			continue;
+		path[0] = '/';
+		memcpy(path + 1, buf + start, i - start);
+		if (i > start && listing_add(l, path, i - start + 1, &m) == -1)
+			goto oom;
+		start = i + 1;
+	}
+	free(buf);
+	buf = NULL;
+	/* lstatnslist takes names in one directory: group them. */
+	if (l->n == 0) {
+		rc = 0;
+		goto out;
+	}
+	if ((idx = malloc(l->n * sizeof(*idx))) == NULL ||
+	    (dir = malloc(len + 2)) == NULL)
+		goto oom;
+	for (i = 0; i < l->n; i++)
+		idx[i] = i;
+	qsort_r(idx, l->n, sizeof(*idx), by_dir, l);
+	for (i = 0; i < l->n; i = j) {
+		const char *p = listing_path(l, idx[i]);
+
+		if (cancel != NULL && atomic_load(cancel)) {
+			snprintf(err, errlen, "cancelled");
+			goto out;
+		}
+		dl = dir_len(p, l->e[idx[i]].pathlen);
+		memcpy(dir, p, dl);
+		dir[dl] = '\0';
+		for (j = i, bytes = 0; j < l->n && j - i < LIST_BATCH_NAMES &&
+		    bytes < LIST_BATCH_BYTES; j++) {
+			const char *q = listing_path(l, idx[j]);
+
+			if (dir_len(q, l->e[idx[j]].pathlen) != dl ||
+			    memcmp(q, dir, dl) != 0)
+				break;
+			bytes += l->e[idx[j]].pathlen - dl + 8;
+		}
+		if (stat_batch(g, l, dir, idx + i, j - i, err, errlen) == -1)
+			goto out;
+	}
+	if (listing_link_inodes(l) == -1)
+		goto oom;
+	rc = 0;
+	goto out;
+oom:
+	snprintf(err, errlen, "out of memory listing files");
+out:
+	free(idx);
+	free(dir);
+	free(path);
+	free(buf);
+	return rc;
 }

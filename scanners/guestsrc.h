@@ -13,8 +13,12 @@
 
 #include "scan.h"
 
+struct listing;
+
 struct gsrc_stream {
 	guestfs_h	*g;
+	char *const	*excludes;	/* tar patterns, or NULL */
+	int		 find0;		/* find0 names instead of tar */
 	pthread_t	 thread;
 	int		 rfd;		/* read end, for the consumer */
 	int		 wfd;		/* write end, owned by the producer */
@@ -27,8 +31,13 @@ const char	*gsrc_error(guestfs_h *);
 /* Creates a handle, adds the disks read-only and launches the appliance. */
 guestfs_h	*gsrc_launch(const struct scan_opts *, struct scan_progress *,
 		    char *, size_t);
-/* Starts streaming "/" (what is mounted there) as tar into s->rfd. */
-int		 gsrc_stream_start(guestfs_h *, struct gsrc_stream *, char *,
+/* Starts streaming "/" (what is mounted there) as tar into s->rfd, less
+ * the entries matching EXCLUDES (NULL: none). */
+int		 gsrc_stream_start(guestfs_h *, struct gsrc_stream *,
+		    char *const *, char *, size_t);
+/* Lists every name under "/" with its lstat into L (plans unset).
+ * Returns 0, or -1 with err. */
+int		 gsrc_list(guestfs_h *, struct listing *, atomic_int *, char *,
 		    size_t);
 /* Reads what is left if drain (the consumer reached the end of the tar
  * archive), closes the read end and waits for the producer; 0 if tar-out

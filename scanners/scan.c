@@ -14,18 +14,32 @@
 #include <clamav.h>
 
 #include "cache.h"
+#include <sys/stat.h>
+
 #include "engine.h"
+#include "findex.h"
 #include "guestsrc.h"
+#include "listing.h"
 #include "log.h"
 #include "scan.h"
 #include "walker.h"
+
+/* One tree: a filesystem alone, or a guest OS with its mounts. */
+struct tree {
+	const char	*key;		/* file index key */
+	const char	*fs;		/* device, for messages */
+	int		 guest_path;	/* paths as the guest sees them */
+	char		**mps;		/* mountpoint, device, ...; NULL-ended */
+};
 
 struct walk_ctx {
 	const struct scan_opts	*opts;
 	struct scan_progress	*pr;
 	struct scan_result	*res;
 	struct scan_detection	**tail;
-	const char		*fs;
+	struct scan_skip	**skip_tail;
+	const struct tree	*tree;
+	struct listing		*l;
 };
 
 void
@@ -82,6 +96,24 @@ scan_result_free(struct scan_result *r)
 		free(d);
 	}
 	r->detections = NULL;
+	while (r->skips != NULL) {
+		struct scan_skip *k = r->skips;
+
+		r->skips = k->next;
+		free(k->fs);
+		free(k->path);
+		free(k->detail);
+		free(k);
+	}
+}
+
+const char *
+skip_reason_name(enum skip_reason r)
+{
+	static const char *names[SKIP_NREASONS] = { "too_large", "limit",
+	    "excluded", "unreadable", "encrypted", "special", "filesystem" };
+
+	return (unsigned int)r < SKIP_NREASONS ? names[r] : "unknown";
 }
 
 static uint64_t
@@ -93,51 +125,66 @@ mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static int
-on_file(void *arg, const struct walk_entry *we)
+/* The device a guest path lives on: the longest mountpoint above it. */
+static const char *
+device_of(const struct tree *t, const char *path)
 {
-	struct walk_ctx *c = arg;
-	const struct verdict_cache *cache = c->opts->cache;
-	unsigned char sha[VERDICT_HASH_LEN];
-	struct scan_detection *d;
-	const char *virname;
-	char err[256];
-	int hashed = 0;
+	const char *best = t->fs;
+	size_t i, n, bestlen = 0;
 
-	if (we->kind == WALK_TOO_LARGE) {
-		c->res->skipped_too_large++;
-		return 0;
+	for (i = 0; t->mps != NULL && t->mps[i] != NULL &&
+	    t->mps[i + 1] != NULL; i += 2) {
+		n = strlen(t->mps[i]);
+		if (n < bestlen || strncmp(path, t->mps[i], n) != 0)
+			continue;
+		if (n > 1 && path[n] != '/' && path[n] != '\0')
+			continue;
+		best = t->mps[i + 1];
+		bestlen = n;
 	}
-	c->res->files++;
-	atomic_store(&c->pr->files, c->res->files);
-	if (we->len == 0)
-		return 0;	/* as clamscan: an empty file is not scanned */
-	/* The hash of what streamed past: a file seen clean before, in this
-	 * guest or another, with the same signatures, is not scanned again. */
-	if (cache != NULL && cl_sha256(we->data, we->len, sha, NULL) != NULL) {
-		if (cache->is_clean(cache->p, sha)) {
-			c->res->cache_hits++;
-			return 0;
+	return best;
+}
+
+/* Counts a file or filesystem not scanned, keeping its path while there
+ * are fewer than SCAN_SKIP_PATHS for the reason. */
+static void
+add_skip(struct walk_ctx *c, enum skip_reason reason, const char *fs,
+    const char *path, size_t pathlen, const char *detail)
+{
+	struct scan_skip *k;
+
+	c->res->skipped[reason]++;
+	if (c->res->nskips[reason] >= SCAN_SKIP_PATHS)
+		return;
+	if ((k = calloc(1, sizeof(*k))) == NULL ||
+	    (k->fs = strdup(fs)) == NULL ||
+	    (k->path = malloc(pathlen + 1)) == NULL ||
+	    (detail != NULL && (k->detail = strdup(detail)) == NULL)) {
+		if (k != NULL) {
+			free(k->fs);
+			free(k->path);
+			free(k);
 		}
-		hashed = 1;
+		return;
 	}
-	c->res->bytes_scanned += we->len;
-	switch (engine_scan_mem(c->opts->engine, we->data, we->len, we->path,
-	    &virname, err, sizeof(err))) {
-	case ENGINE_CLEAN:
-		if (hashed)
-			cache->add_clean(cache->p, sha);
-		return 0;
-	case ENGINE_ERROR:
-		c->res->errors++;
-		log_debug("scan %s: %s:%s: %s", c->opts->guest, c->fs,
-		    we->path, err);
-		return 0;
-	case ENGINE_INFECTED:
-		break;
-	}
+	memcpy(k->path, path, pathlen);
+	k->path[pathlen] = '\0';
+	k->pathlen = pathlen;
+	k->reason = reason;
+	k->guest_path = c->tree != NULL && c->tree->guest_path;
+	*c->skip_tail = k;
+	c->skip_tail = &k->next;
+	c->res->nskips[reason]++;
+}
+
+static void
+add_detection(struct walk_ctx *c, const struct walk_entry *we,
+    const char *virname)
+{
+	struct scan_detection *d;
+
 	if ((d = calloc(1, sizeof(*d))) == NULL ||
-	    (d->fs = strdup(c->fs)) == NULL ||
+	    (d->fs = strdup(device_of(c->tree, we->path))) == NULL ||
 	    (d->path = malloc(we->pathlen + 1)) == NULL ||
 	    (d->signature = strdup(virname ? virname : "?")) == NULL) {
 		if (d != NULL) {
@@ -145,42 +192,215 @@ on_file(void *arg, const struct walk_entry *we)
 			free(d->path);
 			free(d);
 		}
-		c->res->errors++;
-		return 0;
+		add_skip(c, SKIP_UNREADABLE, c->tree->fs, we->path,
+		    we->pathlen, "out of memory recording a detection");
+		return;
 	}
 	memcpy(d->path, we->path, we->pathlen + 1);
 	d->pathlen = we->pathlen;
 	d->size = we->size;
+	d->guest_path = c->tree->guest_path;
 	*c->tail = d;
 	c->tail = &d->next;
 	c->res->ndetections++;
+}
+
+static int
+on_file(void *arg, const struct walk_entry *we)
+{
+	struct walk_ctx *c = arg;
+	const struct verdict_cache *cache = c->opts->cache;
+	unsigned char sha[VERDICT_HASH_LEN];
+	struct lentry *e = NULL;
+	const char *virname;
+	char err[256];
+	long i;
+
+	if ((i = listing_find(c->l, we->path, we->pathlen)) != -1) {
+		e = &c->l->e[i];
+		e->seen = 1;
+		c->l->e[e->leader].seen = 1;
+		/* Planned out but in the stream all the same (a name tar's
+		 * exclude file cannot hold): counted when planned. */
+		if (e->plan != PLAN_FETCH && e->plan != PLAN_LINK)
+			return 0;
+	}
+	if (we->kind == WALK_TOO_LARGE) {	/* grew since it was listed */
+		add_skip(c, SKIP_TOO_LARGE, c->tree->fs, we->path, we->pathlen,
+		    NULL);
+		return 0;
+	}
+	c->res->files++;
+	atomic_store(&c->pr->files, c->res->files);
+	if (cl_sha256(we->data, we->len, sha, NULL) == NULL) {
+		add_skip(c, SKIP_UNREADABLE, c->tree->fs, we->path, we->pathlen,
+		    "sha256 failed");
+		return 0;
+	}
+	if (e != NULL) {
+		memcpy(e->sha, sha, sizeof(sha));
+		e->has_sha = 1;
+	}
+	/* As clamscan, an empty file is not scanned: it is clean. */
+	if (we->len == 0) {
+		if (e != NULL)
+			e->clean = 1;
+		return 0;
+	}
+	/* A file seen clean before, in this guest or another, with the same
+	 * signatures, is not scanned again. */
+	if (cache != NULL && cache->is_clean(cache->p, sha)) {
+		c->res->cache_hits++;
+		if (e != NULL)
+			e->clean = 1;
+		return 0;
+	}
+	c->res->bytes_scanned += we->len;
+	switch (engine_scan_mem(c->opts->engine, we->data, we->len, we->path,
+	    &virname, err, sizeof(err))) {
+	case ENGINE_CLEAN:
+		if (cache != NULL)
+			cache->add_clean(cache->p, sha);
+		if (e != NULL)
+			e->clean = 1;
+		break;
+	case ENGINE_INFECTED:
+		add_detection(c, we, virname);
+		break;
+	case ENGINE_LIMIT:
+		add_skip(c, SKIP_LIMIT, c->tree->fs, we->path, we->pathlen,
+		    err);
+		break;
+	case ENGINE_ENCRYPTED:
+		add_skip(c, SKIP_ENCRYPTED, c->tree->fs, we->path, we->pathlen,
+		    err);
+		break;
+	case ENGINE_ERROR:
+		add_skip(c, SKIP_UNREADABLE, c->tree->fs, we->path, we->pathlen,
+		    err);
+		log_debug("scan %s: %s:%s: %s", c->opts->guest, c->tree->fs,
+		    we->path, err);
+		break;
+	}
 	return 0;
 }
 
-/* Skipped types: nothing to mount, or nothing sentinel can read. */
-static int
-fs_skipped(const char *type)
+/* The parent directory's entry of entry I, or NULL at the top. */
+static const struct lentry *
+parent_entry(const struct listing *l, size_t i)
 {
-	return strcmp(type, "swap") == 0 || strcmp(type, "unknown") == 0 ||
-	    strcmp(type, "crypto_LUKS") == 0 || strcmp(type, "luks") == 0;
+	const char *p = listing_path(l, i);
+	size_t len = l->e[i].pathlen;
+	long j;
+
+	while (len > 0 && p[len - 1] != '/')
+		len--;
+	if (len <= 1 || (j = listing_find(l, p, len - 1)) == -1)
+		return NULL;
+	return &l->e[j];
 }
 
-/* Scans one mounted filesystem; -1 with err if it could not be read. */
+/* Decides what becomes of each listed name; counts what is not read. */
+static size_t
+plan_tree(struct walk_ctx *c)
+{
+	const struct scan_opts *o = c->opts;
+	const struct file_index *idx = o->index;
+	struct listing *l = c->l;
+	struct findex_rec rec;
+	const struct lentry *pe;
+	size_t i, fetch = 0;
+
+	for (i = 0; i < l->n; i++) {
+		struct lentry *e = &l->e[i];
+		const char *path = listing_path(l, i);
+
+		pe = parent_entry(l, i);
+		if (e->mode == 0) {
+			e->plan = PLAN_UNREADABLE;
+			add_skip(c, SKIP_UNREADABLE, c->tree->fs, path,
+			    e->pathlen, "lstat failed in the appliance");
+		} else if ((pe != NULL && pe->plan == PLAN_EXCLUDED) ||
+		    path_excluded(path, o->excludes, o->nexcludes)) {
+			e->plan = PLAN_EXCLUDED;
+			if (S_ISREG(e->mode))
+				add_skip(c, SKIP_EXCLUDED, c->tree->fs, path,
+				    e->pathlen, NULL);
+		} else if (S_ISDIR(e->mode)) {
+			e->plan = PLAN_DIR;
+		} else if (S_ISLNK(e->mode)) {
+			e->plan = PLAN_SYMLINK;
+		} else if (!S_ISREG(e->mode)) {
+			e->plan = PLAN_SPECIAL;
+			add_skip(c, SKIP_SPECIAL, c->tree->fs, path, e->pathlen,
+			    S_ISFIFO(e->mode) ? "FIFO" : S_ISSOCK(e->mode) ?
+			    "socket" : S_ISCHR(e->mode) ? "character device" :
+			    "block device");
+		} else if (e->leader != i) {
+			e->plan = PLAN_LINK;
+		} else if (e->size > o->max_file_size) {
+			e->plan = PLAN_TOO_LARGE;
+			add_skip(c, SKIP_TOO_LARGE, c->tree->fs, path,
+			    e->pathlen, NULL);
+		} else if (idx != NULL && idx->lookup(idx->p, c->tree->key,
+		    path, e->pathlen, &rec) && rec.ino == e->ino &&
+		    rec.size == e->size && rec.mtime_s == e->mtime_s &&
+		    rec.mtime_ns == e->mtime_ns && rec.ctime_s == e->ctime_s &&
+		    rec.ctime_ns == e->ctime_ns) {
+			/* ctime cannot be set from inside the guest: same
+			 * inode, size and times is the same content. */
+			e->plan = PLAN_UNCHANGED;
+			memcpy(e->sha, rec.sha, sizeof(rec.sha));
+			e->has_sha = 1;
+			e->clean = 1;
+			c->res->unchanged++;
+		} else {
+			e->plan = PLAN_FETCH;
+			fetch++;
+		}
+		if (e->plan == PLAN_LINK)
+			fetch++;
+	}
+	return fetch;
+}
+
+#define MAX_EXCLUDE_BYTES	(2 * 1024 * 1024)	/* of a 4 MB message */
+
+/* Streams the tree less what needs no reading, and scans what comes.
+ * -1 with err if the stream failed. */
 static int
-scan_mounted(struct walk_ctx *c, guestfs_h *g, char *err, size_t errlen)
+stream_tree(struct walk_ctx *c, guestfs_h *g, char *err, size_t errlen)
 {
 	struct gsrc_stream s;
-	char werr[256], serr[512];
+	char werr[256], serr[512], **ex;
+	size_t nex = 0, bytes = 0, i;
 	uint64_t t0;
 	int wrc, src;
 
-	if (gsrc_stream_start(g, &s, err, errlen) == -1)
+	if ((ex = listing_excludes(c->l, &nex)) == NULL) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
+	}
+	for (i = 0; i < nex; i++)
+		bytes += strlen(ex[i]) + 1;
+	if (bytes > MAX_EXCLUDE_BYTES) {
+		/* Too many to send: everything streams and the plans still
+		 * hold (what is not to be read is dropped as it passes). */
+		log_debug("scan %s: %zu excludes (%zu bytes) for %s: "
+		    "streaming all", c->opts->guest, nex, bytes, c->tree->fs);
+		listing_free_excludes(ex);
+		ex = NULL;
+	}
+	if (gsrc_stream_start(g, &s, ex, err, errlen) == -1) {
+		listing_free_excludes(ex);
+		return -1;
+	}
 	atomic_store(&c->pr->fs_bytes, 0);
 	t0 = mono_ms();
 	wrc = walk_tar_fd(s.rfd, c->opts->max_file_size, c->opts->throttle,
 	    on_file, c, &c->pr->cancel, &c->pr->fs_bytes, werr, sizeof(werr));
 	src = gsrc_stream_finish(&s, wrc == 0, serr, sizeof(serr));
+	listing_free_excludes(ex);
 	c->res->stream_ms += mono_ms() - t0;
 	c->res->bytes_read += atomic_load(&c->pr->fs_bytes);
 	atomic_store(&c->pr->bytes_read, c->res->bytes_read);
@@ -193,10 +413,245 @@ scan_mounted(struct walk_ctx *c, guestfs_h *g, char *err, size_t errlen)
 		return -1;
 	}
 	if (src == -1) {
-		snprintf(err, errlen, "%s", serr);
-		return -1;
+		/* tar read to its end but complained (a file it could not
+		 * read): what came was scanned; the missing files are
+		 * counted unreadable below. */
+		log_warnx("scan %s: %s: %s", c->opts->guest, c->tree->fs,
+		    serr);
 	}
 	return 0;
+}
+
+/*
+ * Scans what is mounted on "/" as tree T: list, plan, stream what must be
+ * read, then count what never came and update the file index.  -1 with
+ * err if the tree could not be read.
+ */
+static int
+scan_tree(struct walk_ctx *c, guestfs_h *g, const struct tree *t, char *err,
+    size_t errlen)
+{
+	const struct file_index *idx = c->opts->index;
+	struct listing l;
+	struct findex_rec rec;
+	size_t i, fetch;
+	int rc = -1;
+
+	memset(&l, 0, sizeof(l));
+	c->tree = t;
+	c->l = &l;
+	if (gsrc_list(g, &l, &c->pr->cancel, err, errlen) == -1)
+		goto out;
+	fetch = plan_tree(c);
+	log_debug("scan %s: %s: %zu names, %zu files to read, %llu unchanged",
+	    c->opts->guest, t->fs, l.n, fetch,
+	    (unsigned long long)c->res->unchanged);
+	if (fetch > 0 && stream_tree(c, g, err, errlen) == -1)
+		goto out;
+	if (atomic_load(&c->pr->cancel)) {
+		rc = 0;
+		goto out;
+	}
+	for (i = 0; i < l.n; i++) {
+		struct lentry *e = &l.e[i];
+		const struct lentry *lead = &l.e[e->leader];
+
+		if ((e->plan == PLAN_FETCH || e->plan == PLAN_LINK) &&
+		    !e->seen && !lead->seen) {
+			add_skip(c, SKIP_UNREADABLE, t->fs, listing_path(&l, i),
+			    e->pathlen, "listed but not in the stream "
+			    "(unreadable, or removed meanwhile)");
+			continue;
+		}
+		if (idx == NULL || !S_ISREG(e->mode))
+			continue;
+		if (e->plan == PLAN_LINK)
+			e = (struct lentry *)lead;	/* its data is the first's */
+		if (!e->clean || !e->has_sha)
+			continue;
+		rec.ino = e->ino;
+		rec.size = e->size;
+		rec.mtime_s = e->mtime_s;
+		rec.mtime_ns = e->mtime_ns;
+		rec.ctime_s = e->ctime_s;
+		rec.ctime_ns = e->ctime_ns;
+		memcpy(rec.sha, e->sha, sizeof(rec.sha));
+		idx->put(idx->p, t->key, listing_path(&l, i),
+		    l.e[i].pathlen, &rec);
+	}
+	if (idx != NULL)
+		idx->tree_done(idx->p, t->key);
+	rc = 0;
+out:
+	c->l = NULL;
+	listing_free(&l);
+	return rc;
+}
+
+/* Records a filesystem that could not be scanned. */
+static void
+fs_failed(struct walk_ctx *c, const char *fs, const char *what)
+{
+	c->res->fs_failed++;
+	log_warnx("scan %s: %s", c->opts->guest, what);
+	if (c->res->reason[0] == '\0')
+		snprintf(c->res->reason, sizeof(c->res->reason), "%s", what);
+	else if (strlen(c->res->reason) + 20 < sizeof(c->res->reason) &&
+	    strstr(c->res->reason, "more filesystems") == NULL)
+		strcat(c->res->reason, "; more filesystems failed");
+	add_skip(c, SKIP_FILESYSTEM, fs, "", 0, what);
+}
+
+static int
+in_list(char **v, const char *s)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		if (strcmp(v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+free_strv(char **v)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Appends S to the NULL-terminated vector *V of *N entries. */
+static int
+strv_add(char ***v, size_t *n, const char *s)
+{
+	char **nv = realloc(*v, (*n + 2) * sizeof(**v));
+
+	if (nv == NULL)
+		return -1;
+	*v = nv;
+	if ((nv[*n] = strdup(s)) == NULL)
+		return -1;
+	nv[++*n] = NULL;
+	return 0;
+}
+
+static int
+mp_cmp(const void *a, const void *b)
+{
+	const char *const *x = a, *const *y = b;
+
+	return (int)strlen(x[0]) - (int)strlen(y[0]);
+}
+
+/*
+ * Each operating system inspection finds is mounted as the guest mounts
+ * it and scanned as one tree, its paths as the guest sees them.  The
+ * devices it used are added to *used.  Returns the filesystems scanned.
+ */
+static unsigned int
+scan_os(struct walk_ctx *c, guestfs_h *g, char ***used, size_t *nused)
+{
+	char **roots, **mps, *s, key[300], err[512], what[700];
+	unsigned int scanned = 0, mounted;
+	struct tree t;
+	size_t i, j, n;
+
+	if ((roots = guestfs_inspect_os(g)) == NULL) {
+		log_warnx("scan %s: inspection: %s; scanning each filesystem "
+		    "on its own", c->opts->guest, gsrc_error(g));
+		return 0;
+	}
+	for (i = 0; roots[i] != NULL && !atomic_load(&c->pr->cancel); i++) {
+		if ((mps = guestfs_inspect_get_mountpoints(g, roots[i])) ==
+		    NULL)
+			continue;
+		if (c->res->os[0] == '\0' &&
+		    (s = guestfs_inspect_get_product_name(g, roots[i])) != NULL) {
+			snprintf(c->res->os, sizeof(c->res->os), "%s", s);
+			free(s);
+		}
+		for (n = 0; mps[n] != NULL && mps[n + 1] != NULL; n += 2)
+			;
+		/* Parents before children: "/" first. */
+		qsort(mps, n / 2, 2 * sizeof(*mps), mp_cmp);
+		mounted = 0;
+		for (j = 0; j < n; j += 2) {
+			if (strv_add(used, nused, mps[j + 1]) == -1)
+				break;
+			if (guestfs_mount_ro(g, mps[j + 1], mps[j]) == 0) {
+				mounted++;
+				continue;
+			}
+			snprintf(what, sizeof(what), "mount %s on %s: %s",
+			    mps[j + 1], mps[j], gsrc_error(g));
+			fs_failed(c, mps[j + 1], what);
+			if (strcmp(mps[j], "/") == 0)
+				break;
+		}
+		if (mounted > 0 && j >= n) {
+			snprintf(key, sizeof(key), "os:%s", roots[i]);
+			t.key = key;
+			t.fs = roots[i];
+			t.guest_path = 1;
+			t.mps = mps;
+			if (scan_tree(c, g, &t, err, sizeof(err)) == 0) {
+				if (!atomic_load(&c->pr->cancel))
+					scanned += mounted;
+			} else {
+				snprintf(what, sizeof(what), "reading %s: %s",
+				    roots[i], err);
+				fs_failed(c, roots[i], what);
+			}
+		}
+		c->tree = NULL;
+		if (guestfs_umount_all(g) == -1 && !atomic_load(&c->pr->cancel))
+			log_warnx("scan %s: umount: %s", c->opts->guest,
+			    gsrc_error(g));
+		free_strv(mps);
+	}
+	free_strv(roots);
+	return scanned;
+}
+
+/* Skipped types: nothing to mount (swap, no filesystem), or encrypted. */
+static int
+fs_skipped(const char *type)
+{
+	return strcmp(type, "swap") == 0 || strcmp(type, "unknown") == 0 ||
+	    strcmp(type, "crypto_LUKS") == 0 || strcmp(type, "luks") == 0;
+}
+
+/* Encrypted volumes list_filesystems leaves out: counted, not scanned. */
+static unsigned int
+note_encrypted(struct walk_ctx *c, guestfs_h *g, char **fs)
+{
+	char **parts, *type, what[300];
+	unsigned int n = 0;
+	size_t i, j;
+
+	if ((parts = guestfs_list_partitions(g)) == NULL)
+		return 0;
+	for (i = 0; parts[i] != NULL; i++) {
+		for (j = 0; fs[j] != NULL && strcmp(fs[j], parts[i]) != 0; j++)
+			;
+		if (fs[j] != NULL || (type = guestfs_vfs_type(g, parts[i])) ==
+		    NULL)
+			continue;
+		if (strcmp(type, "crypto_LUKS") == 0) {
+			snprintf(what, sizeof(what), "%s: LUKS volume, no key: "
+			    "not scanned", parts[i]);
+			log_info("scan %s: %s", c->opts->guest, what);
+			c->tree = NULL;
+			add_skip(c, SKIP_ENCRYPTED, parts[i], "", 0, what);
+			n++;
+		}
+		free(type);
+	}
+	free_strv(parts);
+	return n;
 }
 
 void
@@ -204,12 +659,13 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
     struct scan_result *res)
 {
 	struct walk_ctx c;
-	char err[512], fserr[512];
-	char **fs = NULL;
+	struct tree t;
+	char err[512], what[700], **fs = NULL, **used = NULL, *type;
 	guestfs_h *g;
 	uint64_t t0;
-	size_t i;
-	unsigned int candidates = 0;
+	size_t i, nused = 0;
+	unsigned int candidates = 0, encrypted;
+	int avail;
 
 	memset(res, 0, sizeof(*res));
 	memset(&c, 0, sizeof(c));
@@ -217,6 +673,7 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 	c.pr = pr;
 	c.res = res;
 	c.tail = &res->detections;
+	c.skip_tail = &res->skips;
 
 	if (o->ndisks == 0) {
 		res->status = SCAN_FAILED;
@@ -245,36 +702,46 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 		    "listing filesystems: %s", gsrc_error(g));
 		goto out;
 	}
+	/* An installed OS first, mounted as the guest mounts it. */
+	res->fs_scanned += scan_os(&c, g, &used, &nused);
+	candidates += (unsigned int)nused;
+	encrypted = note_encrypted(&c, g, fs);
+	/* Then every other filesystem on its own, as DEVICE:/path. */
 	for (i = 0; fs[i] != NULL && fs[i + 1] != NULL; i += 2) {
 		if (atomic_load(&pr->cancel))
 			break;
+		if (in_list(used, fs[i]))
+			continue;
 		if (fs_skipped(fs[i + 1])) {
 			log_debug("scan %s: %s: %s, skipped", o->guest, fs[i],
 			    fs[i + 1]);
 			continue;
 		}
 		candidates++;
-		c.fs = fs[i];
-		if (guestfs_mount_ro(g, fs[i], "/") == -1) {
-			res->fs_failed++;
-			snprintf(fserr, sizeof(fserr), "mount %s (%s): %s",
-			    fs[i], fs[i + 1], gsrc_error(g));
-			log_warnx("scan %s: %s", o->guest, fserr);
-			if (res->reason[0] == '\0')
-				snprintf(res->reason, sizeof(res->reason),
-				    "%s", fserr);
+		type = fs[i + 1];
+		if ((avail = guestfs_filesystem_available(g, type)) == 0) {
+			snprintf(what, sizeof(what), "%s: %s filesystems are "
+			    "not supported by the appliance", fs[i], type);
+			fs_failed(&c, fs[i], what);
 			continue;
 		}
-		if (scan_mounted(&c, g, err, sizeof(err)) == -1) {
-			res->fs_failed++;
-			snprintf(fserr, sizeof(fserr), "reading %s: %s", fs[i],
+		if (guestfs_mount_ro(g, fs[i], "/") == -1) {
+			snprintf(what, sizeof(what), "mount %s (%s): %s",
+			    fs[i], type, gsrc_error(g));
+			fs_failed(&c, fs[i], what);
+			continue;
+		}
+		t.key = fs[i];
+		t.fs = fs[i];
+		t.guest_path = 0;
+		t.mps = NULL;
+		if (scan_tree(&c, g, &t, err, sizeof(err)) == -1) {
+			snprintf(what, sizeof(what), "reading %s: %s", fs[i],
 			    err);
-			log_warnx("scan %s: %s", o->guest, fserr);
-			if (res->reason[0] == '\0')
-				snprintf(res->reason, sizeof(res->reason),
-				    "%s", fserr);
+			fs_failed(&c, fs[i], what);
 		} else if (!atomic_load(&pr->cancel))
 			res->fs_scanned++;
+		c.tree = NULL;
 		if (guestfs_umount_all(g) == -1 && !atomic_load(&pr->cancel))
 			log_warnx("scan %s: umount %s: %s", o->guest, fs[i],
 			    gsrc_error(g));
@@ -290,8 +757,9 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 		snprintf(res->reason, sizeof(res->reason), "cancelled");
 	} else if (candidates == 0) {
 		res->status = SCAN_FAILED;
-		snprintf(res->reason, sizeof(res->reason),
-		    "no filesystem found on the guest's disks");
+		snprintf(res->reason, sizeof(res->reason), "%s",
+		    encrypted > 0 ? "every filesystem of the guest is "
+		    "encrypted" : "no filesystem found on the guest's disks");
 	} else if (res->fs_scanned == 0) {
 		res->status = SCAN_FAILED;
 	} else if (res->fs_failed > 0) {
@@ -299,11 +767,8 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 	} else
 		res->status = SCAN_CLEAN;
 out:
-	if (fs != NULL) {
-		for (i = 0; fs[i] != NULL; i++)
-			free(fs[i]);
-		free(fs);
-	}
+	free_strv(fs);
+	free_strv(used);
 	pthread_mutex_lock(&pr->mtx);
 	pr->g = NULL;
 	pthread_mutex_unlock(&pr->mtx);

@@ -14,6 +14,7 @@
 struct engine;
 struct throttle;
 struct verdict_cache;
+struct file_index;
 
 struct scan_disk {
 	char	*path;		/* file or block device on the host */
@@ -28,9 +29,12 @@ struct scan_opts {
 	const char		*backend;	/* NULL/"": libguestfs default */
 	const char		*backend_settings;
 	uint64_t		 max_file_size;
+	char *const		*excludes;	/* glob patterns of guest paths */
+	size_t			 nexcludes;
 	struct engine		*engine;
 	struct throttle		*throttle;	/* host-wide budget, or NULL */
 	const struct verdict_cache *cache;	/* clean verdicts, or NULL */
+	const struct file_index	*index;		/* last scans' files, or NULL */
 };
 
 /* Shared between the scanning thread and whoever watches or cancels it. */
@@ -50,8 +54,32 @@ enum scan_status {
 	SCAN_FAILED,		/* nothing could be scanned */
 };
 
+/* Why a file (or a filesystem) was not scanned. */
+enum skip_reason {
+	SKIP_TOO_LARGE,		/* over max_file_size */
+	SKIP_LIMIT,		/* an engine limit stopped it (archive, time) */
+	SKIP_EXCLUDED,		/* an exclude pattern */
+	SKIP_UNREADABLE,	/* lstat, read or the engine failed */
+	SKIP_ENCRYPTED,		/* encrypted archive, document or volume */
+	SKIP_SPECIAL,		/* device node, FIFO or socket */
+	SKIP_FILESYSTEM,	/* a filesystem that could not be scanned */
+	SKIP_NREASONS
+};
+#define SCAN_SKIP_PATHS	1000	/* paths kept per reason and scan */
+
+struct scan_skip {
+	enum skip_reason	 reason;
+	char			*fs;
+	char			*path;		/* raw bytes; "" for a filesystem */
+	size_t			 pathlen;
+	int			 guest_path;	/* path as the guest mounts it */
+	char			*detail;
+	struct scan_skip	*next;
+};
+
 struct scan_detection {
 	char			*fs;		/* device in the appliance */
+	int			 guest_path;	/* path as the guest mounts it */
 	char			*path;		/* raw bytes, NUL-terminated */
 	size_t			 pathlen;
 	char			*signature;
@@ -66,12 +94,15 @@ struct scan_result {
 	uint64_t		 bytes_read;	/* tar stream bytes */
 	uint64_t		 bytes_scanned;	/* bytes given to the engine */
 	uint64_t		 cache_hits;	/* files known clean by hash */
-	uint64_t		 skipped_too_large;
-	uint64_t		 errors;	/* files the engine could not scan */
+	uint64_t		 unchanged;	/* known clean by the index, not read */
+	uint64_t		 skipped[SKIP_NREASONS];
 	unsigned int		 fs_scanned;
 	unsigned int		 fs_failed;
 	unsigned int		 ndetections;
 	struct scan_detection	*detections;	/* in scan order */
+	struct scan_skip	*skips;		/* at most SCAN_SKIP_PATHS each */
+	unsigned int		 nskips[SKIP_NREASONS];
+	char			 os[128];	/* inspected OS, "" if none */
 	uint64_t		 launch_ms;	/* appliance launch time */
 	uint64_t		 stream_ms;	/* time spent streaming files */
 };
@@ -85,5 +116,6 @@ void		 scan_run(const struct scan_opts *, struct scan_progress *,
 		    struct scan_result *);
 void		 scan_result_free(struct scan_result *);
 const char	*scan_status_name(enum scan_status);
+const char	*skip_reason_name(enum skip_reason);
 
 #endif

@@ -387,13 +387,18 @@ cmd_results(struct client *c, long long id, json_t *req)
 {
 	const struct guest *g;
 	const char *name;
-	json_t *scan;
+	json_t *scan, *sk = json_object_get(req, "skipped");
 	char *esc;
 
 	if ((name = req_guest(c, id, req)) == NULL)
 		return;
+	if (sk != NULL && !json_is_boolean(sk)) {
+		reply_error(c, id, "\"skipped\" must be true or false");
+		return;
+	}
 	g = inventory_find(name);
-	scan = store_last_scan(g ? g->uuid : NULL, g ? NULL : name, 1);
+	scan = store_last_scan(g ? g->uuid : NULL, g ? NULL : name,
+	    STORE_DETECTIONS | (json_is_true(sk) ? STORE_SKIPPED : 0));
 	if (scan == NULL) {
 		if (g == NULL) {
 			unknown_guest(c, id, name);

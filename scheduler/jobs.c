@@ -48,6 +48,10 @@ job_free(struct job *j)
 	free(j->disk_note);
 	free(j->backend);
 	free(j->backend_settings);
+	for (size_t i = 0; i < j->nexcludes; i++)
+		free(j->excludes[i]);
+	free(j->excludes);
+	findex_free(j->findex);
 	if (j->opts.engine != NULL)
 		engine_unref(j->opts.engine);
 	free(j->guest);
@@ -63,6 +67,11 @@ worker(void *arg)
 	 * thread and would inherit a blocked mask.  libuv's handlers are
 	 * installed with SA_RESTART, so a signal landing here is harmless. */
 	scan_run(&j->opts, &j->progress, &j->result);
+	/* The file index is written here, off the loop: it may be large. */
+	if (j->findex != NULL && j->result.status != SCAN_FAILED &&
+	    findex_save(j->findex) == -1)
+		log_warnx("scan %s: the file index could not be saved; the "
+		    "next scan reads every file", j->guest);
 	uv_mutex_lock(&done_mtx);
 	TAILQ_INSERT_TAIL(&done, j, done_entry);
 	uv_mutex_unlock(&done_mtx);
@@ -158,9 +167,35 @@ on_done(uv_async_t *a)
 	schedule_kick();
 }
 
+/* Appends the whitespace-separated patterns of LIST to the job's. */
+static int
+add_excludes(struct job *j, const char *list)
+{
+	const char *p = list, *q;
+	char **v;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			return 0;
+		for (q = p; *q != '\0' && *q != ' ' && *q != '\t'; q++)
+			;
+		if ((v = realloc(j->excludes, (j->nexcludes + 1) *
+		    sizeof(*v))) == NULL)
+			return -1;
+		j->excludes = v;
+		if ((v[j->nexcludes] = strndup(p, (size_t)(q - p))) == NULL)
+			return -1;
+		j->nexcludes++;
+		p = q;
+	}
+}
+
 static int
 start(struct job *j)
 {
+	const struct guest_conf *gc = config_guest(&sd.conf, j->guest);
 	const struct guest *g;
 
 	/* The disks as libvirt describes them now, not at the request. */
@@ -180,7 +215,9 @@ start(struct job *j)
 	 * the worker runs. */
 	if ((j->backend = strdup(sd.conf.guestfs_backend)) == NULL ||
 	    (j->backend_settings = strdup(sd.conf.guestfs_backend_settings)) ==
-	    NULL) {
+	    NULL || add_excludes(j, sd.conf.exclude_paths) == -1 ||
+	    (gc != NULL && (gc->set & GUEST_OPT_EXCLUDE_PATHS) &&
+	    add_excludes(j, gc->exclude_paths) == -1)) {
 		j->result.status = SCAN_FAILED;
 		snprintf(j->result.reason, sizeof(j->result.reason),
 		    "out of memory");
@@ -189,9 +226,19 @@ start(struct job *j)
 	j->opts.backend = j->backend;
 	j->opts.backend_settings = j->backend_settings;
 	j->opts.max_file_size = sd.conf.max_file_size;
+	j->opts.excludes = j->excludes;
+	j->opts.nexcludes = j->nexcludes;
 	j->opts.engine = engine_ref(sd.engine);
 	j->opts.throttle = schedule_throttle();
 	j->opts.cache = vcache_iface();
+	snprintf(j->sig_version, sizeof(j->sig_version), "%s",
+	    engine_version(j->opts.engine));
+	/* Without an index (out of memory) every file is read: slower,
+	 * not wrong. */
+	if ((j->findex = findex_new(sd.conf.state_path, j->uuid,
+	    j->sig_version)) == NULL)
+		log_warnx("scan %s: no file index (out of memory)", j->guest);
+	j->opts.index = findex_iface(j->findex);
 	j->started_ms = now_ms();
 	j->state = JOB_RUNNING;
 	store_scan_started(j);

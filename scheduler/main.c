@@ -27,6 +27,7 @@ struct daemon sd;
 
 static uv_signal_t sig_term, sig_int, sig_hup;
 static uv_timer_t stop_timer;
+static uv_timer_t self_timer;	/* [clamav] self_check */
 static int stop_phase;
 
 static void __attribute__((noreturn))
@@ -151,6 +152,7 @@ all_idle(void)
 	close_handle((uv_handle_t *)&sig_int);
 	close_handle((uv_handle_t *)&sig_hup);
 	close_handle((uv_handle_t *)&stop_timer);
+	close_handle((uv_handle_t *)&self_timer);
 }
 
 static void
@@ -197,6 +199,7 @@ note_restart(const char *what, const char *a, const char *b)
 struct reload {
 	uv_work_t	 req;
 	char		*dir, *tmpdir;
+	struct engine_limits limits;
 	struct engine	*engine;
 	char		 err[512];
 	void		(*cb)(void *, const char *);
@@ -209,7 +212,20 @@ reload_work(uv_work_t *req)
 {
 	struct reload *r = req->data;
 
-	r->engine = engine_load(r->dir, r->tmpdir, r->err, sizeof(r->err));
+	r->engine = engine_load(r->dir, r->tmpdir, &r->limits, r->err,
+	    sizeof(r->err));
+}
+
+/* clamd's limits from the configuration. */
+static void
+conf_limits(const struct config *c, struct engine_limits *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->max_scan_size = c->max_scan_size;
+	l->max_file_size = c->max_file_size;
+	l->max_recursion = (unsigned int)c->max_recursion;
+	l->max_files = (unsigned int)c->max_files;
+	l->max_scan_time_ms = (unsigned int)(c->max_file_scan_time * 1000);
 }
 
 static void
@@ -264,6 +280,7 @@ signatures_reload(void (*cb)(void *, const char *), void *arg)
 			cb(arg, "out of memory");
 		return;
 	}
+	conf_limits(&sd.conf, &r->limits);
 	r->cb = cb;
 	r->arg = arg;
 	r->req.data = r;
@@ -278,6 +295,34 @@ signatures_reload(void (*cb)(void *, const char *), void *arg)
 	reloading = 1;
 	log_info("signatures: reloading from %s", *sd.conf.clamav_database ?
 	    sd.conf.clamav_database : "libclamav's default directory");
+}
+
+/* clamd's SelfCheck: a changed signature directory (freshclam ran, a file
+ * was dropped in) is reloaded.  Only names, sizes and times are compared;
+ * a failed reload is tried again at the next check. */
+static void
+on_self_check(uv_timer_t *t)
+{
+	char stamp[24];
+
+	(void)t;
+	if (sd.stopping || reloading)
+		return;
+	engine_dir_stamp(engine_dbdir(sd.engine), stamp, sizeof(stamp));
+	if (strcmp(stamp, engine_dir_stamp_of(sd.engine)) == 0)
+		return;
+	log_info("signatures: %s changed", engine_dbdir(sd.engine));
+	signatures_reload(NULL, NULL);
+}
+
+static void
+self_check_start(void)
+{
+	uint64_t ms = sd.conf.self_check * 1000;
+
+	uv_timer_stop(&self_timer);
+	if (ms > 0)
+		uv_timer_start(&self_timer, on_self_check, ms, ms);
 }
 
 /* SIGHUP: read the configuration again.  A bad file keeps the old one. */
@@ -323,6 +368,7 @@ on_hup(uv_signal_t *s, int signum)
 	    sd.conf_path, sd.max_scans);
 	schedule_reconf();
 	inventory_refresh(NULL, NULL);
+	self_check_start();
 	signatures_reload(NULL, NULL);
 }
 
@@ -331,6 +377,7 @@ main(int argc, char *argv[])
 {
 	const char *conf_path = SENTINEL_CONF_PATH;
 	int ch, foreground = 0, check = 0, verbose = 0, explicit = 0;
+	struct engine_limits limits;
 	char err[1024];
 
 	while ((ch = getopt(argc, argv, "c:fhnv")) != -1) {
@@ -380,8 +427,9 @@ main(int argc, char *argv[])
 		fatal("clamav tmpdir %s", sd.conf.clamav_tmpdir);
 	if (engine_global_init(err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	conf_limits(&sd.conf, &limits);
 	if ((sd.engine = engine_load(sd.conf.clamav_database,
-	    sd.conf.clamav_tmpdir, err, sizeof(err))) == NULL)
+	    sd.conf.clamav_tmpdir, &limits, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	log_info("signatures: %u from %s in %llu ms",
 	    engine_signatures(sd.engine), engine_dbdir(sd.engine),
@@ -416,6 +464,8 @@ main(int argc, char *argv[])
 	uv_signal_start(&sig_term, on_term, SIGTERM);
 	uv_signal_start(&sig_int, on_term, SIGINT);
 	uv_signal_start(&sig_hup, on_hup, SIGHUP);
+	uv_timer_init(sd.loop, &self_timer);
+	self_check_start();
 	if (control_init(err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	inventory_init();

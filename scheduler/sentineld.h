@@ -61,6 +61,10 @@ struct job {
 	char				*disk_note;	/* disks left out */
 	char				*backend;	/* copies: a reload */
 	char				*backend_settings; /* may free sd.conf's */
+	char				**excludes;	/* exclude_paths, split */
+	size_t				 nexcludes;
+	struct findex			*findex;	/* per-guest file index */
+	char				 sig_version[48];
 	struct scan_opts		 opts;
 	struct scan_progress		 progress;
 	struct scan_result		 result;
@@ -82,6 +86,13 @@ struct daemon {
 };
 
 extern struct daemon sd;
+
+/* findex.c */
+struct findex;
+struct findex	*findex_new(const char *, const char *, const char *);
+const struct file_index *findex_iface(struct findex *);
+int		 findex_save(struct findex *);
+void		 findex_free(struct findex *);
 
 /* main.c */
 unsigned int	 derive_max_scans(void);
@@ -175,6 +186,8 @@ int64_t		 store_scan_queued(const struct job *);
 int		 store_scan_started(const struct job *);
 int		 store_scan_finished(const struct job *, int64_t);
 json_t		*store_scan_json(int64_t);
+#define STORE_DETECTIONS	0x1	/* with a scan's detections */
+#define STORE_SKIPPED		0x2	/* with the paths not scanned */
 json_t		*store_last_scan(const char *, const char *, int);
 
 #endif

@@ -39,7 +39,15 @@ static const char schema[] =
     " fs_failed INTEGER DEFAULT 0,"
     " launch_ms INTEGER DEFAULT 0,"
     " stream_ms INTEGER DEFAULT 0,"
-    " cache_hits INTEGER DEFAULT 0);"
+    " cache_hits INTEGER DEFAULT 0,"
+    " unchanged INTEGER DEFAULT 0,"
+    " skipped_limit INTEGER DEFAULT 0,"
+    " skipped_excluded INTEGER DEFAULT 0,"
+    " skipped_encrypted INTEGER DEFAULT 0,"
+    " skipped_special INTEGER DEFAULT 0,"
+    " skipped_filesystem INTEGER DEFAULT 0,"
+    " sig_version TEXT,"
+    " os TEXT);"
     "CREATE INDEX IF NOT EXISTS scans_guest ON scans(guest_uuid, id);"
     "CREATE INDEX IF NOT EXISTS scans_name ON scans(guest_name, id);"
     "CREATE TABLE IF NOT EXISTS detections ("
@@ -48,8 +56,26 @@ static const char schema[] =
     " fs TEXT NOT NULL,"
     " path BLOB NOT NULL,"
     " signature TEXT NOT NULL,"
-    " size INTEGER NOT NULL);"
+    " size INTEGER NOT NULL,"
+    " guest_path INTEGER DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS detections_scan ON detections(scan_id);"
+    "CREATE TABLE IF NOT EXISTS skipped ("
+    " scan_id INTEGER NOT NULL REFERENCES scans(id),"
+    " reason TEXT NOT NULL,"
+    " fs TEXT NOT NULL,"
+    " path BLOB NOT NULL,"
+    " guest_path INTEGER NOT NULL,"
+    " detail TEXT);"
+    "CREATE INDEX IF NOT EXISTS skipped_scan ON skipped(scan_id);"
+    "CREATE TABLE IF NOT EXISTS findex ("
+    " guest_uuid TEXT NOT NULL,"
+    " tree TEXT NOT NULL,"
+    " path BLOB NOT NULL,"
+    " ino INTEGER, size INTEGER, mtime_s INTEGER, mtime_ns INTEGER,"
+    " ctime_s INTEGER, ctime_ns INTEGER,"
+    " sha256 BLOB NOT NULL,"
+    " version TEXT NOT NULL,"
+    " PRIMARY KEY (guest_uuid, tree, path)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS guests ("
     " uuid TEXT PRIMARY KEY,"
     " name TEXT NOT NULL,"
@@ -59,7 +85,7 @@ static const char schema[] =
     " version TEXT NOT NULL,"
     " used INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS verdicts_used ON verdicts(used);"
-    "PRAGMA user_version = 3;";
+    "PRAGMA user_version = 4;";
 
 /* Older databases lack the columns added since; the tables come from the
  * schema itself (IF NOT EXISTS). */
@@ -69,6 +95,16 @@ migrate(char **msg)
 	static const char *columns[] = {
 		"ALTER TABLE scans ADD COLUMN stream_ms INTEGER DEFAULT 0",
 		"ALTER TABLE scans ADD COLUMN cache_hits INTEGER DEFAULT 0",
+		"ALTER TABLE scans ADD COLUMN unchanged INTEGER DEFAULT 0",
+		"ALTER TABLE scans ADD COLUMN skipped_limit INTEGER DEFAULT 0",
+		"ALTER TABLE scans ADD COLUMN skipped_excluded INTEGER DEFAULT 0",
+		"ALTER TABLE scans ADD COLUMN skipped_encrypted INTEGER DEFAULT 0",
+		"ALTER TABLE scans ADD COLUMN skipped_special INTEGER DEFAULT 0",
+		"ALTER TABLE scans ADD COLUMN skipped_filesystem INTEGER "
+		    "DEFAULT 0",
+		"ALTER TABLE scans ADD COLUMN sig_version TEXT",
+		"ALTER TABLE scans ADD COLUMN os TEXT",
+		"ALTER TABLE detections ADD COLUMN guest_path INTEGER DEFAULT 0",
 	};
 	sqlite3_stmt *st;
 	int version = 0;
@@ -80,11 +116,11 @@ migrate(char **msg)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (version == 0 || version >= 3)
+	if (version == 0 || version >= 4)
 		return SQLITE_OK;
 	for (i = 0; i < sizeof(columns) / sizeof(columns[0]); i++)
 		if (sqlite3_exec(db, columns[i], NULL, NULL, msg) != SQLITE_OK) {
-			/* Already there (a version 2 database has the first). */
+			/* Already there (added by an earlier version). */
 			if (*msg != NULL && strstr(*msg, "duplicate column"))
 				sqlite3_free(*msg), *msg = NULL;
 			else
@@ -201,6 +237,38 @@ store_scan_started(const struct job *j)
 	return step_done(st);
 }
 
+/* The files and filesystems not scanned, as kept by the scan. */
+static int
+store_skips(int64_t id, const struct scan_skip *k)
+{
+	sqlite3_stmt *st;
+
+	if ((st = prepare("INSERT INTO skipped (scan_id, reason, fs, path, "
+	    "guest_path, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")) == NULL)
+		return -1;
+	for (; k != NULL; k = k->next) {
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_text(st, 2, skip_reason_name(k->reason), -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, k->fs, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 4, k->path, (int)k->pathlen,
+		    SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, k->guest_path);
+		if (k->detail != NULL)
+			sqlite3_bind_text(st, 6, k->detail, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 6);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			log_warnx("state: %s", sqlite3_errmsg(db));
+			sqlite3_finalize(st);
+			return -1;
+		}
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
 int
 store_scan_finished(const struct job *j, int64_t ended)
 {
@@ -214,7 +282,11 @@ store_scan_finished(const struct job *j, int64_t ended)
 	    "ended = ?3, files = ?4, bytes_read = ?5, bytes_scanned = ?6, "
 	    "skipped_too_large = ?7, errors = ?8, fs_scanned = ?9, "
 	    "fs_failed = ?10, launch_ms = ?11, started = coalesce(started, ?3), "
-	    "stream_ms = ?13, cache_hits = ?14 WHERE id = ?12")) == NULL)
+	    "stream_ms = ?13, cache_hits = ?14, unchanged = ?15, "
+	    "skipped_limit = ?16, skipped_excluded = ?17, "
+	    "skipped_encrypted = ?18, skipped_special = ?19, "
+	    "skipped_filesystem = ?20, sig_version = ?21, os = ?22 "
+	    "WHERE id = ?12")) == NULL)
 		goto out;
 	sqlite3_bind_text(st, 1, scan_status_name(r->status), -1, SQLITE_STATIC);
 	if (r->reason[0])
@@ -223,20 +295,30 @@ store_scan_finished(const struct job *j, int64_t ended)
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)r->files);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)r->bytes_read);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)r->bytes_scanned);
-	sqlite3_bind_int64(st, 7, (sqlite3_int64)r->skipped_too_large);
-	sqlite3_bind_int64(st, 8, (sqlite3_int64)r->errors);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)r->skipped[SKIP_TOO_LARGE]);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)r->skipped[SKIP_UNREADABLE]);
 	sqlite3_bind_int64(st, 9, r->fs_scanned);
 	sqlite3_bind_int64(st, 10, r->fs_failed);
 	sqlite3_bind_int64(st, 11, (sqlite3_int64)r->launch_ms);
 	sqlite3_bind_int64(st, 12, j->id);
 	sqlite3_bind_int64(st, 13, (sqlite3_int64)r->stream_ms);
 	sqlite3_bind_int64(st, 14, (sqlite3_int64)r->cache_hits);
+	sqlite3_bind_int64(st, 15, (sqlite3_int64)r->unchanged);
+	sqlite3_bind_int64(st, 16, (sqlite3_int64)r->skipped[SKIP_LIMIT]);
+	sqlite3_bind_int64(st, 17, (sqlite3_int64)r->skipped[SKIP_EXCLUDED]);
+	sqlite3_bind_int64(st, 18, (sqlite3_int64)r->skipped[SKIP_ENCRYPTED]);
+	sqlite3_bind_int64(st, 19, (sqlite3_int64)r->skipped[SKIP_SPECIAL]);
+	sqlite3_bind_int64(st, 20, (sqlite3_int64)r->skipped[SKIP_FILESYSTEM]);
+	sqlite3_bind_text(st, 21, j->sig_version, -1, SQLITE_STATIC);
+	if (r->os[0] != '\0')
+		sqlite3_bind_text(st, 22, r->os, -1, SQLITE_STATIC);
 	if (step_done(st) == -1)
 		goto out;
 	if (r->detections != NULL) {
 		/* One statement for all detections, reset between rows. */
 		if ((st = prepare("INSERT INTO detections (scan_id, fs, path, "
-		    "signature, size) VALUES (?1, ?2, ?3, ?4, ?5)")) == NULL)
+		    "signature, size, guest_path) VALUES (?1, ?2, ?3, ?4, ?5, "
+		    "?6)")) == NULL)
 			goto out;
 		for (d = r->detections; d != NULL; d = d->next) {
 			sqlite3_bind_int64(st, 1, j->id);
@@ -245,6 +327,7 @@ store_scan_finished(const struct job *j, int64_t ended)
 			    SQLITE_STATIC);
 			sqlite3_bind_text(st, 4, d->signature, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(st, 5, (sqlite3_int64)d->size);
+			sqlite3_bind_int(st, 6, d->guest_path);
 			if (sqlite3_step(st) != SQLITE_DONE) {
 				log_warnx("state: %s", sqlite3_errmsg(db));
 				sqlite3_finalize(st);
@@ -254,6 +337,8 @@ store_scan_finished(const struct job *j, int64_t ended)
 		}
 		sqlite3_finalize(st);
 	}
+	if (r->skips != NULL && store_skips(j->id, r->skips) == -1)
+		goto out;
 	rc = 0;
 out:
 	sqlite3_exec(db, rc == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
@@ -280,18 +365,49 @@ detections_json(int64_t scan_id)
 	json_t *a = json_array();
 	char *esc;
 
-	if ((st = prepare("SELECT fs, path, signature, size FROM detections "
-	    "WHERE scan_id = ?1 ORDER BY id")) == NULL)
+	if ((st = prepare("SELECT fs, path, signature, size, guest_path FROM "
+	    "detections WHERE scan_id = ?1 ORDER BY id")) == NULL)
 		return a;
 	sqlite3_bind_int64(st, 1, scan_id);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		esc = escape_bytes(sqlite3_column_blob(st, 1),
 		    (size_t)sqlite3_column_bytes(st, 1));
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I}",
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I, s:b}",
 		    "fs", (const char *)sqlite3_column_text(st, 0),
 		    "path", esc ? esc : "?",
 		    "signature", (const char *)sqlite3_column_text(st, 2),
-		    "size", (json_int_t)sqlite3_column_int64(st, 3)));
+		    "size", (json_int_t)sqlite3_column_int64(st, 3),
+		    "guest_path", sqlite3_column_int(st, 4)));
+		free(esc);
+	}
+	sqlite3_finalize(st);
+	return a;
+}
+
+/* The paths not scanned in a scan, up to SCAN_SKIP_PATHS per reason. */
+static json_t *
+skipped_json(int64_t scan_id)
+{
+	sqlite3_stmt *st;
+	json_t *a = json_array(), *o;
+	char *esc;
+
+	if ((st = prepare("SELECT reason, fs, path, guest_path, detail FROM "
+	    "skipped WHERE scan_id = ?1 ORDER BY rowid")) == NULL)
+		return a;
+	sqlite3_bind_int64(st, 1, scan_id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		esc = escape_bytes(sqlite3_column_blob(st, 2),
+		    (size_t)sqlite3_column_bytes(st, 2));
+		o = json_pack("{s:s, s:s, s:s, s:b}",
+		    "reason", (const char *)sqlite3_column_text(st, 0),
+		    "fs", (const char *)sqlite3_column_text(st, 1),
+		    "path", esc ? esc : "?",
+		    "guest_path", sqlite3_column_int(st, 3));
+		if (sqlite3_column_type(st, 4) != SQLITE_NULL)
+			json_object_set_new(o, "detail", json_string(
+			    (const char *)sqlite3_column_text(st, 4)));
+		json_array_append_new(a, o);
 		free(esc);
 	}
 	sqlite3_finalize(st);
@@ -300,24 +416,35 @@ detections_json(int64_t scan_id)
 
 #define SCAN_COLUMNS "id, guest_name, guest_uuid, trigger, queued, started, " \
 	"ended, status, reason, files, bytes_read, bytes_scanned, " \
-	"skipped_too_large, errors, fs_scanned, fs_failed, launch_ms, stream_ms, " \
-	"cache_hits"
+	"fs_scanned, fs_failed, launch_ms, stream_ms, cache_hits, unchanged, " \
+	"sig_version, os, skipped_too_large, skipped_limit, skipped_excluded, " \
+	"errors, skipped_encrypted, skipped_special, skipped_filesystem"
+#define SCAN_NPLAIN	20	/* columns before the skipped counts */
 
 static json_t *
 row_json(sqlite3_stmt *st, int with_detections)
 {
-	static const char *names[] = { "id", "guest", "uuid", "trigger",
-	    "queued", "started", "ended", "status", "reason", "files",
-	    "bytes_read", "bytes_scanned", "skipped_too_large", "errors",
-	    "fs_scanned", "fs_failed", "launch_ms", "stream_ms", "cache_hits" };
-	json_t *o = json_object();
+	static const char *names[SCAN_NPLAIN] = { "id", "guest", "uuid",
+	    "trigger", "queued", "started", "ended", "status", "reason",
+	    "files", "bytes_read", "bytes_scanned", "fs_scanned", "fs_failed",
+	    "launch_ms", "stream_ms", "cache_hits", "unchanged",
+	    "signature_version", "os" };
+	json_t *o = json_object(), *sk = json_object();
 	int i;
 
-	for (i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
+	for (i = 0; i < SCAN_NPLAIN; i++)
 		json_object_set_new(o, names[i], col_json(st, i));
-	if (with_detections)
+	/* The skipped counts, in the order of enum skip_reason. */
+	for (i = 0; i < SKIP_NREASONS; i++)
+		json_object_set_new(sk, skip_reason_name(i),
+		    col_json(st, SCAN_NPLAIN + i));
+	json_object_set_new(o, "skipped", sk);
+	if (with_detections & STORE_DETECTIONS)
 		json_object_set_new(o, "detections",
 		    detections_json(sqlite3_column_int64(st, 0)));
+	if (with_detections & STORE_SKIPPED)
+		json_object_set_new(o, "skipped_paths",
+		    skipped_json(sqlite3_column_int64(st, 0)));
 	return o;
 }
 
@@ -332,7 +459,7 @@ store_scan_json(int64_t id)
 		return NULL;
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) == SQLITE_ROW)
-		o = row_json(st, 1);
+		o = row_json(st, STORE_DETECTIONS);
 	sqlite3_finalize(st);
 	return o;
 }

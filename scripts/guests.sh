@@ -143,3 +143,71 @@ sg_wait_socket() {
 		sleep 0.1
 	done
 }
+
+# sg_linux_root DIR: sg_rootfs plus what libguestfs inspection takes for a
+# Linux system (os-release, fstab, /bin/ls); FSTAB is the fstab text.
+sg_linux_root() {
+	local dir=$1 fstab=$2
+	sg_rootfs "$dir"
+	ln -sf busybox "$dir/bin/ls"
+	ln -sf busybox "$dir/bin/sh"
+	mkdir -p "$dir/srv" "$dir/usr/bin" "$dir/root"
+	printf 'PRETTY_NAME="Sentinel Test Linux"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n' \
+		> "$dir/etc/os-release"
+	echo 12.0 > "$dir/etc/debian_version"
+	printf '%s\n' "$fstab" > "$dir/etc/fstab"
+}
+
+# sg_layout_disk IMG ROOTDIR: one disk with the layouts a scanner must
+# handle, built in one appliance launch: a GPT with an ext4 root (an
+# inspectable Linux whose fstab mounts an LVM volume on /srv), swap, an LVM
+# physical volume with an XFS and a btrfs volume, a vfat partition and a
+# LUKS volume.  Each data filesystem holds the EICAR string.
+sg_layout_disk() {
+	local img=$1 root=$2 tmp
+	tmp=$(mktemp -d)
+	printf '%s' "$SG_EICAR" > "$tmp/eicar.com"
+	echo "plain text" > "$tmp/readme.txt"
+	rm -f "$img"
+	truncate -s 1200M "$img"
+	guestfish --keys-from-stdin --format=raw -a "$img" <<EOT
+run
+part-init /dev/sda gpt
+part-add /dev/sda p 2048 264191
+part-add /dev/sda p 264192 280575
+part-add /dev/sda p 280576 2158591
+part-add /dev/sda p 2158592 2191359
+part-add /dev/sda p 2191360 2256895
+mkfs ext4 /dev/sda1
+mkswap /dev/sda2
+pvcreate /dev/sda3
+vgcreate sentvg /dev/sda3
+lvcreate data sentvg 320
+lvcreate btr sentvg 500
+mkfs xfs /dev/sentvg/data
+mkfs btrfs /dev/sentvg/btr
+mkfs vfat /dev/sda4
+luks-format /dev/sda5 0
+sentinel-test-key
+mount /dev/sda1 /
+copy-in $root/bin $root/sbin $root/etc $root/root $root/srv $root/usr $root/proc $root/sys $root/dev $root/run /
+upload $tmp/eicar.com /root/eicar.com
+umount-all
+mount /dev/sentvg/data /
+mkdir /x
+upload $tmp/eicar.com /x/eicar.com
+upload $tmp/readme.txt /x/readme.txt
+umount-all
+mount /dev/sentvg/btr /
+mkdir /b
+upload $tmp/eicar.com /b/eicar.com
+umount-all
+mount /dev/sda4 /
+mkdir /dos
+upload $tmp/eicar.com /dos/eicar.com
+umount-all
+EOT
+	local rc=$?
+	rm -rf "$tmp"
+	return $rc
+}

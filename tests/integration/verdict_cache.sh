@@ -36,11 +36,21 @@ scan "$G_INFECTED" 1
 [ "$(field cache_hits)" -eq 0 ] || fail "infected files served from the cache: $scan"
 ok "detections are not cached: $n1 both times"
 
+# A rescan of the same guest does not even read its unchanged files (the
+# file index); a guest the daemon never saw still gets the cached verdicts.
+scan "$G_CLONE" 0
+[ "$(field unchanged)" -eq "$(find "$WORK/content/clean" -type f | wc -l)" ] ||
+	fail "rescan of the clone: $(field unchanged) files unchanged: $scan"
+[ "$(field files)" -eq 0 ] || fail "rescan of the clone read files: $scan"
+ok "rescan of the clone: every file unchanged, $(field bytes_read) bytes read"
+
 kill -TERM "$pid"; wait "$pid"
+sg_undefine "$G_CLONE"
+sg_define "$G_CLONE" "$WORK" "$WORK/clone.qcow2" qcow2 || fail "define the clone again"
 private_daemon_start
 scan "$G_CLONE" 0
 [ "$(field cache_hits)" -eq "$nonempty" ] || fail "after a restart: $(field cache_hits) hits"
-ok "the cache survives a restart"
+ok "the cache survives a restart (the clone defined anew, with a new UUID)"
 
 # New signatures: every clean verdict is stale.
 echo "0123456789abcdef0123456789abcdef:1:Sentinel.Test.Dummy" > "$WORK/cachedb/extra.hdb"

@@ -1,0 +1,287 @@
+/*
+ * The listing of a guest filesystem tree: entries in the order find gives
+ * them (a directory before what it holds), an open-addressing hash of
+ * their paths, and the tar excludes derived from their plans.
+ */
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "listing.h"
+
+static uint64_t
+hash_path(const char *p, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static int
+rehash(struct listing *l, size_t nslots)
+{
+	uint32_t *slots;
+	size_t i, j;
+
+	if ((slots = calloc(nslots, sizeof(*slots))) == NULL)
+		return -1;
+	for (i = 0; i < l->n; i++) {
+		j = hash_path(l->names + l->e[i].off, l->e[i].pathlen) &
+		    (nslots - 1);
+		while (slots[j] != 0)
+			j = (j + 1) & (nslots - 1);
+		slots[j] = (uint32_t)(i + 1);
+	}
+	free(l->slots);
+	l->slots = slots;
+	l->nslots = nslots;
+	return 0;
+}
+
+long
+listing_find(const struct listing *l, const char *path, size_t len)
+{
+	const struct lentry *e;
+	size_t j;
+
+	if (l->nslots == 0)
+		return -1;
+	j = hash_path(path, len) & (l->nslots - 1);
+	while (l->slots[j] != 0) {
+		e = &l->e[l->slots[j] - 1];
+		if (e->pathlen == len &&
+		    memcmp(l->names + e->off, path, len) == 0)
+			return (long)l->slots[j] - 1;
+		j = (j + 1) & (l->nslots - 1);
+	}
+	return -1;
+}
+
+long
+listing_add(struct listing *l, const char *path, size_t len,
+    const struct lentry *meta)
+{
+	struct lentry *e;
+	long found;
+	size_t j;
+
+	if (len > UINT32_MAX || l->n >= UINT32_MAX - 1)
+		return -1;
+	if ((found = listing_find(l, path, len)) != -1)
+		return found;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		struct lentry *ne = realloc(l->e, cap * sizeof(*ne));
+
+		if (ne == NULL)
+			return -1;
+		l->e = ne;
+		l->cap = cap;
+	}
+	if (l->nlen + len + 1 > l->ncap) {
+		size_t cap = l->ncap ? l->ncap : 16384;
+		char *nn;
+
+		while (cap < l->nlen + len + 1)
+			cap *= 2;
+		if ((nn = realloc(l->names, cap)) == NULL)
+			return -1;
+		l->names = nn;
+		l->ncap = cap;
+	}
+	/* Keep the table at most half full. */
+	if ((l->n + 1) * 2 > l->nslots &&
+	    rehash(l, l->nslots ? l->nslots * 2 : 1024) == -1)
+		return -1;
+	e = &l->e[l->n];
+	*e = *meta;
+	e->off = l->nlen;
+	e->pathlen = (uint32_t)len;
+	e->leader = (uint32_t)l->n;
+	memcpy(l->names + l->nlen, path, len);
+	l->names[l->nlen + len] = '\0';
+	l->nlen += len + 1;
+	j = hash_path(path, len) & (l->nslots - 1);
+	while (l->slots[j] != 0)
+		j = (j + 1) & (l->nslots - 1);
+	l->slots[j] = (uint32_t)(l->n + 1);
+	return (long)l->n++;
+}
+
+const char *
+listing_path(const struct listing *l, size_t i)
+{
+	return l->names + l->e[i].off;
+}
+
+/* Inode keys of hard-linked regular files, to find their first names. */
+struct ino_slot {
+	uint64_t	dev, ino;
+	uint32_t	idx;	/* + 1; 0 free */
+};
+
+int
+listing_link_inodes(struct listing *l)
+{
+	struct ino_slot *t;
+	size_t n = 0, nslots = 16, i, j;
+	uint64_t h;
+
+	for (i = 0; i < l->n; i++)
+		if (S_ISREG(l->e[i].mode) && l->e[i].nlink > 1)
+			n++;
+	if (n == 0)
+		return 0;
+	while (nslots < n * 2)
+		nslots *= 2;
+	if ((t = calloc(nslots, sizeof(*t))) == NULL)
+		return -1;
+	for (i = 0; i < l->n; i++) {
+		struct lentry *e = &l->e[i];
+
+		if (!S_ISREG(e->mode) || e->nlink <= 1)
+			continue;
+		h = (e->ino * 11400714819323198485ULL) ^ e->dev;
+		j = (size_t)(h ^ (h >> 29)) & (nslots - 1);
+		while (t[j].idx != 0 &&
+		    (t[j].dev != e->dev || t[j].ino != e->ino))
+			j = (j + 1) & (nslots - 1);
+		if (t[j].idx == 0) {
+			t[j].dev = e->dev;
+			t[j].ino = e->ino;
+			t[j].idx = (uint32_t)(i + 1);
+		} else
+			e->leader = t[j].idx - 1;
+	}
+	free(t);
+	return 0;
+}
+
+void
+listing_free(struct listing *l)
+{
+	free(l->e);
+	free(l->names);
+	free(l->slots);
+	memset(l, 0, sizeof(*l));
+}
+
+int
+path_excluded(const char *path, char *const *pats, size_t npats)
+{
+	size_t i;
+
+	for (i = 0; i < npats; i++)
+		if (fnmatch(pats[i], path, 0) == 0)
+			return 1;
+	return 0;
+}
+
+/* The parent directory's index, or -1 for the top of the tree. */
+static long
+parent_of(const struct listing *l, size_t i)
+{
+	const char *p = listing_path(l, i);
+	size_t len = l->e[i].pathlen;
+
+	while (len > 0 && p[len - 1] != '/')
+		len--;
+	if (len <= 1)
+		return -1;
+	return listing_find(l, p, len - 1);
+}
+
+/* "./" and the path with tar's pattern characters escaped. */
+static char *
+tar_pattern(const char *path, size_t len)
+{
+	char *out, *o;
+	size_t i;
+
+	if ((out = malloc(2 * len + 3)) == NULL)
+		return NULL;
+	o = out;
+	*o++ = '.';
+	for (i = 0; i < len; i++) {
+		if (strchr("*?[]\\", path[i]) != NULL)
+			*o++ = '\\';
+		*o++ = path[i];
+	}
+	*o = '\0';
+	return out;
+}
+
+char **
+listing_excludes(const struct listing *l, size_t *np)
+{
+	unsigned char *needs;
+	long *parent;
+	char **v = NULL;
+	size_t i, n = 0;
+	long p;
+
+	*np = 0;
+	if ((needs = calloc(l->n + 1, 1)) == NULL ||
+	    (parent = malloc((l->n + 1) * sizeof(*parent))) == NULL) {
+		free(needs);
+		return NULL;
+	}
+	for (i = 0; i < l->n; i++) {
+		const struct lentry *e = &l->e[i];
+
+		parent[i] = parent_of(l, i);
+		/* A newline cannot be written to tar's exclude file. */
+		needs[i] = e->plan == PLAN_FETCH || e->plan == PLAN_LINK ||
+		    memchr(listing_path(l, i), '\n', e->pathlen) != NULL;
+	}
+	/* find lists a directory before its contents: walking backwards
+	 * sees every child before its parent. */
+	for (i = l->n; i-- > 0;)
+		if (needs[i] && (p = parent[i]) != -1)
+			needs[p] = 1;
+	for (i = 0; i < l->n; i++)
+		if (!needs[i] && (parent[i] == -1 || needs[parent[i]]))
+			n++;
+	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
+		goto out;
+	n = 0;
+	for (i = 0; i < l->n; i++) {
+		uint8_t plan = l->e[i].plan;
+
+		if (needs[i] || (parent[i] != -1 && !needs[parent[i]]))
+			continue;
+		/* Entries without data need no exclude of their own. */
+		if (plan == PLAN_SPECIAL || plan == PLAN_SYMLINK)
+			continue;
+		if ((v[n] = tar_pattern(listing_path(l, i), l->e[i].pathlen)) ==
+		    NULL) {
+			listing_free_excludes(v);
+			v = NULL;
+			goto out;
+		}
+		n++;
+	}
+	*np = n;
+out:
+	free(needs);
+	free(parent);
+	return v;
+}
+
+void
+listing_free_excludes(char **v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}

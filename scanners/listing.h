@@ -1,0 +1,74 @@
+/*
+ * What is on one guest filesystem tree before any file is read: every
+ * name with its metadata (from the appliance's find and lstat), and what
+ * the scan will do with it.  From it come the tar excludes that keep
+ * unchanged, excluded and too large files out of the stream, the counts of
+ * what was not scanned, and the per-guest file index.
+ */
+#ifndef SENTINEL_LISTING_H
+#define SENTINEL_LISTING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache.h"
+
+enum plan {
+	PLAN_FETCH,		/* regular file to read and scan */
+	PLAN_LINK,		/* another name of a file listed earlier */
+	PLAN_UNCHANGED,		/* as in the index: known clean, not read */
+	PLAN_EXCLUDED,		/* matches an exclude pattern */
+	PLAN_TOO_LARGE,		/* over max_file_size */
+	PLAN_UNREADABLE,	/* lstat failed in the appliance */
+	PLAN_SPECIAL,		/* device node, FIFO or socket */
+	PLAN_SYMLINK,		/* never followed; its target has its own name */
+	PLAN_DIR,
+};
+
+struct lentry {
+	size_t		 off;		/* "/a/b" in names, NUL-terminated */
+	uint32_t	 pathlen;
+	uint32_t	 mode;		/* st_mode; 0 if lstat failed */
+	uint64_t	 dev, ino, size, nlink;
+	int64_t		 mtime_s, mtime_ns, ctime_s, ctime_ns;
+	uint32_t	 leader;	/* first name of the same inode */
+	uint8_t		 plan;
+	uint8_t		 seen;		/* its data came in the stream */
+	uint8_t		 has_sha;
+	uint8_t		 clean;		/* scanned (or a cache hit): clean */
+	unsigned char	 sha[VERDICT_HASH_LEN];
+};
+
+struct listing {
+	struct lentry	*e;
+	size_t		 n, cap;
+	char		*names;
+	size_t		 nlen, ncap;
+	uint32_t	*slots;		/* hash of paths: index + 1; 0 free */
+	size_t		 nslots;
+};
+
+/* Adds PATH ("/a/b", LEN bytes) with META's metadata; its index, or -1
+ * when out of memory.  A path listed twice keeps its first entry. */
+long		 listing_add(struct listing *, const char *, size_t,
+		    const struct lentry *);
+long		 listing_find(const struct listing *, const char *, size_t);
+const char	*listing_path(const struct listing *, size_t);
+/* Points every further name of a hard-linked inode at its first name. */
+int		 listing_link_inodes(struct listing *);
+void		 listing_free(struct listing *);
+
+/* True if PATH matches one of the glob patterns ('*' matches '/' too). */
+int		 path_excluded(const char *, char *const *, size_t);
+
+/*
+ * The tar exclude patterns that keep every entry not to be read out of
+ * the stream: a directory with nothing to read below it is excluded as a
+ * whole.  Names that tar's exclude file cannot hold (a newline) are left
+ * in the stream and skipped as they pass.  Returns a NULL-terminated
+ * vector (free with listing_free_excludes), NULL when out of memory.
+ */
+char		**listing_excludes(const struct listing *, size_t *);
+void		 listing_free_excludes(char **);
+
+#endif

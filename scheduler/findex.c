@@ -1,0 +1,293 @@
+/*
+ * The per-guest file index in the state database.  Used by one scan's
+ * worker thread on a connection of its own (WAL lets it read while the
+ * loop thread writes): a tree's records are loaded on its first lookup,
+ * the scan's clean files are collected and written when the scan ends, in
+ * one transaction per tree.  Only records made with the current
+ * signatures are loaded: a new database version reads every file again.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "findex.h"
+#include "listing.h"
+#include "log.h"
+#include "sentineld.h"
+
+struct ftree {
+	char		*key;
+	int		 loaded, done;
+	struct listing	 old, now;
+	struct ftree	*next;
+};
+
+struct findex {
+	sqlite3			*db;
+	char			*path, *uuid, *version;
+	struct ftree		*trees;
+	struct file_index	 iface;
+	int			 broken;	/* no database: no index */
+};
+
+static struct ftree *
+tree_get(struct findex *x, const char *key)
+{
+	struct ftree *t;
+
+	for (t = x->trees; t != NULL; t = t->next)
+		if (strcmp(t->key, key) == 0)
+			return t;
+	if ((t = calloc(1, sizeof(*t))) == NULL ||
+	    (t->key = strdup(key)) == NULL) {
+		free(t);
+		return NULL;
+	}
+	t->next = x->trees;
+	x->trees = t;
+	return t;
+}
+
+static int
+db_open(struct findex *x)
+{
+	if (x->db != NULL || x->broken)
+		return x->broken ? -1 : 0;
+	if (sqlite3_open_v2(x->path, &x->db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK) {
+		log_warnx("file index: %s: %s", x->path,
+		    x->db ? sqlite3_errmsg(x->db) : "cannot open");
+		sqlite3_close(x->db);
+		x->db = NULL;
+		x->broken = 1;
+		return -1;
+	}
+	sqlite3_busy_timeout(x->db, 10000);
+	return 0;
+}
+
+static void
+tree_load(struct findex *x, struct ftree *t)
+{
+	sqlite3_stmt *st;
+	struct lentry m;
+	int n;
+
+	t->loaded = 1;
+	if (db_open(x) == -1 || sqlite3_prepare_v2(x->db, "SELECT path, ino, "
+	    "size, mtime_s, mtime_ns, ctime_s, ctime_ns, sha256 FROM findex "
+	    "WHERE guest_uuid = ?1 AND tree = ?2 AND version = ?3", -1, &st,
+	    NULL) != SQLITE_OK) {
+		if (x->db != NULL)
+			log_warnx("file index: %s", sqlite3_errmsg(x->db));
+		return;
+	}
+	sqlite3_bind_text(st, 1, x->uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, t->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, x->version, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 7) != VERDICT_HASH_LEN)
+			continue;
+		memset(&m, 0, sizeof(m));
+		m.ino = (uint64_t)sqlite3_column_int64(st, 1);
+		m.size = (uint64_t)sqlite3_column_int64(st, 2);
+		m.mtime_s = sqlite3_column_int64(st, 3);
+		m.mtime_ns = sqlite3_column_int64(st, 4);
+		m.ctime_s = sqlite3_column_int64(st, 5);
+		m.ctime_ns = sqlite3_column_int64(st, 6);
+		memcpy(m.sha, sqlite3_column_blob(st, 7), VERDICT_HASH_LEN);
+		n = sqlite3_column_bytes(st, 0);
+		if (listing_add(&t->old, sqlite3_column_blob(st, 0), (size_t)n,
+		    &m) == -1)
+			break;
+	}
+	sqlite3_finalize(st);
+}
+
+static int
+ix_lookup(void *p, const char *key, const char *path, size_t len,
+    struct findex_rec *rec)
+{
+	struct findex *x = p;
+	struct ftree *t;
+	const struct lentry *e;
+	long i;
+
+	if ((t = tree_get(x, key)) == NULL)
+		return 0;
+	if (!t->loaded)
+		tree_load(x, t);
+	if ((i = listing_find(&t->old, path, len)) == -1)
+		return 0;
+	e = &t->old.e[i];
+	rec->ino = e->ino;
+	rec->size = e->size;
+	rec->mtime_s = e->mtime_s;
+	rec->mtime_ns = e->mtime_ns;
+	rec->ctime_s = e->ctime_s;
+	rec->ctime_ns = e->ctime_ns;
+	memcpy(rec->sha, e->sha, VERDICT_HASH_LEN);
+	return 1;
+}
+
+static void
+ix_put(void *p, const char *key, const char *path, size_t len,
+    const struct findex_rec *rec)
+{
+	struct findex *x = p;
+	struct ftree *t;
+	struct lentry m;
+
+	if ((t = tree_get(x, key)) == NULL)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.ino = rec->ino;
+	m.size = rec->size;
+	m.mtime_s = rec->mtime_s;
+	m.mtime_ns = rec->mtime_ns;
+	m.ctime_s = rec->ctime_s;
+	m.ctime_ns = rec->ctime_ns;
+	memcpy(m.sha, rec->sha, VERDICT_HASH_LEN);
+	(void)listing_add(&t->now, path, len, &m);
+}
+
+static void
+ix_done(void *p, const char *key)
+{
+	struct ftree *t;
+
+	if ((t = tree_get(p, key)) != NULL)
+		t->done = 1;
+}
+
+struct findex *
+findex_new(const char *dbpath, const char *uuid, const char *version)
+{
+	struct findex *x;
+
+	if ((x = calloc(1, sizeof(*x))) == NULL ||
+	    (x->path = strdup(dbpath)) == NULL ||
+	    (x->uuid = strdup(uuid)) == NULL ||
+	    (x->version = strdup(version)) == NULL) {
+		findex_free(x);
+		return NULL;
+	}
+	x->iface.p = x;
+	x->iface.lookup = ix_lookup;
+	x->iface.put = ix_put;
+	x->iface.tree_done = ix_done;
+	return x;
+}
+
+const struct file_index *
+findex_iface(struct findex *x)
+{
+	return x != NULL ? &x->iface : NULL;
+}
+
+static int
+exec(struct findex *x, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(x->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_warnx("file index: %s: %s", sql, msg ? msg : "?");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes one tree: a tree read in full replaces its records, a partial
+ * one only adds to them. */
+static int
+tree_save(struct findex *x, struct ftree *t)
+{
+	sqlite3_stmt *del = NULL, *ins = NULL;
+	size_t i;
+	int rc = -1;
+
+	if (exec(x, "BEGIN IMMEDIATE") == -1)
+		return -1;
+	if (sqlite3_prepare_v2(x->db, "DELETE FROM findex WHERE guest_uuid = "
+	    "?1 AND (version != ?2 OR tree = ?3 AND ?4)", -1, &del, NULL) !=
+	    SQLITE_OK ||
+	    sqlite3_prepare_v2(x->db, "INSERT OR REPLACE INTO findex "
+	    "(guest_uuid, tree, path, ino, size, mtime_s, mtime_ns, ctime_s, "
+	    "ctime_ns, sha256, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+	    "?8, ?9, ?10, ?11)", -1, &ins, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(del, 1, x->uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(del, 2, x->version, -1, SQLITE_STATIC);
+	sqlite3_bind_text(del, 3, t->key, -1, SQLITE_STATIC);
+	sqlite3_bind_int(del, 4, t->done);
+	if (sqlite3_step(del) != SQLITE_DONE)
+		goto out;
+	for (i = 0; i < t->now.n; i++) {
+		const struct lentry *e = &t->now.e[i];
+
+		sqlite3_bind_text(ins, 1, x->uuid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 2, t->key, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(ins, 3, listing_path(&t->now, i),
+		    (int)e->pathlen, SQLITE_STATIC);
+		sqlite3_bind_int64(ins, 4, (sqlite3_int64)e->ino);
+		sqlite3_bind_int64(ins, 5, (sqlite3_int64)e->size);
+		sqlite3_bind_int64(ins, 6, e->mtime_s);
+		sqlite3_bind_int64(ins, 7, e->mtime_ns);
+		sqlite3_bind_int64(ins, 8, e->ctime_s);
+		sqlite3_bind_int64(ins, 9, e->ctime_ns);
+		sqlite3_bind_blob(ins, 10, e->sha, VERDICT_HASH_LEN,
+		    SQLITE_STATIC);
+		sqlite3_bind_text(ins, 11, x->version, -1, SQLITE_STATIC);
+		if (sqlite3_step(ins) != SQLITE_DONE)
+			goto out;
+		sqlite3_reset(ins);
+	}
+	rc = 0;
+out:
+	if (rc == -1)
+		log_warnx("file index: %s", sqlite3_errmsg(x->db));
+	sqlite3_finalize(del);
+	sqlite3_finalize(ins);
+	exec(x, rc == 0 ? "COMMIT" : "ROLLBACK");
+	return rc;
+}
+
+int
+findex_save(struct findex *x)
+{
+	struct ftree *t;
+	int rc = 0;
+
+	for (t = x->trees; t != NULL; t = t->next) {
+		if (t->now.n == 0 && !t->done)
+			continue;
+		if (db_open(x) == -1 || tree_save(x, t) == -1)
+			rc = -1;
+	}
+	return rc;
+}
+
+void
+findex_free(struct findex *x)
+{
+	struct ftree *t;
+
+	if (x == NULL)
+		return;
+	while ((t = x->trees) != NULL) {
+		x->trees = t->next;
+		listing_free(&t->old);
+		listing_free(&t->now);
+		free(t->key);
+		free(t);
+	}
+	if (x->db != NULL)
+		sqlite3_close(x->db);
+	free(x->path);
+	free(x->uuid);
+	free(x->version);
+	free(x);
+}
