@@ -132,12 +132,12 @@ producer(void *arg)
 
 	snprintf(path, sizeof(path), "/dev/fd/%d", s->wfd);
 	if (s->find0)
-		s->rc = guestfs_find0(s->g, "/", path);
+		s->rc = guestfs_find0(s->g, s->dir, path);
 	else if (s->excludes != NULL && s->excludes[0] != NULL)
-		s->rc = guestfs_tar_out_opts(s->g, "/", path,
+		s->rc = guestfs_tar_out_opts(s->g, s->dir, path,
 		    GUESTFS_TAR_OUT_OPTS_EXCLUDES, s->excludes, -1);
 	else
-		s->rc = guestfs_tar_out(s->g, "/", path);
+		s->rc = guestfs_tar_out(s->g, s->dir, path);
 	if (s->rc == -1)
 		snprintf(s->err, sizeof(s->err), "%s: %s",
 		    s->find0 ? "find0" : "tar-out", gsrc_error(s->g));
@@ -147,13 +147,14 @@ producer(void *arg)
 }
 
 static int
-stream_start(guestfs_h *g, struct gsrc_stream *s, int find0,
+stream_start(guestfs_h *g, struct gsrc_stream *s, int find0, const char *dir,
     char *const *excludes, char *err, size_t errlen)
 {
 	int fds[2], r;
 
 	memset(s, 0, sizeof(*s));
 	s->g = g;
+	s->dir = dir;
 	s->find0 = find0;
 	s->excludes = excludes;
 	if (pipe2(fds, O_CLOEXEC) == -1) {
@@ -198,10 +199,10 @@ gsrc_stream_finish(struct gsrc_stream *s, int drain, char *err,
 }
 
 int
-gsrc_stream_start(guestfs_h *g, struct gsrc_stream *s, char *const *excludes,
-    char *err, size_t errlen)
+gsrc_stream_start(guestfs_h *g, struct gsrc_stream *s, const char *dir,
+    char *const *excludes, char *err, size_t errlen)
 {
-	return stream_start(g, s, 0, excludes, err, errlen);
+	return stream_start(g, s, 0, dir, excludes, err, errlen);
 }
 
 #define LIST_BATCH_NAMES	4000
@@ -291,7 +292,7 @@ gsrc_list(guestfs_h *g, struct listing *l, atomic_int *cancel, char *err,
 	ssize_t r;
 	int rc = -1;
 
-	if (stream_start(g, &s, 1, NULL, err, errlen) == -1)
+	if (stream_start(g, &s, 1, "/", NULL, err, errlen) == -1)
 		return -1;
 	/* The names come first, whole: lstat needs the appliance, which is
 	 * busy with find0 until its output is read. */

@@ -17,6 +17,7 @@ struct listing;
 
 struct gsrc_stream {
 	guestfs_h	*g;
+	const char	*dir;		/* what is streamed */
 	char *const	*excludes;	/* tar patterns, or NULL */
 	int		 find0;		/* find0 names instead of tar */
 	pthread_t	 thread;
@@ -31,10 +32,11 @@ const char	*gsrc_error(guestfs_h *);
 /* Creates a handle, adds the disks read-only and launches the appliance. */
 guestfs_h	*gsrc_launch(const struct scan_opts *, struct scan_progress *,
 		    char *, size_t);
-/* Starts streaming "/" (what is mounted there) as tar into s->rfd, less
- * the entries matching EXCLUDES (NULL: none). */
+/* Starts streaming directory DIR of what is mounted as tar into s->rfd,
+ * less the entries matching EXCLUDES (NULL: none).  DIR must stay valid
+ * until gsrc_stream_finish. */
 int		 gsrc_stream_start(guestfs_h *, struct gsrc_stream *,
-		    char *const *, char *, size_t);
+		    const char *, char *const *, char *, size_t);
 /* Lists every name under "/" with its lstat into L (plans unset).
  * Returns 0, or -1 with err. */
 int		 gsrc_list(guestfs_h *, struct listing *, atomic_int *, char *,

@@ -197,91 +197,109 @@ parent_of(const struct listing *l, size_t i)
 	return listing_find(l, p, len - 1);
 }
 
-/* "./" and the path with tar's pattern characters escaped. */
-static char *
-tar_pattern(const char *path, size_t len)
+char *
+tar_pattern(const char *name, size_t len)
 {
 	char *out, *o;
 	size_t i;
 
-	if ((out = malloc(2 * len + 3)) == NULL)
+	if (memchr(name, '\n', len) != NULL ||
+	    (out = malloc(2 * len + 3)) == NULL)
 		return NULL;
 	o = out;
 	*o++ = '.';
+	*o++ = '/';
 	for (i = 0; i < len; i++) {
-		if (strchr("*?[]\\", path[i]) != NULL)
+		if (strchr("*?[]\\", name[i]) != NULL)
 			*o++ = '\\';
-		*o++ = path[i];
+		*o++ = name[i];
 	}
 	*o = '\0';
 	return out;
 }
 
-char **
-listing_excludes(const struct listing *l, size_t *np)
+/* Left out of the stream: what is not read. */
+static int
+dropped(uint8_t plan)
 {
-	unsigned char *needs;
-	long *parent;
-	char **v = NULL;
-	size_t i, n = 0;
-	long p;
+	return plan == PLAN_UNCHANGED || plan == PLAN_EXCLUDED ||
+	    plan == PLAN_TOO_LARGE || plan == PLAN_UNREADABLE;
+}
 
-	*np = 0;
-	if ((needs = calloc(l->n + 1, 1)) == NULL ||
-	    (parent = malloc((l->n + 1) * sizeof(*parent))) == NULL) {
-		free(needs);
-		return NULL;
+int
+ltree_build(const struct listing *l, struct ltree *t)
+{
+	size_t i, n = l->n ? l->n : 1;
+	long p, *last;
+
+	memset(t, 0, sizeof(*t));
+	t->top_first = -1;
+	if ((t->parent = malloc(n * sizeof(long))) == NULL ||
+	    (t->first = malloc(n * sizeof(long))) == NULL ||
+	    (t->next = malloc(n * sizeof(long))) == NULL ||
+	    (last = malloc((n + 1) * sizeof(long))) == NULL ||
+	    (t->needs = calloc(n, 1)) == NULL ||
+	    (t->pure = calloc(n, 1)) == NULL) {
+		ltree_free(t);
+		return -1;
 	}
+	/* Children in listing order, through each parent's last child. */
+	for (i = 0; i <= n; i++)
+		last[i] = -1;
 	for (i = 0; i < l->n; i++) {
 		const struct lentry *e = &l->e[i];
 
-		parent[i] = parent_of(l, i);
-		/* A newline cannot be written to tar's exclude file. */
-		needs[i] = e->plan == PLAN_FETCH || e->plan == PLAN_LINK ||
-		    memchr(listing_path(l, i), '\n', e->pathlen) != NULL;
+		t->first[i] = t->next[i] = -1;
+		p = t->parent[i] = parent_of(l, i);
+		if (last[p + 1] == -1) {
+			if (p == -1)
+				t->top_first = (long)i;
+			else
+				t->first[p] = (long)i;
+		} else
+			t->next[last[p + 1]] = (long)i;
+		last[p + 1] = (long)i;
+		t->needs[i] = e->plan == PLAN_FETCH || e->plan == PLAN_LINK;
+		t->pure[i] = !dropped(e->plan);
 	}
+	free(last);
 	/* find lists a directory before its contents: walking backwards
 	 * sees every child before its parent. */
-	for (i = l->n; i-- > 0;)
-		if (needs[i] && (p = parent[i]) != -1)
-			needs[p] = 1;
-	for (i = 0; i < l->n; i++)
-		if (!needs[i] && (parent[i] == -1 || needs[parent[i]]))
-			n++;
-	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
-		goto out;
-	n = 0;
-	for (i = 0; i < l->n; i++) {
-		uint8_t plan = l->e[i].plan;
-
-		if (needs[i] || (parent[i] != -1 && !needs[parent[i]]))
-			continue;
-		/* Entries without data need no exclude of their own. */
-		if (plan == PLAN_SPECIAL || plan == PLAN_SYMLINK)
-			continue;
-		if ((v[n] = tar_pattern(listing_path(l, i), l->e[i].pathlen)) ==
-		    NULL) {
-			listing_free_excludes(v);
-			v = NULL;
-			goto out;
+	t->top_needs = 0;
+	t->top_pure = 1;
+	for (i = l->n; i-- > 0;) {
+		p = t->parent[i];
+		if (p == -1) {
+			t->top_needs |= t->needs[i];
+			t->top_pure &= t->pure[i];
+		} else {
+			t->needs[p] |= t->needs[i];
+			t->pure[p] &= t->pure[i];
 		}
-		n++;
 	}
-	*np = n;
-out:
-	free(needs);
-	free(parent);
-	return v;
+	return 0;
 }
 
 void
-listing_free_excludes(char **v)
+ltree_free(struct ltree *t)
 {
-	size_t i;
+	free(t->parent);
+	free(t->first);
+	free(t->next);
+	free(t->needs);
+	free(t->pure);
+	memset(t, 0, sizeof(*t));
+}
 
-	if (v == NULL)
-		return;
-	for (i = 0; v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
+const char *
+ltree_name(const struct listing *l, const struct ltree *t, size_t i,
+    size_t *len)
+{
+	const char *p = listing_path(l, i);
+	size_t skip = 1;
+
+	if (t->parent[i] != -1)
+		skip = l->e[t->parent[i]].pathlen + 1;
+	*len = l->e[i].pathlen - skip;
+	return p + skip;
 }

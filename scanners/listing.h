@@ -62,13 +62,29 @@ void		 listing_free(struct listing *);
 int		 path_excluded(const char *, char *const *, size_t);
 
 /*
- * The tar exclude patterns that keep every entry not to be read out of
- * the stream: a directory with nothing to read below it is excluded as a
- * whole.  Names that tar's exclude file cannot hold (a newline) are left
- * in the stream and skipped as they pass.  Returns a NULL-terminated
- * vector (free with listing_free_excludes), NULL when out of memory.
+ * The directory tree of a listing, and what reading it takes: NEEDS, an
+ * entry with something to read at or below it; PURE, a directory with
+ * nothing at or below it to leave out (it can be streamed whole, which
+ * tar does fast at any depth; tar's exclude matching costs depth times
+ * entries, so excludes are only ever given for one directory level).
+ * Index -1 is the top of the tree.
  */
-char		**listing_excludes(const struct listing *, size_t *);
-void		 listing_free_excludes(char **);
+struct ltree {
+	long		*parent;	/* -1: at the top */
+	long		*first;		/* first child, -1: none */
+	long		*next;		/* next sibling, -1: none */
+	uint8_t		*needs, *pure;
+	long		 top_first;
+	uint8_t		 top_needs, top_pure;
+};
+
+int		 ltree_build(const struct listing *, struct ltree *);
+void		 ltree_free(struct ltree *);
+/* Entry I's own name (after its parent's path) and its length. */
+const char	*ltree_name(const struct listing *, const struct ltree *,
+		    size_t, size_t *);
+/* "./NAME" with tar's pattern characters escaped; NULL if out of memory
+ * or if NAME holds a newline (tar's exclude file cannot). */
+char		*tar_pattern(const char *, size_t);
 
 #endif

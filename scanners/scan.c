@@ -156,6 +156,9 @@ add_skip(struct walk_ctx *c, enum skip_reason reason, const char *fs,
 	c->res->skipped[reason]++;
 	if (c->res->nskips[reason] >= SCAN_SKIP_PATHS)
 		return;
+	/* A file of a guest OS tree is on the device mounted above it. */
+	if (pathlen > 0 && c->tree != NULL)
+		fs = device_of(c->tree, path);
 	if ((k = calloc(1, sizeof(*k))) == NULL ||
 	    (k->fs = strdup(fs)) == NULL ||
 	    (k->path = malloc(pathlen + 1)) == NULL ||
@@ -366,45 +369,30 @@ plan_tree(struct walk_ctx *c)
 
 #define MAX_EXCLUDE_BYTES	(2 * 1024 * 1024)	/* of a 4 MB message */
 
-/* Streams the tree less what needs no reading, and scans what comes.
- * -1 with err if the stream failed. */
+/* Streams directory DIR (less EXCLUDES) and scans what comes.  -1 with
+ * err if the stream failed. */
 static int
-stream_tree(struct walk_ctx *c, guestfs_h *g, char *err, size_t errlen)
+stream_dir(struct walk_ctx *c, guestfs_h *g, const char *dir,
+    char *const *excludes, char *err, size_t errlen)
 {
 	struct gsrc_stream s;
-	char werr[256], serr[512], **ex;
-	size_t nex = 0, bytes = 0, i;
+	char werr[256], serr[512];
 	uint64_t t0;
 	int wrc, src;
 
-	if ((ex = listing_excludes(c->l, &nex)) == NULL) {
-		snprintf(err, errlen, "out of memory");
+	if (gsrc_stream_start(g, &s, dir, excludes, err, errlen) == -1)
 		return -1;
-	}
-	for (i = 0; i < nex; i++)
-		bytes += strlen(ex[i]) + 1;
-	if (bytes > MAX_EXCLUDE_BYTES) {
-		/* Too many to send: everything streams and the plans still
-		 * hold (what is not to be read is dropped as it passes). */
-		log_debug("scan %s: %zu excludes (%zu bytes) for %s: "
-		    "streaming all", c->opts->guest, nex, bytes, c->tree->fs);
-		listing_free_excludes(ex);
-		ex = NULL;
-	}
-	if (gsrc_stream_start(g, &s, ex, err, errlen) == -1) {
-		listing_free_excludes(ex);
-		return -1;
-	}
 	atomic_store(&c->pr->fs_bytes, 0);
 	t0 = mono_ms();
-	wrc = walk_tar_fd(s.rfd, c->opts->max_file_size, c->opts->throttle,
-	    on_file, c, &c->pr->cancel, &c->pr->fs_bytes, werr, sizeof(werr));
+	wrc = walk_tar_fd(s.rfd, strcmp(dir, "/") == 0 ? "" : dir,
+	    c->opts->max_file_size, c->opts->throttle, on_file, c,
+	    &c->pr->cancel, &c->pr->fs_bytes, werr, sizeof(werr));
 	src = gsrc_stream_finish(&s, wrc == 0, serr, sizeof(serr));
-	listing_free_excludes(ex);
 	c->res->stream_ms += mono_ms() - t0;
 	c->res->bytes_read += atomic_load(&c->pr->fs_bytes);
 	atomic_store(&c->pr->bytes_read, c->res->bytes_read);
 	atomic_store(&c->pr->fs_bytes, 0);
+	c->res->streams++;
 	if (atomic_load(&c->pr->cancel))
 		return 0;
 	if (wrc == -1) {
@@ -415,11 +403,107 @@ stream_tree(struct walk_ctx *c, guestfs_h *g, char *err, size_t errlen)
 	if (src == -1) {
 		/* tar read to its end but complained (a file it could not
 		 * read): what came was scanned; the missing files are
-		 * counted unreadable below. */
+		 * counted unreadable afterwards. */
 		log_warnx("scan %s: %s: %s", c->opts->guest, c->tree->fs,
 		    serr);
 	}
 	return 0;
+}
+
+/*
+ * Reads what directory D (-1: the top) holds that must be read.  A pure
+ * directory streams whole.  Otherwise its own files to read stream with
+ * every other entry of that one level excluded, and each subdirectory is
+ * visited in turn.  A name tar cannot exclude (a newline) streams with the
+ * rest, subtree and all, and is not visited again: what it holds that is
+ * not to be read is dropped as it passes.
+ */
+static int
+visit_dir(struct walk_ctx *c, guestfs_h *g, const struct ltree *t, long d,
+    char *err, size_t errlen)
+{
+	const struct listing *l = c->l;
+	const char *dir = d == -1 ? "/" : listing_path(l, (size_t)d);
+	const char *name;
+	char **ex = NULL;
+	unsigned char *covered = NULL;
+	size_t nex = 0, nchild = 0, wanted = 0, bytes = 0, len, k;
+	long i, first = d == -1 ? t->top_first : t->first[d];
+	int rc = -1;
+
+	if (atomic_load(&c->pr->cancel) ||
+	    !(d == -1 ? t->top_needs : t->needs[d]))
+		return 0;
+	if (d == -1 ? t->top_pure : t->pure[d])
+		return stream_dir(c, g, dir, NULL, err, errlen);
+	for (i = first; i != -1; i = t->next[i]) {
+		nchild++;
+		wanted += l->e[i].plan == PLAN_FETCH ||
+		    l->e[i].plan == PLAN_LINK;
+	}
+	if ((covered = calloc(nchild + 1, 1)) == NULL ||
+	    (ex = calloc(nchild + 1, sizeof(*ex))) == NULL)
+		goto oom;
+	if (wanted > 0) {
+		for (i = first, k = 0; i != -1; i = t->next[i], k++) {
+			uint8_t plan = l->e[i].plan;
+
+			/* Entries without data need no exclude. */
+			if (plan == PLAN_FETCH || plan == PLAN_LINK ||
+			    plan == PLAN_SPECIAL || plan == PLAN_SYMLINK)
+				continue;
+			name = ltree_name(l, t, (size_t)i, &len);
+			if (memchr(name, '\n', len) != NULL) {
+				covered[k] = 1;
+				continue;
+			}
+			if ((ex[nex] = tar_pattern(name, len)) == NULL)
+				goto oom;
+			bytes += strlen(ex[nex++]) + 1;
+		}
+		if (bytes > MAX_EXCLUDE_BYTES) {
+			/* Too many to send: the whole directory streams and
+			 * the plans still hold. */
+			log_debug("scan %s: %zu excludes in %s: streaming it "
+			    "whole", c->opts->guest, nex, dir);
+			if (stream_dir(c, g, dir, NULL, err, errlen) == -1)
+				goto out;
+			rc = 0;
+			goto out;
+		}
+		if (stream_dir(c, g, dir, ex, err, errlen) == -1)
+			goto out;
+	}
+	for (i = first, k = 0; i != -1; i = t->next[i], k++)
+		if (l->e[i].plan == PLAN_DIR && !covered[k] &&
+		    visit_dir(c, g, t, i, err, errlen) == -1)
+			goto out;
+	rc = 0;
+	goto out;
+oom:
+	snprintf(err, errlen, "out of memory");
+out:
+	if (ex != NULL)
+		for (k = 0; k < nex; k++)
+			free(ex[k]);
+	free(ex);
+	free(covered);
+	return rc;
+}
+
+static int
+stream_tree(struct walk_ctx *c, guestfs_h *g, char *err, size_t errlen)
+{
+	struct ltree t;
+	int rc;
+
+	if (ltree_build(c->l, &t) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = visit_dir(c, g, &t, -1, err, errlen);
+	ltree_free(&t);
+	return rc;
 }
 
 /*

@@ -105,6 +105,7 @@ struct scan_result {
 	char			 os[128];	/* inspected OS, "" if none */
 	uint64_t		 launch_ms;	/* appliance launch time */
 	uint64_t		 stream_ms;	/* time spent streaming files */
+	unsigned int		 streams;	/* tar streams it took */
 };
 
 void		 scan_progress_init(struct scan_progress *);

@@ -47,11 +47,12 @@ reader_read(struct archive *a, void *arg, const void **buf)
 	return n;
 }
 
-/* "./a/b" or "a/b" becomes "/a/b"; trailing slashes are kept as given. */
+/* "./a/b" or "a/b" under PREFIX ("" or "/dir") becomes "PREFIX/a/b";
+ * trailing slashes are kept as given. */
 static char *
-guest_path(const char *name, size_t *lenp)
+guest_path(const char *prefix, const char *name, size_t *lenp)
 {
-	size_t n;
+	size_t n, np = strlen(prefix);
 	char *p;
 
 	while (name[0] == '.' && name[1] == '/')
@@ -59,11 +60,12 @@ guest_path(const char *name, size_t *lenp)
 	while (name[0] == '/')
 		name++;
 	n = strlen(name);
-	if ((p = malloc(n + 2)) == NULL)
+	if ((p = malloc(np + n + 2)) == NULL)
 		return NULL;
-	p[0] = '/';
-	memcpy(p + 1, name, n + 1);
-	*lenp = n + 1;
+	memcpy(p, prefix, np);
+	p[np] = '/';
+	memcpy(p + np + 1, name, n + 1);
+	*lenp = np + n + 1;
 	return p;
 }
 
@@ -89,9 +91,9 @@ read_data(struct archive *a, unsigned char *buf, size_t size)
 }
 
 int
-walk_tar_fd(int fd, uint64_t max_size, struct throttle *throttle, walk_cb cb,
-    void *arg, atomic_int *cancel, _Atomic uint64_t *bytes_read, char *err,
-    size_t errlen)
+walk_tar_fd(int fd, const char *prefix, uint64_t max_size,
+    struct throttle *throttle, walk_cb cb, void *arg, atomic_int *cancel,
+    _Atomic uint64_t *bytes_read, char *err, size_t errlen)
 {
 	struct archive_entry *ae;
 	struct walk_entry we;
@@ -142,7 +144,7 @@ walk_tar_fd(int fd, uint64_t max_size, struct throttle *throttle, walk_cb cb,
 		memset(&we, 0, sizeof(we));
 		we.size = archive_entry_size_is_set(ae) ?
 		    (uint64_t)archive_entry_size(ae) : 0;
-		if ((we.path = guest_path(archive_entry_pathname(ae),
+		if ((we.path = guest_path(prefix, archive_entry_pathname(ae),
 		    &we.pathlen)) == NULL) {
 			snprintf(err, errlen, "out of memory");
 			goto out;

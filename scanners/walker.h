@@ -29,10 +29,11 @@ typedef int (*walk_cb)(void *, const struct walk_entry *);
 struct throttle;
 
 /* Reads the tar stream on FD until its end, a callback's -1, *cancel or an
- * error, taking what it reads from the throttle (NULL: none).  *bytes_read
- * follows the bytes taken off FD.  Returns 0 at the end of the stream, 1
- * if stopped, -1 on a stream error (err says why). */
-int	walk_tar_fd(int, uint64_t, struct throttle *, walk_cb, void *,
-	    atomic_int *, _Atomic uint64_t *, char *, size_t);
+ * error, taking what it reads from the throttle (NULL: none).  Entry names
+ * are put under PREFIX ("" for the top, else "/dir").  *bytes_read follows
+ * the bytes taken off FD.  Returns 0 at the end of the stream, 1 if
+ * stopped, -1 on a stream error (err says why). */
+int	walk_tar_fd(int, const char *, uint64_t, struct throttle *, walk_cb,
+	    void *, atomic_int *, _Atomic uint64_t *, char *, size_t);
 
 #endif

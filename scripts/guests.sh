@@ -211,3 +211,54 @@ EOT
 	rm -rf "$tmp"
 	return $rc
 }
+
+# sg_hostile DIR HOSTFILE: a tree a hostile guest could hold: names with a
+# newline, control bytes and invalid UTF-8; a 4000-byte path and 1000
+# nested directories; symlink loops and links to host paths (HOSTFILE is
+# an EICAR file on the host: a scanner following the link would report
+# it); device nodes and a FIFO; a hard link; a sparse 10 GiB file; an
+# EICAR zipped five levels deep; a zip bomb (100 MB of zeros, for a
+# max_scan_size of 50M); an encrypted zip; a 2 MB file
+# that starts with EICAR.
+sg_hostile() {
+	local dir=$1 host=$2 tmp p i
+	mkdir -p "$dir"
+	tmp=$(mktemp -d)
+	printf '%s' "$SG_EICAR" > "$dir/$(printf 'new\nline.com')"
+	echo "plain" > "$dir/$(printf 'ctl\001\033[31m.txt')"
+	echo "plain" > "$dir/$(printf 'bad\377\376utf8.txt')"
+	# 16 components of 250 bytes and a file: a path of 4 031 bytes.
+	p=$dir
+	for i in $(seq 1 16); do p="$p/$(printf 'L%.0s' $(seq 1 249))$((i % 10))"; done
+	mkdir -p "$p"
+	printf '%s' "$SG_EICAR" > "$p/deep-eicar.com"
+	p=$dir/nest
+	for i in $(seq 1 1000); do p="$p/d"; done
+	mkdir -p "$p"
+	echo "at the bottom" > "$p/bottom.txt"
+	ln -s loop-b "$dir/loop-a"
+	ln -s loop-a "$dir/loop-b"
+	ln -s . "$dir/loop-dir"
+	ln -s /etc/shadow "$dir/shadow-link"
+	ln -s "$host" "$dir/host-eicar-link"
+	mknod "$dir/null-dev" c 1 3
+	mknod "$dir/disk-dev" b 8 0
+	mkfifo "$dir/fifo"
+	echo "linked" > "$dir/hard-a"
+	ln "$dir/hard-a" "$dir/hard-b"
+	truncate -s 10G "$dir/sparse-10g"
+	{ printf '%s' "$SG_EICAR"; head -c 2000000 /dev/zero; } > "$dir/big-eicar.com"
+	printf '%s' "$SG_EICAR" > "$tmp/eicar.com"
+	(cd "$tmp" && zip -q n1.zip eicar.com && for i in 2 3 4 5; do
+		zip -q "n$i.zip" "n$((i - 1)).zip"; done)
+	cp "$tmp/n5.zip" "$dir/nested.zip"
+	# 100 MB of zeros in 100 members: past max_scan_size 50M.  (libclamav
+	# passes a member over max_file_size without a word, so each is 1 MB.)
+	mkdir "$tmp/bomb"
+	for i in $(seq 1 100); do head -c 1000000 /dev/zero > "$tmp/bomb/z$i"; done
+	(cd "$tmp/bomb" && zip -q ../bomb.zip z*)
+	cp "$tmp/bomb.zip" "$dir/bomb.zip"
+	(cd "$tmp" && zip -q -P secret enc.zip eicar.com)
+	cp "$tmp/enc.zip" "$dir/encrypted.zip"
+	rm -rf "$tmp"
+}

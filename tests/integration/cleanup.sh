@@ -22,7 +22,7 @@ if [ -f "$PIDFILE" ]; then
 fi
 # Private daemons of tests that failed half-way.
 pkill -TERM -f "sentineld -f -c $WORK/" 2>/dev/null && sleep 2
-for g in $G_INFECTED $G_CLEAN $G_NOFS $G_CLONE; do
+for g in $G_ALL; do
 	sg_undefine "$g"
 done
 [ -n "${SENTINEL_KEEP_WORK:-}" ] || rm -rf "$WORK"

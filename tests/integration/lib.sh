@@ -16,6 +16,9 @@ G_INFECTED=sentinel-test-infected
 G_CLEAN=sentinel-test-clean
 G_NOFS=sentinel-test-nofs
 G_CLONE=sentinel-test-clone
+G_LAYOUT=sentinel-test-layout
+G_HOSTILE=sentinel-test-hostile
+G_ALL="$G_INFECTED $G_CLEAN $G_NOFS $G_CLONE $G_LAYOUT $G_HOSTILE"
 
 export SENTINEL_SOCKET=$SOCK
 
@@ -68,7 +71,7 @@ max_cpu_pressure = 100
 EOT
 	# Scans on schedule only where a test asks for them.
 	if [ "${SCHEDULED:-0}" = 0 ]; then
-		for g in $G_INFECTED $G_CLEAN $G_NOFS $G_CLONE; do
+		for g in $G_ALL; do
 			printf '[guest %s]\nexclude = yes\n' "$g" >> "$1"
 		done
 	fi

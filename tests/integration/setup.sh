@@ -5,7 +5,7 @@
 
 "$SRCDIR/scripts/host-setup" || fail "libvirtd and virtlogd could not be started"
 
-for g in $G_INFECTED $G_CLEAN $G_NOFS $G_CLONE; do
+for g in $G_ALL; do
 	sg_undefine "$g"
 done
 if [ -f "$PIDFILE" ]; then
@@ -41,6 +41,34 @@ sg_define $G_NOFS "$WORK" "$WORK/nofs.img" raw \
 	"<disk type='network' device='disk'><driver name='qemu' type='raw'/><source protocol='nbd' name='x'><host name='localhost' port='10809'/></source><target dev='vdb' bus='virtio'/></disk>" ||
 	fail "define nofs"
 sg_virsh start $G_CLEAN >/dev/null || fail "start $G_CLEAN"
+
+# The layout guest (never started): a GPT disk with an inspectable Linux
+# root, swap, LVM with XFS and btrfs, vfat and LUKS (one appliance launch
+# to build), a whole-disk ext4 whose group descriptors are zeroed (mount
+# fails), and a whole-disk ext4.  Each data filesystem holds EICAR.
+sg_linux_root "$WORK/content/layout-root" "$(printf '%s\n' \
+	'/dev/vda1 / ext4 defaults 0 1' '/dev/sentvg/data /srv xfs defaults 0 2' \
+	'/dev/vda2 none swap sw 0 0')"
+LIBGUESTFS_BACKEND=direct \
+LIBGUESTFS_BACKEND_SETTINGS=${SENTINEL_TEST_BACKEND_SETTINGS:-force_tcg} \
+	sg_layout_disk "$WORK/layout.img" "$WORK/content/layout-root" >"$WORK/layout.log" 2>&1 ||
+	fail "building the layout disk: $(cat "$WORK/layout.log")"
+mkdir -p "$WORK/content/whole"
+printf '%s' "$SG_EICAR" > "$WORK/content/whole/eicar.com"
+echo "hello" > "$WORK/content/whole/hello.txt"
+sg_image "$WORK/content/whole" "$WORK/whole.img" 16M || fail "mkfs whole"
+sg_image "$WORK/content/whole" "$WORK/broken.img" 16M || fail "mkfs broken"
+# 1 KiB blocks: the group descriptors are block 2.
+dd if=/dev/zero of="$WORK/broken.img" bs=1024 seek=2 count=1 conv=notrunc 2>/dev/null
+disk() { echo "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='$1'/><target dev='$2' bus='virtio'/></disk>"; }
+sg_define $G_LAYOUT "$WORK" "$WORK/layout.img" raw \
+	"$(disk "$WORK/broken.img" vdb)$(disk "$WORK/whole.img" vdc)" || fail "define layout"
+
+# The hostile guest (never started).
+printf '%s' "$SG_EICAR" > "$WORK/host-eicar.com"
+sg_hostile "$WORK/content/hostile" "$WORK/host-eicar.com" || fail "hostile tree"
+sg_image "$WORK/content/hostile" "$WORK/hostile.img" 128M || fail "mkfs hostile"
+sg_define $G_HOSTILE "$WORK" "$WORK/hostile.img" raw || fail "define hostile"
 
 sg_sigdb "$DB"
 write_conf "$CONF" "$SOCK" "$WORK/state.db"

@@ -1,0 +1,57 @@
+# A hostile guest: odd names, a 4000-byte path, 1000 nested directories,
+# symlink loops and links to host files, device nodes, a FIFO, a hard link,
+# a sparse 10 GiB file, nested archives, a zip bomb, an encrypted zip and
+# an oversized file that starts with EICAR.  Each is reported for what it
+# is, nothing is followed on the host, nothing lands on host disk, and the
+# daemon keeps serving within its memory bound.
+. "$TESTDIR/lib.sh"
+
+private_daemon hostile
+sed -i 's/^\[scan\]$/[scan]\nmax_file_size = 1M\nmax_scan_size = 50M/' "$conf"
+private_daemon_start
+trap 'kill -TERM $pid 2>/dev/null; wait $pid' EXIT
+field() { jq -r ".$1" <<<"$scan"; }
+rm -rf "$WORK/clamtmp" && mkdir -p "$WORK/clamtmp"
+
+ctl --socket "$sock" --json scan "$G_HOSTILE" --wait
+expect_rc 1 "scan of the hostile guest"
+scan=$(jq .scan <<<"$OUT")
+[ "$(field status)" = infected ] || fail "status: $scan"
+jq -r '.detections[].path' <<<"$scan" | sort > "$WORK/hostile.got"
+grep -qx '/new\\x0aline.com' "$WORK/hostile.got" || fail "newline name: $(cat "$WORK/hostile.got")"
+grep -qx '/nested.zip' "$WORK/hostile.got" || fail "EICAR five zips deep not found"
+deep=$(grep 'deep-eicar.com$' "$WORK/hostile.got") || fail "EICAR at the end of the long path not found"
+[ "${#deep}" -gt 4000 ] || fail "long path cut: ${#deep} bytes"
+[ "$(wc -l < "$WORK/hostile.got")" -eq 3 ] || fail "detections: $(cat "$WORK/hostile.got")"
+ok "detected: the newline name, EICAR in nested zips, the ${#deep}-byte path; links to host files not followed"
+
+[ "$(field skipped.too_large)" -eq 2 ] || fail "too large: $scan"
+[ "$(field skipped.limit)" -eq 1 ] || fail "limit: $scan"
+[ "$(field skipped.encrypted)" -eq 1 ] || fail "encrypted: $scan"
+[ "$(field skipped.special)" -eq 3 ] || fail "special: $scan"
+[ "$(field skipped.unreadable)" -eq 0 ] || fail "unreadable: $scan"
+[ "$(field fs_failed)" -eq 0 ] || fail "fs_failed: $scan"
+# Read: the three plain names, the deep file, the bottom of the nest, one
+# name of the hard link, and the three archives.
+[ "$(field files)" -eq 9 ] || fail "files read: $scan"
+# The sparse 10 GiB file is never streamed.
+[ "$(field bytes_read)" -lt 20000000 ] || fail "bytes read: $(field bytes_read)"
+ok "not scanned: 2 too large (never streamed: $(field bytes_read) bytes read), 1 bomb at a limit, 1 encrypted, 3 special"
+
+ctl --socket "$sock" --json results "$G_HOSTILE" --skipped
+expect_rc 1 "results --skipped"
+reasons=$(jq -r '.scan.skipped_paths[] | "\(.reason) \(.path)"' <<<"$OUT" | sort)
+for want in "too_large /sparse-10g" "too_large /big-eicar.com" "limit /bomb.zip" \
+    "encrypted /encrypted.zip" "special /fifo" "special /null-dev" "special /disk-dev"; do
+	grep -qx "$want" <<<"$reasons" || fail "\"$want\" not listed: $reasons"
+done
+ok "each skipped path listed with its reason"
+
+[ -z "$(ls -A "$WORK/clamtmp")" ] || fail "files left in the clamav tmpdir: $(ls -A "$WORK/clamtmp")"
+hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
+# The bound stated in sentineld(8): the engine, the largest file scanned
+# (max_file_size), a 1 MiB pipe and the listing; here far below 256 MiB.
+[ "$hwm" -lt 262144 ] || fail "sentineld peak memory $hwm KiB"
+ctl --socket "$sock" --json status
+expect_rc 0 "status after the hostile scan"
+ok "nothing left on host disk, peak memory $hwm KiB, still serving"
