@@ -55,3 +55,25 @@ ctl --socket "$sock" --json status
 [ "$(jq .engine.signatures <<<"$OUT")" -eq $((sigs + 1)) ] || fail "engine lost after a failed reload: $OUT"
 grep -q "signatures: reload failed" "$log" || fail "failed reload not logged"
 ok "failed reload keeps the engine: $ERR"
+
+# self_check: a change to the directory alone reloads; nothing asks for
+# it.  Turned on by SIGHUP (which reloads once by itself: wait for that).
+rm -f "$WORK/reloaddb/broken.hdb"
+loads=$(grep -c "signatures: [0-9]* from" "$log")
+sed -i 's/^\[clamav\]$/[clamav]\nself_check = 1s/' "$conf"
+kill -HUP "$pid"
+for _ in $(seq 1 300); do
+	[ "$(grep -c "signatures: [0-9]* from" "$log")" -gt "$loads" ] && break
+	sleep 0.1
+done
+[ "$(grep -c "signatures: [0-9]* from" "$log")" -gt "$loads" ] || fail "no reload after SIGHUP: $(cat "$log")"
+echo "fedcba9876543210fedcba9876543210:1:Sentinel.Test.Extra2" > "$WORK/reloaddb/extra2.hdb"
+for _ in $(seq 1 300); do
+	ctl --socket "$sock" --json status
+	[ "$(jq .engine.signatures <<<"$OUT")" -eq $((sigs + 2)) ] && break
+	sleep 0.1
+done
+[ "$(jq .engine.signatures <<<"$OUT")" -eq $((sigs + 2)) ] ||
+	fail "self_check did not reload: $OUT; $(cat "$log")"
+grep -q "signatures: $WORK/reloaddb changed" "$log" || fail "self_check reload not logged"
+ok "self_check reloaded the changed directory: $((sigs + 2)) signatures"

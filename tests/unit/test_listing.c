@@ -1,0 +1,199 @@
+/* The listing of a guest tree: the path hash, hard links, excludes, and
+ * the tree that decides which directories stream whole. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "listing.h"
+
+static long
+add(struct listing *l, const char *path, uint32_t mode, uint8_t plan)
+{
+	struct lentry m;
+	long i;
+
+	memset(&m, 0, sizeof(m));
+	m.mode = mode;
+	m.nlink = 1;
+	i = listing_add(l, path, strlen(path), &m);
+	assert_true(i >= 0);
+	l->e[i].plan = plan;
+	return i;
+}
+
+static void
+test_hash(void **state)
+{
+	struct listing l;
+	char path[32];
+	long i, first;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	/* Enough to grow the table several times. */
+	for (i = 0; i < 5000; i++) {
+		snprintf(path, sizeof(path), "/d%ld/f", i);
+		assert_int_equal(add(&l, path, S_IFREG | 0644, PLAN_FETCH), i);
+	}
+	for (i = 0; i < 5000; i++) {
+		snprintf(path, sizeof(path), "/d%ld/f", i);
+		assert_int_equal(listing_find(&l, path, strlen(path)), i);
+		assert_string_equal(listing_path(&l, (size_t)i), path);
+	}
+	assert_int_equal(listing_find(&l, "/d1", 3), -1);
+	/* Raw bytes, an embedded NUL and all, and no double entries. */
+	first = listing_add(&l, "/a\0b", 4, &l.e[0]);
+	assert_int_equal(listing_find(&l, "/a\0b", 4), first);
+	assert_int_equal(listing_find(&l, "/a", 2), -1);
+	assert_int_equal(listing_add(&l, "/a\0b", 4, &l.e[0]), first);
+	assert_int_equal(l.n, 5001);
+	listing_free(&l);
+}
+
+static void
+test_hard_links(void **state)
+{
+	struct listing l;
+	long a, b, c;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	a = add(&l, "/a", S_IFREG | 0644, 0);
+	b = add(&l, "/b", S_IFREG | 0644, 0);
+	c = add(&l, "/c", S_IFREG | 0644, 0);
+	l.e[a].ino = l.e[c].ino = 7;
+	l.e[a].nlink = l.e[c].nlink = 2;
+	l.e[b].ino = 8;
+	assert_int_equal(listing_link_inodes(&l), 0);
+	assert_int_equal(l.e[a].leader, a);
+	assert_int_equal(l.e[b].leader, b);
+	assert_int_equal(l.e[c].leader, a);
+	listing_free(&l);
+}
+
+static void
+test_excluded(void **state)
+{
+	char *pats[] = { "/var/cache/*", "*.iso", "/tmp" };
+
+	(void)state;
+	assert_true(path_excluded("/var/cache/apt/x.deb", pats, 3));
+	assert_true(path_excluded("/home/u/dl/disk.iso", pats, 3));
+	assert_true(path_excluded("/tmp", pats, 3));
+	assert_false(path_excluded("/tmp/x", pats, 3));
+	assert_false(path_excluded("/var/cachex", pats, 3));
+	assert_false(path_excluded("/etc/passwd", pats, 0));
+}
+
+static void
+test_tar_pattern(void **state)
+{
+	char *p;
+
+	(void)state;
+	p = tar_pattern("a*b[1]?\\c", 9);
+	assert_string_equal(p, "./a\\*b\\[1\\]\\?\\\\c");
+	free(p);
+	assert_null(tar_pattern("new\nline", 8));
+}
+
+/*
+ * /                 top: not pure (something below is left out)
+ * /etc              pure, needs: streams whole
+ * /etc/passwd       fetch
+ * /var              not pure, needs
+ * /var/big          too large
+ * /var/log          pure, needs
+ * /var/log/syslog   fetch
+ * /usr              unchanged below: nothing to read
+ * /usr/bin          dir, not pure, no needs
+ * /usr/bin/ls       unchanged
+ */
+static void
+test_tree(void **state)
+{
+	struct listing l;
+	struct ltree t;
+	long etc, passwd, var, big, log, syslog, usr, bin, ls;
+	const char *name;
+	size_t len;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	etc = add(&l, "/etc", S_IFDIR | 0755, PLAN_DIR);
+	passwd = add(&l, "/etc/passwd", S_IFREG | 0644, PLAN_FETCH);
+	var = add(&l, "/var", S_IFDIR | 0755, PLAN_DIR);
+	big = add(&l, "/var/big", S_IFREG | 0644, PLAN_TOO_LARGE);
+	log = add(&l, "/var/log", S_IFDIR | 0755, PLAN_DIR);
+	syslog = add(&l, "/var/log/syslog", S_IFREG | 0644, PLAN_FETCH);
+	usr = add(&l, "/usr", S_IFDIR | 0755, PLAN_DIR);
+	bin = add(&l, "/usr/bin", S_IFDIR | 0755, PLAN_DIR);
+	ls = add(&l, "/usr/bin/ls", S_IFREG | 0755, PLAN_UNCHANGED);
+	assert_int_equal(ltree_build(&l, &t), 0);
+
+	assert_int_equal(t.top_first, etc);
+	assert_int_equal(t.next[etc], var);
+	assert_int_equal(t.next[var], usr);
+	assert_int_equal(t.next[usr], -1);
+	assert_int_equal(t.first[var], big);
+	assert_int_equal(t.next[big], log);
+	assert_int_equal(t.parent[syslog], log);
+	assert_int_equal(t.parent[etc], -1);
+	assert_int_equal(t.first[passwd], -1);
+
+	assert_true(t.top_needs);
+	assert_false(t.top_pure);
+	assert_true(t.pure[etc] && t.needs[etc]);
+	assert_true(!t.pure[var] && t.needs[var]);
+	assert_true(t.pure[log] && t.needs[log]);
+	assert_true(!t.pure[usr] && !t.needs[usr]);
+	assert_true(!t.pure[bin] && !t.needs[bin]);
+	assert_false(t.pure[ls]);
+
+	name = ltree_name(&l, &t, (size_t)syslog, &len);
+	assert_int_equal(len, 6);
+	assert_memory_equal(name, "syslog", 6);
+	name = ltree_name(&l, &t, (size_t)etc, &len);
+	assert_int_equal(len, 3);
+	assert_memory_equal(name, "etc", 3);
+	ltree_free(&t);
+	listing_free(&l);
+}
+
+static void
+test_empty(void **state)
+{
+	struct listing l;
+	struct ltree t;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(ltree_build(&l, &t), 0);
+	assert_int_equal(t.top_first, -1);
+	assert_false(t.top_needs);
+	assert_true(t.top_pure);
+	ltree_free(&t);
+	listing_free(&l);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_hard_links),
+		cmocka_unit_test(test_excluded),
+		cmocka_unit_test(test_tar_pattern),
+		cmocka_unit_test(test_tree),
+		cmocka_unit_test(test_empty),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
