@@ -72,6 +72,10 @@ const struct opt_entry config_options[] = {
 	{ "scan", "verdict_cache", OPT_INT, 0, 100000000, "500000",
 	    OFF(verdict_cache),
 	    "clean content hashes remembered across scans and guests; 0: off" },
+	{ "scan", "file_index", OPT_BOOL, 0, 1, "yes",
+	    OFF(file_index),
+	    "remember each guest's clean files (inode, size, times, hash) and "
+	    "do not read them again while unchanged" },
 	{ "scan", "per_storage_scans", OPT_INT, 1, 64, "1",
 	    OFF(per_storage_scans),
 	    "scans at once reading from one storage device" },

@@ -52,6 +52,7 @@ struct config {
 	uint64_t	 libvirt_refresh;
 	long long	 per_storage_scans;
 	long long	 verdict_cache;		/* entries; 0 means off */
+	int		 file_index;
 	uint64_t	 read_rate;		/* bytes/s; 0 means unlimited */
 	uint64_t	 pressure_read_rate;
 	double		 max_io_pressure;

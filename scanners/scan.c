@@ -708,33 +708,40 @@ fs_skipped(const char *type)
 	    strcmp(type, "crypto_LUKS") == 0 || strcmp(type, "luks") == 0;
 }
 
-/* Encrypted volumes list_filesystems leaves out: counted, not scanned. */
+/* Encrypted volumes list_filesystems leaves out (on whole disks,
+ * partitions or logical volumes): counted, not scanned. */
 static unsigned int
 note_encrypted(struct walk_ctx *c, guestfs_h *g, char **fs)
 {
-	char **parts, *type, what[300];
+	char **lists[3], *type, what[300];
 	unsigned int n = 0;
-	size_t i, j;
+	size_t i, j, k;
 
-	if ((parts = guestfs_list_partitions(g)) == NULL)
-		return 0;
-	for (i = 0; parts[i] != NULL; i++) {
-		for (j = 0; fs[j] != NULL && strcmp(fs[j], parts[i]) != 0; j++)
-			;
-		if (fs[j] != NULL || (type = guestfs_vfs_type(g, parts[i])) ==
-		    NULL)
-			continue;
-		if (strcmp(type, "crypto_LUKS") == 0) {
-			snprintf(what, sizeof(what), "%s: LUKS volume, no key: "
-			    "not scanned", parts[i]);
-			log_info("scan %s: %s", c->opts->guest, what);
-			c->tree = NULL;
-			add_skip(c, SKIP_ENCRYPTED, parts[i], "", 0, what);
-			n++;
+	lists[0] = guestfs_list_devices(g);
+	lists[1] = guestfs_list_partitions(g);
+	lists[2] = guestfs_lvs(g);
+	for (k = 0; k < 3; k++) {
+		for (i = 0; lists[k] != NULL && lists[k][i] != NULL; i++) {
+			const char *dev = lists[k][i];
+
+			for (j = 0; fs[j] != NULL && strcmp(fs[j], dev) != 0;
+			    j++)
+				;
+			if (fs[j] != NULL ||
+			    (type = guestfs_vfs_type(g, dev)) == NULL)
+				continue;
+			if (strcmp(type, "crypto_LUKS") == 0) {
+				snprintf(what, sizeof(what), "%s: LUKS volume, "
+				    "no key: not scanned", dev);
+				log_info("scan %s: %s", c->opts->guest, what);
+				c->tree = NULL;
+				add_skip(c, SKIP_ENCRYPTED, dev, "", 0, what);
+				n++;
+			}
+			free(type);
 		}
-		free(type);
+		free_strv(lists[k]);
 	}
-	free_strv(parts);
 	return n;
 }
 

@@ -235,8 +235,8 @@ start(struct job *j)
 	    engine_version(j->opts.engine));
 	/* Without an index (out of memory) every file is read: slower,
 	 * not wrong. */
-	if ((j->findex = findex_new(sd.conf.state_path, j->uuid,
-	    j->sig_version)) == NULL)
+	if (sd.conf.file_index && (j->findex = findex_new(sd.conf.state_path,
+	    j->uuid, j->sig_version)) == NULL)
 		log_warnx("scan %s: no file index (out of memory)", j->guest);
 	j->opts.index = findex_iface(j->findex);
 	j->started_ms = now_ms();
