@@ -350,8 +350,10 @@ plan_tree(struct walk_ctx *c)
 		    rec.size == e->size && rec.mtime_s == e->mtime_s &&
 		    rec.mtime_ns == e->mtime_ns && rec.ctime_s == e->ctime_s &&
 		    rec.ctime_ns == e->ctime_ns) {
-			/* ctime cannot be set from inside the guest: same
-			 * inode, size and times is the same content. */
+			/* The kernel sets ctime on every change: same inode,
+			 * size and times is taken as the same content (a
+			 * guest's root could fake it only by setting the
+			 * clock back: file_index = no). */
 			e->plan = PLAN_UNCHANGED;
 			memcpy(e->sha, rec.sha, sizeof(rec.sha));
 			e->has_sha = 1;
