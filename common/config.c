@@ -49,8 +49,9 @@ const struct opt_entry config_options[] = {
 	    "scans (appliances) running at once; 0 derives it from the host" },
 	{ "scan", "max_file_size", OPT_SIZE, 1, 1LL << 32, "100M",
 	    OFF(max_file_size),
-	    "larger files, and larger files inside archives, are not scanned "
-	    "and are counted so (clamd's MaxFileSize)" },
+	    "larger files are not read and are counted as too large; larger "
+	    "files inside archives are skipped by libclamav, silently "
+	    "(clamd's MaxFileSize)" },
 	{ "scan", "max_scan_size", OPT_SIZE, 1, 1LL << 40, "400M",
 	    OFF(max_scan_size),
 	    "most data scanned out of one file and what it contains "
