@@ -193,14 +193,32 @@ step_done(sqlite3_stmt *st)
 }
 
 /* Scans left queued or running by a daemon that died are not lost: they
- * are closed as failed, with the reason. */
+ * are closed as failed (so retried soon, with backoff), with the reason. */
 int
 store_recover(void)
 {
 	sqlite3_stmt *st;
 
+	int ok = 0;
+
+	/* What a crash may have left: the daemon says, and goes on. */
+	if ((st = prepare("PRAGMA quick_check")) != NULL) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			ok = strcmp((const char *)sqlite3_column_text(st, 0),
+			    "ok") == 0;
+		if (ok)
+			log_info("state: integrity check ok");
+		else
+			log_warnx("state: integrity check: %s",
+			    sqlite3_column_text(st, 0) ?
+			    (const char *)sqlite3_column_text(st, 0) :
+			    sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+	}
 	if ((st = prepare("UPDATE scans SET status = 'failed', reason = "
-	    "'sentineld stopped before the scan ended', ended = ?1 "
+	    "CASE status WHEN 'running' THEN 'interrupted: sentineld stopped "
+	    "before the scan ended' ELSE 'interrupted: sentineld stopped "
+	    "before the scan started' END, ended = ?1 "
 	    "WHERE status IN ('queued', 'running')")) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, now_ms());

@@ -79,6 +79,11 @@ EOT
 	done
 }
 
+# appliances PID: the appliance qemus (not qemu-img) that PID started.
+appliances() {
+	pgrep -P "$1" -f '^[^ ]*qemu-system' | sort -n
+}
+
 # private_daemon NAME: starts a second sentineld of its own (socket, state,
 # log named after NAME) beside the fixture's; sets sock, conf, log, pid.
 # Call private_daemon_start again to restart it on the same state.

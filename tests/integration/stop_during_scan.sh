@@ -13,7 +13,7 @@ jq -e '.scan.state == "queued" or .scan.state == "running"' <<<"$OUT" >/dev/null
 # Wait (bounded) until the appliance's qemu runs under this daemon.
 qemus=""
 for _ in $(seq 1 600); do
-	qemus=$(pgrep -P "$pid" qemu) && break
+	qemus=$(appliances "$pid") && [ -n "$qemus" ] && break
 	sleep 0.1
 done
 [ -n "$qemus" ] || fail "no appliance started"
