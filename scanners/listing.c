@@ -183,9 +183,8 @@ path_excluded(const char *path, char *const *pats, size_t npats)
 	return 0;
 }
 
-/* The parent directory's index, or -1 for the top of the tree. */
-static long
-parent_of(const struct listing *l, size_t i)
+long
+listing_parent(const struct listing *l, size_t i)
 {
 	const char *p = listing_path(l, i);
 	size_t len = l->e[i].pathlen;
@@ -250,7 +249,7 @@ ltree_build(const struct listing *l, struct ltree *t)
 		const struct lentry *e = &l->e[i];
 
 		t->first[i] = t->next[i] = -1;
-		p = t->parent[i] = parent_of(l, i);
+		p = t->parent[i] = listing_parent(l, i);
 		if (last[p + 1] == -1) {
 			if (p == -1)
 				t->top_first = (long)i;

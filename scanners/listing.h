@@ -54,6 +54,8 @@ long		 listing_add(struct listing *, const char *, size_t,
 		    const struct lentry *);
 long		 listing_find(const struct listing *, const char *, size_t);
 const char	*listing_path(const struct listing *, size_t);
+/* The index of entry I's parent directory, or -1 at the top. */
+long		 listing_parent(const struct listing *, size_t);
 /* Points every further name of a hard-linked inode at its first name. */
 int		 listing_link_inodes(struct listing *);
 void		 listing_free(struct listing *);

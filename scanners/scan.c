@@ -288,21 +288,6 @@ on_file(void *arg, const struct walk_entry *we)
 	return 0;
 }
 
-/* The parent directory's entry of entry I, or NULL at the top. */
-static const struct lentry *
-parent_entry(const struct listing *l, size_t i)
-{
-	const char *p = listing_path(l, i);
-	size_t len = l->e[i].pathlen;
-	long j;
-
-	while (len > 0 && p[len - 1] != '/')
-		len--;
-	if (len <= 1 || (j = listing_find(l, p, len - 1)) == -1)
-		return NULL;
-	return &l->e[j];
-}
-
 /* Decides what becomes of each listed name; counts what is not read. */
 static size_t
 plan_tree(struct walk_ctx *c)
@@ -313,12 +298,14 @@ plan_tree(struct walk_ctx *c)
 	struct findex_rec rec;
 	const struct lentry *pe;
 	size_t i, fetch = 0;
+	long p;
 
 	for (i = 0; i < l->n; i++) {
 		struct lentry *e = &l->e[i];
 		const char *path = listing_path(l, i);
 
-		pe = parent_entry(l, i);
+		p = listing_parent(l, i);
+		pe = p == -1 ? NULL : &l->e[p];
 		if (e->mode == 0) {
 			e->plan = PLAN_UNREADABLE;
 			add_skip(c, SKIP_UNREADABLE, c->tree->fs, path,
