@@ -172,6 +172,39 @@ listing_free(struct listing *l)
 	memset(l, 0, sizeof(*l));
 }
 
+void
+lentry_to_rec(const struct lentry *e, struct findex_rec *rec)
+{
+	rec->ino = e->ino;
+	rec->size = e->size;
+	rec->mtime_s = e->mtime_s;
+	rec->mtime_ns = e->mtime_ns;
+	rec->ctime_s = e->ctime_s;
+	rec->ctime_ns = e->ctime_ns;
+	memcpy(rec->sha, e->sha, sizeof(rec->sha));
+}
+
+void
+lentry_from_rec(struct lentry *e, const struct findex_rec *rec)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = rec->ino;
+	e->size = rec->size;
+	e->mtime_s = rec->mtime_s;
+	e->mtime_ns = rec->mtime_ns;
+	e->ctime_s = rec->ctime_s;
+	e->ctime_ns = rec->ctime_ns;
+	memcpy(e->sha, rec->sha, sizeof(e->sha));
+}
+
+int
+lentry_unchanged(const struct lentry *e, const struct findex_rec *rec)
+{
+	return rec->ino == e->ino && rec->size == e->size &&
+	    rec->mtime_s == e->mtime_s && rec->mtime_ns == e->mtime_ns &&
+	    rec->ctime_s == e->ctime_s && rec->ctime_ns == e->ctime_ns;
+}
+
 int
 path_excluded(const char *path, char *const *pats, size_t npats)
 {

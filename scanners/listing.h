@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "cache.h"
+#include "findex.h"
 
 enum plan {
 	PLAN_FETCH,		/* regular file to read and scan */
@@ -59,6 +60,13 @@ long		 listing_parent(const struct listing *, size_t);
 /* Points every further name of a hard-linked inode at its first name. */
 int		 listing_link_inodes(struct listing *);
 void		 listing_free(struct listing *);
+
+/* An entry's metadata and hash as a file index record, and back (the
+ * rest of the entry zeroed); and whether an entry is as REC recorded it. */
+void		 lentry_to_rec(const struct lentry *, struct findex_rec *);
+void		 lentry_from_rec(struct lentry *, const struct findex_rec *);
+int		 lentry_unchanged(const struct lentry *,
+		    const struct findex_rec *);
 
 /* True if PATH matches one of the glob patterns ('*' matches '/' too). */
 int		 path_excluded(const char *, char *const *, size_t);

@@ -333,10 +333,7 @@ plan_tree(struct walk_ctx *c)
 			add_skip(c, SKIP_TOO_LARGE, c->tree->fs, path,
 			    e->pathlen, NULL);
 		} else if (idx != NULL && idx->lookup(idx->p, c->tree->key,
-		    path, e->pathlen, &rec) && rec.ino == e->ino &&
-		    rec.size == e->size && rec.mtime_s == e->mtime_s &&
-		    rec.mtime_ns == e->mtime_ns && rec.ctime_s == e->ctime_s &&
-		    rec.ctime_ns == e->ctime_ns) {
+		    path, e->pathlen, &rec) && lentry_unchanged(e, &rec)) {
 			/* The kernel sets ctime on every change: same inode,
 			 * size and times is taken as the same content (a
 			 * guest's root could fake it only by setting the
@@ -542,13 +539,7 @@ scan_tree(struct walk_ctx *c, guestfs_h *g, const struct tree *t, char *err,
 			e = (struct lentry *)lead;	/* its data is the first's */
 		if (!e->clean || !e->has_sha)
 			continue;
-		rec.ino = e->ino;
-		rec.size = e->size;
-		rec.mtime_s = e->mtime_s;
-		rec.mtime_ns = e->mtime_ns;
-		rec.ctime_s = e->ctime_s;
-		rec.ctime_ns = e->ctime_ns;
-		memcpy(rec.sha, e->sha, sizeof(rec.sha));
+		lentry_to_rec(e, &rec);
 		idx->put(idx->p, t->key, listing_path(&l, i),
 		    l.e[i].pathlen, &rec);
 	}

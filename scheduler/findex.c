@@ -112,7 +112,6 @@ ix_lookup(void *p, const char *key, const char *path, size_t len,
 {
 	struct findex *x = p;
 	struct ftree *t;
-	const struct lentry *e;
 	long i;
 
 	if ((t = tree_get(x, key)) == NULL)
@@ -121,14 +120,7 @@ ix_lookup(void *p, const char *key, const char *path, size_t len,
 		tree_load(x, t);
 	if ((i = listing_find(&t->old, path, len)) == -1)
 		return 0;
-	e = &t->old.e[i];
-	rec->ino = e->ino;
-	rec->size = e->size;
-	rec->mtime_s = e->mtime_s;
-	rec->mtime_ns = e->mtime_ns;
-	rec->ctime_s = e->ctime_s;
-	rec->ctime_ns = e->ctime_ns;
-	memcpy(rec->sha, e->sha, VERDICT_HASH_LEN);
+	lentry_to_rec(&t->old.e[i], rec);
 	return 1;
 }
 
@@ -142,14 +134,7 @@ ix_put(void *p, const char *key, const char *path, size_t len,
 
 	if ((t = tree_get(x, key)) == NULL)
 		return;
-	memset(&m, 0, sizeof(m));
-	m.ino = rec->ino;
-	m.size = rec->size;
-	m.mtime_s = rec->mtime_s;
-	m.mtime_ns = rec->mtime_ns;
-	m.ctime_s = rec->ctime_s;
-	m.ctime_ns = rec->ctime_ns;
-	memcpy(m.sha, rec->sha, VERDICT_HASH_LEN);
+	lentry_from_rec(&m, rec);
 	(void)listing_add(&t->now, path, len, &m);
 }
 
