@@ -26,13 +26,8 @@ expect_rc 0 "scan without --wait"
 wait_qemus 1
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null
-for q in $qemus; do
-	for _ in $(seq 1 300); do
-		kill -0 "$q" 2>/dev/null || break
-		sleep 0.1
-	done
-	! kill -0 "$q" 2>/dev/null || fail "appliance qemu $q outlived a killed sentineld"
-done
+# shellcheck disable=SC2086
+expect_gone 300 "a killed sentineld" $qemus
 ok "SIGKILL: the appliance died with sentineld (libguestfs' recovery process)"
 # The dead daemon's socket is still there: wait for the new one's.
 rm -f "$sock"

@@ -84,6 +84,20 @@ appliances() {
 	pgrep -P "$1" -f '^[^ ]*qemu-system' | sort -n
 }
 
+# expect_gone TENTHS WHAT PID...: each PID ends within TENTHS tenths of a
+# second, or the test fails naming WHAT outlived.
+expect_gone() {
+	local tenths=$1 what=$2 q
+	shift 2
+	for q in "$@"; do
+		for _ in $(seq 1 "$tenths"); do
+			kill -0 "$q" 2>/dev/null || break
+			sleep 0.1
+		done
+		! kill -0 "$q" 2>/dev/null || fail "appliance qemu $q outlived $what"
+	done
+}
+
 # private_daemon NAME: starts a second sentineld of its own (socket, state,
 # log named after NAME) beside the fixture's; sets sock, conf, log, pid.
 # Call private_daemon_start again to restart it on the same state.

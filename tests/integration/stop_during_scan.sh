@@ -22,13 +22,8 @@ wait "$pid"
 rc=$?
 cat "$log"
 [ $rc -eq 0 ] || fail "sentineld exited $rc on SIGTERM"
-for q in $qemus; do
-	for _ in $(seq 1 100); do
-		kill -0 "$q" 2>/dev/null || break
-		sleep 0.1
-	done
-	! kill -0 "$q" 2>/dev/null || fail "appliance qemu $q outlived sentineld"
-done
+# shellcheck disable=SC2086
+expect_gone 100 "sentineld" $qemus
 ok "exit 0, appliance gone"
 
 private_daemon_start
