@@ -539,8 +539,10 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	printf("sentineld:    %s, pid %lld, up %lld s\n", str(r, "version"),
 	    num(r, "pid"), num(r, "uptime"));
 	printf("libvirt:      %s, %s, %lld guests%s%s\n", str(lv, "uri"),
-	    json_is_true(json_object_get(lv, "connected")) ? "connected" :
-	    "unreachable", num(lv, "guests"),
+	    !json_is_true(json_object_get(lv, "connected")) ? "unreachable" :
+	    json_is_true(json_object_get(lv, "events")) ?
+	    "connected, following events" : "connected, no events",
+	    num(lv, "guests"),
 	    json_is_string(json_object_get(lv, "error")) ? ": " : "",
 	    json_is_string(json_object_get(lv, "error")) ? str(lv, "error") : "");
 	printf("signatures:   %lld from %s (version %s, loaded in %lld ms)\n",

@@ -112,6 +112,10 @@ const struct opt_entry config_options[] = {
 	    OFF(max_scan_time),
 	    "a scan running longer is cancelled and recorded incomplete; "
 	    "0: no limit" },
+	{ "schedule", "scan_on_shutdown", OPT_BOOL, 0, 1, "no",
+	    OFF(scan_on_shutdown),
+	    "scan a guest as soon as it shuts off (its disks are then "
+	    "consistent), ahead of scheduled scans" },
 	{ "schedule", "busy_read_rate", OPT_SIZE, 0, 1LL << 40, "50M",
 	    OFF(busy_read_rate),
 	    "a running guest reading its disks faster (bytes/s) is put back; "
@@ -135,6 +139,8 @@ const struct opt_entry guest_options[] = {
 	    "among guests due, higher priority starts first" },
 	{ "guest", "exclude_paths", OPT_STRING, 0, 0, "", GOFF(exclude_paths),
 	    "more glob patterns of paths not scanned in this guest" },
+	{ "guest", "scan_on_shutdown", OPT_BOOL, 0, 1, "no",
+	    GOFF(scan_on_shutdown), "this guest's scan_on_shutdown" },
 };
 const size_t guest_noptions = sizeof(guest_options) / sizeof(guest_options[0]);
 const size_t config_noptions = sizeof(config_options) / sizeof(config_options[0]);
@@ -354,9 +360,15 @@ guest_option(struct parse_ctx *ctx, const char *gname, const char *name,
 		if (strcmp(guest_options[i].name, name) == 0)
 			break;
 	if (i == guest_noptions) {
+		char known[256] = "";
+
+		/* Named from the table, so the list stays true. */
+		for (i = 0; i < guest_noptions; i++)
+			snprintf(known + strlen(known), sizeof(known) -
+			    strlen(known), "%s%s", i ? ", " : "",
+			    guest_options[i].name);
 		snprintf(ctx->msg, sizeof(ctx->msg), "unknown option \"%s\" "
-		    "in section [guest %s] (interval, windows, exclude or "
-		    "priority)", name, gname);
+		    "in section [guest %s] (known: %s)", name, gname, known);
 		return 0;
 	}
 	for (g = ctx->conf->guests; g != NULL; g = g->next)

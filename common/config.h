@@ -63,6 +63,7 @@ struct config {
 	char		*windows;
 	uint64_t	 retry_min, retry_max;
 	uint64_t	 max_scan_time;		/* 0 means no limit */
+	int		 scan_on_shutdown;
 	uint64_t	 busy_read_rate;	/* 0 means not checked */
 	uint64_t	 busy_max_delay;
 	struct guest_conf *guests;		/* [guest NAME] sections */
@@ -77,6 +78,7 @@ struct guest_conf {
 	int		 exclude;
 	long long	 priority;
 	char		*exclude_paths;
+	int		 scan_on_shutdown;
 	struct guest_conf *next;
 };
 
@@ -87,6 +89,7 @@ extern const size_t guest_noptions;
 #define GUEST_OPT_EXCLUDE	0x4
 #define GUEST_OPT_PRIORITY	0x8
 #define GUEST_OPT_EXCLUDE_PATHS	0x10
+#define GUEST_OPT_SCAN_ON_SHUTDOWN 0x20
 
 const struct guest_conf *config_guest(const struct config *, const char *);
 

@@ -174,8 +174,9 @@ pending_free(struct pending *p)
 static json_t *
 libvirt_json(void)
 {
-	json_t *o = json_pack("{s:s, s:b, s:I}", "uri", sd.conf.libvirt_uri,
-	    "connected", inventory_connected(),
+	json_t *o = json_pack("{s:s, s:b, s:b, s:I}", "uri",
+	    sd.conf.libvirt_uri, "connected", inventory_connected(),
+	    "events", inventory_live(),
 	    "guests", (json_int_t)inventory_count());
 
 	if (!inventory_connected())
@@ -340,7 +341,12 @@ cmd_guests(struct client *c, long long id, json_t *req)
 		reply_error(c, id, "out of memory");
 		return;
 	}
-	inventory_refresh(guests_ready, p);
+	/* Following libvirt's events, the list is current; else it is read
+	 * again first. */
+	if (inventory_live())
+		guests_ready(p);
+	else
+		inventory_refresh(guests_ready, p);
 }
 
 static void

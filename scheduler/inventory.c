@@ -3,11 +3,20 @@
  * its disks.  libvirt calls block, so they run in libuv's thread pool; the
  * loop thread only ever sees a finished list and swaps it in.  When libvirt
  * is unreachable the last list is kept and the error is reported.
+ *
+ * libvirt's own event loop runs in a thread of its own, on a connection of
+ * its own: a domain defined, undefined, started or stopped, a disk plugged
+ * or unplugged, sets off a refresh at once, through an async handle.  That
+ * thread notices the connection's loss (EOF or keepalive) and reconnects
+ * with backoff; the inventory is rebuilt once it is back.  Scans do not
+ * use libvirt: they carry on meanwhile.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -40,7 +49,43 @@ static int64_t refreshed_ms;
 static virConnectPtr conn;	/* touched only by the work thread */
 static int refreshing;
 static struct inv_waiter *waiters, *next_waiters;
+static int refresh_again;
 static uv_timer_t refresh_timer;
+
+/* Guests that stopped, waiting for a refresh to see them shut off. */
+struct stopped {
+	char		 uuid[VIR_UUID_STRING_BUFLEN];
+	struct stopped	*next;
+};
+static struct stopped *stop_pending, *stop_inflight;
+
+#define EV_BACKOFF_MIN_MS	500
+#define EV_BACKOFF_MAX_MS	30000
+#define EV_KEEPALIVE_S		5	/* probe every 5 s, 3 unanswered: gone */
+#define EV_KEEPALIVE_COUNT	3
+
+static struct {
+	pthread_t	 thread;
+	int		 started;
+	uv_async_t	 async;
+	pthread_mutex_t	 mtx;
+	/* Shared with the loop thread, under mtx. */
+	int		 dirty;		/* an event: the list is stale */
+	int		 up;		/* events are flowing */
+	int		 changed;	/* up or err changed */
+	char		 err[512];	/* why not up */
+	struct stopped	*stopped;
+	/* The event thread's own. */
+	char		*uri;
+	virConnectPtr	 conn;
+	int		 cb[3];
+	int		 timer;
+	int		 backoff_ms;
+	int		 lost;		/* the close callback's reason + 1 */
+	int		 quit;
+	/* The loop thread's copy of up. */
+	int		 live;
+} ev = { .cb = { -1, -1, -1 }, .timer = -1 };
 
 static void flush_waiters(void);
 
@@ -202,6 +247,62 @@ out:
 	free(doms);
 }
 
+/* The [guest NAME] setting, else [schedule]'s. */
+static int
+wants_shutdown_scan(const char *name)
+{
+	const struct guest_conf *gc = config_guest(&sd.conf, name);
+
+	if (gc != NULL && (gc->set & GUEST_OPT_SCAN_ON_SHUTDOWN))
+		return gc->scan_on_shutdown;
+	return sd.conf.scan_on_shutdown;
+}
+
+/* After a refresh: scans of the guests that stopped before it began and
+ * are still shut off, where scan_on_shutdown asks for one. */
+static void
+scan_stopped(void)
+{
+	struct stopped *s, *next;
+	const struct guest *g;
+	char err[256];
+	int was;
+
+	for (s = stop_inflight, stop_inflight = NULL; s != NULL; s = next) {
+		next = s->next;
+		g = sd.stopping ? NULL : inventory_find(s->uuid);
+		if (g != NULL && strcmp(g->state, "shut off") == 0 &&
+		    wants_shutdown_scan(g->name) &&
+		    jobs_submit(g, "shutdown", &was, err, sizeof(err)) == NULL)
+			log_warnx("scan %s on shutdown: %s", g->name, err);
+		free(s);
+	}
+}
+
+/* A refresh failed: its stopped guests wait for the next one. */
+static void
+stopped_keep(void)
+{
+	struct stopped *s;
+
+	while ((s = stop_inflight) != NULL) {
+		stop_inflight = s->next;
+		s->next = stop_pending;
+		stop_pending = s;
+	}
+}
+
+static void
+stopped_free(struct stopped *s)
+{
+	struct stopped *next;
+
+	for (; s != NULL; s = next) {
+		next = s->next;
+		free(s);
+	}
+}
+
 static void
 refresh_done(uv_work_t *req, int status)
 {
@@ -229,13 +330,18 @@ refresh_done(uv_work_t *req, int status)
 	free(w->uri);
 	free(w);
 	refreshing = 0;
-	if (w_ok)
+	if (w_ok) {
 		schedule_sync();
+		scan_stopped();
+	} else
+		stopped_keep();
 	flush_waiters();
-	/* Requests that came during this refresh want a newer list. */
-	if (next_waiters != NULL) {
+	/* Requests and events that came during this refresh want a newer
+	 * list. */
+	if (next_waiters != NULL || refresh_again) {
 		waiters = next_waiters;
 		next_waiters = NULL;
+		refresh_again = 0;
 		inventory_refresh(NULL, NULL);
 	}
 }
@@ -269,8 +375,12 @@ start_refresh(void)
 	}
 	w->req.data = w;
 	refreshing = 1;
+	/* Guests that stopped before now are shut off in this list. */
+	stop_inflight = stop_pending;
+	stop_pending = NULL;
 	if (uv_queue_work(sd.loop, &w->req, refresh_work, refresh_done) != 0) {
 		refreshing = 0;
+		stopped_keep();
 		free(w->uri);
 		free(w);
 		log_warnx("inventory: cannot queue a refresh");
@@ -299,12 +409,280 @@ inventory_refresh(inventory_cb fn, void *arg)
 		q->next = waiters;
 		waiters = q;
 	}
-	if (refreshing)
+	if (refreshing) {
+		refresh_again = 1;
 		return;
+	}
 	if (sd.stopping)
 		flush_waiters();
 	else
 		start_refresh();
+}
+
+/*
+ * The event thread.  Everything from here to inventory_init runs in it,
+ * except ev_set's and on_event's use of the shared fields under ev.mtx.
+ */
+static void
+ev_set(int up, const char *err)
+{
+	pthread_mutex_lock(&ev.mtx);
+	if (ev.up != up || strcmp(ev.err, err) != 0) {
+		ev.up = up;
+		snprintf(ev.err, sizeof(ev.err), "%s", err);
+		ev.changed = 1;
+	}
+	if (up)
+		ev.dirty = 1;
+	pthread_mutex_unlock(&ev.mtx);
+	uv_async_send(&ev.async);
+}
+
+static int
+on_lifecycle(virConnectPtr c, virDomainPtr dom, int event, int detail,
+    void *arg)
+{
+	struct stopped *s = NULL;
+
+	(void)c;
+	(void)detail;
+	(void)arg;
+	if (event == VIR_DOMAIN_EVENT_STOPPED &&
+	    (s = calloc(1, sizeof(*s))) != NULL &&
+	    virDomainGetUUIDString(dom, s->uuid) == -1) {
+		free(s);
+		s = NULL;
+	}
+	pthread_mutex_lock(&ev.mtx);
+	ev.dirty = 1;
+	if (s != NULL) {
+		s->next = ev.stopped;
+		ev.stopped = s;
+	}
+	pthread_mutex_unlock(&ev.mtx);
+	uv_async_send(&ev.async);
+	return 0;
+}
+
+static void
+on_device(virConnectPtr c, virDomainPtr dom, const char *alias, void *arg)
+{
+	(void)c;
+	(void)dom;
+	(void)alias;
+	(void)arg;
+	pthread_mutex_lock(&ev.mtx);
+	ev.dirty = 1;
+	pthread_mutex_unlock(&ev.mtx);
+	uv_async_send(&ev.async);
+}
+
+static void
+on_close(virConnectPtr c, int reason, void *arg)
+{
+	(void)c;
+	(void)arg;
+	__atomic_store_n(&ev.lost, reason + 1, __ATOMIC_RELAXED);
+	virEventUpdateTimeout(ev.timer, 0);
+}
+
+static const char *
+close_reason(int reason)
+{
+	switch (reason) {
+	case VIR_CONNECT_CLOSE_REASON_EOF:	return "end of file";
+	case VIR_CONNECT_CLOSE_REASON_KEEPALIVE: return "keepalive timeout";
+	case VIR_CONNECT_CLOSE_REASON_CLIENT:	return "closed";
+	default:				return "an error";
+	}
+}
+
+static void
+ev_drop(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(ev.cb) / sizeof(ev.cb[0]); i++)
+		if (ev.cb[i] >= 0) {
+			virConnectDomainEventDeregisterAny(ev.conn, ev.cb[i]);
+			ev.cb[i] = -1;
+		}
+	virConnectUnregisterCloseCallback(ev.conn, on_close);
+	virConnectClose(ev.conn);
+	ev.conn = NULL;
+}
+
+/* The connection's timer: connects, and after a loss reconnects, with a
+ * backoff that doubles up to EV_BACKOFF_MAX_MS; off while connected. */
+static void
+ev_tick(int timer, void *arg)
+{
+	char err[512];
+	int lost;
+
+	(void)arg;
+	if (ev.conn != NULL) {
+		if ((lost = __atomic_exchange_n(&ev.lost, 0,
+		    __ATOMIC_RELAXED)) == 0) {
+			virEventUpdateTimeout(timer, -1);
+			return;
+		}
+		snprintf(err, sizeof(err), "connection to %s lost (%s); "
+		    "reconnecting", ev.uri, close_reason(lost - 1));
+		ev_drop();
+		ev_set(0, err);
+		ev.backoff_ms = EV_BACKOFF_MIN_MS;
+		virEventUpdateTimeout(timer, ev.backoff_ms);
+		return;
+	}
+	if ((ev.conn = virConnectOpen(ev.uri)) == NULL) {
+		snprintf(err, sizeof(err), "cannot connect to %s: %s; "
+		    "retrying", ev.uri, virt_error());
+		goto retry;
+	}
+	if (virConnectRegisterCloseCallback(ev.conn, on_close, NULL,
+	    NULL) == -1 ||
+	    (ev.cb[0] = virConnectDomainEventRegisterAny(ev.conn, NULL,
+	    VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+	    VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), NULL, NULL)) == -1 ||
+	    (ev.cb[1] = virConnectDomainEventRegisterAny(ev.conn, NULL,
+	    VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
+	    VIR_DOMAIN_EVENT_CALLBACK(on_device), NULL, NULL)) == -1 ||
+	    (ev.cb[2] = virConnectDomainEventRegisterAny(ev.conn, NULL,
+	    VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+	    VIR_DOMAIN_EVENT_CALLBACK(on_device), NULL, NULL)) == -1) {
+		snprintf(err, sizeof(err), "cannot follow guest events at "
+		    "%s: %s; retrying", ev.uri, virt_error());
+		ev_drop();
+		goto retry;
+	}
+	/* A libvirtd that hangs is noticed too, not only one that exits.
+	 * Drivers without keepalive (test://) refuse it: no matter. */
+	virConnectSetKeepAlive(ev.conn, EV_KEEPALIVE_S, EV_KEEPALIVE_COUNT);
+	__atomic_store_n(&ev.lost, 0, __ATOMIC_RELAXED);
+	ev.backoff_ms = EV_BACKOFF_MIN_MS;
+	virEventUpdateTimeout(timer, -1);
+	ev_set(1, "");
+	return;
+retry:
+	ev_set(0, err);
+	virEventUpdateTimeout(timer, ev.backoff_ms);
+	ev.backoff_ms = ev.backoff_ms * 2 > EV_BACKOFF_MAX_MS ?
+	    EV_BACKOFF_MAX_MS : ev.backoff_ms * 2;
+}
+
+static void
+ev_quit(int timer, void *arg)
+{
+	(void)arg;
+	ev.quit = 1;
+	virEventRemoveTimeout(timer);
+}
+
+static void *
+ev_main(void *arg)
+{
+	(void)arg;
+	while (!ev.quit)
+		if (virEventRunDefaultImpl() == -1) {
+			log_warnx("libvirt: event loop: %s; guest events are "
+			    "no longer followed", virt_error());
+			break;
+		}
+	if (ev.conn != NULL)
+		ev_drop();
+	virEventRemoveTimeout(ev.timer);
+	return NULL;
+}
+
+/* In the loop thread: what the event thread saw. */
+static void
+on_event(uv_async_t *a)
+{
+	struct stopped *list, *s, *next, *p;
+	int dirty, changed, up;
+	char err[512];
+
+	(void)a;
+	pthread_mutex_lock(&ev.mtx);
+	dirty = ev.dirty;
+	changed = ev.changed;
+	up = ev.up;
+	snprintf(err, sizeof(err), "%s", ev.err);
+	list = ev.stopped;
+	ev.dirty = ev.changed = 0;
+	ev.stopped = NULL;
+	pthread_mutex_unlock(&ev.mtx);
+	if (changed) {
+		if (up)
+			log_info("libvirt: following guest events at %s",
+			    sd.conf.libvirt_uri);
+		else
+			log_warnx("libvirt: %s", err);
+		ev.live = up;
+	}
+	for (s = list; s != NULL; s = next) {
+		next = s->next;
+		for (p = stop_pending; p != NULL; p = p->next)
+			if (strcmp(p->uuid, s->uuid) == 0)
+				break;
+		if (p != NULL || sd.stopping) {
+			free(s);
+			continue;
+		}
+		s->next = stop_pending;
+		stop_pending = s;
+	}
+	/* A lost connection too: the refresh records why. */
+	if (dirty || changed || list != NULL)
+		inventory_refresh(NULL, NULL);
+}
+
+static void
+events_start(void)
+{
+	if (virEventRegisterDefaultImpl() == -1) {
+		log_warnx("libvirt: no event loop (%s); the inventory is "
+		    "re-read every %llu s only", virt_error(),
+		    (unsigned long long)sd.conf.libvirt_refresh);
+		return;
+	}
+	pthread_mutex_init(&ev.mtx, NULL);
+	uv_async_init(sd.loop, &ev.async, on_event);
+	ev.backoff_ms = EV_BACKOFF_MIN_MS;
+	if ((ev.uri = strdup(sd.conf.libvirt_uri)) == NULL ||
+	    (ev.timer = virEventAddTimeout(0, ev_tick, NULL, NULL)) == -1 ||
+	    pthread_create(&ev.thread, NULL, ev_main, NULL) != 0) {
+		log_warnx("libvirt: cannot start the event thread; the "
+		    "inventory is re-read every %llu s only",
+		    (unsigned long long)sd.conf.libvirt_refresh);
+		uv_close((uv_handle_t *)&ev.async, NULL);
+		return;
+	}
+	ev.started = 1;
+}
+
+static void
+events_stop(void)
+{
+	struct timespec ts;
+
+	if (!ev.started)
+		return;
+	ev.started = 0;
+	/* A timer added from here wakes the event loop up to end it. */
+	virEventAddTimeout(0, ev_quit, NULL, NULL);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5;
+	if (pthread_timedjoin_np(ev.thread, NULL, &ts) != 0) {
+		log_warnx("libvirt: the event thread did not end in 5 s; "
+		    "leaving it");
+		pthread_detach(ev.thread);
+	} else
+		free(ev.uri);
+	uv_close((uv_handle_t *)&ev.async, NULL);
+	stopped_free(ev.stopped);
+	ev.stopped = NULL;
 }
 
 static void
@@ -322,6 +700,7 @@ inventory_init(void)
 	virSetErrorFunc(NULL, silent_error);
 	uv_timer_init(sd.loop, &refresh_timer);
 	uv_timer_start(&refresh_timer, on_refresh_timer, ms, ms);
+	events_start();
 	inventory_refresh(NULL, NULL);
 }
 
@@ -330,6 +709,9 @@ inventory_close(void)
 {
 	uv_timer_stop(&refresh_timer);
 	uv_close((uv_handle_t *)&refresh_timer, NULL);
+	events_stop();
+	stopped_free(stop_pending);
+	stop_pending = NULL;
 	/* Any refresh in flight finishes on its own; conn stays open until
 	 * exit, as closing it here could race that work. */
 }
@@ -364,6 +746,13 @@ int
 inventory_connected(void)
 {
 	return connected;
+}
+
+/* Connected and following events: the list is current. */
+int
+inventory_live(void)
+{
+	return connected && ev.live;
 }
 
 const char *

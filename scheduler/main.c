@@ -344,6 +344,7 @@ on_hup(uv_signal_t *s, int signum)
 	note_restart("[control] group", sd.conf.control_group,
 	    nc.control_group);
 	note_restart("[state] path", sd.conf.state_path, nc.state_path);
+	note_restart("[libvirt] uri", sd.conf.libvirt_uri, nc.libvirt_uri);
 	note_restart("[clamav] database", sd.conf.clamav_database,
 	    nc.clamav_database);
 	note_restart("[clamav] tmpdir", sd.conf.clamav_tmpdir,
@@ -359,6 +360,7 @@ on_hup(uv_signal_t *s, int signum)
 	KEEP(control_socket);
 	KEEP(control_group);
 	KEEP(state_path);
+	KEEP(libvirt_uri);
 	KEEP(clamav_database);
 	KEEP(clamav_tmpdir);
 #undef KEEP

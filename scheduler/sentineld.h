@@ -115,6 +115,7 @@ const struct guest *inventory_find(const char *);
 size_t		 inventory_count(void);
 const struct guest *inventory_at(size_t);
 int		 inventory_connected(void);
+int		 inventory_live(void);
 const char	*inventory_error(void);
 int64_t		 inventory_refreshed_ms(void);
 

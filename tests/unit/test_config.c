@@ -179,7 +179,8 @@ test_schedule_and_guests(void **state)
 	    ":2: exclude: \"maybe\" is not yes or no");
 	expect_error("[guest web01]\ncolour = red\n",
 	    ":2: unknown option \"colour\" in section [guest web01] "
-	    "(interval, windows, exclude or priority)");
+	    "(known: interval, windows, exclude, priority, exclude_paths, "
+	    "scan_on_shutdown)");
 	expect_error("[guest a]\npriority = 1\n[guest a]\npriority = 2\n",
 	    ":4: option \"priority\" in [guest a] given twice");
 	expect_error("[schedule]\nwindows = 1-2\n",
