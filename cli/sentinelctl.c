@@ -296,7 +296,13 @@ print_scan(json_t *s)
 	format_size((uint64_t)num(s, "bytes_read"), b1, sizeof(b1));
 	format_size((uint64_t)num(s, "bytes_scanned"), b2, sizeof(b2));
 	printf("guest:        %s (%s)\n", str(s, "guest"), str(s, "uuid"));
-	printf("scan:         %lld, %s\n", num(s, "id"), str(s, "trigger"));
+	if (json_is_false(json_object_get(s, "stored")))
+		printf("scan:         not stored yet (the state database "
+		    "cannot take it; sentineld keeps it in memory), %s\n",
+		    str(s, "trigger"));
+	else
+		printf("scan:         %lld, %s\n", num(s, "id"),
+		    str(s, "trigger"));
 	printf("status:       %s%s%s\n", status,
 	    json_is_string(json_object_get(s, "reason")) ? ": " : "",
 	    json_is_string(json_object_get(s, "reason")) ? str(s, "reason") : "");

@@ -200,7 +200,10 @@ guest_json(const struct guest *g)
 	if (g->disk_note != NULL)
 		json_object_set_new(o, "disks_not_scanned",
 		    json_string(g->disk_note));
-	last = store_last_scan(g->uuid, NULL, 0);
+	if ((last = jobs_unstored_json(g->uuid, NULL)) != NULL)
+		json_object_del(last, "detections");
+	else
+		last = store_last_scan(g->uuid, NULL, 0);
 	json_object_set_new(o, "last_scan", last ? last : json_null());
 	j = jobs_find(g->uuid);
 	json_object_set_new(o, "scan", j ? job_progress_json(j) : json_null());
@@ -403,8 +406,10 @@ cmd_results(struct client *c, long long id, json_t *req)
 		return;
 	}
 	g = inventory_find(name);
-	scan = store_last_scan(g ? g->uuid : NULL, g ? NULL : name,
-	    STORE_DETECTIONS | (json_is_true(sk) ? STORE_SKIPPED : 0));
+	/* A result waiting for the state database is the newest. */
+	if ((scan = jobs_unstored_json(g ? g->uuid : NULL, name)) == NULL)
+		scan = store_last_scan(g ? g->uuid : NULL, g ? NULL : name,
+		    STORE_DETECTIONS | (json_is_true(sk) ? STORE_SKIPPED : 0));
 	if (scan == NULL) {
 		if (g == NULL) {
 			unknown_guest(c, id, name);

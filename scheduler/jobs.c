@@ -22,6 +22,17 @@ static uv_async_t done_async;
 static unsigned int nrunning;
 static void (*on_idle)(void);
 
+/*
+ * Results the state database could not take (its filesystem full, say),
+ * oldest first: kept in memory, retried every UNSTORED_RETRY_MS, and past
+ * UNSTORED_MAX or at exit dropped with a log line that says what is lost.
+ */
+#define UNSTORED_MAX		256
+#define UNSTORED_RETRY_MS	10000
+static struct jobq unstored = TAILQ_HEAD_INITIALIZER(unstored);
+static unsigned int nunstored;
+static uv_timer_t unstored_timer;
+
 /* Tells the shutdown that no worker is left, once. */
 static void
 idle_once(void)
@@ -92,12 +103,81 @@ notify(struct job *j, const json_t *scan)
 }
 
 static void
+unstored_lost(struct job *j, const char *why)
+{
+	log_warnx("state: result of the scan of %s lost (%s, %u detections, "
+	    "ended %lld s ago): %s", j->guest, scan_status_name(j->result.status),
+	    j->result.ndetections, (long long)(now_ms() - j->ended_ms) / 1000,
+	    why);
+	TAILQ_REMOVE(&unstored, j, entry);
+	nunstored--;
+	job_free(j);
+}
+
+/* Writes what it can, oldest first; stops at the first failure. */
+static void
+unstored_write(void)
+{
+	struct job *j;
+
+	while ((j = TAILQ_FIRST(&unstored)) != NULL) {
+		if (store_scan_write(j) == -1)
+			return;
+		log_info("state: result of the scan of %s written, %lld s after "
+		    "it ended", j->guest,
+		    (long long)(now_ms() - j->ended_ms) / 1000);
+		TAILQ_REMOVE(&unstored, j, entry);
+		nunstored--;
+		job_free(j);
+	}
+	uv_timer_stop(&unstored_timer);
+}
+
+static void
+on_unstored_timer(uv_timer_t *t)
+{
+	(void)t;
+	unstored_write();
+}
+
+static void
+unstored_keep(struct job *j)
+{
+	if (nunstored == UNSTORED_MAX)
+		unstored_lost(TAILQ_FIRST(&unstored), "more results than "
+		    "that wait for the state database");
+	log_warnx("scan %s: result not stored (the state database cannot "
+	    "take it); kept in memory and written once it can", j->guest);
+	TAILQ_INSERT_TAIL(&unstored, j, entry);
+	nunstored++;
+	if (!uv_is_active((uv_handle_t *)&unstored_timer))
+		uv_timer_start(&unstored_timer, on_unstored_timer,
+		    UNSTORED_RETRY_MS, UNSTORED_RETRY_MS);
+}
+
+/* The newest result not yet stored of a guest, by UUID or name. */
+json_t *
+jobs_unstored_json(const char *uuid, const char *name)
+{
+	struct job *j;
+
+	TAILQ_FOREACH_REVERSE(j, &unstored, jobq, entry)
+		if (uuid ? strcmp(j->uuid, uuid) == 0 :
+		    strcmp(j->guest, name) == 0)
+			return store_scan_json_unstored(j);
+	return NULL;
+}
+
+static void
 finish(struct job *j)
 {
 	struct scan_result *r = &j->result;
+	const struct scan_detection *d;
 	int64_t ended;
 	size_t len;
 	json_t *scan;
+	char *path;
+	int kept;
 
 	/* A scan stopped by the daemon says why (the library only knows it
 	 * was cancelled). */
@@ -113,10 +193,12 @@ finish(struct job *j)
 		snprintf(r->reason + len, sizeof(r->reason) - len,
 		    "%sdisks not scanned: %s", len ? "; " : "", j->disk_note);
 	}
-	ended = now_ms();
+	ended = j->ended_ms = now_ms();
 	vcache_flush();
-	if (store_scan_finished(j, ended) == -1)
-		log_warnx("scan %s: result could not be stored", j->guest);
+	/* Earlier results waiting for space go first. */
+	if (nunstored > 0)
+		unstored_write();
+	kept = nunstored > 0 || store_scan_write(j) == -1;
 	if (j->pg != NULL) {
 		j->pg->user = NULL;
 		policy_done_guest(j->pg, r->status == SCAN_CLEAN ||
@@ -131,14 +213,28 @@ finish(struct job *j)
 	    (unsigned long long)j->result.bytes_read,
 	    (unsigned long long)j->result.bytes_scanned,
 	    (unsigned long long)j->result.launch_ms);
-	if ((scan = store_scan_json(j->id)) == NULL)
+	for (d = r->detections; d != NULL; d = d->next) {
+		path = escape_bytes(d->path, d->pathlen);
+		if (d->guest_path)
+			log_warnx("scan %s: %s FOUND in %s (on %s)", j->guest,
+			    d->signature, path ? path : "?", d->fs);
+		else
+			log_warnx("scan %s: %s FOUND in %s:%s", j->guest,
+			    d->signature, d->fs, path ? path : "?");
+		free(path);
+	}
+	if ((scan = kept ? store_scan_json_unstored(j) :
+	    store_scan_json(j->id)) == NULL)
 		scan = json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)j->id,
 		    "guest", j->guest, "status",
 		    scan_status_name(j->result.status), "reason",
 		    "result could not be read back from the state database");
 	notify(j, scan);
 	json_decref(scan);
-	job_free(j);
+	if (kept)
+		unstored_keep(j);
+	else
+		job_free(j);
 }
 
 static void
@@ -278,12 +374,11 @@ job_new(const struct guest *g, const char *trigger, char *err, size_t errlen)
 	j->state = JOB_QUEUED;
 	TAILQ_INIT(&j->waiters);
 	scan_progress_init(&j->progress);
-	if ((j->id = store_scan_queued(j)) == -1) {
-		job_free(j);
-		snprintf(err, errlen, "cannot record the scan in the state "
-		    "database");
-		return NULL;
-	}
+	/* Scans run even when the state database cannot take them: the
+	 * row is written with the result, once it can be. */
+	if ((j->id = store_scan_queued(j)) == -1)
+		log_warnx("scan %s: not recorded as queued (the state database "
+		    "cannot take it)", j->guest);
 	return j;
 }
 
@@ -366,7 +461,8 @@ int
 jobs_init(void)
 {
 	if (uv_mutex_init(&done_mtx) != 0 ||
-	    uv_async_init(sd.loop, &done_async, on_done) != 0)
+	    uv_async_init(sd.loop, &done_async, on_done) != 0 ||
+	    uv_timer_init(sd.loop, &unstored_timer) != 0)
 		return -1;
 	return 0;
 }
@@ -525,5 +621,12 @@ jobs_shutdown(void (*idle)(void))
 void
 jobs_close(void)
 {
+	/* A last try; what still cannot be written is said lost. */
+	unstored_write();
+	while (!TAILQ_EMPTY(&unstored))
+		unstored_lost(TAILQ_FIRST(&unstored), "the state database "
+		    "could not take it before sentineld stopped");
+	uv_timer_stop(&unstored_timer);
+	uv_close((uv_handle_t *)&unstored_timer, NULL);
 	uv_close((uv_handle_t *)&done_async, NULL);
 }

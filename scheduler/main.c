@@ -445,7 +445,8 @@ main(int argc, char *argv[])
 	if (store_open(sd.conf.state_path, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	if (store_recover() == -1)
-		fatalx("state %s: cannot close interrupted scans",
+		log_warnx("state %s: cannot close the scans a previous run left "
+		    "queued or running; tried again at the next start",
 		    sd.conf.state_path);
 	if (vcache_init((size_t)sd.conf.verdict_cache,
 	    engine_version(sd.engine)) == -1)

@@ -55,7 +55,7 @@ struct job {
 	enum job_state			 state;
 	struct pol_guest		*pg;		/* its place in the policy */
 	char				 cancel_why[96];	/* who cancelled it */
-	int64_t				 queued_ms, started_ms;
+	int64_t				 queued_ms, started_ms, ended_ms;
 	struct scan_disk		*disks;
 	size_t				 ndisks;
 	char				*disk_note;	/* disks left out */
@@ -140,6 +140,7 @@ unsigned int	 jobs_running(void);
 void		 jobs_shutdown(void (*)(void));
 void		 jobs_close(void);
 json_t		*job_progress_json(const struct job *);
+json_t		*jobs_unstored_json(const char *, const char *);
 
 /* schedule.c */
 int		 schedule_init(char *, size_t);
@@ -186,6 +187,8 @@ int		 store_recover(void);
 int64_t		 store_scan_queued(const struct job *);
 int		 store_scan_started(const struct job *);
 int		 store_scan_finished(const struct job *, int64_t);
+int		 store_scan_write(struct job *);
+json_t		*store_scan_json_unstored(const struct job *);
 json_t		*store_scan_json(int64_t);
 #define STORE_DETECTIONS	0x1	/* with a scan's detections */
 #define STORE_SKIPPED		0x2	/* with the paths not scanned */

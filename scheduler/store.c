@@ -18,6 +18,7 @@
 #define VERDICT_HASH	32	/* sha256 */
 
 static sqlite3 *db;
+static sqlite3 *mem;	/* for results db cannot take */
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS scans ("
@@ -167,6 +168,9 @@ store_close(void)
 	if (db != NULL)
 		sqlite3_close(db);
 	db = NULL;
+	if (mem != NULL)
+		sqlite3_close(mem);
+	mem = NULL;
 }
 
 static sqlite3_stmt *
@@ -359,8 +363,58 @@ store_scan_finished(const struct job *j, int64_t ended)
 		goto out;
 	rc = 0;
 out:
-	sqlite3_exec(db, rc == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+	/* A full disk may only show at COMMIT. */
+	if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		log_warnx("state: %s", sqlite3_errmsg(db));
+		rc = -1;
+	}
+	if (rc == -1)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
+}
+
+/* The result of j in the state database: its row first if it has none. */
+int
+store_scan_write(struct job *j)
+{
+	if (j->id == -1 && (j->id = store_scan_queued(j)) == -1)
+		return -1;
+	return store_scan_finished(j, j->ended_ms);
+}
+
+/*
+ * A result the state database cannot take (its filesystem full, an I/O
+ * error) is still answered in full: written to an in-memory database of
+ * the same schema, read back as any other, then removed from it.
+ */
+json_t *
+store_scan_json_unstored(const struct job *j)
+{
+	sqlite3 *saved = db;
+	struct job copy = *j;
+	json_t *o = NULL;
+
+	if (mem == NULL && (sqlite3_open(":memory:", &mem) != SQLITE_OK ||
+	    sqlite3_exec(mem, schema, NULL, NULL, NULL) != SQLITE_OK)) {
+		sqlite3_close(mem);
+		mem = NULL;
+		return NULL;
+	}
+	db = mem;
+	if ((copy.id = store_scan_queued(&copy)) != -1 &&
+	    store_scan_started(&copy) == 0 &&
+	    store_scan_finished(&copy, j->ended_ms) == 0)
+		o = store_scan_json(copy.id);
+	sqlite3_exec(mem, "DELETE FROM detections; DELETE FROM skipped; "
+	    "DELETE FROM scans", NULL, NULL, NULL);
+	db = saved;
+	if (o != NULL) {
+		json_object_set_new(o, "id", j->id == -1 ? json_null() :
+		    json_integer(j->id));
+		json_object_set_new(o, "stored", json_false());
+	}
+	return o;
 }
 
 static json_t *
