@@ -1,0 +1,80 @@
+# shellcheck shell=bash
+# Shared by the benchmarks: checks, appliance settings, the synthetic
+# signature database, a guest tree of this host's own system files, and
+# host-wide CPU and memory accounting.
+SRC=$PWD
+SENTINELD=$SRC/build/sentineld
+SENTINELCTL=$SRC/build/sentinelctl
+# shellcheck source=../scripts/guests.sh
+. scripts/guests.sh
+[ -x "$SENTINELD" ] || { echo "build first: cmake -S . -B build && cmake --build build" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 1; }
+scripts/host-setup
+
+# Same appliance settings for both sides: KVM if an appliance starts with
+# it, else TCG.
+if [ -z "${LIBGUESTFS_BACKEND_SETTINGS+x}" ]; then
+	if LIBGUESTFS_BACKEND=direct timeout 120 guestfish -a /dev/null run >/dev/null 2>&1; then
+		export LIBGUESTFS_BACKEND_SETTINGS=
+	else
+		export LIBGUESTFS_BACKEND_SETTINGS=force_tcg
+	fi
+fi
+export LIBGUESTFS_BACKEND=direct
+
+# The synthetic database every benchmark uses, built once.
+BENCH_DB=/var/lib/libvirt/images/sentinel-bench-db
+HASHES=${HASHES:-1000000}
+PATTERNS=${PATTERNS:-100000}
+
+# bench_sigdb DIR HASHES PATTERNS: a large synthetic database (kept
+# between runs), plus the test signatures.  Hash sizes come from a pool of
+# 20000 values: real signatures cluster.
+bench_sigdb() {
+	local dir=$1 hashes=$2 patterns=$3
+	if [ -f "$dir/synthetic.hdb" ] && [ "$(wc -l < "$dir/synthetic.hdb")" = "$hashes" ] &&
+	    [ "$(wc -l < "$dir/synthetic.ndb")" = "$patterns" ]; then
+		return 0
+	fi
+	echo "generating $hashes hash and $patterns body signatures..."
+	mkdir -p "$dir"
+	awk -v n="$hashes" 'BEGIN { srand(1); for (i = 0; i < 20000; i++) pool[i] = int(rand() * 4000000) + 64;
+		for (i = 0; i < n; i++) { h = ""; for (j = 0; j < 4; j++) h = h sprintf("%08x", int(rand() * 4294967296));
+		printf "%s:%d:Bench.Hash.%d\n", h, pool[int(rand() * 20000)], i } }' > "$dir/synthetic.hdb"
+	awk -v n="$patterns" 'BEGIN { srand(2); for (i = 0; i < n; i++) { p = ""; for (j = 0; j < 5; j++) p = p sprintf("%08x", int(rand() * 4294967296));
+		printf "Bench.Body.%d:0:*:%s\n", i, p } }' > "$dir/synthetic.ndb"
+	sg_sigdb "$dir"
+}
+
+# bench_tree DIR NFILES MAXMB: the first NFILES regular files (path order,
+# at most MAXMB in all) of this host's own Debian system, then the test
+# samples: a real system's mix of small and large files.
+bench_tree() {
+	local dir=$1 nfiles=$2 maxmb=$3 d
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	for d in /etc /usr/lib/python3* /usr/share/perl* /usr/share/doc /usr/bin \
+	    /usr/lib/x86_64-linux-gnu /usr/share; do
+		find "$d" -xdev -type f -readable -printf '%s %p\n' 2>/dev/null | sort -k2
+	done | awk -v max=$((maxmb * 1048576)) -v n="$nfiles" '!seen[$2]++ { t += $1; if (t > max || ++k > n) exit;
+		print substr($0, index($0, " ") + 1) }' |
+	    cpio -pdm --quiet "$dir" 2>/dev/null || true
+	sg_infect "$dir"
+}
+
+# cpu_busy: CPU seconds the whole host has spent busy since boot (user,
+# nice, system, irq, softirq), from /proc/stat.
+cpu_busy() {
+	awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%.2f\n", ($2 + $3 + $4 + $7 + $8) / hz }' /proc/stat
+}
+
+# rss_mb COMM...: resident memory of every process with one of these
+# command names, together, in MiB (qemu's name is cut to qemu-system-x86).
+rss_mb() {
+	local list
+	list=$(IFS=,; echo "$*")
+	ps -C "$list" -o rss= 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s / 1024 }'
+}
+
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+elapsed() { printf "%.1f\n" "$(echo "$2 - $1" | bc)"; }
