@@ -10,7 +10,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* Set by the build from its sysconfdir (/etc with the prefix /usr). */
+#ifndef SENTINEL_CONF_PATH
 #define SENTINEL_CONF_PATH	"/etc/sentinel/sentineld.conf"
+#endif
 
 enum opt_type {
 	OPT_STRING,

@@ -5,8 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -174,4 +177,36 @@ mkdir_parent(const char *path, mode_t mode)
 	rc = mkdir_p(dir, mode);
 	free(dir);
 	return rc;
+}
+
+/*
+ * Tells the service manager about the daemon's state (READY=1,
+ * STOPPING=1, RELOADING=1, STATUS=...), as sd_notify(3) does, when
+ * NOTIFY_SOCKET is set: one datagram on that socket ('@' for the abstract
+ * namespace).  The protocol is systemd's stable interface; speaking it
+ * here spares a dependency on libsystemd.
+ */
+void
+service_notify(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sun;
+	socklen_t len;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    strlen(path) >= sizeof(sun.sun_path))
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path));
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0';
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+	    strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	(void)sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
+	    (struct sockaddr *)&sun, len);
+	close(fd);
 }

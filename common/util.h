@@ -25,5 +25,7 @@ int64_t	 now_ms(void);
 void	 format_time(int64_t, char *, size_t);
 /* "1.5M" style size, for humans. */
 void	 format_size(uint64_t, char *, size_t);
+/* sd_notify(3)'s protocol, without libsystemd. */
+void	 service_notify(const char *);
 
 #endif

@@ -177,6 +177,7 @@ on_term(uv_signal_t *s, int signum)
 	if (sd.stopping)
 		return;
 	log_info("signal %d: stopping", signum);
+	service_notify("STOPPING=1");
 	sd.stopping = 1;
 	control_close();
 	uv_timer_start(&stop_timer, on_stop_timer, STOP_KILL_MS, 0);
@@ -368,6 +369,9 @@ on_hup(uv_signal_t *s, int signum)
 	sd.max_scans = effective_max_scans(&sd.conf);
 	log_info("reload: configuration %s read; at most %u scans at once",
 	    sd.conf_path, sd.max_scans);
+	/* The signatures load in the background, beside the engine in use:
+	 * sentineld serves throughout, so the reload is done here. */
+	service_notify("READY=1\nSTATUS=configuration reloaded");
 	schedule_reconf();
 	inventory_refresh(NULL, NULL);
 	self_check_start();
@@ -475,6 +479,7 @@ main(int argc, char *argv[])
 	log_info("sentineld %s ready on %s; libvirt %s; at most %u scans at "
 	    "once", SENTINEL_VERSION, sd.conf.control_socket,
 	    sd.conf.libvirt_uri, sd.max_scans);
+	service_notify("READY=1\nSTATUS=serving");
 
 	uv_run(sd.loop, UV_RUN_DEFAULT);
 

@@ -1,0 +1,36 @@
+# cmake --install puts in place the binaries, the man pages, the sample
+# configuration (the configuration itself only when there is none), the
+# systemd unit with sentineld's path, and the tmpfiles entry; the unit
+# passes systemd-analyze verify.
+set -u
+: "${BUILDDIR:?}"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok: $*"; }
+
+dest=$(mktemp -d)
+trap 'rm -rf "$dest"' EXIT
+DESTDIR=$dest cmake --install "$BUILDDIR" >/dev/null || fail "cmake --install"
+prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$BUILDDIR/CMakeCache.txt")
+for f in sbin/sentineld bin/sentinelctl share/man/man8/sentineld.8 share/man/man1/sentinelctl.1 \
+    share/man/man5/sentineld.conf.5 lib/systemd/system/sentineld.service lib/tmpfiles.d/sentinel.conf; do
+	[ -f "$dest$prefix/$f" ] || fail "$prefix/$f not installed: $(find "$dest" -type f)"
+done
+conf=$(find "$dest" -path '*/sentinel/sentineld.conf')
+[ -n "$conf" ] && [ -f "$conf.sample" ] || fail "configuration not installed: $(find "$dest" -type f)"
+# The compiled-in default is where the configuration went.
+"$dest$prefix/sbin/sentineld" -h 2>&1 | grep -q "default ${conf#"$dest"})" ||
+	fail "default path $("$dest$prefix/sbin/sentineld" -h 2>&1 | grep default) is not ${conf#"$dest"}"
+echo "# changed" >> "$conf"
+DESTDIR=$dest cmake --install "$BUILDDIR" >/dev/null || fail "second cmake --install"
+[ "$(tail -1 "$conf")" = "# changed" ] || fail "a reinstall overwrote the configuration"
+ok "installed under $prefix; a reinstall keeps the configuration"
+
+unit=$dest$prefix/lib/systemd/system/sentineld.service
+grep -q "^ExecStart=$prefix/sbin/sentineld -f$" "$unit" || fail "ExecStart: $(grep ExecStart "$unit")"
+grep -q "^Type=notify$" "$unit" || fail "not Type=notify"
+if command -v systemd-analyze >/dev/null; then
+	# Only the binary's absence from this staging tree may be reported.
+	out=$(systemd-analyze verify --man=no "$unit" 2>&1 | grep -v "Command $prefix/sbin/sentineld is not executable")
+	[ -z "$out" ] || fail "systemd-analyze verify: $out"
+	ok "systemd-analyze verify: the unit is clean"
+fi
