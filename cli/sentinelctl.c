@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,9 @@ struct ctl {
 	int		 wait;
 	int		 skipped;	/* results --skipped */
 	int		 all;
+	int		 follow;	/* scan --follow */
+	long long	 scan_id;	/* results --scan; 0: the last */
+	long long	 limit;		/* history --limit; 0: the default */
 	const char	*socket;
 	char		*buf;		/* bytes read, not yet parsed */
 	size_t		 len, cap;
@@ -42,6 +46,11 @@ static int	cmd_status(struct ctl *, int, char **);
 static int	cmd_schedule(struct ctl *, int, char **);
 static int	cmd_cancel(struct ctl *, int, char **);
 static int	cmd_reload(struct ctl *, int, char **);
+static int	cmd_pause(struct ctl *, int, char **);
+static int	cmd_history(struct ctl *, int, char **);
+static int	cmd_version(struct ctl *, int, char **);
+static int	cmd_config(struct ctl *, int, char **);
+static int	cmd_resume(struct ctl *, int, char **);
 
 static const struct ctl_command {
 	const char	*name;
@@ -52,20 +61,33 @@ static const struct ctl_command {
 } commands[] = {
 	{ "guests", 0, cmd_guests, "guests",
 	    "list the guests libvirt knows and their last scan" },
-	{ "scan", -1, cmd_scan, "scan NAME [--wait] | --all",
+	{ "scan", -1, cmd_scan, "scan NAME [--wait | --follow] | --all",
 	    "scan a guest now, ahead of the schedule; --wait waits for the "
-	    "result; --all queues every guest" },
+	    "result, --follow also shows its progress (Ctrl-C stops "
+	    "following, not the scan); --all queues every guest" },
 	{ "cancel", 1, cmd_cancel, "cancel NAME",
 	    "stop a guest's running scan, or withdraw its request" },
-	{ "results", 1, cmd_results, "results NAME [--skipped]",
-	    "the last scan of a guest, its detections and what it did not "
-	    "scan; --skipped lists those paths" },
+	{ "pause", -1, cmd_pause, "pause [NAME]",
+	    "no scan on schedule, of a guest or of all, until resumed "
+	    "(on-demand scans still run; running scans go on)" },
+	{ "resume", -1, cmd_resume, "resume [NAME]",
+	    "put a guest, or all, back on schedule" },
+	{ "results", 1, cmd_results, "results NAME [--scan ID] [--skipped]",
+	    "the last scan of a guest (or scan ID), its detections and what "
+	    "it did not scan; --skipped lists those paths" },
+	{ "history", -1, cmd_history, "history [NAME] [--limit N]",
+	    "past scans, newest first, of a guest or of all (20 unless "
+	    "--limit)" },
 	{ "schedule", 0, cmd_schedule, "schedule",
 	    "each guest's state, next due time and what holds it back" },
 	{ "reload", 0, cmd_reload, "reload",
 	    "load the signatures again; the old ones stay if that fails" },
 	{ "status", 0, cmd_status, "status",
 	    "daemon, libvirt, signatures, caps, pressure and running scans" },
+	{ "config", 0, cmd_config, "config",
+	    "the daemon's effective settings" },
+	{ "version", 0, cmd_version, "version",
+	    "versions of sentinelctl, sentineld and the libraries it uses" },
 };
 
 static void __attribute__((noreturn))
@@ -76,7 +98,7 @@ usage(void)
 	fprintf(stderr, "usage: sentinelctl [--json] [--socket PATH] "
 	    "COMMAND [ARGS]\ncommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(stderr, "  %-20s %s\n", commands[i].usage,
+		fprintf(stderr, "  %s\n      %s\n", commands[i].usage,
 		    commands[i].help);
 	exit(EXIT_ERROR);
 }
@@ -92,6 +114,20 @@ die(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\n");
 	exit(EXIT_ERROR);
+}
+
+static const char *
+str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "-";
+}
+
+static long long
+num(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
 }
 
 static void
@@ -189,6 +225,47 @@ ctl_hello(struct ctl *c)
 	json_decref(r);
 }
 
+static const char *following;	/* the guest, for the SIGINT handler */
+
+static void
+stop_following(int sig)
+{
+	char msg[512];
+	int n;
+
+	(void)sig;
+	n = snprintf(msg, sizeof(msg), "\nsentinelctl: stopped following; "
+	    "the scan goes on (sentinelctl results %s)\n", following);
+	if (n > 0)
+		(void)!write(STDERR_FILENO, msg, (size_t)n < sizeof(msg) ?
+		    (size_t)n : sizeof(msg) - 1);
+	_exit(EXIT_ERROR);
+}
+
+/* A progress event of scan --follow: one line each, or one line kept
+ * up to date on a terminal. */
+static void
+show_event(struct ctl *c, json_t *ev)
+{
+	json_t *s = json_object_get(ev, "scan");
+	char b[32];
+
+	if (c->json) {
+		json_dumpf(ev, stdout, JSON_COMPACT);
+		putchar('\n');
+		fflush(stdout);
+		return;
+	}
+	format_size((uint64_t)num(s, "bytes_read"), b, sizeof(b));
+	printf("%s%s: %s, %lld files, %s read%s%s%s", isatty(STDOUT_FILENO) ?
+	    "\r\033[K" : "", str(s, "guest"), str(s, "state"),
+	    num(s, "files"), b,
+	    json_is_string(json_object_get(s, "filesystem")) ? ", on " : "",
+	    json_is_string(json_object_get(s, "filesystem")) ?
+	    str(s, "filesystem") : "", isatty(STDOUT_FILENO) ? "" : "\n");
+	fflush(stdout);
+}
+
 /* Sends a request and returns the successful reply, or dies. */
 static json_t *
 ctl_request(struct ctl *c, json_t *req)
@@ -201,8 +278,12 @@ ctl_request(struct ctl *c, json_t *req)
 	for (;;) {
 		r = ctl_read(c);
 		id = json_object_get(r, "id");
-		if (json_is_integer(id) && json_integer_value(id) == 1)
-			break;
+		if (json_is_integer(id) && json_integer_value(id) == 1) {
+			/* Events come before the reply that ends them. */
+			if (!json_is_string(json_object_get(r, "event")))
+				break;
+			show_event(c, r);
+		}
 		json_decref(r);
 	}
 	if (!json_is_true(json_object_get(r, "ok"))) {
@@ -221,20 +302,6 @@ print_json(json_t *j)
 {
 	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
 	putchar('\n');
-}
-
-static const char *
-str(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s ? s : "-";
-}
-
-static long long
-num(json_t *o, const char *key)
-{
-	return json_integer_value(json_object_get(o, key));
 }
 
 static int
@@ -346,7 +413,7 @@ static int
 cmd_guests(struct ctl *c, int argc, char **argv)
 {
 	json_t *r, *gs, *g, *last, *lv;
-	char when[32];
+	char when[32], due[32];
 	size_t i;
 
 	(void)argc;
@@ -362,17 +429,24 @@ cmd_guests(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "sentinelctl: warning: libvirt unreachable, "
 		    "list may be stale: %s\n", str(lv, "error"));
 	gs = json_object_get(r, "guests");
-	printf("%-24s %-10s %-5s %-19s %s\n", "NAME", "STATE", "DISKS",
-	    "LAST SCAN", "RESULT");
+	printf("%-24s %-10s %-5s %-19s %-10s %-4s %s\n", "NAME", "STATE",
+	    "DISKS", "LAST SCAN", "RESULT", "DET", "NEXT DUE");
 	json_array_foreach(gs, i, g) {
 		last = json_object_get(g, "last_scan");
 		format_time(json_is_object(last) ? num(last, "ended") : 0, when,
 		    sizeof(when));
-		printf("%-24s %-10s %-5zu %-19s %s\n", str(g, "name"),
-		    str(g, "state"), json_array_size(json_object_get(g, "disks")),
-		    when, json_is_object(json_object_get(g, "scan")) ?
+		if (json_is_integer(json_object_get(g, "paused")))
+			snprintf(due, sizeof(due), "paused");
+		else
+			format_time(num(g, "next_due"), due, sizeof(due));
+		printf("%-24s %-10s %-5zu %-19s %-10s %-4lld %s\n",
+		    str(g, "name"), str(g, "state"),
+		    json_array_size(json_object_get(g, "disks")), when,
+		    json_is_object(json_object_get(g, "scan")) ?
 		    str(json_object_get(g, "scan"), "state") :
-		    json_is_object(last) ? str(last, "status") : "-");
+		    json_is_object(last) ? str(last, "status") : "-",
+		    json_is_object(last) ? num(last, "detection_count") : 0,
+		    due);
 	}
 	json_decref(r);
 	return EXIT_CLEAN;
@@ -386,8 +460,9 @@ cmd_scan(struct ctl *c, int argc, char **argv)
 	size_t i;
 
 	if (c->all) {
-		if (argc != 0 || c->wait)
-			die("scan --all takes no guest name and no --wait");
+		if (argc != 0 || c->wait || c->follow)
+			die("scan --all takes no guest name, --wait or "
+			    "--follow");
 		r = ctl_request(c, json_pack("{s:s, s:b}", "cmd", "scan", "all",
 		    1));
 		if (c->json)
@@ -409,9 +484,17 @@ cmd_scan(struct ctl *c, int argc, char **argv)
 		return rc;
 	}
 	if (argc != 1)
-		die("usage: sentinelctl scan NAME [--wait] | --all");
-	r = ctl_request(c, json_pack("{s:s, s:s, s:b}", "cmd", "scan",
-	    "guest", argv[0], "wait", c->wait));
+		die("usage: sentinelctl scan NAME [--wait | --follow] | --all");
+	if (c->follow) {
+		following = argv[0];
+		signal(SIGINT, stop_following);
+		c->wait = 1;
+	}
+	r = ctl_request(c, json_pack("{s:s, s:s, s:b, s:b}", "cmd", "scan",
+	    "guest", argv[0], "wait", c->wait, "follow", c->follow));
+	signal(SIGINT, SIG_DFL);
+	if (c->follow && !c->json && isatty(STDOUT_FILENO))
+		printf("\r\033[K");
 	s = json_object_get(r, "scan");
 	if (c->wait)
 		rc = status_exit(str(s, "status"));
@@ -433,8 +516,11 @@ cmd_results(struct ctl *c, int argc, char **argv)
 	int rc;
 
 	(void)argc;
-	r = ctl_request(c, json_pack("{s:s, s:s, s:b}", "cmd", "results",
-	    "guest", argv[0], "skipped", c->skipped));
+	r = json_pack("{s:s, s:s, s:b}", "cmd", "results", "guest", argv[0],
+	    "skipped", c->skipped);
+	if (c->scan_id > 0)
+		json_object_set_new(r, "scan", json_integer(c->scan_id));
+	r = ctl_request(c, r);
 	s = json_object_get(r, "scan");
 	rc = status_exit(str(s, "status"));
 	if (c->json)
@@ -443,6 +529,80 @@ cmd_results(struct ctl *c, int argc, char **argv)
 		print_scan(s);
 	json_decref(r);
 	return rc;
+}
+
+static int
+cmd_history(struct ctl *c, int argc, char **argv)
+{
+	json_t *req, *r, *s;
+	char when[32];
+	size_t i;
+
+	req = json_pack("{s:s}", "cmd", "history");
+	if (argc == 1)
+		json_object_set_new(req, "guest", json_string(argv[0]));
+	if (c->limit > 0)
+		json_object_set_new(req, "limit", json_integer(c->limit));
+	r = ctl_request(c, req);
+	if (c->json) {
+		print_json(r);
+		json_decref(r);
+		return EXIT_CLEAN;
+	}
+	printf("%-7s %-24s %-10s %-19s %-10s %8s %4s %s\n", "SCAN", "GUEST",
+	    "TRIGGER", "ENDED", "STATUS", "FILES", "DET", "REASON");
+	json_array_foreach(json_object_get(r, "scans"), i, s) {
+		format_time(num(s, "ended"), when, sizeof(when));
+		printf("%-7lld %-24s %-10s %-19s %-10s %8lld %4lld %s\n",
+		    num(s, "id"), str(s, "guest"), str(s, "trigger"), when,
+		    str(s, "status"), num(s, "files"),
+		    num(s, "detection_count"),
+		    json_is_string(json_object_get(s, "reason")) ?
+		    str(s, "reason") : "");
+	}
+	json_decref(r);
+	return EXIT_CLEAN;
+}
+
+static int
+cmd_version(struct ctl *c, int argc, char **argv)
+{
+	json_t *r;
+
+	(void)argc;
+	(void)argv;
+	r = ctl_request(c, json_pack("{s:s}", "cmd", "version"));
+	if (c->json) {
+		json_object_set_new(r, "client_version",
+		    json_string(SENTINEL_VERSION));
+		print_json(r);
+	} else {
+		printf("sentinelctl:  %s\n", SENTINEL_VERSION);
+		printf("sentineld:    %s (protocol %lld)\n", str(r, "version"),
+		    num(r, "protocol"));
+		printf("libclamav:    %s, signatures %s\n", str(r, "libclamav"),
+		    str(r, "signatures"));
+		printf("libvirt:      %s\n", str(r, "libvirt"));
+		printf("libuv:        %s\n", str(r, "libuv"));
+	}
+	json_decref(r);
+	return EXIT_CLEAN;
+}
+
+static int
+cmd_config(struct ctl *c, int argc, char **argv)
+{
+	json_t *r;
+
+	(void)argc;
+	(void)argv;
+	r = ctl_request(c, json_pack("{s:s}", "cmd", "config"));
+	if (c->json)
+		print_json(r);
+	else
+		printf("# %s\n%s", str(r, "path"), str(r, "text"));
+	json_decref(r);
+	return EXIT_CLEAN;
 }
 
 static int
@@ -461,6 +621,44 @@ cmd_cancel(struct ctl *c, int argc, char **argv)
 		    str(s, "request"));
 	json_decref(r);
 	return EXIT_CLEAN;
+}
+
+static int
+pause_resume(struct ctl *c, int argc, char **argv, const char *cmd)
+{
+	json_t *req, *r;
+
+	req = json_pack("{s:s}", "cmd", cmd);
+	if (argc == 1)
+		json_object_set_new(req, "guest", json_string(argv[0]));
+	r = ctl_request(c, req);
+	if (c->json)
+		print_json(r);
+	else if (json_is_string(json_object_get(r, "guest")))
+		printf("%s: %s%s\n", str(r, "guest"),
+		    json_is_true(json_object_get(r, "paused")) ?
+		    "paused, no scan on schedule until resumed" :
+		    "back on schedule",
+		    json_is_integer(json_object_get(r, "all_paused")) ?
+		    " (all scheduled scans are paused too)" : "");
+	else
+		printf("%s\n", json_is_true(json_object_get(r, "paused")) ?
+		    "all scheduled scans paused until resumed (on-demand "
+		    "scans still run)" : "scheduled scans resumed");
+	json_decref(r);
+	return EXIT_CLEAN;
+}
+
+static int
+cmd_pause(struct ctl *c, int argc, char **argv)
+{
+	return pause_resume(c, argc, argv, "pause");
+}
+
+static int
+cmd_resume(struct ctl *c, int argc, char **argv)
+{
+	return pause_resume(c, argc, argv, "resume");
 }
 
 static int
@@ -551,6 +749,13 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	    num(lv, "guests"),
 	    json_is_string(json_object_get(lv, "error")) ? ": " : "",
 	    json_is_string(json_object_get(lv, "error")) ? str(lv, "error") : "");
+	if (json_is_integer(json_object_get(r, "paused"))) {
+		char since[32];
+
+		format_time(num(r, "paused"), since, sizeof(since));
+		printf("schedule:     paused since %s (on-demand scans still "
+		    "run)\n", since);
+	}
 	printf("signatures:   %lld from %s (version %s, loaded in %lld ms)\n",
 	    num(en, "signatures"), str(en, "database"), str(en, "version"),
 	    num(en, "load_ms"));
@@ -581,6 +786,36 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	return EXIT_CLEAN;
 }
 
+static long long
+positive(const char *s, const char *what)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v <= 0)
+		die("%s needs a positive number, not \"%s\"", what, s);
+	return v;
+}
+
+/* One option, before or after the command. */
+static void
+option(struct ctl *c, int ch)
+{
+	switch (ch) {
+	case 'k': c->skipped = 1; break;
+	case 'j': c->json = 1; break;
+	case 's': c->socket = optarg; break;
+	case 'w': c->wait = 1; break;
+	case 'f': c->follow = 1; break;
+	case 'a': c->all = 1; break;
+	case 'S': c->scan_id = positive(optarg, "--scan"); break;
+	case 'l': c->limit = positive(optarg, "--limit"); break;
+	default: usage();
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -588,8 +823,11 @@ main(int argc, char *argv[])
 		{ "json",	no_argument,		NULL, 'j' },
 		{ "socket",	required_argument,	NULL, 's' },
 		{ "wait",	no_argument,		NULL, 'w' },
+		{ "follow",	no_argument,		NULL, 'f' },
 		{ "all",	no_argument,		NULL, 'a' },
 		{ "skipped",	no_argument,		NULL, 'k' },
+		{ "scan",	required_argument,	NULL, 'S' },
+		{ "limit",	required_argument,	NULL, 'l' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -604,18 +842,12 @@ main(int argc, char *argv[])
 	c.socket = getenv("SENTINEL_SOCKET");
 	if (c.socket == NULL || *c.socket == '\0')
 		c.socket = "/run/sentinel/sentineld.sock";
-	while ((ch = getopt_long(argc, argv, "+ahjks:wV", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'k': c.skipped = 1; break;
-		case 'j': c.json = 1; break;
-		case 's': c.socket = optarg; break;
-		case 'w': c.wait = 1; break;
-		case 'a': c.all = 1; break;
-		case 'V':
+	while ((ch = getopt_long(argc, argv, "+afhjks:wVS:l:", longopts, NULL)) != -1) {
+		if (ch == 'V') {
 			printf("sentinelctl %s\n", SENTINEL_VERSION);
 			return EXIT_CLEAN;
-		default: usage();
 		}
+		option(&c, ch);
 	}
 	if (optind >= argc)
 		usage();
@@ -631,25 +863,20 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	optind = 0;	/* glibc: start over, forgetting the "+" mode */
-	while ((ch = getopt_long(argc, argv, "ahjks:w", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'k': c.skipped = 1; break;
-		case 'j': c.json = 1; break;
-		case 's': c.socket = optarg; break;
-		case 'w': c.wait = 1; break;
-		case 'a': c.all = 1; break;
-		default: usage();
-		}
+	while ((ch = getopt_long(argc, argv, "afhjks:wS:l:", longopts, NULL)) != -1) {
+		option(&c, ch);
 	}
 	if (cmd->nargs >= 0 ? argc - optind != cmd->nargs :
 	    argc - optind > 1) {
 		fprintf(stderr, "usage: sentinelctl %s\n", cmd->usage);
 		return EXIT_ERROR;
 	}
-	if ((c.wait || c.all) && cmd->fn != cmd_scan)
-		die("--wait and --all go with scan only");
-	if (c.skipped && cmd->fn != cmd_results)
-		die("--skipped goes with results only");
+	if ((c.wait || c.all || c.follow) && cmd->fn != cmd_scan)
+		die("--wait, --follow and --all go with scan only");
+	if ((c.skipped || c.scan_id) && cmd->fn != cmd_results)
+		die("--skipped and --scan go with results only");
+	if (c.limit && cmd->fn != cmd_history)
+		die("--limit goes with history only");
 	ctl_connect(&c);
 	ctl_hello(&c);
 	rc = cmd->fn(&c, argc - optind, argv + optind);

@@ -272,6 +272,13 @@ engine_version(const struct engine *e)
 	return e->version;
 }
 
+/* libclamav's own version. */
+const char *
+engine_lib_version(void)
+{
+	return cl_retver();
+}
+
 uint64_t
 engine_load_ms(const struct engine *e)
 {

@@ -46,6 +46,7 @@ const char	*engine_dbdir(const struct engine *);
 uint64_t	 engine_load_ms(const struct engine *);
 /* Changes whenever the signature files do: cached verdicts are for one. */
 const char	*engine_version(const struct engine *);
+const char	*engine_lib_version(void);
 /* Scans a buffer.  On ENGINE_INFECTED *virname points into the engine
  * (valid while a reference is held); on ENGINE_LIMIT, ENGINE_ENCRYPTED
  * and ENGINE_ERROR err says why. */

@@ -53,6 +53,23 @@ scan_progress_init(struct scan_progress *pr)
 	pthread_mutex_init(&pr->mtx, NULL);
 }
 
+/* The filesystem being scanned now, for progress reports. */
+void
+scan_progress_fs(struct scan_progress *pr, char *buf, size_t len)
+{
+	pthread_mutex_lock(&pr->mtx);
+	snprintf(buf, len, "%s", pr->fs);
+	pthread_mutex_unlock(&pr->mtx);
+}
+
+static void
+set_progress_fs(struct scan_progress *pr, const char *fs)
+{
+	pthread_mutex_lock(&pr->mtx);
+	snprintf(pr->fs, sizeof(pr->fs), "%s", fs);
+	pthread_mutex_unlock(&pr->mtx);
+}
+
 void
 scan_progress_destroy(struct scan_progress *pr)
 {
@@ -510,6 +527,7 @@ scan_tree(struct walk_ctx *c, guestfs_h *g, const struct tree *t, char *err,
 	memset(&l, 0, sizeof(l));
 	c->tree = t;
 	c->l = &l;
+	set_progress_fs(c->pr, t->fs);
 	if (gsrc_list(g, &l, &c->pr->cancel, err, errlen) == -1)
 		goto out;
 	fetch = plan_tree(c);

@@ -43,8 +43,9 @@ struct scan_progress {
 	_Atomic uint64_t	 bytes_read;	/* off the tar stream, done fs */
 	_Atomic uint64_t	 fs_bytes;	/* off the current fs stream */
 	atomic_int		 cancel;
-	pthread_mutex_t		 mtx;		/* guards g */
+	pthread_mutex_t		 mtx;		/* guards g and fs */
 	void			*g;		/* guestfs_h while open */
+	char			 fs[128];	/* being scanned, or "" */
 };
 
 enum scan_status {
@@ -109,6 +110,7 @@ struct scan_result {
 };
 
 void		 scan_progress_init(struct scan_progress *);
+void		 scan_progress_fs(struct scan_progress *, char *, size_t);
 void		 scan_progress_destroy(struct scan_progress *);
 /* Asks a running scan to stop; safe from any thread. */
 void		 scan_cancel(struct scan_progress *);

@@ -3,6 +3,12 @@
  * starts with a hello carrying the protocol version; then each request line
  * gets exactly one reply line with the request's id.  Bad input of any kind
  * gets an error reply and the connection stays usable.
+ *
+ * Access: the socket file is 0660, root's and [control] group's; beyond
+ * that each client's credentials (SO_PEERCRED) are checked, so a socket
+ * whose mode was loosened still serves only root and the group.  A client
+ * that says no hello within HELLO_TIMEOUT_MS, or sends nothing for
+ * IDLE_TIMEOUT_MS with no request outstanding, is told so and closed.
  */
 #include <errno.h>
 #include <grp.h>
@@ -15,6 +21,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <libvirt/libvirt.h>
+
 #include "engine.h"
 #include "log.h"
 #include "proto.h"
@@ -25,9 +33,14 @@
 
 #define MAX_PENDING_WRITE	(8 * 1024 * 1024)
 #define MAX_NAME		1024
+#define HELLO_TIMEOUT_MS	10000
+#define IDLE_TIMEOUT_MS		600000
+#define FOLLOW_MS		1000	/* between progress events */
 
 struct client {
 	uv_pipe_t	 pipe;
+	uv_timer_t	 timer;		/* hello, then idle timeout */
+	int		 timer_closed;
 	struct linebuf	 lb;
 	int		 hello;
 	int		 closed;
@@ -42,6 +55,8 @@ struct pending {
 	long long	 id;
 	char		*guest;
 	int		 wait;
+	uv_timer_t	*follow;	/* progress events until the end */
+	char		 uuid[37];	/* of the scan followed */
 };
 
 struct wreq {
@@ -51,10 +66,13 @@ struct wreq {
 
 static uv_pipe_t server;
 static int server_open;
+static gid_t ctl_gid;		/* [control] group's, when set */
+static int have_gid;
 static TAILQ_HEAD(, client) clients = TAILQ_HEAD_INITIALIZER(clients);
 
 static void client_close(struct client *);
 static void client_finish(struct client *);
+static void on_client_timer(uv_timer_t *);
 
 void
 client_ref(struct client *c)
@@ -164,11 +182,37 @@ pending_new(struct client *c, long long id, const char *guest, int wait)
 }
 
 static void
+follow_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void
 pending_free(struct pending *p)
 {
+	if (p->follow != NULL) {
+		uv_timer_stop(p->follow);
+		uv_close((uv_handle_t *)p->follow, follow_closed);
+	}
 	client_unref(p->c);
 	free(p->guest);
 	free(p);
+}
+
+/* A string member of o, or "" when absent. */
+static const char *
+str_of(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : "";
+}
+
+/* A time in ms since the epoch, or null for none. */
+static json_t *
+since_json(int64_t ms)
+{
+	return ms > 0 ? json_integer(ms) : json_null();
 }
 
 static json_t *
@@ -195,8 +239,10 @@ guest_json(const struct guest *g)
 		json_array_append_new(disks, json_pack("{s:s, s:s, s:s}",
 		    "target", g->disks[i].target, "path", g->disks[i].path,
 		    "format", g->disks[i].format));
-	o = json_pack("{s:s, s:s, s:s, s:o}", "name", g->name, "uuid",
-	    g->uuid, "state", g->state, "disks", disks);
+	o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "name", g->name,
+	    "uuid", g->uuid, "state", g->state, "disks", disks, "paused",
+	    since_json(schedule_paused(g->uuid)), "next_due",
+	    schedule_next_due_json(g->uuid));
 	if (g->disk_note != NULL)
 		json_object_set_new(o, "disks_not_scanned",
 		    json_string(g->disk_note));
@@ -247,6 +293,39 @@ scan_finished(void *arg, const json_t *scan)
 	pending_free(p);
 }
 
+/* scan --follow: the scan's progress every FOLLOW_MS, as events with the
+ * request's id, until the reply that ends the stream. */
+static void
+follow_tick(uv_timer_t *t)
+{
+	struct pending *p = t->data;
+	struct job *j;
+	json_t *ev;
+
+	if (p->c->closed) {
+		uv_timer_stop(t);	/* the scan goes on; nobody follows */
+		return;
+	}
+	if ((j = jobs_find(p->uuid)) == NULL)
+		return;
+	ev = json_pack("{s:I, s:s, s:o}", "id", (json_int_t)p->id, "event",
+	    "progress", "scan", job_progress_json(j));
+	client_send(p->c, ev);
+	json_decref(ev);
+}
+
+static void
+follow_start(struct pending *p, const char *uuid)
+{
+	if ((p->follow = calloc(1, sizeof(*p->follow))) == NULL)
+		return;		/* no events; the final reply still comes */
+	snprintf(p->uuid, sizeof(p->uuid), "%s", uuid);
+	uv_timer_init(sd.loop, p->follow);
+	p->follow->data = p;
+	follow_tick(p->follow);
+	uv_timer_start(p->follow, follow_tick, FOLLOW_MS, FOLLOW_MS);
+}
+
 /* What became of a scan request, from jobs_submit's *was. */
 static const char *
 request_name(int was)
@@ -283,6 +362,8 @@ scan_ready(void *arg)
 		pending_free(p);
 		return;
 	}
+	if (p->wait == 2)
+		follow_start(p, g->uuid);
 	jobs_wait(j, scan_finished, p);
 }
 
@@ -357,6 +438,7 @@ cmd_scan(struct client *c, long long id, json_t *req)
 {
 	json_t *wait = json_object_get(req, "wait");
 	json_t *all = json_object_get(req, "all");
+	json_t *follow = json_object_get(req, "follow");
 	struct pending *p;
 	const char *name;
 
@@ -366,9 +448,9 @@ cmd_scan(struct client *c, long long id, json_t *req)
 	}
 	if (json_is_true(all)) {
 		if (json_object_get(req, "guest") != NULL ||
-		    json_is_true(wait)) {
-			reply_error(c, id, "\"all\" goes without \"guest\" "
-			    "and \"wait\"");
+		    json_is_true(wait) || json_is_true(follow)) {
+			reply_error(c, id, "\"all\" goes without \"guest\", "
+			    "\"wait\" and \"follow\"");
 			return;
 		}
 		if ((p = pending_new(c, id, NULL, 0)) == NULL) {
@@ -384,7 +466,13 @@ cmd_scan(struct client *c, long long id, json_t *req)
 		reply_error(c, id, "\"wait\" must be true or false");
 		return;
 	}
-	if ((p = pending_new(c, id, name, json_is_true(wait))) == NULL) {
+	if (follow != NULL && !json_is_boolean(follow)) {
+		reply_error(c, id, "\"follow\" must be true or false");
+		return;
+	}
+	/* wait: 1 for the result, 2 with progress events before it. */
+	if ((p = pending_new(c, id, name, json_is_true(follow) ? 2 :
+	    json_is_true(wait))) == NULL) {
 		reply_error(c, id, "out of memory");
 		return;
 	}
@@ -397,7 +485,9 @@ cmd_results(struct client *c, long long id, json_t *req)
 	const struct guest *g;
 	const char *name;
 	json_t *scan, *sk = json_object_get(req, "skipped");
+	json_t *sid = json_object_get(req, "scan");
 	char *esc;
+	int flags;
 
 	if ((name = req_guest(c, id, req)) == NULL)
 		return;
@@ -405,11 +495,34 @@ cmd_results(struct client *c, long long id, json_t *req)
 		reply_error(c, id, "\"skipped\" must be true or false");
 		return;
 	}
+	if (sid != NULL && (!json_is_integer(sid) ||
+	    json_integer_value(sid) <= 0)) {
+		reply_error(c, id, "\"scan\" must be a positive integer (a scan "
+		    "id)");
+		return;
+	}
 	g = inventory_find(name);
+	flags = STORE_DETECTIONS | (json_is_true(sk) ? STORE_SKIPPED : 0);
+	if (sid != NULL) {
+		scan = store_scan_by_id(json_integer_value(sid), flags);
+		if (scan != NULL && strcmp(str_of(scan, g ? "uuid" : "guest"),
+		    g ? g->uuid : name) != 0) {
+			json_decref(scan);
+			scan = NULL;
+		}
+		if (scan == NULL) {
+			esc = escape_bytes(name, strlen(name));
+			reply_error(c, id, "guest \"%s\" has no scan %lld",
+			    esc ? esc : "?",
+			    (long long)json_integer_value(sid));
+			free(esc);
+			return;
+		}
 	/* A result waiting for the state database is the newest. */
-	if ((scan = jobs_unstored_json(g ? g->uuid : NULL, name)) == NULL)
+	} else if ((scan = jobs_unstored_json(g ? g->uuid : NULL, name)) ==
+	    NULL)
 		scan = store_last_scan(g ? g->uuid : NULL, g ? NULL : name,
-		    STORE_DETECTIONS | (json_is_true(sk) ? STORE_SKIPPED : 0));
+		    flags);
 	if (scan == NULL) {
 		if (g == NULL) {
 			unknown_guest(c, id, name);
@@ -479,6 +592,125 @@ cmd_reload(struct client *c, long long id, json_t *req)
 	signatures_reload(reload_replied, p);
 }
 
+/* pause and resume, of one guest or (without "guest") of all. */
+static void
+pause_resume(struct client *c, long long id, json_t *req, int on)
+{
+	const struct guest *g = NULL;
+	const char *name;
+	char err[256];
+
+	if (json_object_get(req, "guest") != NULL) {
+		if ((name = req_guest(c, id, req)) == NULL)
+			return;
+		if ((g = inventory_find(name)) == NULL) {
+			unknown_guest(c, id, name);
+			return;
+		}
+	}
+	if (schedule_pause(g ? g->uuid : NULL, g ? g->name : NULL, on, err,
+	    sizeof(err)) == -1) {
+		reply_error(c, id, "%s", err);
+		return;
+	}
+	reply_ok(c, id, json_pack("{s:o, s:b, s:o}", "guest",
+	    g ? json_string(g->name) : json_null(), "paused", on,
+	    "all_paused", since_json(schedule_paused(NULL))));
+}
+
+static void
+cmd_pause(struct client *c, long long id, json_t *req)
+{
+	pause_resume(c, id, req, 1);
+}
+
+static void
+cmd_resume(struct client *c, long long id, json_t *req)
+{
+	pause_resume(c, id, req, 0);
+}
+
+/* Past scans, newest first: of a guest (known or gone), or of all. */
+static void
+cmd_history(struct client *c, long long id, json_t *req)
+{
+	const struct guest *g = NULL;
+	const char *name = NULL;
+	json_t *lj = json_object_get(req, "limit");
+	json_int_t limit = 20;
+
+	if (json_object_get(req, "guest") != NULL) {
+		if ((name = req_guest(c, id, req)) == NULL)
+			return;
+		g = inventory_find(name);
+	}
+	if (lj != NULL) {
+		if (!json_is_integer(lj) || json_integer_value(lj) < 1 ||
+		    json_integer_value(lj) > 100000) {
+			reply_error(c, id, "\"limit\" must be an integer from 1 "
+			    "to 100000");
+			return;
+		}
+		limit = json_integer_value(lj);
+	}
+	reply_ok(c, id, json_pack("{s:o}", "scans", store_history_json(g ?
+	    g->uuid : NULL, g ? NULL : name, limit)));
+}
+
+static void
+cmd_version(struct client *c, long long id, json_t *req)
+{
+	unsigned long lv = 0;
+	char lvs[32];
+
+	(void)req;
+	virGetVersion(&lv, NULL, NULL);
+	snprintf(lvs, sizeof(lvs), "%lu.%lu.%lu", lv / 1000000,
+	    lv / 1000 % 1000, lv % 1000);
+	reply_ok(c, id, json_pack("{s:s, s:i, s:s, s:s, s:s, s:s}", "version",
+	    SENTINEL_VERSION, "protocol", SENTINEL_PROTO_VERSION, "libclamav",
+	    engine_lib_version(), "signatures", engine_version(sd.engine),
+	    "libvirt", lvs, "libuv", uv_version_string()));
+}
+
+/* The effective settings: the text `sentineld -n` prints, and the same
+ * as an object of sections of name: value (as the file would say). */
+static void
+cmd_config(struct client *c, long long id, json_t *req)
+{
+	json_t *o = json_object(), *sec = NULL;
+	char *text = NULL, *line, *save = NULL, *copy, *eq;
+	size_t len = 0;
+	FILE *f;
+
+	(void)req;
+	if ((f = open_memstream(&text, &len)) == NULL) {
+		json_decref(o);
+		reply_error(c, id, "out of memory");
+		return;
+	}
+	config_print(&sd.conf, f);
+	fclose(f);
+	if ((copy = strdup(text)) != NULL)
+		for (line = strtok_r(copy, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save)) {
+			if (line[0] == '[' && line[strlen(line) - 1] == ']') {
+				line[strlen(line) - 1] = '\0';
+				sec = json_object();
+				json_object_set_new(o, line + 1, sec);
+			} else if (sec != NULL && line[0] != '#' &&
+			    (eq = strstr(line, " = ")) != NULL) {
+				*eq = '\0';
+				json_object_set_new(sec, line,
+				    json_string(eq + 3));
+			}
+		}
+	free(copy);
+	reply_ok(c, id, json_pack("{s:s, s:s, s:o}", "path", sd.conf_path,
+	    "text", text, "config", o));
+	free(text);
+}
+
 static void
 cmd_schedule(struct client *c, long long id, json_t *req)
 {
@@ -494,11 +726,13 @@ cmd_status(struct client *c, long long id, json_t *req)
 
 	(void)req;
 	high = schedule_pressure(&pr);
-	reply_ok(c, id, json_pack("{s:s, s:i, s:I, s:o, s:{s:s, s:i, s:I, s:s, "
+	reply_ok(c, id, json_pack("{s:s, s:i, s:I, s:o, s:o, s:{s:s, s:i, s:I, "
+	    "s:s, "
 	    "s:I}, s:{s:i, s:i, s:i, s:i, s:I, s:o}, s:{s:f, s:f, s:f, s:b}}",
 	    "version", SENTINEL_VERSION,
 	    "pid", (int)getpid(),
 	    "uptime", (json_int_t)((now_ms() - sd.started_ms) / 1000),
+	    "paused", since_json(schedule_paused(NULL)),
 	    "libvirt", libvirt_json(),
 	    "engine", "database", engine_dbdir(sd.engine),
 	    "signatures", (int)engine_signatures(sd.engine),
@@ -526,6 +760,11 @@ static const struct ctl_cmd {
 	{ "results",	cmd_results },
 	{ "schedule",	cmd_schedule },
 	{ "status",	cmd_status },
+	{ "pause",	cmd_pause },
+	{ "resume",	cmd_resume },
+	{ "history",	cmd_history },
+	{ "version",	cmd_version },
+	{ "config",	cmd_config },
 };
 
 static void
@@ -567,6 +806,8 @@ on_line(void *arg, const char *line, size_t len)
 
 	if (c->closed)
 		return -1;
+	uv_timer_start(&c->timer, on_client_timer, c->hello ?
+	    IDLE_TIMEOUT_MS : HELLO_TIMEOUT_MS, 0);
 	if (line == NULL) {
 		reply_error(c, -1, "request longer than %d bytes, ignored",
 		    PROTO_MAX_LINE);
@@ -583,6 +824,8 @@ on_line(void *arg, const char *line, size_t len)
 			reply_error(c, -1, "%s", err);
 		else {
 			c->hello = 1;
+			uv_timer_start(&c->timer, on_client_timer,
+			    IDLE_TIMEOUT_MS, 0);
 			h = json_pack("{s:s, s:i, s:s}", "hello", "sentineld",
 			    "version", SENTINEL_PROTO_VERSION, "server_version",
 			    SENTINEL_VERSION);
@@ -635,11 +878,27 @@ on_client_closed(uv_handle_t *h)
 }
 
 static void
+on_timer_closed(uv_handle_t *h)
+{
+	client_unref(h->data);
+}
+
+static void
+client_stop_timer(struct client *c)
+{
+	if (c->timer_closed)
+		return;
+	c->timer_closed = 1;
+	uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+}
+
+static void
 client_close(struct client *c)
 {
 	if (c->closed)
 		return;
 	c->closed = 1;
+	client_stop_timer(c);
 	uv_close((uv_handle_t *)&c->pipe, on_client_closed);
 }
 
@@ -662,6 +921,7 @@ client_finish(struct client *c)
 	if (c->closed)
 		return;
 	c->closed = 1;
+	client_stop_timer(c);
 	uv_read_stop((uv_stream_t *)&c->pipe);
 	if ((req = calloc(1, sizeof(*req))) != NULL) {
 		req->data = c;
@@ -672,10 +932,76 @@ client_finish(struct client *c)
 	uv_close((uv_handle_t *)&c->pipe, on_client_closed);
 }
 
+/* Root, or a process whose group or supplementary groups hold
+ * [control] group (read from /proc: the groups the peer has now). */
+static int
+peer_allowed(struct client *c, char *why, size_t whylen)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	uv_os_fd_t fd;
+	char path[64], line[4096], *p, *end;
+	unsigned long g;
+	FILE *f;
+	int ok = 0;
+
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1) {
+		snprintf(why, whylen, "cannot read the client's credentials");
+		return -1;
+	}
+	if (cr.uid == 0)
+		return 0;
+	if (have_gid) {
+		if (cr.gid == ctl_gid)
+			return 0;
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)cr.pid);
+		if ((f = fopen(path, "r")) != NULL) {
+			while (!ok && fgets(line, sizeof(line), f) != NULL) {
+				if (strncmp(line, "Groups:", 7) != 0)
+					continue;
+				for (p = line + 7; ; p = end) {
+					g = strtoul(p, &end, 10);
+					if (end == p)
+						break;
+					if ((gid_t)g == ctl_gid)
+						ok = 1;
+				}
+			}
+			fclose(f);
+		}
+		if (ok)
+			return 0;
+		snprintf(why, whylen, "uid %u (pid %d) is neither root nor in "
+		    "group %s", (unsigned)cr.uid, (int)cr.pid,
+		    sd.conf.control_group);
+	} else
+		snprintf(why, whylen, "uid %u (pid %d) is not root, and no "
+		    "[control] group is set", (unsigned)cr.uid, (int)cr.pid);
+	return -1;
+}
+
+static void
+on_client_timer(uv_timer_t *t)
+{
+	struct client *c = t->data;
+
+	/* Waiting for a scan or a refresh is not idle. */
+	if (c->hello && c->refs > 2) {
+		uv_timer_start(t, on_client_timer, IDLE_TIMEOUT_MS, 0);
+		return;
+	}
+	reply_error(c, -1, c->hello ? "no request for %d s; closing" :
+	    "no hello within %d s; closing", (c->hello ? IDLE_TIMEOUT_MS :
+	    HELLO_TIMEOUT_MS) / 1000);
+	client_finish(c);
+}
+
 static void
 on_connection(uv_stream_t *srv, int status)
 {
 	struct client *c;
+	char why[256];
 
 	if (status < 0) {
 		log_warnx("control: accept: %s", uv_strerror(status));
@@ -690,11 +1016,24 @@ on_connection(uv_stream_t *srv, int status)
 	uv_pipe_init(sd.loop, &c->pipe, 0);
 	c->pipe.data = c;
 	TAILQ_INSERT_TAIL(&clients, c, entry);
-	if (uv_accept(srv, (uv_stream_t *)&c->pipe) != 0 ||
-	    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0) {
+	uv_timer_init(sd.loop, &c->timer);
+	c->timer.data = c;
+	client_ref(c);		/* the timer's */
+	if (uv_accept(srv, (uv_stream_t *)&c->pipe) != 0) {
 		client_close(c);
 		return;
 	}
+	if (peer_allowed(c, why, sizeof(why)) == -1) {
+		log_warnx("control: refused a client: %s", why);
+		reply_error(c, -1, "permission denied: %s", why);
+		client_finish(c);
+		return;
+	}
+	if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0) {
+		client_close(c);
+		return;
+	}
+	uv_timer_start(&c->timer, on_client_timer, HELLO_TIMEOUT_MS, 0);
 }
 
 /* An existing socket file is stale unless a daemon answers on it. */
@@ -733,6 +1072,10 @@ control_init(char *err, size_t errlen)
 		    sd.conf.control_group);
 		return -1;
 	}
+	if (gr != NULL) {
+		ctl_gid = gr->gr_gid;
+		have_gid = 1;
+	}
 	if (socket_in_use(path)) {
 		snprintf(err, errlen, "another sentineld is listening on %s",
 		    path);
@@ -755,7 +1098,8 @@ control_init(char *err, size_t errlen)
 		    strerror(errno));
 		return -1;
 	}
-	if ((r = uv_listen((uv_stream_t *)&server, 128, on_connection)) != 0) {
+	if ((r = uv_listen((uv_stream_t *)&server, SOMAXCONN,
+	    on_connection)) != 0) {
 		snprintf(err, errlen, "control socket %s: listen: %s", path,
 		    uv_strerror(r));
 		return -1;

@@ -556,9 +556,13 @@ jobs_unwait(void *arg)
 }
 
 json_t *
-job_progress_json(const struct job *j)
+job_progress_json(struct job *j)
 {
-	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:I}",
+	char fs[sizeof(j->progress.fs)];
+	json_t *o;
+
+	scan_progress_fs(&j->progress, fs, sizeof(fs));
+	o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:I}",
 	    "id", (json_int_t)j->id, "guest", j->guest, "uuid", j->uuid,
 	    "state", j->state == JOB_RUNNING ? "running" : "queued",
 	    "trigger", j->trigger,
@@ -566,6 +570,9 @@ job_progress_json(const struct job *j)
 	    "files", (json_int_t)atomic_load(&j->progress.files),
 	    "bytes_read", (json_int_t)(atomic_load(&j->progress.bytes_read) +
 	    atomic_load(&j->progress.fs_bytes)));
+	json_object_set_new(o, "filesystem", fs[0] ? json_string(fs) :
+	    json_null());
+	return o;
 }
 
 json_t *

@@ -260,8 +260,8 @@ file(struct policy *p, struct pol_guest *g, int64_t now)
 			g->where = POL_READY;
 		return;
 	}
-	if (g->exclude)
-		return;		/* never on schedule */
+	if (g->exclude || g->paused || p->conf.paused)
+		return;		/* not on schedule */
 	t = policy_due(p, g);
 	if (g->busy_until > t)
 		t = g->busy_until;
@@ -571,7 +571,8 @@ policy_explain(const struct policy *p, const struct pol_guest *g,
 	case POL_RUNNING:
 		return "running";
 	case POL_NONE:
-		return g->exclude ? "excluded" : "idle";
+		return g->exclude ? "excluded" : g->paused || p->conf.paused ?
+		    "paused" : "idle";
 	case POL_LATER:
 		if (g->busy_until > now)
 			return "busy";
@@ -627,10 +628,10 @@ policy_set_conf(struct policy *p, const struct policy_conf *c)
 	size_t i;
 
 	p->conf = *c;
-	/* Due times depend on the jitter and retry settings: file again. */
+	/* Due times depend on the jitter and retry settings, and a pause
+	 * takes guests off the schedule: file again. */
 	for (i = 0; i < p->nall; i++)
-		if (p->all[i]->where == POL_LATER || p->all[i]->where == POL_READY)
-			policy_refile(p, p->all[i], 0);
+		policy_refile(p, p->all[i], 0);	/* not if running */
 }
 
 void

@@ -33,6 +33,7 @@ struct policy_conf {
 	struct windows	windows;
 	double		busy_read_rate;		/* bytes/s; 0: off */
 	int64_t		busy_max_delay_ms;
+	int		paused;			/* no scan on schedule */
 };
 
 struct pressure {
@@ -50,6 +51,7 @@ struct pol_guest {
 	int64_t		 interval_ms;
 	struct windows	 windows;
 	int		 exclude;
+	int		 paused;		/* by the admin, until resumed */
 	int		 priority;
 	uint64_t	 dev[POL_MAX_DEVS];
 	unsigned int	 ndev;
@@ -105,7 +107,8 @@ int64_t		 policy_due(const struct policy *, const struct pol_guest *);
 int64_t		 policy_next_event(const struct policy *);
 unsigned int	 policy_running(const struct policy *);
 unsigned int	 policy_waiting(const struct policy *);	/* ready + parked */
-/* What a guest is doing or waiting for: "running", "excluded", "idle"
+/* What a guest is doing or waiting for: "running", "excluded", "paused",
+ * "idle"
  * (not due yet), or for a queued guest the rule holding it back: "cap",
  * "storage", "pressure", "window", "busy", or "next" (starts at the next
  * decision). */

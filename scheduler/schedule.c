@@ -23,6 +23,10 @@ static int pressure_high;
 
 static void on_timer(uv_timer_t *);
 
+/* When every scheduled scan was paused (0: not), kept in the state
+ * database like each guest's own pause, so a restart keeps them. */
+static int64_t paused_all;
+
 static void
 conf_from(struct policy_conf *pc, const struct config *c)
 {
@@ -40,6 +44,7 @@ conf_from(struct policy_conf *pc, const struct config *c)
 	pc->retry_max_ms = (int64_t)c->retry_max * 1000;
 	pc->busy_read_rate = (double)c->busy_read_rate;
 	pc->busy_max_delay_ms = (int64_t)c->busy_max_delay * 1000;
+	pc->paused = paused_all > 0;
 	/* Validated when the configuration was read. */
 	if (windows_parse(c->windows, &pc->windows, err, sizeof(err)) == -1)
 		pc->windows.n = 0;
@@ -125,6 +130,7 @@ schedule_sync(void)
 			pg->last_ok_end = h.last_ok_end;
 			pg->last_fail_end = h.last_fail_end;
 			pg->failures = h.failures;
+			pg->paused = store_paused(g->uuid) > 0;
 		}
 		guest_conf(pg, g->name);
 		guest_live(pg, g);
@@ -235,6 +241,10 @@ schedule_init(char *err, size_t errlen)
 {
 	struct policy_conf pc;
 
+	if ((paused_all = store_paused("*")) > 0)
+		log_warnx("schedule: paused since %lld s ago; no scan starts on "
+		    "schedule until `sentinelctl resume`",
+		    (long long)(now_ms() - paused_all) / 1000);
 	conf_from(&pc, &sd.conf);
 	if ((pol = policy_new(&pc)) == NULL || (bucket = throttle_new()) ==
 	    NULL) {
@@ -266,6 +276,56 @@ schedule_reconf(void)
 	}
 	set_budget();
 	schedule_kick();
+}
+
+/*
+ * Pauses scheduled scans of one guest (uuid) or of all (NULL), or resumes
+ * them; on-demand scans still run, and running scans go on.  Recorded
+ * first, so that a pause the state database cannot keep is refused.
+ */
+int
+schedule_pause(const char *uuid, const char *name, int on, char *err,
+    size_t errlen)
+{
+	struct policy_conf pc;
+	struct pol_guest *pg = NULL;
+	int64_t now = now_ms();
+
+	if (uuid != NULL && (pg = policy_find(pol, uuid)) == NULL) {
+		snprintf(err, errlen, "guest \"%s\" is not in the schedule yet",
+		    name);
+		return -1;
+	}
+	if (store_pause(uuid ? uuid : "*", on ? now : 0) == -1) {
+		snprintf(err, errlen, "the state database cannot record the "
+		    "%s", on ? "pause" : "resume");
+		return -1;
+	}
+	if (pg != NULL) {
+		pg->paused = on;
+		policy_refile(pol, pg, now);
+	} else {
+		paused_all = on ? now : 0;
+		conf_from(&pc, &sd.conf);
+		policy_set_conf(pol, &pc);
+	}
+	log_info("schedule: %s %s%s", on ? "paused" : "resumed",
+	    uuid ? "guest " : "all scheduled scans", uuid ? name : "");
+	schedule_kick();
+	return 0;
+}
+
+/* When scheduled scans of uuid (NULL: of all) were paused; 0: they
+ * are not. */
+int64_t
+schedule_paused(const char *uuid)
+{
+	struct pol_guest *pg;
+
+	if (uuid == NULL)
+		return paused_all;
+	return (pg = policy_find(pol, uuid)) != NULL && pg->paused ?
+	    store_paused(uuid) : 0;
 }
 
 void
@@ -304,6 +364,25 @@ when_json(int64_t ms)
 	return ms > 0 ? json_integer(ms) : json_null();
 }
 
+/* When a guest comes on schedule next; null when it does not. */
+static json_t *
+next_due_json(const struct pol_guest *pg)
+{
+	if ((pg->exclude || pg->paused || policy_conf(pol)->paused) &&
+	    !pg->on_demand)
+		return json_null();
+	return when_json(pg->where == POL_LATER ? pg->eligible :
+	    policy_due(pol, pg));
+}
+
+json_t *
+schedule_next_due_json(const char *uuid)
+{
+	const struct pol_guest *pg = policy_find(pol, uuid);
+
+	return pg != NULL ? next_due_json(pg) : json_null();
+}
+
 /* One row per guest libvirt knows, for `sentinelctl schedule`. */
 json_t *
 schedule_json(void)
@@ -323,10 +402,7 @@ schedule_json(void)
 		    "uuid", g->uuid, "state",
 		    policy_explain(pol, pg, now, &last_pressure),
 		    "on_demand", pg->on_demand, "priority", pg->priority);
-		json_object_set_new(row, "next_due", pg->exclude &&
-		    !pg->on_demand ? json_null() :
-		    when_json(pg->where == POL_LATER ? pg->eligible :
-		    policy_due(pol, pg)));
+		json_object_set_new(row, "next_due", next_due_json(pg));
 		json_object_set_new(row, "failures", json_integer(pg->failures));
 		last = store_last_scan(g->uuid, NULL, 0);
 		json_object_set_new(row, "last_scan", last ? last : json_null());

@@ -139,7 +139,7 @@ json_t		*jobs_json(void);
 unsigned int	 jobs_running(void);
 void		 jobs_shutdown(void (*)(void));
 void		 jobs_close(void);
-json_t		*job_progress_json(const struct job *);
+json_t		*job_progress_json(struct job *);
 json_t		*jobs_unstored_json(const char *, const char *);
 
 /* schedule.c */
@@ -157,6 +157,10 @@ struct throttle	*schedule_throttle(void);
 unsigned int	 schedule_waiting(void);
 int		 schedule_pressure(struct pressure *);
 json_t		*schedule_json(void);
+int		 schedule_pause(const char *, const char *, int, char *,
+		    size_t);
+int64_t		 schedule_paused(const char *);
+json_t		*schedule_next_due_json(const char *);
 
 /* vcache.c */
 int		 vcache_init(size_t, const char *);
@@ -188,8 +192,12 @@ int64_t		 store_scan_queued(const struct job *);
 int		 store_scan_started(const struct job *);
 int		 store_scan_finished(const struct job *, int64_t);
 int		 store_scan_write(struct job *);
+int		 store_pause(const char *, int64_t);
+int64_t		 store_paused(const char *);
 json_t		*store_scan_json_unstored(const struct job *);
 json_t		*store_scan_json(int64_t);
+json_t		*store_scan_by_id(int64_t, int);
+json_t		*store_history_json(const char *, const char *, int64_t);
 #define STORE_DETECTIONS	0x1	/* with a scan's detections */
 #define STORE_SKIPPED		0x2	/* with the paths not scanned */
 json_t		*store_last_scan(const char *, const char *, int);

@@ -86,6 +86,9 @@ static const char schema[] =
     " version TEXT NOT NULL,"
     " used INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS verdicts_used ON verdicts(used);"
+    "CREATE TABLE IF NOT EXISTS paused ("
+    " what TEXT PRIMARY KEY,"		/* "*" or a guest's UUID */
+    " since INTEGER NOT NULL);"
     "PRAGMA user_version = 4;";
 
 /* Older databases lack the columns added since; the tables come from the
@@ -374,6 +377,38 @@ out:
 	return rc;
 }
 
+/* Records a pause (since > 0) of what ("*": all) or its end (0). */
+int
+store_pause(const char *what, int64_t since)
+{
+	sqlite3_stmt *st;
+
+	if ((st = prepare(since > 0 ? "INSERT OR REPLACE INTO paused "
+	    "(what, since) VALUES (?1, ?2)" : "DELETE FROM paused WHERE "
+	    "what = ?1")) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, what, -1, SQLITE_STATIC);
+	if (since > 0)
+		sqlite3_bind_int64(st, 2, since);
+	return step_done(st);
+}
+
+/* Since when what is paused; 0: it is not. */
+int64_t
+store_paused(const char *what)
+{
+	sqlite3_stmt *st;
+	int64_t since = 0;
+
+	if ((st = prepare("SELECT since FROM paused WHERE what = ?1")) == NULL)
+		return 0;
+	sqlite3_bind_text(st, 1, what, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		since = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return since;
+}
+
 /* The result of j in the state database: its row first if it has none. */
 int
 store_scan_write(struct job *j)
@@ -490,7 +525,8 @@ skipped_json(int64_t scan_id)
 	"ended, status, reason, files, bytes_read, bytes_scanned, " \
 	"fs_scanned, fs_failed, launch_ms, stream_ms, cache_hits, unchanged, " \
 	"sig_version, os, skipped_too_large, skipped_limit, skipped_excluded, " \
-	"errors, skipped_encrypted, skipped_special, skipped_filesystem"
+	"errors, skipped_encrypted, skipped_special, skipped_filesystem, " \
+	"(SELECT count(*) FROM detections WHERE scan_id = scans.id)"
 #define SCAN_NPLAIN	20	/* columns before the skipped counts */
 
 static json_t *
@@ -511,6 +547,8 @@ row_json(sqlite3_stmt *st, int with_detections)
 		json_object_set_new(sk, skip_reason_name(i),
 		    col_json(st, SCAN_NPLAIN + i));
 	json_object_set_new(o, "skipped", sk);
+	json_object_set_new(o, "detection_count",
+	    col_json(st, SCAN_NPLAIN + SKIP_NREASONS));
 	if (with_detections & STORE_DETECTIONS)
 		json_object_set_new(o, "detections",
 		    detections_json(sqlite3_column_int64(st, 0)));
@@ -523,6 +561,13 @@ row_json(sqlite3_stmt *st, int with_detections)
 json_t *
 store_scan_json(int64_t id)
 {
+	return store_scan_by_id(id, STORE_DETECTIONS);
+}
+
+/* Scan id, with what flags ask for. */
+json_t *
+store_scan_by_id(int64_t id, int flags)
+{
 	sqlite3_stmt *st;
 	json_t *o = NULL;
 
@@ -531,30 +576,56 @@ store_scan_json(int64_t id)
 		return NULL;
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) == SQLITE_ROW)
-		o = row_json(st, STORE_DETECTIONS);
+		o = row_json(st, flags);
 	sqlite3_finalize(st);
 	return o;
+}
+
+/* The newest limit scans, of one guest (by UUID, else by name) or of
+ * all, newest first, with what flags ask for.  One query per key, so
+ * that each uses its index. */
+static json_t *
+scans_json(const char *uuid, const char *name, int64_t limit, int flags)
+{
+	sqlite3_stmt *st;
+	json_t *a = json_array();
+
+	if (uuid != NULL)
+		st = prepare("SELECT " SCAN_COLUMNS " FROM scans "
+		    "WHERE guest_uuid = ?1 ORDER BY id DESC LIMIT ?2");
+	else if (name != NULL)
+		st = prepare("SELECT " SCAN_COLUMNS " FROM scans "
+		    "WHERE guest_name = ?1 ORDER BY id DESC LIMIT ?2");
+	else
+		st = prepare("SELECT " SCAN_COLUMNS " FROM scans "
+		    "ORDER BY id DESC LIMIT ?2");
+	if (st == NULL)
+		return a;
+	if (uuid != NULL || name != NULL)
+		sqlite3_bind_text(st, 1, uuid ? uuid : name, -1,
+		    SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, limit);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(a, row_json(st, flags));
+	sqlite3_finalize(st);
+	return a;
+}
+
+/* Past scans, without their detections. */
+json_t *
+store_history_json(const char *uuid, const char *name, int64_t limit)
+{
+	return scans_json(uuid, name, limit, 0);
 }
 
 /* The newest scan of a guest, by UUID (preferred) or by name. */
 json_t *
 store_last_scan(const char *uuid, const char *name, int with_detections)
 {
-	sqlite3_stmt *st;
-	json_t *o = NULL;
+	json_t *a = scans_json(uuid, name, 1, with_detections);
+	json_t *o = json_incref(json_array_get(a, 0));
 
-	if (uuid != NULL)
-		st = prepare("SELECT " SCAN_COLUMNS " FROM scans "
-		    "WHERE guest_uuid = ?1 ORDER BY id DESC LIMIT 1");
-	else
-		st = prepare("SELECT " SCAN_COLUMNS " FROM scans "
-		    "WHERE guest_name = ?1 ORDER BY id DESC LIMIT 1");
-	if (st == NULL)
-		return NULL;
-	sqlite3_bind_text(st, 1, uuid ? uuid : name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		o = row_json(st, with_detections);
-	sqlite3_finalize(st);
+	json_decref(a);
 	return o;
 }
 

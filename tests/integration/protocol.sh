@@ -1,5 +1,7 @@
 # Malformed, unknown and oversized requests get error replies on the same
-# connection, which stays usable; many clients at once all get answers.
+# connection, which stays usable; 200 clients at once all get answers; a
+# client that says nothing is told and closed after 10 s; a client gone
+# in the middle of a wait leaves the scan and the daemon as they were.
 . "$TESTDIR/lib.sh"
 
 : "${RAWCLIENT:?}"
@@ -53,12 +55,13 @@ expect_error 11 "invalid JSON|no NUL"
 line 12 | jq -e '.ok == true and .id == 11' >/dev/null || fail "status after bad input: $(line 12)"
 ok "each bad request got its error; the connection stayed usable"
 
-# A client that connects and says nothing does not hold up the others.
-"$RAWCLIENT" "$SOCK" 0 5 </dev/null &
+# A client that connects and says nothing does not hold up the others,
+# and is closed with a reason once the hello timeout passes.
+"$RAWCLIENT" "$SOCK" 1 </dev/null > "$WORK/silent.out" &
 silent=$!
-# 50 clients at once.
+# 200 clients at once.
 pids=""
-for i in $(seq 1 50); do
+for i in $(seq 1 200); do
 	printf '%s\n{"cmd":"status","id":%d}\n' "$HELLO" "$i" |
 		"$RAWCLIENT" "$SOCK" 2 > "$WORK/many.$i" &
 	pids="$pids $!"
@@ -66,11 +69,44 @@ done
 for p in $pids; do
 	wait "$p" || fail "a concurrent client got no answer"
 done
-for i in $(seq 1 50); do
+for i in $(seq 1 200); do
 	sed -n 2p "$WORK/many.$i" | jq -e --argjson i "$i" '.ok == true and .id == $i' >/dev/null ||
 		fail "client $i: $(cat "$WORK/many.$i")"
 done
-wait "$silent"
-ok "50 concurrent clients answered"
+ok "200 concurrent clients answered"
+wait "$silent" || fail "the silent client was not closed: $(cat "$WORK/silent.out")"
+jq -e '.ok == false and .error == "no hello within 10 s; closing"' "$WORK/silent.out" >/dev/null ||
+	fail "silent client: $(cat "$WORK/silent.out")"
+ok "a silent client is closed after 10 s, with the reason"
+
+# A client waiting for a scan goes away: the scan runs on, the daemon
+# serves, and a new wait on the same scan gets its result.
+"$SENTINELCTL" scan "$G_CLEAN" --wait >/dev/null 2>&1 &
+waiter=$!
+for _ in $(seq 1 100); do
+	ctl --json status
+	[ "$(jq '.scans.running + .scans.queued' <<<"$OUT")" -ge 1 ] && break
+	sleep 0.1
+done
+kill -KILL "$waiter"
+wait "$waiter" 2>/dev/null
+daemon_serves "a waiting client killed"
+ctl --json scan "$G_CLEAN" --wait
+expect_rc 0 "waiting again on the scan"
+[ "$(jq -r .scan.status <<<"$OUT")" = clean ] || fail "scan after its waiter died: $OUT"
+ok "a waiter killed mid-scan: the scan ended clean, the daemon serves"
+
+# version and config answer with what the daemon runs.
+ctl --json version
+expect_rc 0 "version"
+[ "$(jq -r '"\(.protocol) \(.libclamav | test("^[0-9]")) \(.client_version == .version)"' <<<"$OUT")" = "1 true true" ] ||
+	fail "version: $OUT"
+ctl --json config
+expect_rc 0 "config"
+[ "$(jq -r '.config.control.socket' <<<"$OUT")" = "$SOCK" ] || fail "config: $OUT"
+[ "$(jq -r '.config.scan.max_concurrent_scans' <<<"$OUT")" = 2 ] || fail "config: $OUT"
+ctl config
+grep -q "^socket = $SOCK$" <<<"$OUT" || fail "config text: $OUT"
+ok "version $(jq -r .version <<<"$(SENTINEL_SOCKET=$SOCK "$SENTINELCTL" --json version)"), config as the file says"
 
 daemon_serves "malformed requests"

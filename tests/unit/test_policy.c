@@ -523,6 +523,55 @@ test_busy_and_exclude(void **state)
 	policy_free(p);
 }
 
+/* A paused guest, or all guests under a global pause, leave the schedule
+ * (even when due) until resumed; on-demand requests still start. */
+static void
+test_pause(void **state)
+{
+	struct policy_conf c;
+	struct pol_guest *out[8], *a, *b;
+	struct policy *p;
+	int64_t now = T0 + 2 * DAY;
+
+	(void)state;
+	conf_default(&c);
+	c.jitter_ms = 0;
+	p = policy_new(&c);
+	a = policy_add(p, uuid_of(1), T0);
+	b = policy_add(p, uuid_of(2), T0);
+	a->paused = 1;
+	policy_refile(p, a, now);
+	assert_string_equal(policy_explain(p, a, now, NULL), "paused");
+	assert_int_equal(policy_pick(p, now, NULL, out, 8), 1);
+	assert_ptr_equal(out[0], b);
+	policy_done(p, b, now, 1);
+
+	/* Globally paused: b, due again a day later, does not start. */
+	c.paused = 1;
+	policy_set_conf(p, &c);
+	assert_string_equal(policy_explain(p, b, now + 2 * DAY, NULL),
+	    "paused");
+	assert_int_equal(policy_pick(p, now + 2 * DAY, NULL, out, 8), 0);
+	/* An admin's request still starts. */
+	policy_demand(p, a, now + 2 * DAY);
+	assert_int_equal(policy_pick(p, now + 2 * DAY, NULL, out, 8), 1);
+	assert_ptr_equal(out[0], a);
+	policy_done(p, a, now + 2 * DAY, 1);
+	assert_string_equal(policy_explain(p, a, now + 2 * DAY, NULL),
+	    "paused");
+
+	/* Resumed: b is due and starts; a stays paused on its own. */
+	c.paused = 0;
+	policy_set_conf(p, &c);
+	assert_int_equal(policy_pick(p, now + 2 * DAY, NULL, out, 8), 1);
+	assert_ptr_equal(out[0], b);
+	a->paused = 0;
+	policy_refile(p, a, now + 4 * DAY);
+	assert_int_equal(policy_pick(p, now + 4 * DAY, NULL, out, 8), 1);
+	assert_ptr_equal(out[0], a);
+	policy_free(p);
+}
+
 static void
 test_priority_and_remove(void **state)
 {
@@ -571,6 +620,7 @@ main(void)
 		cmocka_unit_test(test_pressure_holds),
 		cmocka_unit_test(test_storage_parking),
 		cmocka_unit_test(test_busy_and_exclude),
+		cmocka_unit_test(test_pause),
 		cmocka_unit_test(test_priority_and_remove),
 	};
 

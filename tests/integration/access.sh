@@ -1,0 +1,48 @@
+# Who may use the control socket: root, or a member of [control] group.
+# The socket file is 0660 root:group; even with its mode loosened, the
+# daemon checks each client's credentials (SO_PEERCRED) and refuses
+# others with a clear error.
+. "$TESTDIR/lib.sh"
+
+GROUP=sentinel-test-ctl
+getent group $GROUP >/dev/null || groupadd -r $GROUP || fail "groupadd"
+gid=$(getent group $GROUP | cut -d: -f3)
+private_daemon access
+sed -i "s|^socket = .*|socket = $sock\ngroup = $GROUP|" "$conf"
+private_daemon_start
+trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; groupdel $GROUP 2>/dev/null' EXIT
+
+# A copy nobody may run, wherever the build tree is.
+cp "$SENTINELCTL" "$WORK/sentinelctl-copy"
+chmod 755 "$WORK/sentinelctl-copy"
+as_nobody() {	# as_nobody GROUPS ARGS...
+	local groups=--clear-groups
+	[ -z "$1" ] || groups=--groups=$1
+	shift
+	OUT=$(setpriv --reuid=65534 --regid=65534 "$groups" \
+		"$WORK/sentinelctl-copy" --socket "$sock" "$@" 2>"$WORK/ctl.err")
+	RC=$?
+	ERR=$(cat "$WORK/ctl.err")
+}
+
+[ "$(stat -c '%a %U %G' "$sock")" = "660 root $GROUP" ] || fail "socket mode: $(stat -c '%a %U %G' "$sock")"
+as_nobody "" status
+expect_rc 2 "a stranger, by the file mode"
+grep -q "permission denied" <<<"$ERR" || fail "message: $ERR"
+ok "stranger refused by the socket's mode: $ERR"
+
+as_nobody "$gid" --json status
+expect_rc 0 "a member of the group"
+[ "$(jq -r .ok <<<"$OUT")" = true ] || fail "member: $OUT"
+ok "a member of $GROUP (supplementary group) is served"
+
+chmod 666 "$sock"
+as_nobody "" status
+expect_rc 2 "a stranger through a loosened socket"
+grep -q "permission denied: uid 65534 (pid [0-9]*) is neither root nor in group $GROUP" <<<"$ERR" ||
+	fail "message: $ERR"
+refused=$ERR
+grep -q "control: refused a client: uid 65534" "$log" || fail "refusal not logged: $(cat "$log")"
+ctl --socket "$sock" --json status
+expect_rc 0 "root after a refusal"
+ok "stranger refused by its credentials: $refused"

@@ -1,0 +1,42 @@
+# scan --follow: progress events (state, files, bytes, filesystem) until
+# the reply that ends the stream, then the result and its exit status;
+# Ctrl-C stops following, not the scan.
+. "$TESTDIR/lib.sh"
+
+ctl scan "$G_INFECTED" --follow
+expect_rc 1 "scan --follow of the infected guest"
+grep -q "^$G_INFECTED: running, [0-9]* files, .* read" <<<"$OUT" ||
+	fail "no progress line: $OUT"
+grep -q "^status: *infected" <<<"$OUT" || fail "no result after the progress: $OUT"
+ok "text: $(grep -c "^$G_INFECTED: " <<<"$OUT") progress lines, then the result"
+
+# The layout guest has five filesystems to go through: the events name
+# them as they come.
+ctl --json scan "$G_LAYOUT" --follow
+[ "$RC" -ne 0 ] || fail "the layout guest has detections and a broken filesystem"
+events=$(grep '^{"id": *1, *"event": *"progress"' <<<"$OUT" || true)
+[ -n "$events" ] || fail "no progress events: $OUT"
+tail -n +"$(( $(wc -l <<<"$events") + 1 ))" <<<"$OUT" | jq -e '.ok == true and .scan.detections != null' >/dev/null ||
+	fail "the stream does not end with the result: $OUT"
+jq -se 'map(.scan.files) | . == sort' <<<"$events" >/dev/null || fail "files went backwards: $events"
+nfs=$(jq -r '.scan.filesystem // empty' <<<"$events" | sort -u | wc -l)
+[ "$nfs" -ge 2 ] || fail "events name fewer than 2 filesystems: $events"
+ok "json: $(wc -l <<<"$events") events over $nfs filesystems, files never backwards, then the reply"
+
+# SIGINT while following: the client says so and leaves; the scan ends.
+"$SENTINELCTL" scan "$G_CLEAN" --follow > "$WORK/follow.out" 2> "$WORK/follow.err" &
+f=$!
+for _ in $(seq 1 600); do
+	grep -q "^$G_CLEAN: running" "$WORK/follow.out" && break
+	sleep 0.1
+done
+kill -INT "$f"
+wait "$f"
+[ $? -eq 2 ] || fail "exit status after SIGINT"
+grep -q "stopped following; the scan goes on (sentinelctl results $G_CLEAN)" "$WORK/follow.err" ||
+	fail "message: $(cat "$WORK/follow.err")"
+ctl --json scan "$G_CLEAN" --wait
+expect_rc 0 "the scan left behind"
+[ "$(jq -r .scan.status <<<"$OUT")" = clean ] || fail "scan: $OUT"
+daemon_serves "a follower gone"
+ok "Ctrl-C: following stopped, the scan ended clean"
