@@ -143,6 +143,17 @@ on_unstored_timer(uv_timer_t *t)
 static void
 unstored_keep(struct job *j)
 {
+	/* Only the result is kept: not an engine a reload replaced, nor the
+	 * file index of the scan. */
+	findex_free(j->findex);
+	j->findex = NULL;
+	if (j->opts.engine != NULL) {
+		engine_unref(j->opts.engine);
+		j->opts.engine = NULL;
+	}
+	disks_free(j->disks, j->ndisks);
+	j->disks = NULL;
+	j->ndisks = 0;
 	if (nunstored == UNSTORED_MAX)
 		unstored_lost(TAILQ_FIRST(&unstored), "more results than "
 		    "that wait for the state database");
