@@ -54,17 +54,19 @@ static int	cmd_resume(struct ctl *, int, char **);
 
 static const struct ctl_command {
 	const char	*name;
-	int		 nargs;		/* positional arguments; -1: 0 or 1 */
+	int		 nargs;		/* positional arguments; -1: 0 or 1;
+					 * -2: any number */
 	int		(*fn)(struct ctl *, int, char **);
 	const char	*usage;
 	const char	*help;
 } commands[] = {
 	{ "guests", 0, cmd_guests, "guests",
 	    "list the guests libvirt knows and their last scan" },
-	{ "scan", -1, cmd_scan, "scan NAME [--wait | --follow] | --all",
-	    "scan a guest now, ahead of the schedule; --wait waits for the "
-	    "result, --follow also shows its progress (Ctrl-C stops "
-	    "following, not the scan); --all queues every guest" },
+	{ "scan", -2, cmd_scan, "scan NAME... [--wait | --follow] | --all",
+	    "scan guests now, ahead of the schedule; --wait waits for the "
+	    "results (exit status: the worst), --follow also shows one "
+	    "scan's progress (Ctrl-C stops following, not the scan); --all "
+	    "queues every guest" },
 	{ "cancel", 1, cmd_cancel, "cancel NAME",
 	    "stop a guest's running scan, or withdraw its request" },
 	{ "pause", -1, cmd_pause, "pause [NAME]",
@@ -452,6 +454,72 @@ cmd_guests(struct ctl *c, int argc, char **argv)
 	return EXIT_CLEAN;
 }
 
+/* The worse of two exit statuses: error, then detections, then clean. */
+static int
+worse(int a, int b)
+{
+	return a > b ? a : b;
+}
+
+/*
+ * scan NAME...: every request first (so the scans queue together, under
+ * the caps), then the replies as they come; one guest's error does not
+ * stop the others.  The exit status is the worst.
+ */
+static int
+scan_many(struct ctl *c, int argc, char **argv)
+{
+	json_t *req, *r, *id, *all = json_array();
+	int i, n, left = argc, rc = EXIT_CLEAN;
+
+	for (i = 0; i < argc; i++) {
+		req = json_pack("{s:s, s:s, s:b, s:i}", "cmd", "scan", "guest",
+		    argv[i], "wait", c->wait, "id", i + 1);
+		ctl_write(c, req);
+		json_decref(req);
+	}
+	while (left > 0) {
+		r = ctl_read(c);
+		id = json_object_get(r, "id");
+		n = json_is_integer(id) ? (int)json_integer_value(id) : 0;
+		if (n < 1 || n > argc) {
+			json_decref(r);
+			continue;
+		}
+		left--;
+		if (!json_is_true(json_object_get(r, "ok"))) {
+			rc = EXIT_ERROR;
+			if (!c->json)
+				fprintf(stderr, "sentinelctl: %s\n",
+				    str(r, "error"));
+		} else if (c->wait)
+			rc = worse(rc, status_exit(str(json_object_get(r,
+			    "scan"), "status")));
+		if (c->json) {
+			json_object_set_new(r, "guest", json_string(argv[n - 1]));
+			json_array_append(all, r);
+		} else if (json_is_true(json_object_get(r, "ok"))) {
+			if (c->wait) {
+				print_scan(json_object_get(r, "scan"));
+				if (left > 0)
+					putchar('\n');
+			} else
+				printf("scan %lld of %s: %s\n",
+				    num(json_object_get(r, "scan"), "id"),
+				    argv[n - 1], str(json_object_get(r, "scan"),
+				    "request"));
+		}
+		json_decref(r);
+	}
+	if (c->json) {
+		r = json_pack("{s:o}", "replies", all);
+		print_json(r);
+		json_decref(r);
+	} else
+		json_decref(all);
+	return rc;
+}
+
 static int
 cmd_scan(struct ctl *c, int argc, char **argv)
 {
@@ -483,8 +551,14 @@ cmd_scan(struct ctl *c, int argc, char **argv)
 		json_decref(r);
 		return rc;
 	}
-	if (argc != 1)
-		die("usage: sentinelctl scan NAME [--wait | --follow] | --all");
+	if (argc == 0)
+		die("usage: sentinelctl scan NAME... [--wait | --follow] | "
+		    "--all");
+	if (argc > 1) {
+		if (c->follow)
+			die("--follow takes one guest");
+		return scan_many(c, argc, argv);
+	}
 	if (c->follow) {
 		following = argv[0];
 		signal(SIGINT, stop_following);
@@ -867,7 +941,7 @@ main(int argc, char *argv[])
 		option(&c, ch);
 	}
 	if (cmd->nargs >= 0 ? argc - optind != cmd->nargs :
-	    argc - optind > 1) {
+	    cmd->nargs == -1 && argc - optind > 1) {
 		fprintf(stderr, "usage: sentinelctl %s\n", cmd->usage);
 		return EXIT_ERROR;
 	}

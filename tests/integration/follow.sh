@@ -1,6 +1,7 @@
 # scan --follow: progress events (state, files, bytes, filesystem) until
 # the reply that ends the stream, then the result and its exit status;
-# Ctrl-C stops following, not the scan.
+# Ctrl-C stops following, not the scan.  And several guests in one scan
+# command.
 . "$TESTDIR/lib.sh"
 
 ctl scan "$G_INFECTED" --follow
@@ -40,3 +41,16 @@ expect_rc 0 "the scan left behind"
 [ "$(jq -r .scan.status <<<"$OUT")" = clean ] || fail "scan: $OUT"
 daemon_serves "a follower gone"
 ok "Ctrl-C: following stopped, the scan ended clean"
+
+# Several guests in one command: all requested first, each result shown,
+# one unknown guest an error that does not stop the others; the exit
+# status is the worst.
+ctl scan "$G_INFECTED" no-such-guest "$G_CLEAN" --wait
+expect_rc 2 "scan of two guests and an unknown one"
+grep -q 'unknown guest "no-such-guest"' <<<"$ERR" || fail "message: $ERR"
+[ "$(grep -c "^guest: " <<<"$OUT")" -eq 2 ] || fail "two results expected: $OUT"
+ctl --json scan "$G_INFECTED" "$G_CLEAN" --wait
+expect_rc 1 "scan of an infected and a clean guest"
+[ "$(jq -r '[.replies[] | "\(.guest)=\(.scan.status)"] | sort | join(" ")' <<<"$OUT")" = \
+    "$G_CLEAN=clean $G_INFECTED=infected" ] || fail "replies: $OUT"
+ok "scan of several guests: each answered, exit status the worst"
