@@ -155,11 +155,14 @@ ctl_connect(struct ctl *c)
 	}
 }
 
+static json_t *ctl_read(struct ctl *);
+
 static void
 ctl_write(struct ctl *c, json_t *msg)
 {
 	size_t len, off = 0;
 	ssize_t n;
+	json_t *r;
 	char *s;
 
 	if ((s = proto_encode(msg, &len)) == NULL)
@@ -168,6 +171,15 @@ ctl_write(struct ctl *c, json_t *msg)
 		if ((n = write(c->fd, s + off, len - off)) == -1) {
 			if (errno == EINTR)
 				continue;
+			/* A daemon that refused us said why before it
+			 * closed: that is the error to show. */
+			if (errno == EPIPE) {
+				r = ctl_read(c);
+				die("%s", json_is_string(json_object_get(r,
+				    "error")) ? json_string_value(
+				    json_object_get(r, "error")) :
+				    "sentineld closed the connection");
+			}
 			die("writing to sentineld: %s", strerror(errno));
 		}
 		off += (size_t)n;
@@ -394,8 +406,20 @@ print_scan(json_t *s)
 		    str(s, "signature_version"));
 	printf("detections:   %zu\n", json_array_size(dets));
 	json_array_foreach(dets, i, d)
-		printf("  %s\t%s\n", where(d, w, sizeof(w)),
-		    str(d, "signature"));
+		printf("  %s\t%s%s%s%s\n", where(d, w, sizeof(w)),
+		    str(d, "signature"),
+		    strcmp(str(d, "engine"), "yara") == 0 ? " (" : "",
+		    strcmp(str(d, "engine"), "yara") == 0 ? "YARA rule" : "",
+		    strcmp(str(d, "engine"), "yara") == 0 ? ")" : "");
+	sk = json_object_get(s, "actions");
+	if (json_array_size(sk) > 0) {
+		printf("actions:      %zu (by plugins)\n", json_array_size(sk));
+		json_array_foreach(sk, i, d) {
+			format_time(num(d, "at"), t0, sizeof(t0));
+			printf("  %s %s: %s\n", t0, str(d, "plugin"),
+			    str(d, "text"));
+		}
+	}
 	sk = json_object_get(s, "skipped_paths");
 	if (json_is_array(sk)) {
 		printf("not scanned:  %zu listed%s\n", json_array_size(sk),
@@ -747,9 +771,10 @@ cmd_reload(struct ctl *c, int argc, char **argv)
 	if (c->json)
 		print_json(r);
 	else
-		printf("signatures: %lld from %s (version %s, loaded in %lld "
-		    "ms)\n", num(e, "signatures"), str(e, "database"),
-		    str(e, "version"), num(e, "load_ms"));
+		printf("signatures: %lld from %s, %lld YARA rules (version %s, "
+		    "loaded in %lld ms)\n", num(e, "signatures"),
+		    str(e, "database"), num(e, "yara_rules"), str(e, "version"),
+		    num(e, "load_ms"));
 	json_decref(r);
 	return EXIT_CLEAN;
 }
@@ -830,9 +855,9 @@ cmd_status(struct ctl *c, int argc, char **argv)
 		printf("schedule:     paused since %s (on-demand scans still "
 		    "run)\n", since);
 	}
-	printf("signatures:   %lld from %s (version %s, loaded in %lld ms)\n",
-	    num(en, "signatures"), str(en, "database"), str(en, "version"),
-	    num(en, "load_ms"));
+	printf("signatures:   %lld from %s, %lld YARA rules (version %s, loaded "
+	    "in %lld ms)\n", num(en, "signatures"), str(en, "database"),
+	    num(en, "yara_rules"), str(en, "version"), num(en, "load_ms"));
 	printf("cache:        %lld clean content hashes\n",
 	    num(en, "cached_clean"));
 	printf("scans:        %lld running, %lld queued, at most %lld at once, "
@@ -913,6 +938,8 @@ main(int argc, char *argv[])
 
 	memset(&c, 0, sizeof(c));
 	c.fd = -1;
+	/* A closed connection is an error to report, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 	c.socket = getenv("SENTINEL_SOCKET");
 	if (c.socket == NULL || *c.socket == '\0')
 		c.socket = "/run/sentinel/sentineld.sock";

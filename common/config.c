@@ -31,6 +31,10 @@ const struct opt_entry config_options[] = {
 	    OFF(self_check),
 	    "how often the signature directory is checked for changes, which "
 	    "reload the signatures (clamd's SelfCheck); 0: never" },
+	{ "yara", "rules", OPT_STRING, 0, 0, "",
+	    OFF(yara_rules),
+	    "directory of YARA rules (*.yar, *.yara) run beside ClamAV on "
+	    "every file; empty: no YARA" },
 	{ "guestfs", "backend", OPT_STRING, 0, 0, "",
 	    OFF(guestfs_backend),
 	    "libguestfs backend; empty means libguestfs' default" },
@@ -292,6 +296,8 @@ void
 config_free(struct config *c)
 {
 	struct guest_conf *g, *next;
+	struct plugin_conf *p, *pnext;
+	size_t i;
 
 	free_strings(c, config_options, config_noptions);
 	for (g = c->guests; g != NULL; g = next) {
@@ -301,6 +307,29 @@ config_free(struct config *c)
 		free(g);
 	}
 	c->guests = NULL;
+	for (p = c->plugins; p != NULL; p = pnext) {
+		pnext = p->next;
+		for (i = 0; i < p->n; i++) {
+			free(p->keys[i]);
+			free(p->values[i]);
+		}
+		free(p->keys);
+		free(p->values);
+		free(p->name);
+		free(p);
+	}
+	c->plugins = NULL;
+}
+
+const char *
+plugin_conf_get(const struct plugin_conf *p, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (strcmp(p->keys[i], key) == 0)
+			return p->values[i];
+	return NULL;
 }
 
 const struct guest_conf *
@@ -324,6 +353,16 @@ guest_section(const char *section, size_t len)
 	return NULL;
 }
 
+/* "plugin NAME": the name, or NULL. */
+static const char *
+plugin_section(const char *section, size_t len)
+{
+	if (len > 7 && strncmp(section, "plugin ", 7) == 0 &&
+	    section[7] != ' ')
+		return section + 7;
+	return NULL;
+}
+
 struct parse_ctx {
 	struct config	*conf;
 	FILE		*f;
@@ -339,7 +378,8 @@ section_known(const char *name, size_t len)
 {
 	size_t i;
 
-	if (guest_section(name, len) != NULL)
+	if (guest_section(name, len) != NULL ||
+	    plugin_section(name, len) != NULL)
 		return 1;
 	for (i = 0; i < config_noptions; i++)
 		if (strlen(config_options[i].section) == len &&
@@ -396,6 +436,51 @@ guest_option(struct parse_ctx *ctx, const char *gname, const char *name,
 	return 1;
 }
 
+/* A key of a [plugin NAME] section: any name, each once; the plugin
+ * checks them when it is loaded.  Sections keep their order. */
+static int
+plugin_option(struct parse_ctx *ctx, const char *pname, const char *name,
+    const char *value)
+{
+	struct plugin_conf *p, **tail;
+	char **k, **v;
+
+	for (tail = &ctx->conf->plugins; (p = *tail) != NULL;
+	    tail = &p->next)
+		if (strcmp(p->name, pname) == 0)
+			break;
+	if (p == NULL) {
+		if ((p = calloc(1, sizeof(*p))) == NULL ||
+		    (p->name = strdup(pname)) == NULL) {
+			free(p);
+			snprintf(ctx->msg, sizeof(ctx->msg), "out of memory");
+			return 0;
+		}
+		*tail = p;
+	}
+	if (plugin_conf_get(p, name) != NULL) {
+		snprintf(ctx->msg, sizeof(ctx->msg),
+		    "option \"%s\" in [plugin %s] given twice", name, pname);
+		return 0;
+	}
+	if ((k = realloc(p->keys, (p->n + 1) * sizeof(*k))) != NULL)
+		p->keys = k;
+	if ((v = realloc(p->values, (p->n + 1) * sizeof(*v))) != NULL)
+		p->values = v;
+	if (k == NULL || v == NULL ||
+	    (p->keys[p->n] = strdup(name)) == NULL) {
+		snprintf(ctx->msg, sizeof(ctx->msg), "out of memory");
+		return 0;
+	}
+	if ((p->values[p->n] = strdup(value)) == NULL) {
+		free(p->keys[p->n]);
+		snprintf(ctx->msg, sizeof(ctx->msg), "out of memory");
+		return 0;
+	}
+	p->n++;
+	return 1;
+}
+
 /*
  * inih reads one line per call: counting calls gives the handler its line.
  * Section headers are checked here, as inih tells the handler nothing of
@@ -437,6 +522,12 @@ conf_handler(void *user, const char *section, const char *name,
 	ctx->errline = ctx->lineno;
 	if ((gname = guest_section(section, strlen(section))) != NULL) {
 		if (!guest_option(ctx, gname, name, value))
+			return 0;
+		ctx->errline = 0;
+		return 1;
+	}
+	if ((gname = plugin_section(section, strlen(section))) != NULL) {
+		if (!plugin_option(ctx, gname, name, value))
 			return 0;
 		ctx->errline = 0;
 		return 1;
@@ -527,6 +618,7 @@ print_value(const struct opt_entry *o, const void *base, FILE *f)
 void
 config_print(const struct config *c, FILE *f)
 {
+	const struct plugin_conf *p;
 	const struct guest_conf *g;
 	const char *section = "";
 	size_t i;
@@ -546,5 +638,10 @@ config_print(const struct config *c, FILE *f)
 		for (i = 0; i < guest_noptions; i++)
 			if (g->set & (1u << i))
 				print_value(&guest_options[i], g, f);
+	}
+	for (p = c->plugins; p != NULL; p = p->next) {
+		fprintf(f, "\n[plugin %s]\n", p->name);
+		for (i = 0; i < p->n; i++)
+			fprintf(f, "%s = %s\n", p->keys[i], p->values[i]);
 	}
 }

@@ -39,6 +39,7 @@ struct config {
 	char		*libvirt_uri;
 	char		*clamav_database;	/* "" means libclamav's default */
 	char		*clamav_tmpdir;
+	char		*yara_rules;		/* "" means no YARA */
 	char		*guestfs_backend;	/* "" means libguestfs' default */
 	char		*guestfs_backend_settings;
 	char		*control_socket;
@@ -70,7 +71,18 @@ struct config {
 	uint64_t	 busy_read_rate;	/* 0 means not checked */
 	uint64_t	 busy_max_delay;
 	struct guest_conf *guests;		/* [guest NAME] sections */
+	struct plugin_conf *plugins;		/* [plugin NAME], in order */
 };
+
+/* A [plugin NAME] section: path, and keys the plugin reads itself. */
+struct plugin_conf {
+	char		*name;
+	char		**keys, **values;
+	size_t		 n;
+	struct plugin_conf *next;
+};
+
+const char	*plugin_conf_get(const struct plugin_conf *, const char *);
 
 /* A [guest NAME] section: what is not set comes from [schedule]. */
 struct guest_conf {

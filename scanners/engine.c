@@ -1,7 +1,8 @@
 /*
- * libclamav behind a small interface.  Scan options match clamscan's
- * defaults (every parser on, heuristic alerts on) so that sentinel and
- * clamscan agree on what a file is.
+ * libclamav, and libyara when rules are given, behind a small interface.
+ * libclamav's scan options match clamscan's defaults (every parser on,
+ * heuristic alerts on) so that sentinel and clamscan agree on what a file
+ * is; the YARA rules run on the same bytes, after it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -13,18 +14,28 @@
 #include <time.h>
 
 #include <clamav.h>
+#include <yara.h>
 
 #include "engine.h"
 
 struct engine {
 	struct cl_engine	*cl;
+	YR_RULES		*yr;		/* NULL: no YARA rules */
 	atomic_int		 refs;
 	unsigned int		 sigs;
+	unsigned int		 yr_rules;
+	unsigned int		 max_scan_time_s;
 	uint64_t		 load_ms;
 	char			*dbdir;
-	char			 version[40];
-	char			 stamp[24];	/* the files' part of version */
+	char			 version[64];
+	char			 stamp[40];	/* the files' part of version */
 };
+
+const char *
+engine_kind_name(enum engine_kind k)
+{
+	return k == ENGINE_YARA ? "yara" : "clamav";
+}
 
 int
 engine_global_init(char *err, size_t errlen)
@@ -35,10 +46,15 @@ engine_global_init(char *err, size_t errlen)
 		snprintf(err, errlen, "libclamav init: %s", cl_strerror(rc));
 		return -1;
 	}
+	if (yr_initialize() != ERROR_SUCCESS) {
+		snprintf(err, errlen, "libyara init failed");
+		return -1;
+	}
 	return 0;
 }
 
 static int is_database(const char *);
+static int is_rules(const char *);
 
 /*
  * A version for the loaded signatures: libclamav's own (the daily CVD's)
@@ -46,8 +62,9 @@ static int is_database(const char *);
  * time, so that any change to the directory (freshclam, or a hand-made
  * .hdb) gives a new version and makes cached clean verdicts stale.
  */
-void
-engine_dir_stamp(const char *dir, char *out, size_t outlen)
+static void
+files_stamp(const char *dir, int (*wanted)(const char *), char *out,
+    size_t outlen)
 {
 	unsigned char sum[32] = { 0 }, h[32];
 	char line[512], path[4096];
@@ -58,7 +75,7 @@ engine_dir_stamp(const char *dir, char *out, size_t outlen)
 
 	if ((d = opendir(dir)) != NULL) {
 		while ((de = readdir(d)) != NULL) {
-			if (!is_database(de->d_name))
+			if (!wanted(de->d_name))
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 			if (stat(path, &st) == -1)
@@ -80,10 +97,27 @@ engine_dir_stamp(const char *dir, char *out, size_t outlen)
 		snprintf(out + 2 * i, 3, "%02x", sum[i]);
 }
 
-static void
-make_version(struct engine *e, const char *dir)
+/* The signature files' stamp, then "+y" and the rule files' when there
+ * are YARA rules. */
+void
+engine_dir_stamp(const char *dir, const char *yaradir, char *out,
+    size_t outlen)
 {
-	engine_dir_stamp(dir, e->stamp, sizeof(e->stamp));
+	char y[24];
+
+	if (dir == NULL || *dir == '\0')
+		dir = cl_retdbdir();
+	files_stamp(dir, is_database, out, outlen);
+	if (yaradir != NULL && *yaradir != '\0') {
+		files_stamp(yaradir, is_rules, y, sizeof(y));
+		snprintf(out + strlen(out), outlen - strlen(out), "+y%s", y);
+	}
+}
+
+static void
+make_version(struct engine *e, const char *dir, const char *yaradir)
+{
+	engine_dir_stamp(dir, yaradir, e->stamp, sizeof(e->stamp));
 	snprintf(e->version, sizeof(e->version), "%u-%s",
 	    (unsigned int)cl_engine_get_num(e->cl, CL_ENGINE_DB_VERSION, NULL),
 	    e->stamp);
@@ -150,6 +184,100 @@ is_database(const char *name)
 	return 0;
 }
 
+/* A YARA rules file. */
+static int
+is_rules(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+
+	return dot != NULL && (strcmp(dot, ".yar") == 0 ||
+	    strcmp(dot, ".yara") == 0);
+}
+
+struct yr_errors {
+	char		*err;
+	size_t		 errlen;
+	int		 n;
+};
+
+/* The compiler's first error, with its file and line. */
+static void
+on_yr_error(int level, const char *file, int line, const YR_RULE *rule,
+    const char *msg, void *arg)
+{
+	struct yr_errors *ye = arg;
+
+	(void)rule;
+	if (level != YARA_ERROR_LEVEL_ERROR || ye->n++ > 0)
+		return;
+	snprintf(ye->err, ye->errlen, "YARA rules %s:%d: %s",
+	    file ? file : "?", line, msg);
+}
+
+static int
+rules_first(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* Compiles every rules file of DIR, in name order, into e->yr. */
+static int
+load_yara(struct engine *e, const char *dir, char *err, size_t errlen)
+{
+	struct yr_errors ye = { err, errlen, 0 };
+	struct dirent **names = NULL;
+	YR_COMPILER *comp = NULL;
+	const YR_RULE *rule;
+	char path[4096];
+	FILE *f;
+	int i, n, files = 0, rc = -1;
+
+	if ((n = scandir(dir, &names, NULL, rules_first)) == -1) {
+		snprintf(err, errlen, "YARA rules directory %s: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (yr_compiler_create(&comp) != ERROR_SUCCESS) {
+		snprintf(err, errlen, "YARA: cannot create a compiler");
+		goto out;
+	}
+	yr_compiler_set_callback(comp, on_yr_error, &ye);
+	for (i = 0; i < n; i++) {
+		if (!is_rules(names[i]->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+		if ((f = fopen(path, "r")) == NULL) {
+			snprintf(err, errlen, "YARA rules %s: %s", path,
+			    strerror(errno));
+			goto out;
+		}
+		files++;
+		yr_compiler_add_file(comp, f, NULL, path);
+		fclose(f);
+		if (ye.n > 0)
+			goto out;
+	}
+	if (files == 0) {
+		snprintf(err, errlen, "no YARA rules (*.yar, *.yara) in %s",
+		    dir);
+		goto out;
+	}
+	if (yr_compiler_get_rules(comp, &e->yr) != ERROR_SUCCESS) {
+		snprintf(err, errlen, "YARA: cannot get the compiled rules");
+		goto out;
+	}
+	yr_rules_foreach(e->yr, rule)
+		e->yr_rules++;
+	rc = 0;
+out:
+	if (comp != NULL)
+		yr_compiler_destroy(comp);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
 /* True if DIR holds at least one file libclamav would load. */
 static int
 dir_has_databases(const char *dir)
@@ -167,7 +295,7 @@ dir_has_databases(const char *dir)
 }
 
 struct engine *
-engine_load(const char *dir, const char *tmpdir,
+engine_load(const char *dir, const char *tmpdir, const char *yaradir,
     const struct engine_limits *limits, char *err, size_t errlen)
 {
 	struct engine *e;
@@ -222,7 +350,12 @@ engine_load(const char *dir, const char *tmpdir,
 		    cl_strerror(rc));
 		goto fail;
 	}
-	make_version(e, dir);
+	if (yaradir != NULL && *yaradir != '\0' &&
+	    load_yara(e, yaradir, err, errlen) == -1)
+		goto fail;
+	e->max_scan_time_s = limits != NULL && limits->max_scan_time_ms ?
+	    (limits->max_scan_time_ms + 999) / 1000 : 120;
+	make_version(e, dir, yaradir);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	e->load_ms = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 +
 	    (t1.tv_nsec - t0.tv_nsec) / 1000000);
@@ -231,6 +364,8 @@ fail:
 	if (e != NULL) {
 		if (e->cl != NULL)
 			cl_engine_free(e->cl);
+		if (e->yr != NULL)
+			yr_rules_destroy(e->yr);
 		free(e->dbdir);
 		free(e);
 	}
@@ -250,6 +385,8 @@ engine_unref(struct engine *e)
 	if (e == NULL || atomic_fetch_sub(&e->refs, 1) != 1)
 		return;
 	cl_engine_free(e->cl);
+	if (e->yr != NULL)
+		yr_rules_destroy(e->yr);
 	free(e->dbdir);
 	free(e);
 }
@@ -258,6 +395,12 @@ unsigned int
 engine_signatures(const struct engine *e)
 {
 	return e->sigs;
+}
+
+unsigned int
+engine_yara_rules(const struct engine *e)
+{
+	return e->yr_rules;
 }
 
 const char *
@@ -285,9 +428,10 @@ engine_load_ms(const struct engine *e)
 	return e->load_ms;
 }
 
-enum engine_verdict
-engine_scan_mem(struct engine *e, const void *buf, size_t len,
-    const char *name, const char **virname, char *err, size_t errlen)
+/* libclamav's verdict on buf; *virname on ENGINE_INFECTED. */
+static enum engine_verdict
+scan_clamav(struct engine *e, const void *buf, size_t len, const char *name,
+    const char **virname, char *err, size_t errlen)
 {
 	struct cl_scan_options opts;
 	unsigned long scanned = 0;
@@ -318,11 +462,13 @@ engine_scan_mem(struct engine *e, const void *buf, size_t len,
 		if (*virname != NULL && strncmp(*virname,
 		    "Heuristics.Limits.Exceeded.", 27) == 0) {
 			snprintf(err, errlen, "%s", *virname + 27);
+			*virname = NULL;
 			return ENGINE_LIMIT;
 		}
 		if (*virname != NULL && strncmp(*virname,
 		    "Heuristics.Encrypted.", 21) == 0) {
 			snprintf(err, errlen, "%s", *virname + 21);
+			*virname = NULL;
 			return ENGINE_ENCRYPTED;
 		}
 		return ENGINE_INFECTED;
@@ -338,4 +484,47 @@ engine_scan_mem(struct engine *e, const void *buf, size_t len,
 		snprintf(err, errlen, "%s", cl_strerror(rc));
 		return ENGINE_ERROR;
 	}
+}
+
+/* The first rule that matches. */
+static int
+on_yr_match(YR_SCAN_CONTEXT *ctx, int msg, void *data, void *arg)
+{
+	(void)ctx;
+	if (msg != CALLBACK_MSG_RULE_MATCHING)
+		return CALLBACK_CONTINUE;
+	*(const char **)arg = ((const YR_RULE *)data)->identifier;
+	return CALLBACK_ABORT;
+}
+
+/*
+ * Every engine on buf.  A hit of any engine makes it infected, with each
+ * engine's hit in hits[]; else libclamav's limit, encryption or error
+ * stands (a YARA timeout is a limit too).
+ */
+enum engine_verdict
+engine_scan_mem(struct engine *e, const void *buf, size_t len,
+    const char *name, const char *hits[ENGINE_NKINDS], char *err,
+    size_t errlen)
+{
+	enum engine_verdict v;
+	const char *rule = NULL;
+	int rc;
+
+	hits[ENGINE_CLAMAV] = hits[ENGINE_YARA] = NULL;
+	v = scan_clamav(e, buf, len, name, &hits[ENGINE_CLAMAV], err, errlen);
+	if (e->yr == NULL)
+		return v;
+	rc = yr_rules_scan_mem(e->yr, buf, len, SCAN_FLAGS_FAST_MODE,
+	    on_yr_match, &rule, (int)e->max_scan_time_s);
+	if (rule != NULL) {
+		hits[ENGINE_YARA] = rule;
+		return ENGINE_INFECTED;
+	}
+	if (rc != ERROR_SUCCESS && v == ENGINE_CLEAN) {
+		snprintf(err, errlen, rc == ERROR_SCAN_TIMEOUT ?
+		    "YARA MaxScanTime" : "YARA error %d", rc);
+		return rc == ERROR_SCAN_TIMEOUT ? ENGINE_LIMIT : ENGINE_ERROR;
+	}
+	return v;
 }

@@ -1,7 +1,8 @@
 /*
- * The signature engine: one libclamav engine, compiled once and shared by
- * every scan (scanning is thread-safe).  Reference counted so a reload can
- * build a new engine beside the old one.
+ * The signature engines: libclamav, and YARA rules when a rules
+ * directory is set, compiled once and shared by every scan (scanning is
+ * thread-safe in both).  Both run on every file.  Reference counted so a
+ * reload can build new engines beside the old ones.
  */
 #ifndef SENTINEL_ENGINE_H
 #define SENTINEL_ENGINE_H
@@ -10,6 +11,14 @@
 #include <stdint.h>
 
 struct engine;
+
+/* The engines, in the order they run; a hit per engine at most. */
+enum engine_kind {
+	ENGINE_CLAMAV,
+	ENGINE_YARA,
+	ENGINE_NKINDS,
+};
+const char	*engine_kind_name(enum engine_kind);
 
 enum engine_verdict {
 	ENGINE_CLEAN,
@@ -31,26 +40,31 @@ struct engine_limits {
 /* Initializes libclamav; call once before any other engine function. */
 int		 engine_global_init(char *, size_t);
 /* Loads and compiles the signatures of DIR ("" or NULL: libclamav's
- * default directory).  TMPDIR is where libclamav's unpackers may write;
+ * default directory), and the YARA rules (*.yar, *.yara) of YARADIR when
+ * it is not NULL or "".  TMPDIR is where libclamav's unpackers may write;
  * LIMITS may be NULL. */
-struct engine	*engine_load(const char *, const char *,
+struct engine	*engine_load(const char *, const char *, const char *,
 		    const struct engine_limits *, char *, size_t);
-/* The version engine_load would give DIR's files now, without loading
- * them (the libclamav part is left out): for a cheap "changed?" check. */
-void		 engine_dir_stamp(const char *, char *, size_t);
+/* The version engine_load would give the files of DIR and YARADIR now,
+ * without loading them (libclamav's own part left out): for a cheap
+ * "changed?" check. */
+void		 engine_dir_stamp(const char *, const char *, char *, size_t);
 const char	*engine_dir_stamp_of(const struct engine *);
 struct engine	*engine_ref(struct engine *);
 void		 engine_unref(struct engine *);
 unsigned int	 engine_signatures(const struct engine *);
+unsigned int	 engine_yara_rules(const struct engine *);	/* 0: none */
 const char	*engine_dbdir(const struct engine *);
 uint64_t	 engine_load_ms(const struct engine *);
 /* Changes whenever the signature files do: cached verdicts are for one. */
 const char	*engine_version(const struct engine *);
 const char	*engine_lib_version(void);
-/* Scans a buffer.  On ENGINE_INFECTED *virname points into the engine
- * (valid while a reference is held); on ENGINE_LIMIT, ENGINE_ENCRYPTED
- * and ENGINE_ERROR err says why. */
+/* Scans a buffer with every engine.  On ENGINE_INFECTED hits[kind] is
+ * the signature or rule of each engine that matched, else NULL (pointing
+ * into the engine: valid while a reference is held); on ENGINE_LIMIT,
+ * ENGINE_ENCRYPTED and ENGINE_ERROR err says why. */
 enum engine_verdict engine_scan_mem(struct engine *, const void *, size_t,
-		    const char *, const char **, char *, size_t);
+		    const char *, const char *hits[ENGINE_NKINDS], char *,
+		    size_t);
 
 #endif

@@ -199,7 +199,7 @@ add_skip(struct walk_ctx *c, enum skip_reason reason, const char *fs,
 
 static void
 add_detection(struct walk_ctx *c, const struct walk_entry *we,
-    const char *virname)
+    enum engine_kind kind, const char *virname)
 {
 	struct scan_detection *d;
 
@@ -219,6 +219,7 @@ add_detection(struct walk_ctx *c, const struct walk_entry *we,
 	memcpy(d->path, we->path, we->pathlen + 1);
 	d->pathlen = we->pathlen;
 	d->size = we->size;
+	d->engine = engine_kind_name(kind);
 	d->guest_path = c->tree->guest_path;
 	*c->tail = d;
 	c->tail = &d->next;
@@ -232,9 +233,10 @@ on_file(void *arg, const struct walk_entry *we)
 	const struct verdict_cache *cache = c->opts->cache;
 	unsigned char sha[VERDICT_HASH_LEN];
 	struct lentry *e = NULL;
-	const char *virname;
+	const char *hits[ENGINE_NKINDS];
 	char err[256];
 	long i;
+	int k;
 
 	if ((i = listing_find(c->l, we->path, we->pathlen)) != -1) {
 		e = &c->l->e[i];
@@ -277,7 +279,7 @@ on_file(void *arg, const struct walk_entry *we)
 	}
 	c->res->bytes_scanned += we->len;
 	switch (engine_scan_mem(c->opts->engine, we->data, we->len, we->path,
-	    &virname, err, sizeof(err))) {
+	    hits, err, sizeof(err))) {
 	case ENGINE_CLEAN:
 		if (cache != NULL)
 			cache->add_clean(cache->p, sha);
@@ -285,7 +287,11 @@ on_file(void *arg, const struct walk_entry *we)
 			e->clean = 1;
 		break;
 	case ENGINE_INFECTED:
-		add_detection(c, we, virname);
+		/* A detection per engine that matched. */
+		for (k = 0; k < ENGINE_NKINDS; k++)
+			if (hits[k] != NULL)
+				add_detection(c, we, (enum engine_kind)k,
+				    hits[k]);
 		break;
 	case ENGINE_LIMIT:
 		add_skip(c, SKIP_LIMIT, c->tree->fs, we->path, we->pathlen,

@@ -84,6 +84,7 @@ struct scan_detection {
 	char			*path;		/* raw bytes, NUL-terminated */
 	size_t			 pathlen;
 	char			*signature;
+	const char		*engine;	/* "clamav", "yara" */
 	uint64_t		 size;
 	struct scan_detection	*next;
 };

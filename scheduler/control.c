@@ -571,9 +571,10 @@ reload_replied(void *arg, const char *err)
 		reply_error(p->c, p->id, "reload failed, the signatures "
 		    "loaded before stay: %s", err);
 	else
-		reply_ok(p->c, p->id, json_pack("{s:{s:s, s:i, s:I, s:s}}",
+		reply_ok(p->c, p->id, json_pack("{s:{s:s, s:i, s:i, s:I, s:s}}",
 		    "engine", "database", engine_dbdir(sd.engine),
 		    "signatures", (int)engine_signatures(sd.engine),
+		    "yara_rules", (int)engine_yara_rules(sd.engine),
 		    "load_ms", (json_int_t)engine_load_ms(sd.engine),
 		    "version", engine_version(sd.engine)));
 	pending_free(p);
@@ -726,9 +727,9 @@ cmd_status(struct client *c, long long id, json_t *req)
 
 	(void)req;
 	high = schedule_pressure(&pr);
-	reply_ok(c, id, json_pack("{s:s, s:i, s:I, s:o, s:o, s:{s:s, s:i, s:I, "
-	    "s:s, "
-	    "s:I}, s:{s:i, s:i, s:i, s:i, s:I, s:o}, s:{s:f, s:f, s:f, s:b}}",
+	reply_ok(c, id, json_pack("{s:s, s:i, s:I, s:o, s:o, s:{s:s, s:i, s:i, "
+	    "s:I, s:s, s:I}, s:{s:i, s:i, s:i, s:i, s:I, s:o}, "
+	    "s:{s:f, s:f, s:f, s:b}}",
 	    "version", SENTINEL_VERSION,
 	    "pid", (int)getpid(),
 	    "uptime", (json_int_t)((now_ms() - sd.started_ms) / 1000),
@@ -736,6 +737,7 @@ cmd_status(struct client *c, long long id, json_t *req)
 	    "libvirt", libvirt_json(),
 	    "engine", "database", engine_dbdir(sd.engine),
 	    "signatures", (int)engine_signatures(sd.engine),
+	    "yara_rules", (int)engine_yara_rules(sd.engine),
 	    "load_ms", (json_int_t)engine_load_ms(sd.engine),
 	    "version", engine_version(sd.engine),
 	    "cached_clean", (json_int_t)vcache_size(),

@@ -234,6 +234,7 @@ finish(struct job *j)
 			    d->signature, d->fs, path ? path : "?");
 		free(path);
 	}
+	plugins_scan_finished(j);
 	if ((scan = kept ? store_scan_json_unstored(j) :
 	    store_scan_json(j->id)) == NULL)
 		scan = json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)j->id,
@@ -349,6 +350,7 @@ start(struct job *j)
 	j->started_ms = now_ms();
 	j->state = JOB_RUNNING;
 	store_scan_started(j);
+	plugins_scan_started(j);
 	if (uv_thread_create(&j->thread, worker, j) != 0) {
 		j->result.status = SCAN_FAILED;
 		snprintf(j->result.reason, sizeof(j->result.reason),

@@ -146,6 +146,7 @@ all_idle(void)
 	log_info("stopping: no scan running");
 	control_close_clients();
 	inventory_close();
+	plugins_close();
 	schedule_close();
 	jobs_close();
 	close_handle((uv_handle_t *)&sig_term);
@@ -199,7 +200,7 @@ note_restart(const char *what, const char *a, const char *b)
  * finish on the one they started with.  A failure keeps the old one. */
 struct reload {
 	uv_work_t	 req;
-	char		*dir, *tmpdir;
+	char		*dir, *tmpdir, *yaradir;
 	struct engine_limits limits;
 	struct engine	*engine;
 	char		 err[512];
@@ -213,8 +214,8 @@ reload_work(uv_work_t *req)
 {
 	struct reload *r = req->data;
 
-	r->engine = engine_load(r->dir, r->tmpdir, &r->limits, r->err,
-	    sizeof(r->err));
+	r->engine = engine_load(r->dir, r->tmpdir, r->yaradir, &r->limits,
+	    r->err, sizeof(r->err));
 }
 
 /* clamd's limits from the configuration. */
@@ -244,8 +245,9 @@ reload_done(uv_work_t *req, int status)
 		old = sd.engine;
 		sd.engine = r->engine;
 		engine_unref(old);
-		log_info("signatures: %u from %s in %llu ms, version %s",
-		    engine_signatures(sd.engine), engine_dbdir(sd.engine),
+		log_info("signatures: %u from %s, %u YARA rules, in %llu ms, "
+		    "version %s", engine_signatures(sd.engine),
+		    engine_dbdir(sd.engine), engine_yara_rules(sd.engine),
 		    (unsigned long long)engine_load_ms(sd.engine),
 		    engine_version(sd.engine));
 		if (vcache_init((size_t)sd.conf.verdict_cache,
@@ -257,6 +259,7 @@ reload_done(uv_work_t *req, int status)
 		r->cb(r->arg, r->engine == NULL ? r->err : NULL);
 	free(r->dir);
 	free(r->tmpdir);
+	free(r->yaradir);
 	free(r);
 }
 
@@ -273,9 +276,12 @@ signatures_reload(void (*cb)(void *, const char *), void *arg)
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (r->dir = strdup(sd.conf.clamav_database)) == NULL ||
-	    (r->tmpdir = strdup(sd.conf.clamav_tmpdir)) == NULL) {
-		if (r != NULL)
+	    (r->tmpdir = strdup(sd.conf.clamav_tmpdir)) == NULL ||
+	    (r->yaradir = strdup(sd.conf.yara_rules)) == NULL) {
+		if (r != NULL) {
 			free(r->dir);
+			free(r->tmpdir);
+		}
 		free(r);
 		if (cb != NULL)
 			cb(arg, "out of memory");
@@ -288,6 +294,7 @@ signatures_reload(void (*cb)(void *, const char *), void *arg)
 	if (uv_queue_work(sd.loop, &r->req, reload_work, reload_done) != 0) {
 		free(r->dir);
 		free(r->tmpdir);
+		free(r->yaradir);
 		free(r);
 		if (cb != NULL)
 			cb(arg, "cannot queue the reload");
@@ -304,15 +311,17 @@ signatures_reload(void (*cb)(void *, const char *), void *arg)
 static void
 on_self_check(uv_timer_t *t)
 {
-	char stamp[24];
+	char stamp[40];
 
 	(void)t;
 	if (sd.stopping || reloading)
 		return;
-	engine_dir_stamp(engine_dbdir(sd.engine), stamp, sizeof(stamp));
+	engine_dir_stamp(engine_dbdir(sd.engine), sd.conf.yara_rules, stamp,
+	    sizeof(stamp));
 	if (strcmp(stamp, engine_dir_stamp_of(sd.engine)) == 0)
 		return;
-	log_info("signatures: %s changed", engine_dbdir(sd.engine));
+	log_info("signatures: %s%s%s changed", engine_dbdir(sd.engine),
+	    *sd.conf.yara_rules ? " or " : "", sd.conf.yara_rules);
 	signatures_reload(NULL, NULL);
 }
 
@@ -362,6 +371,16 @@ on_hup(uv_signal_t *s, int signum)
 	KEEP(control_group);
 	KEEP(state_path);
 	KEEP(libvirt_uri);
+	/* Plugins are loaded at start: their sections stay as loaded. */
+	if (!plugins_conf_same(sd.conf.plugins, old.plugins))
+		log_warnx("reload: [plugin] sections changed; they take effect "
+		    "when sentineld restarts");
+	{
+		struct plugin_conf *t = sd.conf.plugins;
+
+		sd.conf.plugins = old.plugins;
+		old.plugins = t;
+	}
 	KEEP(clamav_database);
 	KEEP(clamav_tmpdir);
 #undef KEEP
@@ -374,6 +393,7 @@ on_hup(uv_signal_t *s, int signum)
 	service_notify("READY=1\nSTATUS=configuration reloaded");
 	schedule_reconf();
 	inventory_refresh(NULL, NULL);
+	plugins_reopen();
 	self_check_start();
 	signatures_reload(NULL, NULL);
 }
@@ -435,10 +455,12 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	conf_limits(&sd.conf, &limits);
 	if ((sd.engine = engine_load(sd.conf.clamav_database,
-	    sd.conf.clamav_tmpdir, &limits, err, sizeof(err))) == NULL)
+	    sd.conf.clamav_tmpdir, sd.conf.yara_rules, &limits, err,
+	    sizeof(err))) == NULL)
 		fatalx("%s", err);
-	log_info("signatures: %u from %s in %llu ms",
+	log_info("signatures: %u from %s, %u YARA rules, in %llu ms",
 	    engine_signatures(sd.engine), engine_dbdir(sd.engine),
+	    engine_yara_rules(sd.engine),
 	    (unsigned long long)engine_load_ms(sd.engine));
 
 	if (!foreground) {
@@ -475,6 +497,7 @@ main(int argc, char *argv[])
 	self_check_start();
 	if (control_init(err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	plugins_init();
 	inventory_init();
 	log_info("sentineld %s ready on %s; libvirt %s; at most %u scans at "
 	    "once", SENTINEL_VERSION, sd.conf.control_socket,

@@ -87,6 +87,15 @@ struct daemon {
 
 extern struct daemon sd;
 
+/* plugins.c */
+void		 plugins_init(void);
+void		 plugins_scan_started(const struct job *);
+void		 plugins_scan_finished(const struct job *);
+void		 plugins_reopen(void);
+void		 plugins_close(void);
+int		 plugins_conf_same(const struct plugin_conf *,
+		    const struct plugin_conf *);
+
 /* findex.c */
 struct findex;
 struct findex	*findex_new(const char *, const char *, const char *);
@@ -193,6 +202,8 @@ int		 store_scan_started(const struct job *);
 int		 store_scan_finished(const struct job *, int64_t);
 int		 store_scan_write(struct job *);
 int		 store_pause(const char *, int64_t);
+int		 store_scan_action(int64_t, const char *, int64_t,
+		    const char *);
 int64_t		 store_paused(const char *);
 json_t		*store_scan_json_unstored(const struct job *);
 json_t		*store_scan_json(int64_t);

@@ -58,7 +58,8 @@ static const char schema[] =
     " path BLOB NOT NULL,"
     " signature TEXT NOT NULL,"
     " size INTEGER NOT NULL,"
-    " guest_path INTEGER DEFAULT 0);"
+    " guest_path INTEGER DEFAULT 0,"
+    " engine TEXT DEFAULT 'clamav');"
     "CREATE INDEX IF NOT EXISTS detections_scan ON detections(scan_id);"
     "CREATE TABLE IF NOT EXISTS skipped ("
     " scan_id INTEGER NOT NULL REFERENCES scans(id),"
@@ -86,10 +87,16 @@ static const char schema[] =
     " version TEXT NOT NULL,"
     " used INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS verdicts_used ON verdicts(used);"
+    "CREATE TABLE IF NOT EXISTS actions ("
+    " scan_id INTEGER NOT NULL REFERENCES scans(id),"
+    " plugin TEXT NOT NULL,"
+    " at INTEGER NOT NULL,"
+    " text TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS actions_scan ON actions(scan_id);"
     "CREATE TABLE IF NOT EXISTS paused ("
     " what TEXT PRIMARY KEY,"		/* "*" or a guest's UUID */
     " since INTEGER NOT NULL);"
-    "PRAGMA user_version = 4;";
+    "PRAGMA user_version = 5;";
 
 /* Older databases lack the columns added since; the tables come from the
  * schema itself (IF NOT EXISTS). */
@@ -109,6 +116,7 @@ migrate(char **msg)
 		"ALTER TABLE scans ADD COLUMN sig_version TEXT",
 		"ALTER TABLE scans ADD COLUMN os TEXT",
 		"ALTER TABLE detections ADD COLUMN guest_path INTEGER DEFAULT 0",
+		"ALTER TABLE detections ADD COLUMN engine TEXT DEFAULT 'clamav'",
 	};
 	sqlite3_stmt *st;
 	int version = 0;
@@ -120,7 +128,7 @@ migrate(char **msg)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (version == 0 || version >= 4)
+	if (version == 0 || version >= 5)
 		return SQLITE_OK;
 	for (i = 0; i < sizeof(columns) / sizeof(columns[0]); i++)
 		if (sqlite3_exec(db, columns[i], NULL, NULL, msg) != SQLITE_OK) {
@@ -342,8 +350,8 @@ store_scan_finished(const struct job *j, int64_t ended)
 	if (r->detections != NULL) {
 		/* One statement for all detections, reset between rows. */
 		if ((st = prepare("INSERT INTO detections (scan_id, fs, path, "
-		    "signature, size, guest_path) VALUES (?1, ?2, ?3, ?4, ?5, "
-		    "?6)")) == NULL)
+		    "signature, size, guest_path, engine) VALUES (?1, ?2, ?3, "
+		    "?4, ?5, ?6, ?7)")) == NULL)
 			goto out;
 		for (d = r->detections; d != NULL; d = d->next) {
 			sqlite3_bind_int64(st, 1, j->id);
@@ -353,6 +361,7 @@ store_scan_finished(const struct job *j, int64_t ended)
 			sqlite3_bind_text(st, 4, d->signature, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(st, 5, (sqlite3_int64)d->size);
 			sqlite3_bind_int(st, 6, d->guest_path);
+			sqlite3_bind_text(st, 7, d->engine, -1, SQLITE_STATIC);
 			if (sqlite3_step(st) != SQLITE_DONE) {
 				log_warnx("state: %s", sqlite3_errmsg(db));
 				sqlite3_finalize(st);
@@ -375,6 +384,42 @@ out:
 	if (rc == -1)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
+}
+
+/* What a plugin did about a scan. */
+int
+store_scan_action(int64_t scan_id, const char *plugin, int64_t at,
+    const char *text)
+{
+	sqlite3_stmt *st;
+
+	if ((st = prepare("INSERT INTO actions (scan_id, plugin, at, text) "
+	    "VALUES (?1, ?2, ?3, ?4)")) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, scan_id);
+	sqlite3_bind_text(st, 2, plugin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, at);
+	sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
+	return step_done(st);
+}
+
+static json_t *
+actions_json(int64_t scan_id)
+{
+	sqlite3_stmt *st;
+	json_t *a = json_array();
+
+	if ((st = prepare("SELECT plugin, at, text FROM actions WHERE "
+	    "scan_id = ?1 ORDER BY rowid")) == NULL)
+		return a;
+	sqlite3_bind_int64(st, 1, scan_id);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(a, json_pack("{s:s, s:I, s:s}", "plugin",
+		    (const char *)sqlite3_column_text(st, 0), "at",
+		    (json_int_t)sqlite3_column_int64(st, 1), "text",
+		    (const char *)sqlite3_column_text(st, 2)));
+	sqlite3_finalize(st);
+	return a;
 }
 
 /* Records a pause (since > 0) of what ("*": all) or its end (0). */
@@ -472,17 +517,19 @@ detections_json(int64_t scan_id)
 	json_t *a = json_array();
 	char *esc;
 
-	if ((st = prepare("SELECT fs, path, signature, size, guest_path FROM "
-	    "detections WHERE scan_id = ?1 ORDER BY id")) == NULL)
+	if ((st = prepare("SELECT fs, path, signature, size, guest_path, "
+	    "coalesce(engine, 'clamav') FROM detections WHERE scan_id = ?1 "
+	    "ORDER BY id")) == NULL)
 		return a;
 	sqlite3_bind_int64(st, 1, scan_id);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		esc = escape_bytes(sqlite3_column_blob(st, 1),
 		    (size_t)sqlite3_column_bytes(st, 1));
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I, s:b}",
-		    "fs", (const char *)sqlite3_column_text(st, 0),
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:I, "
+		    "s:b}", "fs", (const char *)sqlite3_column_text(st, 0),
 		    "path", esc ? esc : "?",
 		    "signature", (const char *)sqlite3_column_text(st, 2),
+		    "engine", (const char *)sqlite3_column_text(st, 5),
 		    "size", (json_int_t)sqlite3_column_int64(st, 3),
 		    "guest_path", sqlite3_column_int(st, 4)));
 		free(esc);
@@ -549,9 +596,12 @@ row_json(sqlite3_stmt *st, int with_detections)
 	json_object_set_new(o, "skipped", sk);
 	json_object_set_new(o, "detection_count",
 	    col_json(st, SCAN_NPLAIN + SKIP_NREASONS));
-	if (with_detections & STORE_DETECTIONS)
+	if (with_detections & STORE_DETECTIONS) {
 		json_object_set_new(o, "detections",
 		    detections_json(sqlite3_column_int64(st, 0)));
+		json_object_set_new(o, "actions",
+		    actions_json(sqlite3_column_int64(st, 0)));
+	}
 	if (with_detections & STORE_SKIPPED)
 		json_object_set_new(o, "skipped_paths",
 		    skipped_json(sqlite3_column_int64(st, 0)));

@@ -47,6 +47,8 @@ sg_infect() {
 	mkdir -p "$dir/root" "$dir/home/user/downloads"
 	printf '%s' "$SG_EICAR" > "$dir/root/eicar.com"
 	printf '%s' "$SG_EICAR" > "$dir/home/user/downloads/invoice.pdf.exe"
+	# Clean for ClamAV; what the tests' YARA rule looks for.
+	printf 'meeting notes\nSENTINEL-YARA-TEST-MARKER\n' > "$dir/home/user/notes.txt"
 	for f in "$SG_TESTFILES"/*; do
 		n=$((n + 1))
 		sub="$dir/srv/share/d$((n % 4))/e$((n % 3))"
@@ -113,7 +115,7 @@ EOT
 sg_undefine() {
 	sg_virsh domstate "$1" >/dev/null 2>&1 || return 0
 	sg_virsh destroy "$1" >/dev/null 2>&1 || true
-	sg_virsh undefine "$1" >/dev/null
+	sg_virsh undefine --snapshots-metadata "$1" >/dev/null
 }
 
 # sg_sigdb DIR: a signature database that detects EICAR and clam.exe (and

@@ -18,13 +18,13 @@ static struct engine *engine;
 static int
 on_file(void *arg, const struct walk_entry *we)
 {
-	const char *virname;
+	const char *hits[ENGINE_NKINDS];
 	char err[256];
 
 	(void)arg;
 	if (we->kind == WALK_FILE)
 		(void)engine_scan_mem(engine, we->data, we->len, we->path,
-		    &virname, err, sizeof(err));
+		    hits, err, sizeof(err));
 	return 0;
 }
 
@@ -50,7 +50,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	fputs(eicar_md5, f);
 	fclose(f);
-	if ((engine = engine_load(dir, dir, &l, err, sizeof(err))) == NULL) {
+	if ((engine = engine_load(dir, dir, NULL, &l, err, sizeof(err))) ==
+	    NULL) {
 		fprintf(stderr, "%s\n", err);
 		abort();
 	}

@@ -3,7 +3,7 @@
 # systemd unit with sentineld's path, and the tmpfiles entry; the unit
 # passes systemd-analyze verify.
 set -u
-: "${BUILDDIR:?}"
+: "${BUILDDIR:?}" "${SRCDIR:?}"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }
 
@@ -11,10 +11,18 @@ dest=$(mktemp -d)
 trap 'rm -rf "$dest"' EXIT
 DESTDIR=$dest cmake --install "$BUILDDIR" >/dev/null || fail "cmake --install"
 prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$BUILDDIR/CMakeCache.txt")
+libdir=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:PATH=//p' "$BUILDDIR/CMakeCache.txt")
 for f in sbin/sentineld bin/sentinelctl share/man/man8/sentineld.8 share/man/man1/sentinelctl.1 \
-    share/man/man5/sentineld.conf.5 lib/systemd/system/sentineld.service lib/tmpfiles.d/sentinel.conf; do
+    share/man/man5/sentineld.conf.5 lib/systemd/system/sentineld.service lib/tmpfiles.d/sentinel.conf \
+    include/sentinel/plugin.h "$libdir/sentinel/plugins/jsonl.so" "$libdir/sentinel/plugins/exec.so" \
+    "$libdir/sentinel/plugins/syslog.so" "$libdir/sentinel/plugins/libvirt-action.so"; do
 	[ -f "$dest$prefix/$f" ] || fail "$prefix/$f not installed: $(find "$dest" -type f)"
 done
+# The example plugin builds against the installed header alone.
+cc -shared -fPIC -Wall -Werror -I "$dest$prefix/include" -o "$dest/example.so" \
+    "$SRCDIR/plugins/example/example.c" || fail "the example plugin does not build"
+nm -D --defined-only "$dest/example.so" | grep -q " sentinel_plugin$" || fail "example.so exports no sentinel_plugin"
+ok "the example plugin builds out of tree against the installed plugin.h"
 conf=$(find "$dest" -path '*/sentinel/sentineld.conf')
 [ -n "$conf" ] && [ -f "$conf.sample" ] || fail "configuration not installed: $(find "$dest" -type f)"
 # The compiled-in default is where the configuration went.

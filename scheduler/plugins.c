@@ -1,0 +1,549 @@
+/*
+ * Plugins: shared objects named by [plugin NAME] sections, loaded at
+ * start (include/sentinel/plugin.h is their ABI).  Each runs its hooks in
+ * a thread of its own from a bounded queue: the loop thread only copies
+ * an event in and signals, so a slow or hung plugin costs sentineld
+ * nothing but that plugin's queue; a full queue drops events, counted and
+ * logged.  A watchdog on the loop logs a hook that runs too long.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "log.h"
+#include "sentinel/plugin.h"
+#include "sentineld.h"
+#include "util.h"
+
+#define PLUGIN_QUEUE_MAX	1024	/* events waiting per plugin */
+#define PLUGIN_SLOW_MS		10000	/* a hook running longer is logged */
+#define PLUGIN_WATCH_MS		5000
+#define PLUGIN_JOIN_S		5	/* at exit, per plugin */
+
+enum pev_kind { PEV_STARTED, PEV_DETECTED, PEV_FINISHED, PEV_REOPEN };
+
+/* An event, with copies of everything it points to. */
+struct pev {
+	enum pev_kind			 kind;
+	struct sentinel_scan		 scan;
+	struct sentinel_detection	 det;
+	char				*strs[9];	/* owned copies */
+	TAILQ_ENTRY(pev)		 entry;
+};
+TAILQ_HEAD(pevq, pev);
+
+struct plugin {
+	char				*name;
+	void				*dl;
+	const struct sentinel_plugin	*d;
+	void				*state;
+	struct sentinel_host		 host;
+	const struct plugin_conf	*conf;		/* during init only */
+	pthread_t			 thread;
+	pthread_mutex_t			 mtx;
+	pthread_cond_t			 cv;
+	struct pevq			 q;
+	unsigned int			 nq;
+	int				 quit;
+	uint64_t			 dropped;	/* since last said */
+	_Atomic int64_t			 busy_since;	/* a hook runs; 0 */
+	int				 slow_said;
+	struct plugin			*next;
+};
+
+static struct plugin *plugins;
+static struct plugin *abandoned;	/* stuck in a hook at exit */
+
+/* Records from plugin threads, waiting for the loop to store them. */
+struct precord {
+	int64_t			 scan_id;
+	char			*plugin;
+	char			*text;
+	int64_t			 at;
+	TAILQ_ENTRY(precord)	 entry;
+};
+static TAILQ_HEAD(, precord) records = TAILQ_HEAD_INITIALIZER(records);
+static pthread_mutex_t records_mtx = PTHREAD_MUTEX_INITIALIZER;
+static uv_async_t records_async;
+static int records_open;
+static uv_timer_t watch_timer;
+static int watching;
+
+static const char *
+host_conf_get(const struct sentinel_host *h, const char *key)
+{
+	const struct plugin *p = h->priv;
+
+	return p->conf != NULL ? plugin_conf_get(p->conf, key) : NULL;
+}
+
+static void
+host_log(const struct sentinel_host *h, int level, const char *msg)
+{
+	if (level > 0)
+		log_warnx("plugin %s: %s", h->name, msg);
+	else
+		log_info("plugin %s: %s", h->name, msg);
+}
+
+static void
+host_record(const struct sentinel_host *h, int64_t scan_id, const char *text)
+{
+	struct precord *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->plugin = strdup(h->name)) == NULL ||
+	    (r->text = strdup(text)) == NULL) {
+		if (r != NULL)
+			free(r->plugin);
+		free(r);
+		log_warnx("plugin %s: scan %lld: %s (not recorded: out of "
+		    "memory)", h->name, (long long)scan_id, text);
+		return;
+	}
+	r->scan_id = scan_id;
+	r->at = now_ms();
+	pthread_mutex_lock(&records_mtx);
+	TAILQ_INSERT_TAIL(&records, r, entry);
+	pthread_mutex_unlock(&records_mtx);
+	uv_async_send(&records_async);
+}
+
+/* In the loop: each record into the state database, and the log. */
+static void
+on_records(uv_async_t *a)
+{
+	struct precord *r;
+
+	(void)a;
+	for (;;) {
+		pthread_mutex_lock(&records_mtx);
+		if ((r = TAILQ_FIRST(&records)) != NULL)
+			TAILQ_REMOVE(&records, r, entry);
+		pthread_mutex_unlock(&records_mtx);
+		if (r == NULL)
+			break;
+		log_info("plugin %s: scan %lld: %s", r->plugin,
+		    (long long)r->scan_id, r->text);
+		if (r->scan_id < 0 || store_scan_action(r->scan_id, r->plugin,
+		    r->at, r->text) == -1)
+			log_warnx("plugin %s: scan %lld: the action above is "
+			    "in this log only", r->plugin,
+			    (long long)r->scan_id);
+		free(r->plugin);
+		free(r->text);
+		free(r);
+	}
+}
+
+/* Root's, and not writable by group or others: the file and the
+ * directory it is in (which could otherwise swap the file). */
+static int
+trusted(const char *path, const char *what, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) == -1) {
+		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
+		return -1;
+	}
+	if (st.st_uid != 0) {
+		snprintf(err, errlen, "%s %s is owned by uid %u, not root", what,
+		    path, (unsigned)st.st_uid);
+		return -1;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen, "%s %s is writable by %s (mode %04o)",
+		    what, path, st.st_mode & S_IWOTH ? "others" : "its group",
+		    (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+pev_free(struct pev *e)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(e->strs) / sizeof(e->strs[0]); i++)
+		free(e->strs[i]);
+	free(e);
+}
+
+static void
+deliver(struct plugin *p, struct pev *e)
+{
+	const struct sentinel_plugin *d = p->d;
+
+	atomic_store(&p->busy_since, now_ms());
+	switch (e->kind) {
+	case PEV_STARTED:
+		if (d->scan_started != NULL)
+			d->scan_started(p->state, &e->scan);
+		break;
+	case PEV_DETECTED:
+		if (d->file_detected != NULL)
+			d->file_detected(p->state, &e->scan, &e->det);
+		break;
+	case PEV_FINISHED:
+		if (d->scan_finished != NULL)
+			d->scan_finished(p->state, &e->scan);
+		break;
+	case PEV_REOPEN:
+		if (d->reopen != NULL)
+			d->reopen(p->state);
+		break;
+	}
+	atomic_store(&p->busy_since, 0);
+}
+
+static void *
+plugin_main(void *arg)
+{
+	struct plugin *p = arg;
+	struct pev *e;
+
+	pthread_mutex_lock(&p->mtx);
+	for (;;) {
+		while ((e = TAILQ_FIRST(&p->q)) == NULL && !p->quit)
+			pthread_cond_wait(&p->cv, &p->mtx);
+		if (e == NULL)
+			break;		/* quit, and nothing left */
+		TAILQ_REMOVE(&p->q, e, entry);
+		p->nq--;
+		pthread_mutex_unlock(&p->mtx);
+		deliver(p, e);
+		pev_free(e);
+		pthread_mutex_lock(&p->mtx);
+	}
+	pthread_mutex_unlock(&p->mtx);
+	if (p->d->shutdown != NULL)
+		p->d->shutdown(p->state);
+	return NULL;
+}
+
+static void
+plugin_free(struct plugin *p)
+{
+	free(p->name);
+	free(p);
+}
+
+/* Loads [plugin NAME]; a refusal is logged and sentineld goes on. */
+static struct plugin *
+plugin_load(const struct plugin_conf *pc)
+{
+	const char *path = plugin_conf_get(pc, "path");
+	struct plugin *p;
+	char err[512], *dir, *copy;
+	int rc;
+
+	if (path == NULL || path[0] != '/') {
+		log_warnx("plugin %s: refused: \"path\" must name the shared "
+		    "object by its absolute path", pc->name);
+		return NULL;
+	}
+	if ((copy = strdup(path)) == NULL)
+		return NULL;
+	dir = dirname(copy);
+	rc = trusted(path, "file", err, sizeof(err)) == -1 ||
+	    trusted(dir, "directory", err, sizeof(err)) == -1;
+	free(copy);
+	if (rc) {
+		log_warnx("plugin %s: refused: %s", pc->name, err);
+		return NULL;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->name = strdup(pc->name)) == NULL) {
+		free(p);
+		return NULL;
+	}
+	if ((p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		log_warnx("plugin %s: refused: %s", pc->name, dlerror());
+		plugin_free(p);
+		return NULL;
+	}
+	if ((p->d = dlsym(p->dl, SENTINEL_PLUGIN_SYMBOL)) == NULL) {
+		log_warnx("plugin %s: refused: %s exports no %s", pc->name,
+		    path, SENTINEL_PLUGIN_SYMBOL);
+		goto fail;
+	}
+	/* The version first: nothing else of the descriptor is read before
+	 * it matches. */
+	if (p->d->abi != SENTINEL_PLUGIN_ABI) {
+		log_warnx("plugin %s: refused: %s has plugin ABI %u, sentineld "
+		    "has %u", pc->name, path, (unsigned)p->d->abi,
+		    SENTINEL_PLUGIN_ABI);
+		goto fail;
+	}
+	p->host.abi = SENTINEL_PLUGIN_ABI;
+	p->host.name = p->name;
+	p->host.conf_get = host_conf_get;
+	p->host.log = host_log;
+	p->host.record = host_record;
+	p->host.priv = p;
+	p->conf = pc;
+	err[0] = '\0';
+	rc = p->d->init != NULL ? p->d->init(&p->host, &p->state, err,
+	    sizeof(err)) : 0;
+	p->conf = NULL;
+	if (rc != 0) {
+		log_warnx("plugin %s: refused: %s", pc->name, err[0] ? err :
+		    "init failed");
+		goto fail;
+	}
+	TAILQ_INIT(&p->q);
+	pthread_mutex_init(&p->mtx, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	if (pthread_create(&p->thread, NULL, plugin_main, p) != 0) {
+		log_warnx("plugin %s: cannot start its thread", pc->name);
+		if (p->d->shutdown != NULL)
+			p->d->shutdown(p->state);
+		goto fail;
+	}
+	log_info("plugin %s: loaded %s (%s)", pc->name, path,
+	    p->d->name ? p->d->name : "?");
+	return p;
+fail:
+	dlclose(p->dl);
+	plugin_free(p);
+	return NULL;
+}
+
+static void
+on_watch(uv_timer_t *t)
+{
+	struct plugin *p;
+	int64_t since, now = now_ms();
+	uint64_t dropped;
+
+	(void)t;
+	for (p = plugins; p != NULL; p = p->next) {
+		since = atomic_load(&p->busy_since);
+		if (since != 0 && now - since > PLUGIN_SLOW_MS) {
+			if (!p->slow_said)
+				log_warnx("plugin %s: a hook has run for %lld s; "
+				    "its events wait (and past %d, drop)",
+				    p->name, (long long)(now - since) / 1000,
+				    PLUGIN_QUEUE_MAX);
+			p->slow_said = 1;
+		} else
+			p->slow_said = 0;
+		pthread_mutex_lock(&p->mtx);
+		dropped = p->dropped;
+		p->dropped = 0;
+		pthread_mutex_unlock(&p->mtx);
+		if (dropped > 0)
+			log_warnx("plugin %s: %llu events dropped: its queue of "
+			    "%d was full", p->name, (unsigned long long)dropped,
+			    PLUGIN_QUEUE_MAX);
+	}
+}
+
+void
+plugins_init(void)
+{
+	const struct plugin_conf *pc;
+	struct plugin *p, **tail = &plugins;
+
+	uv_async_init(sd.loop, &records_async, on_records);
+	records_open = 1;
+	for (pc = sd.conf.plugins; pc != NULL; pc = pc->next)
+		if ((p = plugin_load(pc)) != NULL) {
+			*tail = p;
+			tail = &p->next;
+		}
+	if (plugins != NULL) {
+		uv_timer_init(sd.loop, &watch_timer);
+		uv_timer_start(&watch_timer, on_watch, PLUGIN_WATCH_MS,
+		    PLUGIN_WATCH_MS);
+		uv_unref((uv_handle_t *)&watch_timer);
+		watching = 1;
+	}
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+/* Copies ev (its strings too) into each plugin's queue. */
+static void
+post(const struct pev *ev)
+{
+	struct plugin *p;
+	struct pev *e;
+
+	for (p = plugins; p != NULL; p = p->next) {
+		if ((e = calloc(1, sizeof(*e))) == NULL)
+			continue;
+		e->kind = ev->kind;
+		e->scan = ev->scan;
+		e->det = ev->det;
+		e->scan.guest = e->strs[0] = dup_or_null(ev->scan.guest);
+		e->scan.uuid = e->strs[1] = dup_or_null(ev->scan.uuid);
+		e->scan.trigger = e->strs[2] = dup_or_null(ev->scan.trigger);
+		e->scan.status = e->strs[3] = dup_or_null(ev->scan.status);
+		e->scan.reason = e->strs[4] = dup_or_null(ev->scan.reason);
+		e->det.fs = e->strs[5] = dup_or_null(ev->det.fs);
+		e->det.path = e->strs[6] = dup_or_null(ev->det.path);
+		e->det.signature = e->strs[7] = dup_or_null(ev->det.signature);
+		e->det.engine = e->strs[8] = dup_or_null(ev->det.engine);
+		pthread_mutex_lock(&p->mtx);
+		if (p->nq >= PLUGIN_QUEUE_MAX || p->quit) {
+			p->dropped++;
+			pthread_mutex_unlock(&p->mtx);
+			pev_free(e);
+			continue;
+		}
+		TAILQ_INSERT_TAIL(&p->q, e, entry);
+		p->nq++;
+		pthread_cond_signal(&p->cv);
+		pthread_mutex_unlock(&p->mtx);
+	}
+}
+
+static void
+scan_of(const struct job *j, struct sentinel_scan *s, int finished)
+{
+	memset(s, 0, sizeof(*s));
+	s->id = j->id;
+	s->guest = j->guest;
+	s->uuid = j->uuid;
+	s->trigger = j->trigger;
+	s->started_ms = j->started_ms;
+	if (!finished)
+		return;
+	s->status = scan_status_name(j->result.status);
+	s->reason = j->result.reason[0] ? j->result.reason : NULL;
+	s->ended_ms = j->ended_ms;
+	s->files = j->result.files;
+	s->bytes_read = j->result.bytes_read;
+	s->detections = j->result.ndetections;
+}
+
+void
+plugins_scan_started(const struct job *j)
+{
+	struct pev ev;
+
+	if (plugins == NULL)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = PEV_STARTED;
+	scan_of(j, &ev.scan, 0);
+	post(&ev);
+}
+
+/* The scan's detections, then its end. */
+void
+plugins_scan_finished(const struct job *j)
+{
+	const struct scan_detection *d;
+	struct pev ev;
+	char *path;
+
+	if (plugins == NULL)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = PEV_DETECTED;
+	scan_of(j, &ev.scan, 0);
+	for (d = j->result.detections; d != NULL; d = d->next) {
+		path = escape_bytes(d->path, d->pathlen);
+		ev.det.fs = d->fs;
+		ev.det.path = path ? path : "?";
+		ev.det.guest_path = d->guest_path;
+		ev.det.signature = d->signature;
+		ev.det.engine = d->engine;
+		ev.det.size = d->size;
+		post(&ev);
+		free(path);
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = PEV_FINISHED;
+	scan_of(j, &ev.scan, 1);
+	post(&ev);
+}
+
+/* SIGHUP: plugins reopen their files (log rotation). */
+void
+plugins_reopen(void)
+{
+	struct pev ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = PEV_REOPEN;
+	post(&ev);
+}
+
+/* At exit: each plugin gets what is queued, then shutdown; one that does
+ * not end within PLUGIN_JOIN_S is left running (and not unloaded). */
+void
+plugins_close(void)
+{
+	struct plugin *p, *next;
+	struct timespec ts;
+
+	if (watching) {
+		uv_timer_stop(&watch_timer);
+		uv_close((uv_handle_t *)&watch_timer, NULL);
+		watching = 0;
+	}
+	for (p = plugins; p != NULL; p = p->next) {
+		pthread_mutex_lock(&p->mtx);
+		p->quit = 1;
+		pthread_cond_signal(&p->cv);
+		pthread_mutex_unlock(&p->mtx);
+	}
+	for (p = plugins; p != NULL; p = next) {
+		next = p->next;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += PLUGIN_JOIN_S;
+		if (pthread_timedjoin_np(p->thread, NULL, &ts) != 0) {
+			log_warnx("plugin %s: still in a hook after %d s; left "
+			    "running", p->name, PLUGIN_JOIN_S);
+			pthread_detach(p->thread);
+			/* Its thread still uses it: kept, not freed. */
+			p->next = abandoned;
+			abandoned = p;
+			continue;
+		}
+		dlclose(p->dl);
+		pthread_mutex_destroy(&p->mtx);
+		pthread_cond_destroy(&p->cv);
+		plugin_free(p);
+	}
+	plugins = NULL;
+	if (records_open) {
+		on_records(&records_async);	/* what came last */
+		uv_close((uv_handle_t *)&records_async, NULL);
+		records_open = 0;
+	}
+}
+
+/* Whether two configurations load the same plugins the same way. */
+int
+plugins_conf_same(const struct plugin_conf *a, const struct plugin_conf *b)
+{
+	size_t i;
+
+	for (; a != NULL && b != NULL; a = a->next, b = b->next) {
+		if (strcmp(a->name, b->name) != 0 || a->n != b->n)
+			return 0;
+		for (i = 0; i < a->n; i++)
+			if (strcmp(a->keys[i], b->keys[i]) != 0 ||
+			    strcmp(a->values[i], b->values[i]) != 0)
+				return 0;
+	}
+	return a == NULL && b == NULL;
+}

@@ -1,0 +1,78 @@
+# The libvirt-action plugin on real guests, three instances of it: a
+# running infected guest gets a disk-only snapshot and is suspended; a
+# shut-off infected guest is left alone (and that is said), and tagged in
+# its libvirt metadata; every action is recorded with its scan.
+. "$TESTDIR/lib.sh"
+: "${BUILDDIR:?}"
+
+RUN=sentinel-test-running-infected
+NS=http://sentinel.invalid/xmlns/infected/1
+pdir=$WORK/action-plugins
+rm -rf "$pdir" "$WORK/content/runinf"
+mkdir -p "$pdir" "$WORK/content/runinf"
+chmod 755 "$pdir"
+cp "$BUILDDIR/plugins/libvirt-action.so" "$pdir/"
+chmod 644 "$pdir/libvirt-action.so"
+
+# A guest that boots (the clean guest's init) and holds the samples.
+sg_rootfs "$WORK/content/runinf"
+sg_infect "$WORK/content/runinf"
+sg_image "$WORK/content/runinf" "$WORK/runinf.img" || fail "mkfs"
+qemu-img create -q -f qcow2 -b "$WORK/runinf.img" -F raw "$WORK/runinf.qcow2" || fail "qemu-img"
+sg_define $RUN "$WORK" "$WORK/runinf.qcow2" qcow2 || fail "define $RUN"
+sg_virsh start $RUN >/dev/null || fail "start $RUN"
+
+private_daemon actions
+cat >> "$conf" <<EOT
+[plugin quarantine]
+path = $pdir/libvirt-action.so
+guests = $RUN:suspend
+snapshot = yes
+[plugin shutoff]
+path = $pdir/libvirt-action.so
+guests = $G_INFECTED:suspend
+[plugin tagger]
+path = $pdir/libvirt-action.so
+guests = $G_INFECTED:tag
+EOT
+private_daemon_start
+trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; sg_undefine $RUN;
+	sg_virsh metadata $G_INFECTED --uri $NS --remove --config >/dev/null 2>&1;
+	rm -f "$WORK"/runinf.*' EXIT
+
+# actions_of GUEST N: waits until its last scan has N actions recorded.
+actions_of() {
+	for _ in $(seq 1 300); do
+		ctl --socket "$sock" --json results "$1"
+		[ "$(jq '.scan.actions | length' <<<"$OUT")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	fail "$1: fewer than $2 actions: $OUT"
+}
+
+[ "$(sg_virsh domstate $RUN)" = running ] || fail "$RUN is not running"
+ctl --socket "$sock" --json scan $RUN --wait
+expect_rc 1 "scan of the running infected guest"
+id=$(jq .scan.id <<<"$OUT")
+actions_of $RUN 2
+jq -e --arg id "$id" '[.scan.actions[] | select(.plugin == "quarantine") | .text] ==
+	["disk-only snapshot sentinel-scan-\($id) taken", "guest suspended (\(.scan.detection_count) detections)"]' \
+	<<<"$OUT" >/dev/null || fail "actions: $OUT"
+[ "$(sg_virsh domstate $RUN)" = paused ] || fail "$RUN not suspended: $(sg_virsh domstate $RUN)"
+sg_virsh snapshot-list $RUN --name | grep -qx "sentinel-scan-$id" || fail "no snapshot: $(sg_virsh snapshot-list $RUN)"
+ok "running guest: snapshot sentinel-scan-$id, then suspended"
+
+ctl --socket "$sock" --json scan "$G_INFECTED" --wait
+expect_rc 1 "scan of the shut-off infected guest"
+id=$(jq .scan.id <<<"$OUT")
+actions_of "$G_INFECTED" 2
+jq -e '[.scan.actions[] | select(.plugin == "shutoff") | .text] == ["suspend: left alone, the guest is not running"]' \
+	<<<"$OUT" >/dev/null || fail "shut-off guest: $OUT"
+jq -e '[.scan.actions[] | select(.plugin == "tagger") | .text] == ["tagged in the guest'"'"'s libvirt metadata ('"$NS"')"]' \
+	<<<"$OUT" >/dev/null || fail "tag: $OUT"
+[ "$(sg_virsh domstate "$G_INFECTED")" = "shut off" ] || fail "$G_INFECTED state changed"
+sg_virsh metadata "$G_INFECTED" --uri $NS --config | grep -q "scan=.$id. detections=" ||
+	fail "metadata: $(sg_virsh metadata "$G_INFECTED" --uri $NS --config)"
+ctl --socket "$sock" results "$G_INFECTED"
+grep -q "^actions: *2 (by plugins)" <<<"$OUT" || fail "results text: $OUT"
+ok "shut-off guest: left alone and said so; tagged (scan $id)"
