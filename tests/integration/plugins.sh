@@ -34,8 +34,10 @@ sink=$!
 cc -shared -fPIC -I "$SRCDIR/include" -o "$pdir/example.so" "$SRCDIR/plugins/example/example.c" ||
 	fail "the example plugin does not build"
 cp "$pdir/jsonl.so" "$pdir/writable.so"
+cp "$pdir/jsonl.so" "$pdir/notroot.so"
 chmod 644 "$pdir"/*.so
 chmod 666 "$pdir/writable.so"
+chown 65534 "$pdir/notroot.so"
 events=$WORK/events.jsonl
 rm -f "$events" "$events.1"
 
@@ -48,6 +50,9 @@ fsync = event
 [plugin writable]
 path = $pdir/writable.so
 file = $WORK/writable.jsonl
+[plugin stranger]
+path = $pdir/notroot.so
+file = $WORK/notroot.jsonl
 [plugin old]
 path = $pdir/badabi.so
 [plugin stuck]
@@ -72,9 +77,11 @@ trap 'kill -TERM $pid $sink 2>/dev/null; wait $pid 2>/dev/null' EXIT
 grep -q "plugin events: loaded $pdir/jsonl.so (jsonl)" "$log" || fail "jsonl not loaded: $(cat "$log")"
 grep -q "plugin writable: refused: file $pdir/writable.so is writable by others (mode 0666)" "$log" ||
 	fail "writable plugin: $(cat "$log")"
+grep -q "plugin stranger: refused: file $pdir/notroot.so is owned by uid 65534, not root" "$log" ||
+	fail "plugin not root's: $(cat "$log")"
 grep -q "plugin old: refused: $pdir/badabi.so has plugin ABI 99, sentineld has 1" "$log" ||
 	fail "wrong ABI: $(cat "$log")"
-[ ! -e "$WORK/writable.jsonl" ] || fail "the refused plugin ran"
+[ ! -e "$WORK/writable.jsonl" ] && [ ! -e "$WORK/notroot.jsonl" ] || fail "a refused plugin ran"
 ok "refused with reasons: $(grep -c 'refused' "$log") plugins; sentineld started"
 
 ctl --socket "$sock" --json scan "$G_INFECTED" --wait
