@@ -27,10 +27,7 @@ ok "json: $(wc -l <<<"$events") events over $nfs filesystems, files never backwa
 # SIGINT while following: the client says so and leaves; the scan ends.
 "$SENTINELCTL" scan "$G_CLEAN" --follow > "$WORK/follow.out" 2> "$WORK/follow.err" &
 f=$!
-for _ in $(seq 1 600); do
-	grep -q "^$G_CLEAN: running" "$WORK/follow.out" && break
-	sleep 0.1
-done
+wait_line 600 "$WORK/follow.out" "^$G_CLEAN: running" || fail "no progress line: $(cat "$WORK/follow.out")"
 kill -INT "$f"
 wait "$f"
 [ $? -eq 2 ] || fail "exit status after SIGINT"

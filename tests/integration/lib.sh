@@ -98,6 +98,18 @@ expect_gone() {
 	done
 }
 
+# wait_line TENTHS FILE PATTERN: until a line of FILE matches PATTERN
+# (grep's basic regex), for at most TENTHS tenths of a second; 1 if none
+# came.
+wait_line() {
+	local tenths=$1 file=$2 pattern=$3
+	for _ in $(seq 1 "$tenths"); do
+		grep -q -- "$pattern" "$file" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	grep -q -- "$pattern" "$file" 2>/dev/null
+}
+
 # private_daemon NAME: starts a second sentineld of its own (socket, state,
 # log named after NAME) beside the fixture's; sets sock, conf, log, pid.
 # Call private_daemon_start again to restart it on the same state.

@@ -106,10 +106,7 @@ ok "jsonl: 1 + $ndet + 1 events; example plugin logged the scan"
 # exec: one run per event, in order; the event's JSON on stdin matches
 # its environment; scan_started's exit 3 is logged.  (Runs are in the
 # plugin's thread: wait for the last.)
-for _ in $(seq 1 300); do
-	grep -q "^scan_finished|$G_INFECTED|" "$execout" 2>/dev/null && break
-	sleep 0.1
-done
+wait_line 300 "$execout" "^scan_finished|$G_INFECTED|" || fail "exec never ran for the end: $(cat "$execout")"
 [ "$(cut -d'|' -f1 "$execout" | uniq -c | awk '{ print $2 "=" $1 }' | tr '\n' ' ')" = \
     "scan_started=1 file_detected=$ndet scan_finished=1 " ] || fail "exec runs: $(cat "$execout")"
 while IFS='|' read -r ev g id st sig path json; do
@@ -123,21 +120,14 @@ grep -q "plugin notify: $pdir/record for scan_started of $G_INFECTED: exited wit
 ok "exec: $(wc -l < "$execout") runs, stdin and environment agree, a failure logged"
 
 # syslog: each detection at alert (local3 = 19: <153>), the end at warning.
-for _ in $(seq 1 100); do
-	grep -q "scan [0-9]* infected" "$WORK/syslog.out" && break
-	sleep 0.1
-done
+wait_line 100 "$WORK/syslog.out" "scan [0-9]* infected" || fail "no syslog line: $(cat "$WORK/syslog.out")"
 [ "$(grep -c "^<153>.* sentinel-test\[$pid\]: guest $G_INFECTED: .* FOUND in /.* (scan [0-9]*, clamav)$" "$WORK/syslog.out")" -eq "$ndet" ] ||
 	fail "syslog detections: $(cat "$WORK/syslog.out")"
 grep -q "^<156>.*: guest $G_INFECTED: scan [0-9]* infected, [0-9]* files, $ndet detections$" "$WORK/syslog.out" ||
 	fail "syslog end of scan: $(cat "$WORK/syslog.out")"
 ok "syslog: $ndet alerts and the end of the scan"
 
-for _ in $(seq 1 300); do
-	grep -q "plugin stuck: a hook has run for" "$log" && break
-	sleep 0.1
-done
-grep -q "plugin stuck: a hook has run for" "$log" || fail "hung hook not reported: $(cat "$log")"
+wait_line 300 "$log" "plugin stuck: a hook has run for" || fail "hung hook not reported: $(cat "$log")"
 ok "the hung plugin is reported, scans and the socket went on"
 
 mv "$events" "$events.1"
@@ -154,11 +144,7 @@ expect_rc 0 "scan after the rotation"
 	fail "the rotated file changed: $(tail -1 "$events.1")"
 ok "SIGHUP: new file, the rotated one untouched"
 
-for _ in $(seq 1 100); do
-	grep -q "plugin notify: .* for scan_finished of $G_CLEAN: timed out after 2 s; killed" "$log" && break
-	sleep 0.1
-done
-grep -q "plugin notify: .* for scan_finished of $G_CLEAN: timed out after 2 s; killed" "$log" ||
+wait_line 100 "$log" "plugin notify: .* for scan_finished of $G_CLEAN: timed out after 2 s; killed" ||
 	fail "timeout not logged: $(cat "$log")"
 pgrep -f "sleep 100" >/dev/null && fail "the timed-out program's child outlived it"
 grep -q "^<157>.*: guest $G_CLEAN: scan [0-9]* clean, " "$WORK/syslog.out" || fail "syslog clean scan: $(cat "$WORK/syslog.out")"

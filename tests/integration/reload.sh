@@ -12,11 +12,7 @@ trap 'kill -TERM $pid 2>/dev/null; wait $pid' EXIT
 cp "$conf" "$conf.good"
 printf '[scan]\nmax_file_size = lots\n' >> "$conf"
 kill -HUP "$pid"
-for _ in $(seq 1 100); do
-	grep -q "keeping the running configuration" "$log" && break
-	sleep 0.1
-done
-grep -q "reload: $conf:.*max_file_size: \"lots\".*keeping the running configuration" "$log" ||
+wait_line 100 "$log" "reload: $conf:.*max_file_size: \"lots\".*keeping the running configuration" ||
 	fail "bad reload not reported: $(cat "$log")"
 ctl --socket "$sock" --json status
 expect_rc 0 "status after a bad reload"

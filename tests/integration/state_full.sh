@@ -37,11 +37,8 @@ SENTINEL_SOCKET=$sock daemon_serves "a full state database"
 ok "full: scanned, answered in full ($ndet detections), kept in memory"
 
 rm -f "$mnt/fill"
-for _ in $(seq 1 300); do
-	grep -q "state: result of the scan of $G_INFECTED written" "$log" && break
-	sleep 0.1
-done
-grep -q "state: result of the scan of $G_INFECTED written" "$log" || fail "not written once space returned: $(cat "$log")"
+wait_line 300 "$log" "state: result of the scan of $G_INFECTED written" ||
+	fail "not written once space returned: $(cat "$log")"
 ctl --socket "$sock" --json results "$G_INFECTED"
 expect_rc 1 "results once written"
 [ "$(jq -r '"\(.scan.stored) \(.scan.id | type) \(.scan.detections | length)"' <<<"$OUT")" = "null number $ndet" ] ||
