@@ -362,6 +362,35 @@ print_skipped(json_t *sk)
 	printf("%s\n", any ? "" : " nothing");
 }
 
+/* Which disks the scan read: a shut-off guest's images, a point-in-time
+ * backup of a running one, or its images live. */
+static void
+print_view(json_t *s)
+{
+	const char *view = NULL, *note = NULL;
+	char t[32];
+
+	if (json_is_string(json_object_get(s, "view")))
+		view = str(s, "view");
+	if (json_is_string(json_object_get(s, "view_note")))
+		note = str(s, "view_note");
+	if (view == NULL)
+		return;
+	if (strcmp(view, "offline") == 0)
+		printf("view:         the guest's images (shut off)\n");
+	else if (strcmp(view, "backup") == 0) {
+		format_time(num(s, "view_at"), t, sizeof(t));
+		printf("view:         point in time %s (backup job), %s%s%s%s; "
+		    "taken in %.2f s, ended in %.2f s\n", t,
+		    str(s, "view_consistency"), note ? " (" : "",
+		    note ? note : "", note ? ")" : "",
+		    (double)num(s, "view_begin_ms") / 1000,
+		    (double)num(s, "view_end_ms") / 1000);
+	} else
+		printf("view:         live, not point-in-time: %s\n",
+		    note ? note : "no reason recorded");
+}
+
 /* Prints one scan record; returns the exit status it stands for. */
 static int
 print_scan(json_t *s)
@@ -391,6 +420,7 @@ print_scan(json_t *s)
 		printf("time:         %s to %s (%.1f s, appliance launch "
 		    "%.1f s)\n", t0, t1, (double)(ended - started) / 1000,
 		    (double)num(s, "launch_ms") / 1000);
+	print_view(s);
 	if (json_is_string(json_object_get(s, "os")))
 		printf("system:       %s (paths as the guest mounts them)\n",
 		    str(s, "os"));

@@ -99,6 +99,25 @@ const struct opt_entry config_options[] = {
 	{ "scan", "max_load", OPT_DOUBLE, 0, 10000, "0",
 	    OFF(max_load),
 	    "1-minute load average above which no scan starts; 0: not checked" },
+	{ "view", "point_in_time", OPT_BOOL, 0, 1, "yes",
+	    OFF(point_in_time),
+	    "scan a running guest through a libvirt backup job (pull mode): "
+	    "its disks as they were at one instant; no: a live overlay" },
+	{ "view", "freeze", OPT_BOOL, 0, 1, "yes",
+	    OFF(view_freeze),
+	    "freeze the guest's filesystems through its QEMU guest agent, if "
+	    "it has one, for the instant the backup job starts" },
+	{ "view", "scratch_dir", OPT_STRING, 0, 0, "/var/lib/sentinel/scratch",
+	    OFF(scratch_dir),
+	    "backup jobs' scratch files and NBD sockets; qemu's user must "
+	    "reach it" },
+	{ "view", "max_scratch", OPT_SIZE, 1 << 20, 1LL << 50, "4G",
+	    OFF(max_scratch),
+	    "scratch space one scan's view may use (it grows with what the "
+	    "guest writes meanwhile); past it the scan stops, incomplete" },
+	{ "view", "qemu_user", OPT_STRING, 0, 0, "libvirt-qemu",
+	    OFF(qemu_user),
+	    "user the hypervisor's qemu runs as: it owns scratch_dir" },
 	{ "schedule", "interval", OPT_DURATION, 60, 366 * 86400LL, "24h",
 	    OFF(interval), "time from the end of a complete scan to the next" },
 	{ "schedule", "jitter", OPT_DURATION, 0, 366 * 86400LL, "2h",

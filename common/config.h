@@ -70,6 +70,11 @@ struct config {
 	int		 scan_on_shutdown;
 	uint64_t	 busy_read_rate;	/* 0 means not checked */
 	uint64_t	 busy_max_delay;
+	int		 point_in_time;
+	int		 view_freeze;
+	char		*scratch_dir;
+	uint64_t	 max_scratch;
+	char		*qemu_user;
 	struct guest_conf *guests;		/* [guest NAME] sections */
 	struct plugin_conf *plugins;		/* [plugin NAME], in order */
 };

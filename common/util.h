@@ -21,6 +21,8 @@ int	 mkdir_p(const char *, mode_t);
 int	 mkdir_parent(const char *, mode_t);
 /* Wall clock in milliseconds since the epoch. */
 int64_t	 now_ms(void);
+/* Milliseconds of CLOCK_MONOTONIC, for durations. */
+uint64_t mono_ms(void);
 /* Local time "YYYY-MM-DD HH:MM:SS" of an epoch time in ms; "-" for 0. */
 void	 format_time(int64_t, char *, size_t);
 /* "1.5M" style size, for humans. */

@@ -89,10 +89,25 @@ gsrc_launch(const struct scan_opts *o, struct scan_progress *pr, char *err,
 		}
 	}
 	for (i = 0; i < o->ndisks; i++) {
-		if (guestfs_add_drive_opts(g, o->disks[i].path,
-		    GUESTFS_ADD_DRIVE_OPTS_READONLY, 1,
-		    GUESTFS_ADD_DRIVE_OPTS_FORMAT, o->disks[i].format,
-		    -1) == -1) {
+		const struct scan_disk *d = &o->disks[i];
+		int rc;
+
+		if (d->nbd) {
+			/* A backup job's export: the guest-visible data. */
+			char server[sizeof("unix:") + 4096];
+			char *servers[] = { server, NULL };
+
+			snprintf(server, sizeof(server), "unix:%s", d->path);
+			rc = guestfs_add_drive_opts(g, d->target,
+			    GUESTFS_ADD_DRIVE_OPTS_READONLY, 1,
+			    GUESTFS_ADD_DRIVE_OPTS_FORMAT, d->format,
+			    GUESTFS_ADD_DRIVE_OPTS_PROTOCOL, "nbd",
+			    GUESTFS_ADD_DRIVE_OPTS_SERVER, servers, -1);
+		} else
+			rc = guestfs_add_drive_opts(g, d->path,
+			    GUESTFS_ADD_DRIVE_OPTS_READONLY, 1,
+			    GUESTFS_ADD_DRIVE_OPTS_FORMAT, d->format, -1);
+		if (rc == -1) {
 			snprintf(err, errlen, "disk %s (%s): %s",
 			    o->disks[i].target ? o->disks[i].target : "?",
 			    o->disks[i].path, gsrc_error(g));

@@ -22,6 +22,7 @@
 #include "listing.h"
 #include "log.h"
 #include "scan.h"
+#include "util.h"
 #include "walker.h"
 
 /* One tree: a filesystem alone, or a guest OS with its mounts. */
@@ -131,15 +132,6 @@ skip_reason_name(enum skip_reason r)
 	    "excluded", "unreadable", "encrypted", "special", "filesystem" };
 
 	return (unsigned int)r < SKIP_NREASONS ? names[r] : "unknown";
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* The device a guest path lives on: the longest mountpoint above it. */

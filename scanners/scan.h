@@ -17,9 +17,11 @@ struct verdict_cache;
 struct file_index;
 
 struct scan_disk {
-	char	*path;		/* file or block device on the host */
+	char	*path;		/* file or block device on the host, or the
+				 * Unix socket of an NBD server */
 	char	*format;	/* "raw", "qcow2", ...: always given */
-	char	*target;	/* "vda", for messages */
+	char	*target;	/* "vda": for messages, and the NBD export */
+	int	 nbd;		/* path is an NBD socket exporting target */
 };
 
 struct scan_opts {

@@ -41,6 +41,7 @@ disks_copy(const struct scan_disk *d, size_t n)
 		c[i].path = strdup(d[i].path);
 		c[i].format = strdup(d[i].format);
 		c[i].target = strdup(d[i].target);
+		c[i].nbd = d[i].nbd;
 		if (!c[i].path || !c[i].format || !c[i].target) {
 			disks_free(c, i + 1);
 			return NULL;
@@ -184,4 +185,127 @@ out:
 	disks_free(d, nd);
 	xmlFreeDoc(doc);
 	return rc;
+}
+
+/*
+ * The guest agent channel of a domain's live XML: -1 none, 0 present but
+ * not connected (no agent answering in the guest), 1 connected.
+ */
+int
+domxml_agent(const char *xml)
+{
+	xmlDoc *doc;
+	xmlNode *root, *n, *t;
+	char *name, *state;
+	int rc = -1;
+
+	doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
+	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (doc == NULL || (root = xmlDocGetRootElement(doc)) == NULL)
+		goto out;
+	n = child(root, "devices");
+	for (n = n ? n->children : NULL; n != NULL && rc == -1; n = n->next) {
+		if (n->type != XML_ELEMENT_NODE ||
+		    strcmp((const char *)n->name, "channel") != 0 ||
+		    (t = child(n, "target")) == NULL)
+			continue;
+		name = attr(t, "name");
+		state = attr(t, "state");
+		if (name != NULL && strcmp(name, "org.qemu.guest_agent.0") == 0)
+			rc = state != NULL && strcmp(state, "connected") == 0;
+		free(name);
+		free(state);
+	}
+out:
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+/* Appends S to the buffer, with XML's special characters escaped if ESC. */
+static int
+put(char **b, size_t *len, size_t *cap, const char *s, int esc)
+{
+	const char *r;
+	char one[2] = "";
+	size_t n;
+
+	for (; *s != '\0'; s++) {
+		switch (esc ? *s : '\0') {
+		case '&':	r = "&amp;"; break;
+		case '<':	r = "&lt;"; break;
+		case '>':	r = "&gt;"; break;
+		case '\'':	r = "&apos;"; break;
+		case '"':	r = "&quot;"; break;
+		default:	one[0] = *s; r = one; break;
+		}
+		n = strlen(r);
+		if (*len + n + 1 > *cap) {
+			size_t nc = (*cap + n + 1) * 2;
+			char *nb = realloc(*b, nc);
+
+			if (nb == NULL)
+				return -1;
+			*b = nb;
+			*cap = nc;
+		}
+		memcpy(*b + *len, r, n + 1);
+		*len += n;
+	}
+	return 0;
+}
+
+/*
+ * The backup XML of a pull-mode job exporting disks D[0..n) over the NBD
+ * Unix socket SOCK, each with its scratch file SCRATCH[i].  Disks left out
+ * take no part (libvirt backs up only the listed ones once any is).
+ */
+char *
+domxml_backup(const char *sock, const struct scan_disk *d, size_t n,
+    char *const *scratch)
+{
+	char *b = NULL;
+	size_t len = 0, cap = 0, i;
+
+#define PUT(str, esc) do {						\
+	if (put(&b, &len, &cap, (str), (esc)) == -1)			\
+		goto oom;						\
+} while (0)
+	PUT("<domainbackup mode='pull'>\n  <server transport='unix' socket='",
+	    0);
+	PUT(sock, 1);
+	PUT("'/>\n  <disks>\n", 0);
+	for (i = 0; i < n; i++) {
+		PUT("    <disk name='", 0);
+		PUT(d[i].target, 1);
+		PUT("' backup='yes' type='file'>\n      <scratch file='", 0);
+		PUT(scratch[i], 1);
+		PUT("'/>\n      <driver type='qcow2'/>\n    </disk>\n", 0);
+	}
+	PUT("  </disks>\n</domainbackup>\n", 0);
+#undef PUT
+	return b;
+oom:
+	free(b);
+	return NULL;
+}
+
+/* The NBD socket of a running backup job's XML, or NULL. */
+char *
+domxml_backup_socket(const char *xml)
+{
+	xmlDoc *doc;
+	xmlNode *root;
+	char *sock = NULL, *transport;
+
+	doc = xmlReadMemory(xml, (int)strlen(xml), "backup.xml", NULL,
+	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (doc != NULL && (root = xmlDocGetRootElement(doc)) != NULL &&
+	    strcmp((const char *)root->name, "domainbackup") == 0 &&
+	    (transport = attr(child(root, "server"), "transport")) != NULL) {
+		if (strcmp(transport, "unix") == 0)
+			sock = attr(child(root, "server"), "socket");
+		free(transport);
+	}
+	xmlFreeDoc(doc);
+	return sock;
 }

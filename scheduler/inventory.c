@@ -35,6 +35,7 @@ struct inv_waiter {
 struct inv_work {
 	uv_work_t	 req;
 	char		*uri;
+	char		*scratch_dir;	/* to find orphaned backup jobs */
 	struct guest	*guests;
 	size_t		 nguests;
 	int		 ok;
@@ -44,6 +45,7 @@ struct inv_work {
 static struct guest *guests;
 static size_t nguests;
 static int connected;
+static int orphans_checked;	/* by the refresh thread only */
 static char lasterr[512];
 static int64_t refreshed_ms;
 static virConnectPtr conn;	/* touched only by the work thread */
@@ -125,7 +127,7 @@ state_name(int st)
 	}
 }
 
-static const char *
+const char *
 virt_error(void)
 {
 	virErrorPtr e = virGetLastError();
@@ -241,6 +243,11 @@ refresh_work(uv_work_t *req)
 		w->nguests++;
 	}
 	w->ok = 1;
+	/* Once: jobs left by a sentineld that died mid-scan. */
+	if (!orphans_checked) {
+		view_orphans(conn, doms, n, w->scratch_dir);
+		orphans_checked = 1;
+	}
 out:
 	for (i = 0; i < n; i++)
 		virDomainFree(doms[i]);
@@ -328,6 +335,7 @@ refresh_done(uv_work_t *req, int status)
 		guests_free(w->guests, w->nguests);
 	}
 	free(w->uri);
+	free(w->scratch_dir);
 	free(w);
 	refreshing = 0;
 	if (w_ok) {
@@ -367,7 +375,10 @@ start_refresh(void)
 	struct inv_work *w;
 
 	if ((w = calloc(1, sizeof(*w))) == NULL ||
-	    (w->uri = strdup(sd.conf.libvirt_uri)) == NULL) {
+	    (w->uri = strdup(sd.conf.libvirt_uri)) == NULL ||
+	    (w->scratch_dir = strdup(sd.conf.scratch_dir)) == NULL) {
+		if (w != NULL)
+			free(w->uri);
 		free(w);
 		log_warnx("inventory: out of memory");
 		flush_waiters();
@@ -382,6 +393,7 @@ start_refresh(void)
 		refreshing = 0;
 		stopped_keep();
 		free(w->uri);
+		free(w->scratch_dir);
 		free(w);
 		log_warnx("inventory: cannot queue a refresh");
 		flush_waiters();

@@ -33,6 +33,10 @@ static struct jobq unstored = TAILQ_HEAD_INITIALIZER(unstored);
 static unsigned int nunstored;
 static uv_timer_t unstored_timer;
 
+/* Backup views' scratch space is measured this often while scans run. */
+#define SCRATCH_CHECK_MS	1000
+static uv_timer_t scratch_timer;
+
 /* Tells the shutdown that no worker is left, once. */
 static void
 idle_once(void)
@@ -56,6 +60,7 @@ job_free(struct job *j)
 	scan_result_free(&j->result);
 	scan_progress_destroy(&j->progress);
 	disks_free(j->disks, j->ndisks);
+	view_free(&j->view);
 	free(j->disk_note);
 	free(j->backend);
 	free(j->backend_settings);
@@ -77,7 +82,9 @@ worker(void *arg)
 	/* Signals stay unblocked: the appliance's qemu is forked from this
 	 * thread and would inherit a blocked mask.  libuv's handlers are
 	 * installed with SA_RESTART, so a signal landing here is harmless. */
+	view_begin(j);
 	scan_run(&j->opts, &j->progress, &j->result);
+	view_end(j);
 	/* The file index is written here, off the loop: it may be large. */
 	if (j->findex != NULL && j->result.status != SCAN_FAILED &&
 	    findex_save(j->findex) == -1)
@@ -152,6 +159,7 @@ unstored_keep(struct job *j)
 		j->opts.engine = NULL;
 	}
 	disks_free(j->disks, j->ndisks);
+	view_free(&j->view);
 	j->disks = NULL;
 	j->ndisks = 0;
 	if (nunstored == UNSTORED_MAX)
@@ -195,6 +203,16 @@ finish(struct job *j)
 	if (j->cancel_why[0] != '\0' && r->status == SCAN_INCOMPLETE &&
 	    strcmp(r->reason, "cancelled") == 0)
 		snprintf(r->reason, sizeof(r->reason), "%s", j->cancel_why);
+	/* What failed once the daemon stopped it (a backup job ended under
+	 * the appliance) failed because it was stopped. */
+	else if (j->cancel_why[0] != '\0' && r->status == SCAN_FAILED) {
+		char was[sizeof(r->reason)];
+
+		snprintf(was, sizeof(was), "%s", r->reason);
+		r->status = SCAN_INCOMPLETE;
+		snprintf(r->reason, sizeof(r->reason), "%s (then: %s)",
+		    j->cancel_why, was);
+	}
 	/* Disks the scan could not cover are said, and a scan that missed
 	 * some is not clean: it is incomplete. */
 	if (j->disk_note != NULL) {
@@ -250,6 +268,16 @@ finish(struct job *j)
 }
 
 static void
+on_scratch_timer(uv_timer_t *t)
+{
+	struct job *j;
+
+	(void)t;
+	TAILQ_FOREACH(j, &running, entry)
+		view_check_scratch(j);
+}
+
+static void
 on_done(uv_async_t *a)
 {
 	struct job *j;
@@ -267,6 +295,8 @@ on_done(uv_async_t *a)
 		nrunning--;
 		finish(j);
 	}
+	if (nrunning == 0)
+		uv_timer_stop(&scratch_timer);
 	if (sd.stopping) {
 		if (nrunning == 0)
 			idle_once();
@@ -315,6 +345,12 @@ start(struct job *j)
 			j->disks = d;
 			j->ndisks = g->ndisks;
 		}
+	}
+	if (view_prepare(j, g) == -1) {
+		j->result.status = SCAN_FAILED;
+		snprintf(j->result.reason, sizeof(j->result.reason),
+		    "out of memory");
+		return -1;
 	}
 	j->opts.guest = j->guest;
 	j->opts.disks = j->disks;
@@ -419,7 +455,9 @@ jobs_start(struct pol_guest *pg)
 		return;
 	}
 	TAILQ_INSERT_TAIL(&running, j, entry);
-	nrunning++;
+	if (nrunning++ == 0)
+		uv_timer_start(&scratch_timer, on_scratch_timer,
+		    SCRATCH_CHECK_MS, SCRATCH_CHECK_MS);
 }
 
 /* `sentinelctl cancel`: a running scan stops (recorded incomplete with
@@ -475,7 +513,8 @@ jobs_init(void)
 {
 	if (uv_mutex_init(&done_mtx) != 0 ||
 	    uv_async_init(sd.loop, &done_async, on_done) != 0 ||
-	    uv_timer_init(sd.loop, &unstored_timer) != 0)
+	    uv_timer_init(sd.loop, &unstored_timer) != 0 ||
+	    uv_timer_init(sd.loop, &scratch_timer) != 0)
 		return -1;
 	return 0;
 }
@@ -648,5 +687,7 @@ jobs_close(void)
 		    "could not take it before sentineld stopped");
 	uv_timer_stop(&unstored_timer);
 	uv_close((uv_handle_t *)&unstored_timer, NULL);
+	uv_timer_stop(&scratch_timer);
+	uv_close((uv_handle_t *)&scratch_timer, NULL);
 	uv_close((uv_handle_t *)&done_async, NULL);
 }

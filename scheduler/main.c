@@ -392,6 +392,7 @@ on_hup(uv_signal_t *s, int signum)
 	 * sentineld serves throughout, so the reload is done here. */
 	service_notify("READY=1\nSTATUS=configuration reloaded");
 	schedule_reconf();
+	view_setup(&sd.conf, 0);
 	inventory_refresh(NULL, NULL);
 	plugins_reopen();
 	self_check_start();
@@ -474,6 +475,8 @@ main(int argc, char *argv[])
 		log_warnx("state %s: cannot close the scans a previous run left "
 		    "queued or running; tried again at the next start",
 		    sd.conf.state_path);
+	/* Before the inventory: stale scratch files go before any scan. */
+	view_setup(&sd.conf, 1);
 	if (vcache_init((size_t)sd.conf.verdict_cache,
 	    engine_version(sd.engine)) == -1)
 		fatalx("verdict cache: out of memory for %lld entries",

@@ -46,6 +46,43 @@ struct job_waiter {
 	TAILQ_ENTRY(job_waiter)		 entry;
 };
 
+/* Which disks a scan read (view.c). */
+enum view_kind {
+	VIEW_OFFLINE,		/* a shut-off guest's images */
+	VIEW_BACKUP,		/* a backup job's point-in-time export */
+	VIEW_LIVE,		/* a running guest's images, changing */
+};
+
+struct _virConnect;
+struct _virDomain;
+
+struct view {
+	/* Settings, copied when the scan starts. */
+	int			 want;		/* try a backup job */
+	int			 freeze;
+	uint64_t		 max_scratch;
+	char			*dir;		/* scratch_dir */
+	char			*uri;
+	char			 off_why[160];	/* why want is 0 */
+	/* What the scan got. */
+	enum view_kind		 kind;
+	const char		*consistency;	/* backup: crash-/application- */
+	char			 note[384];	/* why live, or no freeze */
+	int64_t			 at_ms;		/* when taken (wall clock) */
+	int64_t			 begin_ms, end_ms; /* cost of taking, ending */
+	uint64_t		 scratch_used;	/* most seen, bytes */
+	/* The backup job, while it runs; guarded by the job's
+	 * progress.mtx where the loop reads it. */
+	struct _virConnect	*conn;
+	struct _virDomain	*dom;
+	int			 job;
+	int			 aborting;	/* past max_scratch */
+	char			 sock[108];
+	char			**scratch;	/* one per disk */
+	struct scan_disk	*disks;		/* the NBD exports */
+	size_t			 ndisks;
+};
+
 /* A scan, from the request until its result is stored. */
 struct job {
 	int64_t				 id;		/* row in scans */
@@ -68,6 +105,7 @@ struct job {
 	struct scan_opts		 opts;
 	struct scan_progress		 progress;
 	struct scan_result		 result;
+	struct view			 view;
 	uv_thread_t			 thread;
 	TAILQ_HEAD(, job_waiter)	 waiters;
 	TAILQ_ENTRY(job)		 entry;		/* queued or running */
@@ -133,6 +171,10 @@ int		 domxml_disks(const char *, struct scan_disk **, size_t *,
 		    char **, char *, size_t);
 void		 disks_free(struct scan_disk *, size_t);
 struct scan_disk *disks_copy(const struct scan_disk *, size_t);
+int		 domxml_agent(const char *);
+char		*domxml_backup(const char *, const struct scan_disk *, size_t,
+		    char *const *);
+char		*domxml_backup_socket(const char *);
 
 /* jobs.c */
 int		 jobs_init(void);
@@ -170,6 +212,18 @@ int		 schedule_pause(const char *, const char *, int, char *,
 		    size_t);
 int64_t		 schedule_paused(const char *);
 json_t		*schedule_next_due_json(const char *);
+
+/* view.c */
+int		 view_setup(const struct config *, int);
+int		 view_prepare(struct job *, const struct guest *);
+void		 view_begin(struct job *);
+void		 view_end(struct job *);
+void		 view_free(struct view *);
+void		 view_check_scratch(struct job *);
+void		 view_orphans(struct _virConnect *, struct _virDomain **, int,
+		    const char *);
+const char	*view_kind_name(enum view_kind);
+const char	*virt_error(void);
 
 /* vcache.c */
 int		 vcache_init(size_t, const char *);

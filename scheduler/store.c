@@ -48,7 +48,13 @@ static const char schema[] =
     " skipped_special INTEGER DEFAULT 0,"
     " skipped_filesystem INTEGER DEFAULT 0,"
     " sig_version TEXT,"
-    " os TEXT);"
+    " os TEXT,"
+    " view TEXT,"			/* offline, backup, live */
+    " view_consistency TEXT,"
+    " view_note TEXT,"
+    " view_at INTEGER,"
+    " view_begin_ms INTEGER,"
+    " view_end_ms INTEGER);"
     "CREATE INDEX IF NOT EXISTS scans_guest ON scans(guest_uuid, id);"
     "CREATE INDEX IF NOT EXISTS scans_name ON scans(guest_name, id);"
     "CREATE TABLE IF NOT EXISTS detections ("
@@ -96,7 +102,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS paused ("
     " what TEXT PRIMARY KEY,"		/* "*" or a guest's UUID */
     " since INTEGER NOT NULL);"
-    "PRAGMA user_version = 5;";
+    "PRAGMA user_version = 6;";
 
 /* Older databases lack the columns added since; the tables come from the
  * schema itself (IF NOT EXISTS). */
@@ -117,6 +123,12 @@ migrate(char **msg)
 		"ALTER TABLE scans ADD COLUMN os TEXT",
 		"ALTER TABLE detections ADD COLUMN guest_path INTEGER DEFAULT 0",
 		"ALTER TABLE detections ADD COLUMN engine TEXT DEFAULT 'clamav'",
+		"ALTER TABLE scans ADD COLUMN view TEXT",
+		"ALTER TABLE scans ADD COLUMN view_consistency TEXT",
+		"ALTER TABLE scans ADD COLUMN view_note TEXT",
+		"ALTER TABLE scans ADD COLUMN view_at INTEGER",
+		"ALTER TABLE scans ADD COLUMN view_begin_ms INTEGER",
+		"ALTER TABLE scans ADD COLUMN view_end_ms INTEGER",
 	};
 	sqlite3_stmt *st;
 	int version = 0;
@@ -128,7 +140,7 @@ migrate(char **msg)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (version == 0 || version >= 5)
+	if (version == 0 || version >= 6)
 		return SQLITE_OK;
 	for (i = 0; i < sizeof(columns) / sizeof(columns[0]); i++)
 		if (sqlite3_exec(db, columns[i], NULL, NULL, msg) != SQLITE_OK) {
@@ -145,14 +157,21 @@ int
 store_open(const char *path, char *err, size_t errlen)
 {
 	char *msg = NULL;
+	mode_t old;
+	int rc;
 
-	if (mkdir_parent(path, 0750) == -1) {
+	/* Searchable by others (qemu reaches [view] scratch_dir below it),
+	 * so the database itself is private. */
+	if (mkdir_parent(path, 0711) == -1) {
 		snprintf(err, errlen, "state directory for %s: %s", path,
 		    strerror(errno));
 		return -1;
 	}
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+	old = umask(077);
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+	umask(old);
+	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "state %s: %s", path,
 		    db ? sqlite3_errmsg(db) : "cannot open");
 		goto fail;
@@ -318,7 +337,9 @@ store_scan_finished(const struct job *j, int64_t ended)
 	    "stream_ms = ?13, cache_hits = ?14, unchanged = ?15, "
 	    "skipped_limit = ?16, skipped_excluded = ?17, "
 	    "skipped_encrypted = ?18, skipped_special = ?19, "
-	    "skipped_filesystem = ?20, sig_version = ?21, os = ?22 "
+	    "skipped_filesystem = ?20, sig_version = ?21, os = ?22, "
+	    "view = ?23, view_consistency = ?24, view_note = ?25, "
+	    "view_at = ?26, view_begin_ms = ?27, view_end_ms = ?28 "
 	    "WHERE id = ?12")) == NULL)
 		goto out;
 	sqlite3_bind_text(st, 1, scan_status_name(r->status), -1, SQLITE_STATIC);
@@ -345,6 +366,22 @@ store_scan_finished(const struct job *j, int64_t ended)
 	sqlite3_bind_text(st, 21, j->sig_version, -1, SQLITE_STATIC);
 	if (r->os[0] != '\0')
 		sqlite3_bind_text(st, 22, r->os, -1, SQLITE_STATIC);
+	/* A scan that never ran took no view. */
+	if (j->started_ms > 0) {
+		const struct view *v = &j->view;
+
+		sqlite3_bind_text(st, 23, view_kind_name(v->kind), -1,
+		    SQLITE_STATIC);
+		if (v->kind == VIEW_BACKUP) {
+			sqlite3_bind_text(st, 24, v->consistency, -1,
+			    SQLITE_STATIC);
+			sqlite3_bind_int64(st, 26, v->at_ms);
+			sqlite3_bind_int64(st, 27, v->begin_ms);
+			sqlite3_bind_int64(st, 28, v->end_ms);
+		}
+		if (v->note[0] != '\0')
+			sqlite3_bind_text(st, 25, v->note, -1, SQLITE_STATIC);
+	}
 	if (step_done(st) == -1)
 		goto out;
 	if (r->detections != NULL) {
@@ -571,10 +608,11 @@ skipped_json(int64_t scan_id)
 #define SCAN_COLUMNS "id, guest_name, guest_uuid, trigger, queued, started, " \
 	"ended, status, reason, files, bytes_read, bytes_scanned, " \
 	"fs_scanned, fs_failed, launch_ms, stream_ms, cache_hits, unchanged, " \
-	"sig_version, os, skipped_too_large, skipped_limit, skipped_excluded, " \
+	"sig_version, os, view, view_consistency, view_note, view_at, " \
+	"view_begin_ms, view_end_ms, skipped_too_large, skipped_limit, skipped_excluded, " \
 	"errors, skipped_encrypted, skipped_special, skipped_filesystem, " \
 	"(SELECT count(*) FROM detections WHERE scan_id = scans.id)"
-#define SCAN_NPLAIN	20	/* columns before the skipped counts */
+#define SCAN_NPLAIN	26	/* columns before the skipped counts */
 
 static json_t *
 row_json(sqlite3_stmt *st, int with_detections)
@@ -583,7 +621,8 @@ row_json(sqlite3_stmt *st, int with_detections)
 	    "trigger", "queued", "started", "ended", "status", "reason",
 	    "files", "bytes_read", "bytes_scanned", "fs_scanned", "fs_failed",
 	    "launch_ms", "stream_ms", "cache_hits", "unchanged",
-	    "signature_version", "os" };
+	    "signature_version", "os", "view", "view_consistency", "view_note",
+	    "view_at", "view_begin_ms", "view_end_ms" };
 	json_t *o = json_object(), *sk = json_object();
 	int i;
 

@@ -41,6 +41,34 @@ EOT
 	echo "sentinel-test" > "$dir/etc/hostname"
 }
 
+# sg_ticker_rootfs DIR: a root whose init keeps writing: every second a
+# new /ticks/tN (the EICAR string), 256 KiB written over the next slice of
+# a 32 MiB file of random data (old data overwritten: what a backup job's
+# scratch file must keep), a sync, then "tick N" on the console.
+sg_ticker_rootfs() {
+	local dir=$1
+	sg_rootfs "$dir"
+	printf '%s' "$SG_EICAR" > "$dir/eicar.src"
+	mkdir -p "$dir/ticks" "$dir/data"
+	head -c 32M /dev/urandom > "$dir/data/fill"
+	cat > "$dir/sbin/init" <<'EOT'
+#!/bin/busybox sh
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -o remount,rw /
+echo "sentinel test guest up"
+n=0
+while :; do
+	n=$((n + 1))
+	/bin/busybox cp /eicar.src /ticks/t$n
+	/bin/busybox dd if=/dev/urandom of=/data/fill bs=64k count=4 \
+	    seek=$((n % 128 * 4)) conv=notrunc 2>/dev/null
+	/bin/busybox sync
+	echo "tick $n"
+	/bin/busybox sleep 1
+done
+EOT
+}
+
 # sg_infect DIR: the EICAR string and clamav-testfiles in nested directories.
 sg_infect() {
 	local dir=$1 n=0 f sub

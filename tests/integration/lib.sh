@@ -18,6 +18,7 @@ G_NOFS=sentinel-test-nofs
 G_CLONE=sentinel-test-clone
 G_LAYOUT=sentinel-test-layout
 G_HOSTILE=sentinel-test-hostile
+G_TICKER=sentinel-test-ticker	# the view test's own, running
 G_ALL="$G_INFECTED $G_CLEAN $G_NOFS $G_CLONE $G_LAYOUT $G_HOSTILE"
 
 export SENTINEL_SOCKET=$SOCK
@@ -68,12 +69,16 @@ per_storage_scans = 4
 ; This shared machine's own load must not hold the tests up.
 max_io_pressure = 100
 max_cpu_pressure = 100
+[view]
+; Each daemon its own: at start it ends the backup jobs whose sockets
+; are in it.
+scratch_dir = ${3%.db}-scratch
 EOT
 	# Scans on schedule only where a test asks for them, and then of the
 	# first four guests (the layout and hostile guests have tests of their
 	# own).
-	local g excluded="$G_LAYOUT $G_HOSTILE"
-	[ "${SCHEDULED:-0}" != 0 ] || excluded=$G_ALL
+	local g excluded="$G_LAYOUT $G_HOSTILE $G_TICKER"
+	[ "${SCHEDULED:-0}" != 0 ] || excluded="$G_ALL $G_TICKER"
 	for g in $excluded; do
 		printf '[guest %s]\nexclude = yes\n' "$g" >> "$1"
 	done

@@ -5,7 +5,7 @@
 
 "$SRCDIR/scripts/host-setup" || fail "libvirtd and virtlogd could not be started"
 
-for g in $G_ALL; do
+for g in $G_ALL $G_TICKER; do
 	sg_undefine "$g"
 done
 if [ -f "$PIDFILE" ]; then

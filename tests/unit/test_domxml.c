@@ -89,14 +89,68 @@ test_bad_xml(void **state)
 static void
 test_copy(void **state)
 {
-	struct scan_disk src[1] = { { "/a", "raw", "vda" } }, *c;
+	struct scan_disk src[1] = { { "/a", "raw", "vda", 1 } }, *c;
 
 	(void)state;
 	c = disks_copy(src, 1);
 	assert_non_null(c);
 	assert_string_equal(c[0].path, "/a");
 	assert_true(c[0].path != src[0].path);
+	assert_int_equal(c[0].nbd, 1);
 	disks_free(c, 1);
+}
+
+static void
+test_agent(void **state)
+{
+	(void)state;
+	assert_int_equal(domxml_agent("<domain><devices><disk/></devices>"
+	    "</domain>"), -1);
+	/* Another channel is not the agent's. */
+	assert_int_equal(domxml_agent("<domain><devices><channel type='unix'>"
+	    "<target type='virtio' name='org.example.x' state='connected'/>"
+	    "</channel></devices></domain>"), -1);
+	assert_int_equal(domxml_agent("<domain><devices><channel type='unix'>"
+	    "<target type='virtio' name='org.qemu.guest_agent.0' "
+	    "state='disconnected'/></channel></devices></domain>"), 0);
+	assert_int_equal(domxml_agent("<domain><devices><channel type='unix'>"
+	    "<target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+	    "</devices></domain>"), 0);
+	assert_int_equal(domxml_agent("<domain><devices><channel type='unix'>"
+	    "<target type='virtio' name='org.qemu.guest_agent.0' "
+	    "state='connected'/></channel></devices></domain>"), 1);
+	assert_int_equal(domxml_agent("not xml"), -1);
+}
+
+/* The backup XML parses back to the same socket, and values are escaped. */
+static void
+test_backup(void **state)
+{
+	struct scan_disk d[2] = { { "/img/a", "qcow2", "vda", 0 },
+	    { "/img/b", "raw", "vdb", 0 } };
+	char *scratch[2] = { "/s/u-vda.qcow2", "/s/it's<&>.qcow2" };
+	char *xml, *sock;
+
+	(void)state;
+	xml = domxml_backup("/s/a'b&c.sock", d, 2, scratch);
+	assert_non_null(xml);
+	assert_non_null(strstr(xml, "<domainbackup mode='pull'>"));
+	assert_non_null(strstr(xml, "socket='/s/a&apos;b&amp;c.sock'"));
+	assert_non_null(strstr(xml, "<disk name='vda' backup='yes' "
+	    "type='file'>"));
+	assert_non_null(strstr(xml, "<scratch file='/s/u-vda.qcow2'/>"));
+	assert_non_null(strstr(xml, "file='/s/it&apos;s&lt;&amp;&gt;.qcow2'"));
+	/* The image paths are libvirt's business, not the backup's. */
+	assert_null(strstr(xml, "/img/"));
+	sock = domxml_backup_socket(xml);
+	assert_non_null(sock);
+	assert_string_equal(sock, "/s/a'b&c.sock");
+	free(sock);
+	free(xml);
+	assert_null(domxml_backup_socket("<domainbackup mode='pull'><server "
+	    "transport='tcp' name='localhost' port='10809'/></domainbackup>"));
+	assert_null(domxml_backup_socket("<domain/>"));
+	assert_null(domxml_backup_socket("<"));
 }
 
 int
@@ -107,6 +161,8 @@ main(void)
 		cmocka_unit_test(test_no_disks),
 		cmocka_unit_test(test_bad_xml),
 		cmocka_unit_test(test_copy),
+		cmocka_unit_test(test_agent),
+		cmocka_unit_test(test_backup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
