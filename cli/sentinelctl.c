@@ -677,14 +677,17 @@ cmd_history(struct ctl *c, int argc, char **argv)
 		json_decref(r);
 		return EXIT_CLEAN;
 	}
-	printf("%-7s %-24s %-10s %-19s %-10s %8s %4s %s\n", "SCAN", "GUEST",
-	    "TRIGGER", "ENDED", "STATUS", "FILES", "DET", "REASON");
+	printf("%-7s %-24s %-10s %-19s %-10s %8s %4s %-7s %s\n", "SCAN",
+	    "GUEST", "TRIGGER", "ENDED", "STATUS", "FILES", "DET", "VIEW",
+	    "REASON");
 	json_array_foreach(json_object_get(r, "scans"), i, s) {
 		format_time(num(s, "ended"), when, sizeof(when));
-		printf("%-7lld %-24s %-10s %-19s %-10s %8lld %4lld %s\n",
+		printf("%-7lld %-24s %-10s %-19s %-10s %8lld %4lld %-7s %s\n",
 		    num(s, "id"), str(s, "guest"), str(s, "trigger"), when,
 		    str(s, "status"), num(s, "files"),
 		    num(s, "detection_count"),
+		    json_is_string(json_object_get(s, "view")) ?
+		    str(s, "view") : "-",
 		    json_is_string(json_object_get(s, "reason")) ?
 		    str(s, "reason") : "");
 	}

@@ -154,6 +154,9 @@ scan=$(jq .scan <<<"$OUT")
 grep -q '^/eicar.src$' <(jq -r '.detections[].path' <<<"$scan") || fail "live scan found nothing: $scan"
 [ "$(job_op)" = Backup ] && sg_virsh backup-dumpxml $G_TICKER | grep -q "$f/f.sock" ||
 	fail "the foreign job did not survive the scan"
+ctl history $G_TICKER --limit 1
+grep -q "^[0-9]*  *$G_TICKER  *on-demand .* infected  *[0-9]*  *[0-9]*  *live  " <<<"$OUT" ||
+	fail "history does not show the live view: $OUT"
 ctl results $G_TICKER
 grep -q '^view: *live, not point-in-time: a backup job is already running on the guest$' <<<"$OUT" ||
 	fail "results do not say live: $OUT"
