@@ -241,8 +241,8 @@ view_prepare(struct job *j, const struct guest *g)
 	return 0;
 }
 
-/* The operation of the job running on dom, or -1 if none (or unknown
- * and *type is set to the job's type). */
+/* Sets *type to the type of the job running on dom (VIR_DOMAIN_JOB_NONE
+ * if none, or if libvirt cannot say) and returns its operation, or -1. */
 static int
 job_operation(virDomainPtr dom, int *type)
 {

@@ -56,6 +56,16 @@ sg_ticker_rootfs() {
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -o remount,rw /
 echo "sentinel test guest up"
+# The guest agent, where sg_agent put one.
+if [ -x /usr/sbin/qemu-ga ]; then
+	/bin/busybox insmod /lib/modules/virtio_console.ko
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		port=$(/bin/busybox ls /dev/vport*p1 2>/dev/null)
+		[ -n "$port" ] && break
+		/bin/busybox sleep 0.5
+	done
+	/usr/sbin/qemu-ga -m virtio-serial -p "$port" -t /tmp &
+fi
 n=0
 while :; do
 	n=$((n + 1))
@@ -67,6 +77,23 @@ while :; do
 	/bin/busybox sleep 1
 done
 EOT
+}
+
+# sg_agent DIR: the host's QEMU guest agent, the libraries it loads and
+# the virtio console module of the kernel sg_kernel copies, for a root of
+# sg_ticker_rootfs (whose init starts them).
+sg_agent() {
+	local dir=$1 k f
+	k=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+	[ -x /usr/sbin/qemu-ga ] || { echo "no /usr/sbin/qemu-ga (install qemu-guest-agent)" >&2; return 1; }
+	f=$(find "/lib/modules/${k#/boot/vmlinuz-}" -name 'virtio_console.ko' | head -n 1)
+	[ -n "$f" ] || { echo "no virtio_console.ko for ${k#/boot/vmlinuz-}" >&2; return 1; }
+	mkdir -p "$dir/usr/sbin" "$dir/lib/modules" "$dir/tmp"
+	cp "$f" "$dir/lib/modules/virtio_console.ko"
+	cp /usr/sbin/qemu-ga "$dir/usr/sbin/qemu-ga"
+	for f in $(ldd /usr/sbin/qemu-ga | grep -o '/[^ ]*'); do
+		cp --parents -L "$f" "$dir/"
+	done
 }
 
 # sg_infect DIR: the EICAR string and clamav-testfiles in nested directories.

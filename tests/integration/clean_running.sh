@@ -14,6 +14,12 @@ nfiles=$(find "$WORK/content/clean" -type f | wc -l)
 [ "$(jq '.detections | length' <<<"$scan")" -eq 0 ] || fail "detections in a clean guest: $scan"
 [ "$(jq -r .fs_scanned <<<"$scan")" -eq 1 ] || fail "fs_scanned: $scan"
 [ "$(sg_virsh domstate "$G_CLEAN")" = running ] || fail "$G_CLEAN stopped running during the scan"
+# Read at one instant through a backup job; no agent channel, so not frozen.
+[ "$(jq -r .view <<<"$scan")" = backup ] || fail "view: $scan"
+[ "$(jq -r .view_consistency <<<"$scan")" = crash-consistent ] || fail "consistency: $scan"
+[ "$(jq -r .view_note <<<"$scan")" = "no guest agent channel" ] || fail "view note: $scan"
+[ -z "$(sg_virsh domjobinfo "$G_CLEAN" | sed -n 's/^Operation: *\([^ ]*\) *$/\1/p')" ] ||
+	fail "a job left on $G_CLEAN"
 ok "clean, $nfiles files, guest still running"
 
 ctl guests
