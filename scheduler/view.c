@@ -177,7 +177,9 @@ prepare_dir(const struct config *c, char *why, size_t len)
 		    errno ? strerror(errno) : "no such user");
 		return -1;
 	}
-	if (mkdir_p(dir, 0700) == -1 || lstat(dir, &st) == -1) {
+	/* Parents it creates must let qemu through; the directory itself
+	 * is made 0700 below. */
+	if (mkdir_p(dir, 0711) == -1 || lstat(dir, &st) == -1) {
 		snprintf(why, len, "scratch_dir %s: %s", dir, strerror(errno));
 		return -1;
 	}
@@ -242,7 +244,7 @@ view_prepare(struct job *j, const struct guest *g)
 }
 
 /* Sets *type to the type of the job running on dom (VIR_DOMAIN_JOB_NONE
- * if none, or if libvirt cannot say) and returns its operation, or -1. */
+ * if none, -1 if libvirt cannot say) and returns its operation, or -1. */
 static int
 job_operation(virDomainPtr dom, int *type)
 {
@@ -251,7 +253,7 @@ job_operation(virDomainPtr dom, int *type)
 
 	*type = VIR_DOMAIN_JOB_NONE;
 	if (virDomainGetJobStats(dom, type, &params, &nparams, 0) == -1) {
-		*type = VIR_DOMAIN_JOB_NONE;
+		*type = -1;
 		return -1;
 	}
 	if (*type != VIR_DOMAIN_JOB_NONE &&
@@ -291,22 +293,33 @@ job_socket(virDomainPtr dom)
 	return sock;
 }
 
-/* Ends the job on dom if it is still the one on sock. */
-static void
+/* Ends the job on dom if it is still the one on sock; -1 if it may be
+ * left running (said in the log). */
+static int
 abort_ours(virDomainPtr dom, const char *sock, const char *guest)
 {
 	char *s;
-	int type, op;
+	int type, op, rc = 0;
 
 	op = job_operation(dom, &type);
+	if (type == -1) {
+		log_warnx("scan %s: cannot tell whether the backup job still "
+		    "runs: %s; sentineld ends it at its next start, or end it "
+		    "with virsh domjobabort", guest, virt_error());
+		return -1;
+	}
 	if (type == VIR_DOMAIN_JOB_NONE ||
 	    op != VIR_DOMAIN_JOB_OPERATION_BACKUP ||
 	    (s = job_socket(dom)) == NULL)
-		return;
-	if (strcmp(s, sock) == 0 && virDomainAbortJob(dom) == -1)
-		log_warnx("scan %s: the backup job could not be ended: %s; end "
-		    "it with virsh domjobabort", guest, virt_error());
+		return 0;
+	if (strcmp(s, sock) == 0 && virDomainAbortJob(dom) == -1) {
+		log_warnx("scan %s: the backup job could not be ended: %s; "
+		    "sentineld ends it at its next start, or end it with virsh "
+		    "domjobabort", guest, virt_error());
+		rc = -1;
+	}
 	free(s);
+	return rc;
 }
 
 static void
@@ -450,7 +463,7 @@ view_begin(struct job *j)
 		/* The inventory's word on whether it runs stands. */
 		if (v->kind == VIEW_LIVE)
 			live(v, "cannot connect to libvirt: ", virt_error());
-		return;
+		goto out;
 	}
 	if ((v->dom = virDomainLookupByUUIDString(v->conn, j->uuid)) == NULL) {
 		if (v->kind == VIEW_LIVE)
@@ -468,6 +481,10 @@ view_begin(struct job *j)
 		goto out;
 	}
 	op = job_operation(v->dom, &type);
+	if (type == -1) {
+		live(v, "cannot read the guest's jobs: ", virt_error());
+		goto out;
+	}
 	if (type != VIR_DOMAIN_JOB_NONE) {
 		v->kind = VIEW_LIVE;
 		snprintf(v->note, sizeof(v->note), "a %s job is already "
@@ -485,10 +502,12 @@ view_begin(struct job *j)
 	frozen = freeze(j);
 	v->at_ms = now_ms();
 	rc = virDomainBackupBegin(v->dom, xml, NULL, 0);
+	/* Before the thaw, which may set an error of its own. */
+	if (rc == -1)
+		live(v, "the backup job could not start: ", virt_error());
 	if (frozen)
 		thaw(j);
 	if (rc == -1) {
-		live(v, "the backup job could not start: ", virt_error());
 		v->consistency = NULL;
 		v->at_ms = 0;
 		remove_files(v);
@@ -520,6 +539,7 @@ view_end(struct job *j)
 {
 	struct view *v = &j->view;
 	uint64_t t0 = mono_ms(), used;
+	int left;
 
 	if (v->job) {
 		pthread_mutex_lock(&j->progress.mtx);
@@ -528,13 +548,16 @@ view_end(struct job *j)
 		pthread_mutex_unlock(&j->progress.mtx);
 		/* Ours only: the guest may have stopped (ending the job)
 		 * and someone else started one since. */
-		if (!v->aborting)
-			abort_ours(v->dom, v->sock, j->guest);
+		left = !v->aborting &&
+		    abort_ours(v->dom, v->sock, j->guest) == -1;
+		/* qemu keeps a scratch file it has open: removing it does
+		 * not disturb a job left running. */
 		remove_files(v);
 		v->end_ms = (int64_t)(mono_ms() - t0);
-		log_info("scan %s: point-in-time view ended in %lld ms; its "
-		    "scratch files held up to %llu bytes", j->guest,
-		    (long long)v->end_ms, (unsigned long long)used);
+		if (!left)
+			log_info("scan %s: point-in-time view ended in %lld ms; "
+			    "its scratch files held up to %llu bytes", j->guest,
+			    (long long)v->end_ms, (unsigned long long)used);
 	}
 	disconnect(v);
 }
