@@ -63,7 +63,6 @@ struct view {
 	uint64_t		 max_scratch;
 	char			*dir;		/* scratch_dir */
 	char			*uri;
-	char			 off_why[160];	/* why want is 0 */
 	/* What the scan got. */
 	enum view_kind		 kind;
 	const char		*consistency;	/* backup: crash-/application- */
