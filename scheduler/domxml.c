@@ -73,6 +73,22 @@ attr(xmlNode *n, const char *name)
 	return s;
 }
 
+/* The root element of XML if it parses, is named NAME and is not a
+ * network fetch in disguise; *docp is for xmlFreeDoc (set even if NULL
+ * is returned). */
+static xmlNode *
+parse(const char *xml, const char *name, xmlDoc **docp)
+{
+	xmlNode *root;
+
+	*docp = xmlReadMemory(xml, (int)strlen(xml), name, NULL,
+	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (*docp == NULL || (root = xmlDocGetRootElement(*docp)) == NULL ||
+	    strcmp((const char *)root->name, name) != 0)
+		return NULL;
+	return root;
+}
+
 static void
 note_add(char *note, size_t notelen, const char *target, const char *why)
 {
@@ -111,10 +127,7 @@ domxml_disks(const char *xml, struct scan_disk **out, size_t *nout,
 	*out = NULL;
 	*nout = 0;
 	*notep = NULL;
-	doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
-	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (doc == NULL || (root = xmlDocGetRootElement(doc)) == NULL ||
-	    strcmp((const char *)root->name, "domain") != 0) {
+	if ((root = parse(xml, "domain", &doc)) == NULL) {
 		snprintf(err, errlen, "domain XML does not parse");
 		goto out;
 	}
@@ -199,9 +212,7 @@ domxml_agent(const char *xml)
 	char *name, *state;
 	int rc = -1;
 
-	doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
-	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (doc == NULL || (root = xmlDocGetRootElement(doc)) == NULL)
+	if ((root = parse(xml, "domain", &doc)) == NULL)
 		goto out;
 	n = child(root, "devices");
 	for (n = n ? n->children : NULL; n != NULL && rc == -1; n = n->next) {
@@ -297,10 +308,7 @@ domxml_backup_socket(const char *xml)
 	xmlNode *root;
 	char *sock = NULL, *transport;
 
-	doc = xmlReadMemory(xml, (int)strlen(xml), "backup.xml", NULL,
-	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (doc != NULL && (root = xmlDocGetRootElement(doc)) != NULL &&
-	    strcmp((const char *)root->name, "domainbackup") == 0 &&
+	if ((root = parse(xml, "domainbackup", &doc)) != NULL &&
 	    (transport = attr(child(root, "server"), "transport")) != NULL) {
 		if (strcmp(transport, "unix") == 0)
 			sock = attr(child(root, "server"), "socket");

@@ -245,7 +245,7 @@ refresh_work(uv_work_t *req)
 	w->ok = 1;
 	/* Once: jobs left by a sentineld that died mid-scan. */
 	if (!orphans_checked) {
-		view_orphans(conn, doms, n, w->scratch_dir);
+		view_orphans(doms, n, w->scratch_dir);
 		orphans_checked = 1;
 	}
 out:

@@ -219,8 +219,7 @@ void		 view_begin(struct job *);
 void		 view_end(struct job *);
 void		 view_free(struct view *);
 void		 view_check_scratch(struct job *);
-void		 view_orphans(struct _virConnect *, struct _virDomain **, int,
-		    const char *);
+void		 view_orphans(struct _virDomain **, int, const char *);
 const char	*view_kind_name(enum view_kind);
 const char	*virt_error(void);
 

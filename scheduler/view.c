@@ -486,7 +486,6 @@ view_begin(struct job *j)
 		goto out;
 	}
 	if (type != VIR_DOMAIN_JOB_NONE) {
-		v->kind = VIEW_LIVE;
 		snprintf(v->note, sizeof(v->note), "a %s job is already "
 		    "running on the guest", operation_name(op));
 		goto out;
@@ -667,13 +666,12 @@ view_check_scratch(struct job *j)
  * on its guests, known by their socket in DIR, are ended.
  */
 void
-view_orphans(virConnectPtr conn, virDomainPtr *doms, int n, const char *dir)
+view_orphans(virDomainPtr *doms, int n, const char *dir)
 {
 	size_t dl = strlen(dir);
 	char *sock;
 	int i, type, op;
 
-	(void)conn;
 	for (i = 0; i < n; i++) {
 		if (virDomainIsActive(doms[i]) != 1)
 			continue;

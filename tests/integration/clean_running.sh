@@ -18,7 +18,7 @@ nfiles=$(find "$WORK/content/clean" -type f | wc -l)
 [ "$(jq -r .view <<<"$scan")" = backup ] || fail "view: $scan"
 [ "$(jq -r .view_consistency <<<"$scan")" = crash-consistent ] || fail "consistency: $scan"
 [ "$(jq -r .view_note <<<"$scan")" = "no guest agent channel" ] || fail "view note: $scan"
-[ -z "$(sg_virsh domjobinfo "$G_CLEAN" | sed -n 's/^Operation: *\([^ ]*\) *$/\1/p')" ] ||
+[ -z "$(job_op "$G_CLEAN")" ] ||
 	fail "a job left on $G_CLEAN"
 ok "clean, $nfiles files, guest still running"
 

@@ -84,6 +84,12 @@ EOT
 	done
 }
 
+# job_op GUEST: the operation of the libvirt job running on GUEST
+# ("Backup", ...), or nothing.
+job_op() {
+	sg_virsh domjobinfo "$1" 2>/dev/null | sed -n 's/^Operation: *\([^ ]*\) *$/\1/p'
+}
+
 # appliances PID: the appliance qemus (not qemu-img) that PID started.
 appliances() {
 	pgrep -P "$1" -f '^[^ ]*qemu-system' | sort -n

@@ -71,12 +71,11 @@ private_daemon_start
 export SENTINEL_SOCKET=$sock
 [ "$(stat -c %U "$scratch")" = libvirt-qemu ] || fail "scratch_dir is not qemu's: $(stat -c '%U %a' "$scratch")"
 
-job_op() { sg_virsh domjobinfo $G_TICKER 2>/dev/null | sed -n 's/^Operation: *\([^ ]*\) *$/\1/p'; }
 scratch_files() { find "$scratch" -mindepth 1 | sort; }
 # until_backup PID: polls until the guest has a backup job (0) or PID ends.
 until_backup() {
 	for _ in $(seq 1 1200); do
-		[ "$(job_op)" = Backup ] && return 0
+		[ "$(job_op $G_TICKER)" = Backup ] && return 0
 		kill -0 "$1" 2>/dev/null || return 1
 		sleep 0.1
 	done
@@ -84,7 +83,7 @@ until_backup() {
 }
 
 blk_before=$(sg_virsh domblklist --details $G_TICKER)
-[ -z "$(job_op)" ] || fail "a job on $G_TICKER before the scan: $(job_op)"
+[ -z "$(job_op $G_TICKER)" ] || fail "a job on $G_TICKER before the scan: $(job_op $G_TICKER)"
 
 # 1. The point-in-time scan.
 "$SENTINELCTL" --json scan $G_TICKER --wait >"$WORK/view1.json" 2>"$WORK/view1.err" &
@@ -102,7 +101,7 @@ scan=$(jq .scan "$WORK/view1.json")
 # guest wrote on (checked below).
 [ "$(jq -r .view_consistency <<<"$scan")" = application-consistent ] || fail "consistency: $scan"
 [ "$(jq -r .view_note <<<"$scan")" = null ] || fail "view note: $(jq .view_note <<<"$scan")"
-[ -z "$(job_op)" ] || fail "a job left on $G_TICKER after the scan: $(job_op)"
+[ -z "$(job_op $G_TICKER)" ] || fail "a job left on $G_TICKER after the scan: $(job_op $G_TICKER)"
 [ -z "$(scratch_files)" ] || fail "left in scratch_dir: $(scratch_files)"
 [ "$(sg_virsh domstate $G_TICKER)" = running ] || fail "$G_TICKER stopped"
 [ "$(sg_virsh domblklist --details $G_TICKER)" = "$blk_before" ] ||
@@ -161,7 +160,7 @@ scan=$(jq .scan <<<"$OUT")
 [ "$(jq -r .view_note <<<"$scan")" = "a backup job is already running on the guest" ] ||
 	fail "view note: $(jq .view_note <<<"$scan")"
 grep -q '^/eicar.src$' <(jq -r '.detections[].path' <<<"$scan") || fail "live scan found nothing: $scan"
-[ "$(job_op)" = Backup ] && sg_virsh backup-dumpxml $G_TICKER | grep -q "$f/f.sock" ||
+[ "$(job_op $G_TICKER)" = Backup ] && sg_virsh backup-dumpxml $G_TICKER | grep -q "$f/f.sock" ||
 	fail "the foreign job did not survive the scan"
 ctl history $G_TICKER --limit 1
 grep -q "^[0-9]*  *$G_TICKER  *on-demand .* infected  *[0-9]*  *[0-9]*  *live  " <<<"$OUT" ||
@@ -182,12 +181,12 @@ kill -KILL "$pid"
 wait "$pid" 2>/dev/null
 # Its appliance would read on; the job must outlive both to be an orphan.
 [ -z "$apps" ] || kill -KILL $apps 2>/dev/null
-[ "$(job_op)" = Backup ] || fail "no job left by the killed daemon"
+[ "$(job_op $G_TICKER)" = Backup ] || fail "no job left by the killed daemon"
 [ -n "$(scratch_files)" ] || fail "no scratch file left by the killed daemon"
 private_daemon_start
 wait_line 600 "$log" "ended the backup job a scan that did not end left on $G_TICKER ($scratch/$uuid.sock)" ||
 	fail "orphaned job not ended: $(tail -n 20 "$log")"
-[ -z "$(job_op)" ] || fail "orphaned job still there: $(job_op)"
+[ -z "$(job_op $G_TICKER)" ] || fail "orphaned job still there: $(job_op $G_TICKER)"
 [ -z "$(scratch_files)" ] || fail "stale scratch files still there: $(scratch_files)"
 grep -q "removed $scratch/$uuid-vda.qcow2, left by a scan that did not end" "$log" ||
 	fail "stale scratch file removal not logged"
@@ -203,7 +202,7 @@ scan=$(jq .scan <<<"$OUT")
 [ "$(jq -r .status <<<"$scan")" = incomplete ] || fail "status past max_scratch: $scan"
 jq -r .reason <<<"$scan" | grep -q "scratch files passed max_scratch (1048576 bytes)" ||
 	fail "reason: $(jq .reason <<<"$scan")"
-[ -z "$(job_op)" ] || fail "job left after max_scratch: $(job_op)"
+[ -z "$(job_op $G_TICKER)" ] || fail "job left after max_scratch: $(job_op $G_TICKER)"
 [ -z "$(scratch_files)" ] || fail "left in scratch_dir after max_scratch: $(scratch_files)"
 [ "$(sg_virsh domstate $G_TICKER)" = running ] || fail "$G_TICKER stopped"
 ok "max_scratch: scan stopped, incomplete, job ended"
