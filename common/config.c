@@ -37,10 +37,23 @@ const struct opt_entry config_options[] = {
 	    "every file; empty: no YARA" },
 	{ "guestfs", "backend", OPT_STRING, 0, 0, "",
 	    OFF(guestfs_backend),
-	    "libguestfs backend; empty means libguestfs' default" },
+	    "libguestfs backend: empty or direct (the appliance runs inside "
+	    "the scanner's sandbox, as the scanner user)" },
 	{ "guestfs", "backend_settings", OPT_STRING, 0, 0, "",
 	    OFF(guestfs_backend_settings),
 	    "libguestfs backend settings, colon separated (e.g. force_tcg)" },
+	{ "scanner", "user", OPT_STRING, 0, 0, "sentinel-scan",
+	    OFF(scanner_user),
+	    "unprivileged user the scanner processes and their appliances run "
+	    "as; never root" },
+	{ "scanner", "dir", OPT_STRING, 0, 0, "/var/lib/sentinel/scanner",
+	    OFF(scanner_dir),
+	    "where sentineld puts the read-only NBD exports of the disks a scan "
+	    "reads (0710, root and the scanner's group)" },
+	{ "scanner", "appliance", OPT_STRING, 0, 0,
+	    "/var/cache/sentinel/appliance", OFF(scanner_appliance),
+	    "libguestfs appliance the scanners boot, prepared by sentineld when "
+	    "missing (libguestfs-make-fixed-appliance) and read-only to them" },
 	{ "control", "socket", OPT_STRING, 0, 0, "/run/sentinel/sentineld.sock",
 	    OFF(control_socket), "path of the control socket" },
 	{ "control", "group", OPT_STRING, 0, 0, "",

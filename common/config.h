@@ -42,6 +42,9 @@ struct config {
 	char		*yara_rules;		/* "" means no YARA */
 	char		*guestfs_backend;	/* "" means libguestfs' default */
 	char		*guestfs_backend_settings;
+	char		*scanner_user;
+	char		*scanner_dir;
+	char		*scanner_appliance;
 	char		*control_socket;
 	char		*control_group;		/* "" means root only */
 	char		*state_path;

@@ -16,6 +16,13 @@ static const char *log_prog = "sentinel";
 static int log_stderr = 1;
 static int log_verbose;
 static pthread_mutex_t log_mtx = PTHREAD_MUTEX_INITIALIZER;
+static void (*log_sink)(int, const char *);
+
+void
+log_set_sink(void (*fn)(int, const char *))
+{
+	log_sink = fn;
+}
 
 void
 log_init(const char *progname, int to_stderr, int verbose)
@@ -33,6 +40,12 @@ log_setverbose(int verbose)
 	log_verbose = verbose;
 }
 
+int
+log_verbose_on(void)
+{
+	return log_verbose;
+}
+
 static void __attribute__((format(printf, 2, 0)))
 vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 {
@@ -44,6 +57,10 @@ vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 		return;
 	if (suffix != NULL && (size_t)n < sizeof(msg))
 		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", suffix);
+	if (log_sink != NULL) {
+		log_sink(pri, msg);
+		return;
+	}
 	if (!log_stderr) {
 		syslog(pri, "%s", msg);
 		return;

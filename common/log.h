@@ -9,6 +9,10 @@
 
 void	log_init(const char *progname, int to_stderr, int verbose);
 void	log_setverbose(int verbose);
+int	log_verbose_on(void);
+/* Every line goes to FN (priority, text) instead: a scanner child sends
+ * its lines to sentineld. */
+void	log_set_sink(void (*)(int, const char *));
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -17,6 +17,7 @@
 #include <yara.h>
 
 #include "engine.h"
+#include "stamp.h"
 
 struct engine {
 	struct cl_engine	*cl;
@@ -53,65 +54,15 @@ engine_global_init(char *err, size_t errlen)
 	return 0;
 }
 
-static int is_database(const char *);
-static int is_rules(const char *);
-
-/*
- * A version for the loaded signatures: libclamav's own (the daily CVD's)
- * where there is one, and a hash of every database file's name, size and
- * time, so that any change to the directory (freshclam, or a hand-made
- * .hdb) gives a new version and makes cached clean verdicts stale.
- */
-static void
-files_stamp(const char *dir, int (*wanted)(const char *), char *out,
-    size_t outlen)
-{
-	unsigned char sum[32] = { 0 }, h[32];
-	char line[512], path[4096];
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-	size_t i;
-
-	if ((d = opendir(dir)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (!wanted(de->d_name))
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-			if (stat(path, &st) == -1)
-				continue;
-			snprintf(line, sizeof(line), "%s:%lld:%lld.%09ld",
-			    de->d_name, (long long)st.st_size,
-			    (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-			if (cl_sha256(line, strlen(line), h, NULL) == NULL)
-				continue;
-			/* Added up: the order readdir gives does not matter. */
-			for (i = 0; i < sizeof(sum); i++)
-				sum[i] = (unsigned char)(sum[i] + h[i]);
-		}
-		closedir(d);
-	}
-	if (outlen > 0)
-		out[0] = '\0';
-	for (i = 0; i < 8 && 2 * i + 2 < outlen; i++)
-		snprintf(out + 2 * i, 3, "%02x", sum[i]);
-}
-
-/* The signature files' stamp, then "+y" and the rule files' when there
- * are YARA rules. */
+/* The signature files' stamp (stamp.c), then "+y" and the rule files'
+ * when there are YARA rules; libclamav's default directory for "". */
 void
 engine_dir_stamp(const char *dir, const char *yaradir, char *out,
     size_t outlen)
 {
-	char y[24];
-
 	if (dir == NULL || *dir == '\0')
 		dir = cl_retdbdir();
-	files_stamp(dir, is_database, out, outlen);
-	if (yaradir != NULL && *yaradir != '\0') {
-		files_stamp(yaradir, is_rules, y, sizeof(y));
-		snprintf(out + strlen(out), outlen - strlen(out), "+y%s", y);
-	}
+	sig_dir_stamp(dir, yaradir, out, outlen);
 }
 
 static void
@@ -164,36 +115,6 @@ set_limits(struct cl_engine *cl, const struct engine_limits *l, char *err,
 	return 0;
 }
 
-/* A file name libclamav would load as a database. */
-static int
-is_database(const char *name)
-{
-	static const char *ext[] = { ".cvd", ".cld", ".cud", ".hdb", ".hsb",
-	    ".hdu", ".hsu", ".mdb", ".msb", ".mdu", ".msu", ".ndb", ".ndu",
-	    ".ldb", ".ldu", ".cdb", ".idb", ".fp", ".sfp", ".ign", ".ign2",
-	    ".pdb", ".gdb", ".wdb", ".ftm", ".cbc", ".crb", ".cat", ".yar",
-	    ".yara", ".pwdb", ".imp", ".db" };
-	const char *dot;
-	size_t i;
-
-	if ((dot = strrchr(name, '.')) == NULL)
-		return 0;
-	for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
-		if (strcmp(dot, ext[i]) == 0)
-			return 1;
-	return 0;
-}
-
-/* A YARA rules file. */
-static int
-is_rules(const char *name)
-{
-	const char *dot = strrchr(name, '.');
-
-	return dot != NULL && (strcmp(dot, ".yar") == 0 ||
-	    strcmp(dot, ".yara") == 0);
-}
-
 struct yr_errors {
 	char		*err;
 	size_t		 errlen;
@@ -243,7 +164,7 @@ load_yara(struct engine *e, const char *dir, char *err, size_t errlen)
 	}
 	yr_compiler_set_callback(comp, on_yr_error, &ye);
 	for (i = 0; i < n; i++) {
-		if (!is_rules(names[i]->d_name))
+		if (!sig_is_rules(names[i]->d_name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
 		if ((f = fopen(path, "r")) == NULL) {
@@ -289,7 +210,7 @@ dir_has_databases(const char *dir)
 	if ((d = opendir(dir)) == NULL)
 		return 0;
 	while (!found && (de = readdir(d)) != NULL)
-		found = is_database(de->d_name);
+		found = sig_is_database(de->d_name);
 	closedir(d);
 	return found;
 }

@@ -55,6 +55,12 @@ split_settings(char *copy)
 	return v;
 }
 
+static void
+user_cancel(void *g)
+{
+	guestfs_user_cancel(g);
+}
+
 guestfs_h *
 gsrc_launch(const struct scan_opts *o, struct scan_progress *pr, char *err,
     size_t errlen)
@@ -116,6 +122,7 @@ gsrc_launch(const struct scan_opts *o, struct scan_progress *pr, char *err,
 	}
 	pthread_mutex_lock(&pr->mtx);
 	pr->g = g;
+	pr->on_cancel = user_cancel;
 	pthread_mutex_unlock(&pr->mtx);
 	if (atomic_load(&pr->cancel)) {
 		snprintf(err, errlen, "cancelled");

@@ -33,8 +33,33 @@ struct tree {
 	char		**mps;		/* mountpoint, device, ...; NULL-ended */
 };
 
+/*
+ * The thread that parses tar streams and runs the engines: every guest
+ * byte that is parsed on the host is parsed here.  It is started before
+ * the appliance and confined first (opts->confine_parser); the scan's
+ * thread hands it one stream at a time and waits.
+ */
+enum parser_state { P_IDLE, P_WORK, P_DONE, P_QUIT };
+
+struct parser {
+	pthread_t		 t;
+	pthread_mutex_t		 m;
+	pthread_cond_t		 cv;
+	enum parser_state	 state;
+	int			 ready;		/* confined (or failed to be) */
+	int			 confine_rc;
+	char			 confine_err[256];
+	/* One walk: what walk_tar_fd takes, and what it gave. */
+	int			 fd;
+	const char		*prefix;
+	struct walk_ctx		*c;
+	int			 rc;
+	char			 err[256];
+};
+
 struct walk_ctx {
 	const struct scan_opts	*opts;
+	struct parser		*parser;
 	struct scan_progress	*pr;
 	struct scan_result	*res;
 	struct scan_detection	**tail;
@@ -42,97 +67,6 @@ struct walk_ctx {
 	const struct tree	*tree;
 	struct listing		*l;
 };
-
-void
-scan_progress_init(struct scan_progress *pr)
-{
-	memset(pr, 0, sizeof(*pr));
-	atomic_init(&pr->files, 0);
-	atomic_init(&pr->bytes_read, 0);
-	atomic_init(&pr->fs_bytes, 0);
-	atomic_init(&pr->cancel, 0);
-	pthread_mutex_init(&pr->mtx, NULL);
-}
-
-/* The filesystem being scanned now, for progress reports. */
-void
-scan_progress_fs(struct scan_progress *pr, char *buf, size_t len)
-{
-	pthread_mutex_lock(&pr->mtx);
-	snprintf(buf, len, "%s", pr->fs);
-	pthread_mutex_unlock(&pr->mtx);
-}
-
-static void
-set_progress_fs(struct scan_progress *pr, const char *fs)
-{
-	pthread_mutex_lock(&pr->mtx);
-	snprintf(pr->fs, sizeof(pr->fs), "%s", fs);
-	pthread_mutex_unlock(&pr->mtx);
-}
-
-void
-scan_progress_destroy(struct scan_progress *pr)
-{
-	pthread_mutex_destroy(&pr->mtx);
-}
-
-void
-scan_cancel(struct scan_progress *pr)
-{
-	atomic_store(&pr->cancel, 1);
-	pthread_mutex_lock(&pr->mtx);
-	/* guestfs_user_cancel is meant to be called from another thread: it
-	 * stops a transfer (our tar-out) in progress. */
-	if (pr->g != NULL)
-		guestfs_user_cancel(pr->g);
-	pthread_mutex_unlock(&pr->mtx);
-}
-
-const char *
-scan_status_name(enum scan_status s)
-{
-	switch (s) {
-	case SCAN_CLEAN:	return "clean";
-	case SCAN_INFECTED:	return "infected";
-	case SCAN_INCOMPLETE:	return "incomplete";
-	case SCAN_FAILED:	return "failed";
-	}
-	return "unknown";
-}
-
-void
-scan_result_free(struct scan_result *r)
-{
-	struct scan_detection *d, *next;
-
-	for (d = r->detections; d != NULL; d = next) {
-		next = d->next;
-		free(d->fs);
-		free(d->path);
-		free(d->signature);
-		free(d);
-	}
-	r->detections = NULL;
-	while (r->skips != NULL) {
-		struct scan_skip *k = r->skips;
-
-		r->skips = k->next;
-		free(k->fs);
-		free(k->path);
-		free(k->detail);
-		free(k);
-	}
-}
-
-const char *
-skip_reason_name(enum skip_reason r)
-{
-	static const char *names[SKIP_NREASONS] = { "too_large", "limit",
-	    "excluded", "unreadable", "encrypted", "special", "filesystem" };
-
-	return (unsigned int)r < SKIP_NREASONS ? names[r] : "unknown";
-}
 
 /* The device a guest path lives on: the longest mountpoint above it. */
 static const char *
@@ -368,6 +302,102 @@ plan_tree(struct walk_ctx *c)
 	return fetch;
 }
 
+static void *
+parser_main(void *arg)
+{
+	struct parser *p = arg;
+	struct walk_ctx *c;
+	int rc;
+
+	rc = 0;
+	if (p->c->opts->confine_parser != NULL)
+		rc = p->c->opts->confine_parser(p->confine_err,
+		    sizeof(p->confine_err));
+	pthread_mutex_lock(&p->m);
+	p->confine_rc = rc;
+	p->ready = 1;
+	pthread_cond_broadcast(&p->cv);
+	for (;;) {
+		while (p->state != P_WORK && p->state != P_QUIT)
+			pthread_cond_wait(&p->cv, &p->m);
+		if (p->state == P_QUIT)
+			break;
+		c = p->c;
+		pthread_mutex_unlock(&p->m);
+		rc = walk_tar_fd(p->fd, p->prefix, c->opts->max_file_size,
+		    c->opts->budget, on_file, c, &c->pr->cancel,
+		    &c->pr->fs_bytes, p->err, sizeof(p->err));
+		pthread_mutex_lock(&p->m);
+		p->rc = rc;
+		p->state = P_DONE;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->m);
+	return NULL;
+}
+
+/* Starts the parser thread and waits until it is confined; -1 with err
+ * if it could not be started or confined. */
+static int
+parser_start(struct parser *p, struct walk_ctx *c, char *err, size_t errlen)
+{
+	memset(p, 0, sizeof(*p));
+	p->c = c;
+	pthread_mutex_init(&p->m, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	if (pthread_create(&p->t, NULL, parser_main, p) != 0) {
+		snprintf(err, errlen, "cannot start the parser thread");
+		pthread_mutex_destroy(&p->m);
+		pthread_cond_destroy(&p->cv);
+		return -1;
+	}
+	pthread_mutex_lock(&p->m);
+	while (!p->ready)
+		pthread_cond_wait(&p->cv, &p->m);
+	pthread_mutex_unlock(&p->m);
+	c->parser = p;
+	if (p->confine_rc == -1) {
+		snprintf(err, errlen, "confining the parser thread: %s",
+		    p->confine_err);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+parser_stop(struct parser *p)
+{
+	pthread_mutex_lock(&p->m);
+	p->state = P_QUIT;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->m);
+	pthread_join(p->t, NULL);
+	pthread_mutex_destroy(&p->m);
+	pthread_cond_destroy(&p->cv);
+}
+
+/* walk_tar_fd, run by the parser thread; the caller waits. */
+static int
+parser_walk(struct walk_ctx *c, int fd, const char *prefix, char *err,
+    size_t errlen)
+{
+	struct parser *p = c->parser;
+	int rc;
+
+	pthread_mutex_lock(&p->m);
+	p->fd = fd;
+	p->prefix = prefix;
+	p->state = P_WORK;
+	pthread_cond_broadcast(&p->cv);
+	while (p->state != P_DONE)
+		pthread_cond_wait(&p->cv, &p->m);
+	p->state = P_IDLE;
+	rc = p->rc;
+	snprintf(err, errlen, "%s", p->err);
+	pthread_mutex_unlock(&p->m);
+	return rc;
+}
+
 #define MAX_EXCLUDE_BYTES	(2 * 1024 * 1024)	/* of a 4 MB message */
 
 /* Streams directory DIR (less EXCLUDES) and scans what comes.  -1 with
@@ -385,9 +415,8 @@ stream_dir(struct walk_ctx *c, guestfs_h *g, const char *dir,
 		return -1;
 	atomic_store(&c->pr->fs_bytes, 0);
 	t0 = mono_ms();
-	wrc = walk_tar_fd(s.rfd, strcmp(dir, "/") == 0 ? "" : dir,
-	    c->opts->max_file_size, c->opts->throttle, on_file, c,
-	    &c->pr->cancel, &c->pr->fs_bytes, werr, sizeof(werr));
+	wrc = parser_walk(c, s.rfd, strcmp(dir, "/") == 0 ? "" : dir, werr,
+	    sizeof(werr));
 	src = gsrc_stream_finish(&s, wrc == 0, serr, sizeof(serr));
 	c->res->stream_ms += mono_ms() - t0;
 	c->res->bytes_read += atomic_load(&c->pr->fs_bytes);
@@ -525,7 +554,7 @@ scan_tree(struct walk_ctx *c, guestfs_h *g, const struct tree *t, char *err,
 	memset(&l, 0, sizeof(l));
 	c->tree = t;
 	c->l = &l;
-	set_progress_fs(c->pr, t->fs);
+	scan_progress_set_fs(c->pr, t->fs);
 	if (gsrc_list(g, &l, &c->pr->cancel, err, errlen) == -1)
 		goto out;
 	fetch = plan_tree(c);
@@ -746,6 +775,7 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
     struct scan_result *res)
 {
 	struct walk_ctx c;
+	struct parser parser;
 	struct tree t;
 	char err[512], what[700], **fs = NULL, **used = NULL, *type;
 	guestfs_h *g;
@@ -768,8 +798,16 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 		    "the guest has no disk that can be scanned");
 		return;
 	}
+	if (parser_start(&parser, &c, err, sizeof(err)) == -1) {
+		if (c.parser != NULL)
+			parser_stop(&parser);
+		res->status = SCAN_FAILED;
+		snprintf(res->reason, sizeof(res->reason), "%s", err);
+		return;
+	}
 	t0 = mono_ms();
 	if ((g = gsrc_launch(o, pr, err, sizeof(err))) == NULL) {
+		parser_stop(&parser);
 		if (atomic_load(&pr->cancel)) {
 			res->status = SCAN_INCOMPLETE;
 			snprintf(res->reason, sizeof(res->reason), "cancelled");
@@ -863,4 +901,5 @@ out:
 		log_debug("scan %s: appliance shutdown: %s", o->guest,
 		    gsrc_error(g));
 	guestfs_close(g);
+	parser_stop(&parser);
 }

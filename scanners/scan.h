@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 struct engine;
-struct throttle;
+struct read_budget;
 struct verdict_cache;
 struct file_index;
 
@@ -34,7 +34,10 @@ struct scan_opts {
 	char *const		*excludes;	/* glob patterns of guest paths */
 	size_t			 nexcludes;
 	struct engine		*engine;
-	struct throttle		*throttle;	/* host-wide budget, or NULL */
+	const struct read_budget *budget;	/* host-wide, or NULL */
+	/* Called first in the thread that parses tar streams and runs the
+	 * engines, to confine it (a seccomp filter); -1 fails the scan. */
+	int			(*confine_parser)(char *, size_t);
 	const struct verdict_cache *cache;	/* clean verdicts, or NULL */
 	const struct file_index	*index;		/* last scans' files, or NULL */
 };
@@ -47,6 +50,7 @@ struct scan_progress {
 	atomic_int		 cancel;
 	pthread_mutex_t		 mtx;		/* guards g and fs */
 	void			*g;		/* guestfs_h while open */
+	void			(*on_cancel)(void *);	/* called with g */
 	char			 fs[128];	/* being scanned, or "" */
 };
 
@@ -114,6 +118,7 @@ struct scan_result {
 
 void		 scan_progress_init(struct scan_progress *);
 void		 scan_progress_fs(struct scan_progress *, char *, size_t);
+void		 scan_progress_set_fs(struct scan_progress *, const char *);
 void		 scan_progress_destroy(struct scan_progress *);
 /* Asks a running scan to stop; safe from any thread. */
 void		 scan_cancel(struct scan_progress *);

@@ -12,6 +12,15 @@
 
 struct throttle;
 
+/* A read budget as the scan library sees it: take(p, n, cancel) accounts
+ * for n bytes just read, sleeping while in debt; -1 when *cancel is set.
+ * In sentineld it is the host's throttle; in a scanner process, a record
+ * to sentineld and its answer. */
+struct read_budget {
+	void	*p;
+	int	(*take)(void *, size_t, atomic_int *);
+};
+
 struct throttle	*throttle_new(void);
 void		 throttle_free(struct throttle *);
 /* Bytes per second; 0 means unlimited.  Safe from any thread. */

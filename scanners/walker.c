@@ -20,7 +20,7 @@
 /* The stream as libarchive reads it: read(2), then the read budget. */
 struct reader {
 	int		 fd;
-	struct throttle	*throttle;
+	const struct read_budget *budget;
 	atomic_int	*cancel;
 	char		 buf[WALK_BLOCK];
 };
@@ -39,7 +39,8 @@ reader_read(struct archive *a, void *arg, const void **buf)
 		    strerror(errno));
 		return -1;
 	}
-	if (n > 0 && throttle_take(r->throttle, (size_t)n, r->cancel) == -1) {
+	if (n > 0 && r->budget != NULL &&
+	    r->budget->take(r->budget->p, (size_t)n, r->cancel) == -1) {
 		archive_set_error(a, ECANCELED, "cancelled");
 		return -1;
 	}
@@ -92,7 +93,7 @@ read_data(struct archive *a, unsigned char *buf, size_t size)
 
 int
 walk_tar_fd(int fd, const char *prefix, uint64_t max_size,
-    struct throttle *throttle, walk_cb cb, void *arg, atomic_int *cancel,
+    const struct read_budget *budget, walk_cb cb, void *arg, atomic_int *cancel,
     _Atomic uint64_t *bytes_read, char *err, size_t errlen)
 {
 	struct archive_entry *ae;
@@ -108,7 +109,7 @@ walk_tar_fd(int fd, const char *prefix, uint64_t max_size,
 		return -1;
 	}
 	rd->fd = fd;
-	rd->throttle = throttle;
+	rd->budget = budget;
 	rd->cancel = cancel;
 	if ((a = archive_read_new()) == NULL) {
 		free(rd);

@@ -26,14 +26,15 @@ struct walk_entry {
 /* Return 0 to go on, -1 to stop the walk. */
 typedef int (*walk_cb)(void *, const struct walk_entry *);
 
-struct throttle;
+struct read_budget;
 
 /* Reads the tar stream on FD until its end, a callback's -1, *cancel or an
- * error, taking what it reads from the throttle (NULL: none).  Entry names
+ * error, taking what it reads from the read budget (NULL: none).  Entry names
  * are put under PREFIX ("" for the top, else "/dir").  *bytes_read follows
  * the bytes taken off FD.  Returns 0 at the end of the stream, 1 if
  * stopped, -1 on a stream error (err says why). */
-int	walk_tar_fd(int, const char *, uint64_t, struct throttle *, walk_cb,
+int	walk_tar_fd(int, const char *, uint64_t, const struct read_budget *,
+	    walk_cb,
 	    void *, atomic_int *, _Atomic uint64_t *, char *, size_t);
 
 #endif

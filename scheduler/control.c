@@ -23,7 +23,6 @@
 
 #include <libvirt/libvirt.h>
 
-#include "engine.h"
 #include "log.h"
 #include "proto.h"
 #include "sentinel/version.h"
@@ -572,11 +571,11 @@ reload_replied(void *arg, const char *err)
 		    "loaded before stay: %s", err);
 	else
 		reply_ok(p->c, p->id, json_pack("{s:{s:s, s:i, s:i, s:I, s:s}}",
-		    "engine", "database", engine_dbdir(sd.engine),
-		    "signatures", (int)engine_signatures(sd.engine),
-		    "yara_rules", (int)engine_yara_rules(sd.engine),
-		    "load_ms", (json_int_t)engine_load_ms(sd.engine),
-		    "version", engine_version(sd.engine)));
+		    "engine", "database", scanner_dbdir(sd.scanner),
+		    "signatures", (int)scanner_signatures(sd.scanner),
+		    "yara_rules", (int)scanner_yara_rules(sd.scanner),
+		    "load_ms", (json_int_t)scanner_load_ms(sd.scanner),
+		    "version", scanner_version(sd.scanner)));
 	pending_free(p);
 }
 
@@ -670,7 +669,7 @@ cmd_version(struct client *c, long long id, json_t *req)
 	    lv / 1000 % 1000, lv % 1000);
 	reply_ok(c, id, json_pack("{s:s, s:i, s:s, s:s, s:s, s:s}", "version",
 	    SENTINEL_VERSION, "protocol", SENTINEL_PROTO_VERSION, "libclamav",
-	    engine_lib_version(), "signatures", engine_version(sd.engine),
+	    scanner_libversion(sd.scanner), "signatures", scanner_version(sd.scanner),
 	    "libvirt", lvs, "libuv", uv_version_string()));
 }
 
@@ -735,11 +734,11 @@ cmd_status(struct client *c, long long id, json_t *req)
 	    "uptime", (json_int_t)((now_ms() - sd.started_ms) / 1000),
 	    "paused", since_json(schedule_paused(NULL)),
 	    "libvirt", libvirt_json(),
-	    "engine", "database", engine_dbdir(sd.engine),
-	    "signatures", (int)engine_signatures(sd.engine),
-	    "yara_rules", (int)engine_yara_rules(sd.engine),
-	    "load_ms", (json_int_t)engine_load_ms(sd.engine),
-	    "version", engine_version(sd.engine),
+	    "engine", "database", scanner_dbdir(sd.scanner),
+	    "signatures", (int)scanner_signatures(sd.scanner),
+	    "yara_rules", (int)scanner_yara_rules(sd.scanner),
+	    "load_ms", (json_int_t)scanner_load_ms(sd.scanner),
+	    "version", scanner_version(sd.scanner),
 	    "cached_clean", (json_int_t)vcache_size(),
 	    "scans", "running", (int)jobs_running(),
 	    "queued", (int)schedule_waiting(),

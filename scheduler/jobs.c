@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "throttle.h"
 #include "log.h"
 #include "sentineld.h"
 #include "util.h"
@@ -68,8 +68,10 @@ job_free(struct job *j)
 		free(j->excludes[i]);
 	free(j->excludes);
 	findex_free(j->findex);
-	if (j->opts.engine != NULL)
-		engine_unref(j->opts.engine);
+	exports_free(j);
+	free(j->export_dir);
+	free(j->budget);
+	scanner_unref(j->scanner);
 	free(j->guest);
 	free(j);
 }
@@ -78,12 +80,20 @@ static void
 worker(void *arg)
 {
 	struct job *j = arg;
+	char err[512];
 
-	/* Signals stay unblocked: the appliance's qemu is forked from this
-	 * thread and would inherit a blocked mask.  libuv's handlers are
-	 * installed with SA_RESTART, so a signal landing here is harmless. */
+	/* Signals stay unblocked: qemu-nbd is forked from this thread and
+	 * would inherit a blocked mask.  libuv's handlers are installed
+	 * with SA_RESTART, so a signal landing here is harmless. */
 	view_begin(j);
-	scan_run(&j->opts, &j->progress, &j->result);
+	/* The scanner reads NBD exports only: a backup job's, or ours. */
+	if (exports_begin(j, err, sizeof(err)) == -1) {
+		memset(&j->result, 0, sizeof(j->result));
+		j->result.status = SCAN_FAILED;
+		snprintf(j->result.reason, sizeof(j->result.reason), "%s", err);
+	} else
+		scanner_run(j->scanner, &j->opts, &j->progress, &j->result);
+	exports_end(j);
 	view_end(j);
 	/* The file index is written here, off the loop: it may be large. */
 	if (j->findex != NULL && j->result.status != SCAN_FAILED &&
@@ -154,10 +164,9 @@ unstored_keep(struct job *j)
 	 * file index of the scan. */
 	findex_free(j->findex);
 	j->findex = NULL;
-	if (j->opts.engine != NULL) {
-		engine_unref(j->opts.engine);
-		j->opts.engine = NULL;
-	}
+	scanner_unref(j->scanner);
+	j->scanner = NULL;
+	exports_free(j);
 	disks_free(j->disks, j->ndisks);
 	view_free(&j->view);
 	j->disks = NULL;
@@ -372,11 +381,25 @@ start(struct job *j)
 	j->opts.max_file_size = sd.conf.max_file_size;
 	j->opts.excludes = j->excludes;
 	j->opts.nexcludes = j->nexcludes;
-	j->opts.engine = engine_ref(sd.engine);
-	j->opts.throttle = schedule_throttle();
+	if (sd.scanner == NULL) {
+		j->result.status = SCAN_FAILED;
+		snprintf(j->result.reason, sizeof(j->result.reason),
+		    "no scanner process is running (one is being started)");
+		return -1;
+	}
+	if ((j->export_dir = strdup(sd.conf.scanner_dir)) == NULL ||
+	    (j->budget = calloc(1, sizeof(*j->budget))) == NULL) {
+		j->result.status = SCAN_FAILED;
+		snprintf(j->result.reason, sizeof(j->result.reason),
+		    "out of memory");
+		return -1;
+	}
+	j->scanner = scanner_ref(sd.scanner);
+	scanner_budget(j->budget, schedule_throttle());
+	j->opts.budget = j->budget;
 	j->opts.cache = vcache_iface();
 	snprintf(j->sig_version, sizeof(j->sig_version), "%s",
-	    engine_version(j->opts.engine));
+	    scanner_version(j->scanner));
 	/* Without an index (out of memory) every file is read: slower,
 	 * not wrong. */
 	if (sd.conf.file_index && (j->findex = findex_new(sd.conf.state_path,

@@ -3,7 +3,6 @@
  * libuv loop that owns all daemon state: the control socket, the guest
  * inventory and the scan jobs.
  */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -13,10 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine.h"
 #include "log.h"
 #include "sentinel/version.h"
 #include "sentineld.h"
+#include "stamp.h"
 #include "util.h"
 
 #define APPLIANCE_MEM	(1536ULL << 20)	/* appliance plus our buffers */
@@ -86,43 +85,37 @@ read_config(struct config *c, const char *path, int explicit, char *err,
 	config_defaults(c);
 	if (!explicit && access(path, F_OK) == -1 && errno == ENOENT)
 		return 0;
-	return config_load(c, path, err, errlen);
+	if (config_load(c, path, err, errlen) == -1)
+		return -1;
+	/* The appliance runs in the scanner's sandbox, started by
+	 * libguestfs itself: no other backend can. */
+	if (*c->guestfs_backend != '\0' &&
+	    strcmp(c->guestfs_backend, "direct") != 0) {
+		snprintf(err, errlen, "%s: [guestfs] backend %s: only direct is "
+		    "supported (the appliance runs inside the scanner's "
+		    "sandbox)", path, c->guestfs_backend);
+		return -1;
+	}
+	return 0;
 }
 
-/* Appliances still launching cannot be cancelled through libguestfs; at
- * shutdown their qemu (our direct children) is killed instead, so the
- * launch fails at once and the worker ends. */
-static void
-kill_appliances(void)
+/* Before detaching, so that the admin sees it: a signature directory
+ * with nothing to load is said at once (the scanner loads it). */
+static int
+databases_present(const char *dir)
 {
-	char path[64], buf[512], *p;
 	struct dirent *de;
-	pid_t me = getpid();
-	int ppid, n = 0;
 	DIR *d;
-	FILE *f;
+	int found = 0;
 
-	if ((d = opendir("/proc")) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-		if ((f = fopen(path, "r")) == NULL)
-			continue;
-		p = fgets(buf, sizeof(buf), f);
-		fclose(f);
-		if (p == NULL || strstr(buf, "(qemu") == NULL ||
-		    (p = strrchr(buf, ')')) == NULL ||
-		    sscanf(p + 1, " %*c %d", &ppid) != 1 || ppid != me)
-			continue;
-		if (kill(atoi(de->d_name), SIGKILL) == 0)
-			n++;
-	}
+	if (*dir == '\0')
+		return 1;	/* libclamav's default: the scanner says */
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while (!found && (de = readdir(d)) != NULL)
+		found = sig_is_database(de->d_name);
 	closedir(d);
-	if (n > 0)
-		log_warnx("stopping: killed %d appliance%s still starting", n,
-		    n == 1 ? "" : "s");
+	return found;
 }
 
 static void
@@ -149,6 +142,7 @@ all_idle(void)
 	plugins_close();
 	schedule_close();
 	jobs_close();
+	scanner_close();
 	close_handle((uv_handle_t *)&sig_term);
 	close_handle((uv_handle_t *)&sig_int);
 	close_handle((uv_handle_t *)&sig_hup);
@@ -159,8 +153,14 @@ all_idle(void)
 static void
 on_stop_timer(uv_timer_t *t)
 {
+	unsigned int n;
+
 	if (stop_phase++ == 0) {
-		kill_appliances();
+		/* Scans that did not stop when asked: their processes and
+		 * appliances are killed, so their workers end at once. */
+		if ((n = scanner_kill_all()) > 0)
+			log_warnx("stopping: killed %u scan%s that did not "
+			    "stop", n, n == 1 ? "" : "s");
 		uv_timer_start(t, on_stop_timer, STOP_EXIT_MS - STOP_KILL_MS, 0);
 		return;
 	}
@@ -195,114 +195,13 @@ note_restart(const char *what, const char *a, const char *b)
 		    "restarts", what);
 }
 
-/* Signatures are loaded again beside the running engine, off the loop;
- * the new engine serves scans that start afterwards, the running ones
- * finish on the one they started with.  A failure keeps the old one. */
-struct reload {
-	uv_work_t	 req;
-	char		*dir, *tmpdir, *yaradir;
-	struct engine_limits limits;
-	struct engine	*engine;
-	char		 err[512];
-	void		(*cb)(void *, const char *);
-	void		*arg;
-};
-static int reloading;
-
-static void
-reload_work(uv_work_t *req)
-{
-	struct reload *r = req->data;
-
-	r->engine = engine_load(r->dir, r->tmpdir, r->yaradir, &r->limits,
-	    r->err, sizeof(r->err));
-}
-
-/* clamd's limits from the configuration. */
-static void
-conf_limits(const struct config *c, struct engine_limits *l)
-{
-	memset(l, 0, sizeof(*l));
-	l->max_scan_size = c->max_scan_size;
-	l->max_file_size = c->max_file_size;
-	l->max_recursion = (unsigned int)c->max_recursion;
-	l->max_files = (unsigned int)c->max_files;
-	l->max_scan_time_ms = (unsigned int)(c->max_file_scan_time * 1000);
-}
-
-static void
-reload_done(uv_work_t *req, int status)
-{
-	struct reload *r = req->data;
-	struct engine *old;
-
-	(void)status;
-	reloading = 0;
-	if (r->engine == NULL) {
-		log_warnx("signatures: reload failed: %s; keeping the %u "
-		    "signatures loaded", r->err, engine_signatures(sd.engine));
-	} else {
-		old = sd.engine;
-		sd.engine = r->engine;
-		engine_unref(old);
-		log_info("signatures: %u from %s, %u YARA rules, in %llu ms, "
-		    "version %s", engine_signatures(sd.engine),
-		    engine_dbdir(sd.engine), engine_yara_rules(sd.engine),
-		    (unsigned long long)engine_load_ms(sd.engine),
-		    engine_version(sd.engine));
-		if (vcache_init((size_t)sd.conf.verdict_cache,
-		    engine_version(sd.engine)) == -1)
-			log_warnx("verdict cache: out of memory; scans go on "
-			    "without it");
-	}
-	if (r->cb != NULL)
-		r->cb(r->arg, r->engine == NULL ? r->err : NULL);
-	free(r->dir);
-	free(r->tmpdir);
-	free(r->yaradir);
-	free(r);
-}
-
+/* Signatures are loaded again by a new scanner process, beside the one
+ * in use; it serves scans that start afterwards, the running ones finish
+ * on the one they started with.  A failure keeps the old one. */
 void
 signatures_reload(void (*cb)(void *, const char *), void *arg)
 {
-	struct reload *r;
-
-	if (reloading || sd.stopping) {
-		if (cb != NULL)
-			cb(arg, sd.stopping ? "sentineld is stopping" :
-			    "a reload is already running");
-		return;
-	}
-	if ((r = calloc(1, sizeof(*r))) == NULL ||
-	    (r->dir = strdup(sd.conf.clamav_database)) == NULL ||
-	    (r->tmpdir = strdup(sd.conf.clamav_tmpdir)) == NULL ||
-	    (r->yaradir = strdup(sd.conf.yara_rules)) == NULL) {
-		if (r != NULL) {
-			free(r->dir);
-			free(r->tmpdir);
-		}
-		free(r);
-		if (cb != NULL)
-			cb(arg, "out of memory");
-		return;
-	}
-	conf_limits(&sd.conf, &r->limits);
-	r->cb = cb;
-	r->arg = arg;
-	r->req.data = r;
-	if (uv_queue_work(sd.loop, &r->req, reload_work, reload_done) != 0) {
-		free(r->dir);
-		free(r->tmpdir);
-		free(r->yaradir);
-		free(r);
-		if (cb != NULL)
-			cb(arg, "cannot queue the reload");
-		return;
-	}
-	reloading = 1;
-	log_info("signatures: reloading from %s", *sd.conf.clamav_database ?
-	    sd.conf.clamav_database : "libclamav's default directory");
+	scanner_reload(cb, arg);
 }
 
 /* clamd's SelfCheck: a changed signature directory (freshclam ran, a file
@@ -311,16 +210,11 @@ signatures_reload(void (*cb)(void *, const char *), void *arg)
 static void
 on_self_check(uv_timer_t *t)
 {
-	char stamp[40];
-
 	(void)t;
-	if (sd.stopping || reloading)
+	if (sd.stopping || scanner_reloading() || sd.scanner == NULL ||
+	    !scanner_stale(sd.scanner, sd.conf.yara_rules))
 		return;
-	engine_dir_stamp(engine_dbdir(sd.engine), sd.conf.yara_rules, stamp,
-	    sizeof(stamp));
-	if (strcmp(stamp, engine_dir_stamp_of(sd.engine)) == 0)
-		return;
-	log_info("signatures: %s%s%s changed", engine_dbdir(sd.engine),
+	log_info("signatures: %s%s%s changed", scanner_dbdir(sd.scanner),
 	    *sd.conf.yara_rules ? " or " : "", sd.conf.yara_rules);
 	signatures_reload(NULL, NULL);
 }
@@ -359,6 +253,10 @@ on_hup(uv_signal_t *s, int signum)
 	    nc.clamav_database);
 	note_restart("[clamav] tmpdir", sd.conf.clamav_tmpdir,
 	    nc.clamav_tmpdir);
+	note_restart("[scanner] user", sd.conf.scanner_user, nc.scanner_user);
+	note_restart("[scanner] dir", sd.conf.scanner_dir, nc.scanner_dir);
+	note_restart("[scanner] appliance", sd.conf.scanner_appliance,
+	    nc.scanner_appliance);
 	if (nc.verdict_cache != sd.conf.verdict_cache)
 		log_warnx("reload: [scan] verdict_cache changed; it takes "
 		    "effect when sentineld restarts");
@@ -383,6 +281,9 @@ on_hup(uv_signal_t *s, int signum)
 	}
 	KEEP(clamav_database);
 	KEEP(clamav_tmpdir);
+	KEEP(scanner_user);
+	KEEP(scanner_dir);
+	KEEP(scanner_appliance);
 #undef KEEP
 	config_free(&old);
 	sd.max_scans = effective_max_scans(&sd.conf);
@@ -404,7 +305,6 @@ main(int argc, char *argv[])
 {
 	const char *conf_path = SENTINEL_CONF_PATH;
 	int ch, foreground = 0, check = 0, verbose = 0, explicit = 0;
-	struct engine_limits limits;
 	char err[1024];
 
 	while ((ch = getopt(argc, argv, "c:fhnv")) != -1) {
@@ -449,20 +349,14 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	if (mkdir_parent(sd.conf.control_socket, 0755) == -1)
 		fatal("control socket directory for %s", sd.conf.control_socket);
-	if (*sd.conf.clamav_tmpdir != '\0' &&
-	    mkdir_p(sd.conf.clamav_tmpdir, 0700) == -1)
-		fatal("clamav tmpdir %s", sd.conf.clamav_tmpdir);
-	if (engine_global_init(err, sizeof(err)) == -1)
+	if (!databases_present(sd.conf.clamav_database))
+		fatalx("no signature databases in %s (freshclam fills it; or "
+		    "set [clamav] database)", sd.conf.clamav_database);
+	if (*sd.conf.clamav_tmpdir == '\0')
+		fatalx("[clamav] tmpdir must be set: it is the scanner's only "
+		    "writable directory");
+	if (scanner_setup(&sd.conf, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	conf_limits(&sd.conf, &limits);
-	if ((sd.engine = engine_load(sd.conf.clamav_database,
-	    sd.conf.clamav_tmpdir, sd.conf.yara_rules, &limits, err,
-	    sizeof(err))) == NULL)
-		fatalx("%s", err);
-	log_info("signatures: %u from %s, %u YARA rules, in %llu ms",
-	    engine_signatures(sd.engine), engine_dbdir(sd.engine),
-	    engine_yara_rules(sd.engine),
-	    (unsigned long long)engine_load_ms(sd.engine));
 
 	if (!foreground) {
 		if (daemon(0, 0) == -1)
@@ -477,13 +371,24 @@ main(int argc, char *argv[])
 		    sd.conf.state_path);
 	/* Before the inventory: stale scratch files go before any scan. */
 	view_setup(&sd.conf, 1);
-	if (vcache_init((size_t)sd.conf.verdict_cache,
-	    engine_version(sd.engine)) == -1)
-		fatalx("verdict cache: out of memory for %lld entries",
-		    sd.conf.verdict_cache);
 
 	sd.loop = uv_default_loop();
 	sd.started_ms = now_ms();
+	/* The scanner is forked by this, the final process: it dies with
+	 * it.  It loads the signatures; sentineld never maps libclamav. */
+	if (scanner_init() == -1)
+		fatalx("cannot set up the scanner's handles");
+	if ((sd.scanner = scanner_start(&sd.conf, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	log_info("signatures: %u from %s, %u YARA rules, in %llu ms "
+	    "(scanner %d)", scanner_signatures(sd.scanner),
+	    scanner_dbdir(sd.scanner), scanner_yara_rules(sd.scanner),
+	    (unsigned long long)scanner_load_ms(sd.scanner),
+	    (int)scanner_pid(sd.scanner));
+	if (vcache_init((size_t)sd.conf.verdict_cache,
+	    scanner_version(sd.scanner)) == -1)
+		fatalx("verdict cache: out of memory for %lld entries",
+		    sd.conf.verdict_cache);
 	if (jobs_init() == -1)
 		fatalx("cannot set up the job queue");
 	if (schedule_init(err, sizeof(err)) == -1)
@@ -515,7 +420,7 @@ main(int argc, char *argv[])
 	vcache_free();
 	schedule_free();
 	store_close();
-	engine_unref(sd.engine);
+	scanner_unref(sd.scanner);
 	config_free(&sd.conf);
 	log_info("stopped");
 	return 0;

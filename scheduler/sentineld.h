@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -15,8 +16,10 @@
 #include "policy.h"
 #include "scan.h"
 
-struct engine;
+struct scanner;
 struct client;
+struct throttle;
+struct read_budget;
 struct verdict_cache;
 
 /* A guest as libvirt last described it. */
@@ -82,6 +85,12 @@ struct view {
 	size_t			 ndisks;
 };
 
+/* A disk exported read-only to the scanner by qemu-nbd (export.c). */
+struct export {
+	pid_t			 pid;
+	char			 sock[108];
+};
+
 /* A scan, from the request until its result is stored. */
 struct job {
 	int64_t				 id;		/* row in scans */
@@ -100,6 +109,12 @@ struct job {
 	char				**excludes;	/* exclude_paths, split */
 	size_t				 nexcludes;
 	struct findex			*findex;	/* per-guest file index */
+	struct scanner			*scanner;	/* the one it started on */
+	char				*export_dir;	/* [scanner] dir, copied */
+	struct export			*exports;	/* one per disk, or none */
+	size_t				 nexports;
+	struct scan_disk		*xdisks;	/* what the scanner reads */
+	struct read_budget		*budget;
 	char				 sig_version[48];
 	struct scan_opts		 opts;
 	struct scan_progress		 progress;
@@ -117,7 +132,7 @@ struct daemon {
 	struct config		 conf;
 	const char		*conf_path;
 	int64_t			 started_ms;
-	struct engine		*engine;
+	struct scanner		*scanner;	/* the current one */
 	int			 stopping;
 	unsigned int		 max_scans;	/* effective cap */
 };
@@ -143,6 +158,37 @@ void		 findex_free(struct findex *);
 /* main.c */
 unsigned int	 derive_max_scans(void);
 void		 signatures_reload(void (*)(void *, const char *), void *);
+
+/* scanner.c */
+int		 scanner_setup(const struct config *, char *, size_t);
+int		 scanner_init(void);
+void		 scanner_close(void);
+struct scanner	*scanner_start(const struct config *, char *, size_t);
+void		 scanner_reload(void (*)(void *, const char *), void *);
+int		 scanner_reloading(void);
+void		 scanner_restart_cb(uv_timer_t *);
+struct scanner	*scanner_ref(struct scanner *);
+void		 scanner_unref(struct scanner *);
+void		 scanner_retire(struct scanner *);
+void		 scanner_run(struct scanner *, const struct scan_opts *,
+		    struct scan_progress *, struct scan_result *);
+unsigned int	 scanner_kill_all(void);
+gid_t		 scanner_gid(void);
+void		 scanner_budget(struct read_budget *, struct throttle *);
+int		 scanner_stale(const struct scanner *, const char *);
+const char	*scanner_version(const struct scanner *);
+const char	*scanner_stamp(const struct scanner *);
+const char	*scanner_dbdir(const struct scanner *);
+const char	*scanner_libversion(const struct scanner *);
+unsigned int	 scanner_signatures(const struct scanner *);
+unsigned int	 scanner_yara_rules(const struct scanner *);
+uint64_t	 scanner_load_ms(const struct scanner *);
+pid_t		 scanner_pid(const struct scanner *);
+
+/* export.c */
+int		 exports_begin(struct job *, char *, size_t);
+void		 exports_end(struct job *);
+void		 exports_free(struct job *);
 
 /* control.c */
 int		 control_init(char *, size_t);

@@ -178,7 +178,7 @@ prepare_dir(const struct config *c, char *why, size_t len)
 		return -1;
 	}
 	/* Parents it creates must let qemu through; the directory itself
-	 * is made 0700 below. */
+	 * is made 0710 below. */
 	if (mkdir_p(dir, 0711) == -1 || lstat(dir, &st) == -1) {
 		snprintf(why, len, "scratch_dir %s: %s", dir, strerror(errno));
 		return -1;
@@ -187,14 +187,16 @@ prepare_dir(const struct config *c, char *why, size_t len)
 		snprintf(why, len, "scratch_dir %s is not a directory", dir);
 		return -1;
 	}
-	/* qemu creates the sockets and writes the scratch files. */
-	if ((st.st_uid != pw->pw_uid || st.st_gid != pw->pw_gid) &&
-	    chown(dir, pw->pw_uid, pw->pw_gid) == -1) {
+	/* qemu creates the sockets and writes the scratch files; the
+	 * scanner's group may pass, to reach the sockets (each 0660, group
+	 * the scanner's) and nothing else. */
+	if ((st.st_uid != pw->pw_uid || st.st_gid != scanner_gid()) &&
+	    chown(dir, pw->pw_uid, scanner_gid()) == -1) {
 		snprintf(why, len, "scratch_dir %s: chown to %s: %s", dir,
 		    pw->pw_name, strerror(errno));
 		return -1;
 	}
-	if ((st.st_mode & 07777) != 0700 && chmod(dir, 0700) == -1) {
+	if ((st.st_mode & 07777) != 0710 && chmod(dir, 0710) == -1) {
 		snprintf(why, len, "scratch_dir %s: chmod: %s", dir,
 		    strerror(errno));
 		return -1;
@@ -515,6 +517,10 @@ view_begin(struct job *j)
 	pthread_mutex_lock(&j->progress.mtx);
 	v->job = 1;
 	pthread_mutex_unlock(&j->progress.mtx);
+	/* qemu's socket: the scanner's group connects, nobody else. */
+	if (chown(v->sock, (uid_t)-1, scanner_gid()) == -1 ||
+	    chmod(v->sock, 0660) == -1)
+		log_warn("scan %s: backup socket %s", j->guest, v->sock);
 	v->kind = VIEW_BACKUP;
 	v->begin_ms = (int64_t)(mono_ms() - t0);
 	j->opts.disks = v->disks;

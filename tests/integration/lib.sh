@@ -73,6 +73,9 @@ max_cpu_pressure = 100
 ; Each daemon its own: at start it ends the backup jobs whose sockets
 ; are in it.
 scratch_dir = ${3%.db}-scratch
+[scanner]
+; Each daemon its own exports.
+dir = ${3%.db}-scanner
 EOT
 	# Scans on schedule only where a test asks for them, and then of the
 	# first four guests (the layout and hostile guests have tests of their

@@ -1,0 +1,387 @@
+/*
+ * One scan, in a child of the scanner: reads the request (SR_SCAN) from
+ * its channel, runs the scan library over the NBD exports it names, and
+ * sends back what it found as records.  The verdict cache, the file index
+ * and the host's read budget stay in sentineld; here they are proxies that
+ * ask over the channel and wait for the answer.  sentineld cancels with
+ * SIGUSR1 and, if that is not enough, kills the process group.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "engine.h"
+#include "findex.h"
+#include "log.h"
+#include "scan.h"
+#include "scanner.h"
+#include "srec.h"
+#include "throttle.h"
+
+#define PROGRESS_MS	500
+
+static int chan = -1;
+static pthread_mutex_t rpc_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct scan_progress pr;
+static int cancel_pipe[2] = { -1, -1 };
+static atomic_int finished;
+
+/* The channel is gone or sentineld broke the protocol: nothing this scan
+ * does can reach anyone any more. */
+static void __attribute__((noreturn))
+lost(const char *what)
+{
+	log_warnx("channel to sentineld: %s", what);
+	_exit(3);
+}
+
+static void
+send_rec(const struct srec_buf *b)
+{
+	if (srec_send(chan, b, -1) == -1) {
+		if (errno == EMSGSIZE)
+			return;		/* cut by the caller's bounds */
+		lost(strerror(errno));
+	}
+}
+
+/* Sends Q and waits for a record of type WANT into A. */
+static void
+rpc(const struct srec_buf *q, enum srec_type want, struct srec *a)
+{
+	static unsigned char buf[SREC_MAX];
+	char err[256];
+	long n;
+
+	pthread_mutex_lock(&rpc_mtx);
+	send_rec(q);
+	if ((n = srec_recv(chan, buf, NULL)) <= 0)
+		lost(n == 0 ? "closed" : strerror(errno));
+	a->scan = NULL;
+	a->result = NULL;
+	a->ready = NULL;
+	if (srec_decode(buf, (size_t)n, a, err, sizeof(err)) == -1)
+		lost(err);
+	if (a->type != want)
+		lost("unexpected answer");
+	pthread_mutex_unlock(&rpc_mtx);
+}
+
+/* Log lines travel as records; sentineld writes them to its log. */
+static void
+sink(int pri, const char *msg)
+{
+	struct srec_buf b;
+	char cut[SREC_TEXT_MAX];
+
+	snprintf(cut, sizeof(cut), "%s", msg);
+	srec_start(&b, SR_LOG);
+	srec_u8(&b, (uint8_t)(pri & 7));
+	srec_str(&b, cut);
+	(void)srec_send(chan, &b, -1);
+}
+
+static int
+cache_is_clean(void *p, const unsigned char *sha)
+{
+	struct srec_buf b;
+	struct srec a;
+
+	(void)p;
+	srec_start(&b, SR_CACHE_Q);
+	srec_raw(&b, sha, SREC_SHA_LEN);
+	rpc(&b, SR_CACHE_A, &a);
+	return a.flag != 0;
+}
+
+static void
+cache_add_clean(void *p, const unsigned char *sha)
+{
+	struct srec_buf b;
+
+	(void)p;
+	srec_start(&b, SR_CACHE_ADD);
+	srec_raw(&b, sha, SREC_SHA_LEN);
+	send_rec(&b);
+}
+
+static int
+index_lookup(void *p, const char *key, const char *path, size_t len,
+    struct findex_rec *rec)
+{
+	struct srec_buf b;
+	struct srec a;
+
+	(void)p;
+	/* What cannot be asked is read again: slower, never wrong. */
+	if (len > SREC_PATH_MAX || strlen(key) >= SREC_FS_MAX)
+		return 0;
+	srec_start(&b, SR_INDEX_Q);
+	srec_str(&b, key);
+	srec_bytes(&b, path, len);
+	rpc(&b, SR_INDEX_A, &a);
+	if (!a.flag)
+		return 0;
+	rec->ino = a.rec.ino;
+	rec->size = a.rec.size;
+	rec->mtime_s = a.rec.mtime_s;
+	rec->mtime_ns = a.rec.mtime_ns;
+	rec->ctime_s = a.rec.ctime_s;
+	rec->ctime_ns = a.rec.ctime_ns;
+	memcpy(rec->sha, a.rec.sha, sizeof(rec->sha));
+	return 1;
+}
+
+static void
+index_put(void *p, const char *key, const char *path, size_t len,
+    const struct findex_rec *rec)
+{
+	struct srec_buf b;
+	struct srec_rec r;
+
+	(void)p;
+	if (len > SREC_PATH_MAX || strlen(key) >= SREC_FS_MAX)
+		return;
+	r.ino = rec->ino;
+	r.size = rec->size;
+	r.mtime_s = rec->mtime_s;
+	r.mtime_ns = rec->mtime_ns;
+	r.ctime_s = rec->ctime_s;
+	r.ctime_ns = rec->ctime_ns;
+	memcpy(r.sha, rec->sha, sizeof(r.sha));
+	srec_start(&b, SR_INDEX_PUT);
+	srec_str(&b, key);
+	srec_bytes(&b, path, len);
+	srec_put_rec(&b, &r);
+	send_rec(&b);
+}
+
+static void
+index_done(void *p, const char *key)
+{
+	struct srec_buf b;
+
+	(void)p;
+	if (strlen(key) >= SREC_FS_MAX)
+		return;
+	srec_start(&b, SR_INDEX_DONE);
+	srec_str(&b, key);
+	send_rec(&b);
+}
+
+/* The host's read budget: sentineld answers once the bytes are allowed. */
+static int
+budget_take(void *p, size_t n, atomic_int *cancel)
+{
+	struct srec_buf b;
+	struct srec a;
+
+	(void)p;
+	if (cancel != NULL && atomic_load(cancel))
+		return -1;
+	srec_start(&b, SR_READ);
+	srec_u64(&b, n);
+	rpc(&b, SR_READ_OK, &a);
+	return a.flag ? 0 : -1;
+}
+
+static void
+on_usr1(int sig)
+{
+	char c = 1;
+
+	(void)sig;
+	atomic_store(&pr.cancel, 1);
+	(void)write(cancel_pipe[1], &c, 1);
+}
+
+/* scan_cancel takes a mutex: not from the handler, from here. */
+static void *
+cancel_main(void *arg)
+{
+	char c;
+
+	(void)arg;
+	while (read(cancel_pipe[0], &c, 1) == -1 && errno == EINTR)
+		;
+	scan_cancel(&pr);
+	return NULL;
+}
+
+static void
+send_progress(void)
+{
+	struct srec_buf b;
+	char fs[SREC_FS_MAX];
+
+	scan_progress_fs(&pr, fs, sizeof(fs));
+	srec_start(&b, SR_PROGRESS);
+	srec_u64(&b, atomic_load(&pr.files));
+	srec_u64(&b, atomic_load(&pr.bytes_read));
+	srec_u64(&b, atomic_load(&pr.fs_bytes));
+	srec_str(&b, fs);
+	send_rec(&b);
+}
+
+static void *
+progress_main(void *arg)
+{
+	struct timespec ts = { 0, PROGRESS_MS * 1000000L };
+
+	(void)arg;
+	while (!atomic_load(&finished)) {
+		nanosleep(&ts, NULL);
+		send_progress();
+	}
+	return NULL;
+}
+
+static void
+send_results(const struct scan_result *res)
+{
+	const struct scan_detection *d;
+	const struct scan_skip *k;
+	struct srec_result *r;
+	struct srec_buf *b;
+	int i;
+
+	if ((b = malloc(sizeof(*b))) == NULL || (r = calloc(1, sizeof(*r))) ==
+	    NULL)
+		lost("out of memory");
+	for (d = res->detections; d != NULL; d = d->next) {
+		srec_start(b, SR_DETECTION);
+		srec_str(b, d->fs);
+		srec_u8(b, (uint8_t)(d->guest_path != 0));
+		srec_bytes(b, d->path, d->pathlen > SREC_PATH_MAX ?
+		    SREC_PATH_MAX : d->pathlen);
+		srec_str(b, d->signature);
+		srec_u8(b, strcmp(d->engine, "yara") == 0);
+		srec_u64(b, d->size);
+		send_rec(b);
+	}
+	for (k = res->skips; k != NULL; k = k->next) {
+		srec_start(b, SR_SKIP);
+		srec_u8(b, (uint8_t)k->reason);
+		srec_str(b, k->fs);
+		srec_bytes(b, k->path, k->pathlen > SREC_PATH_MAX ?
+		    SREC_PATH_MAX : k->pathlen);
+		srec_u8(b, (uint8_t)(k->guest_path != 0));
+		srec_str(b, k->detail);
+		send_rec(b);
+	}
+	r->status = (uint8_t)res->status;
+	snprintf(r->reason, sizeof(r->reason), "%s", res->reason);
+	r->files = res->files;
+	r->bytes_read = res->bytes_read;
+	r->bytes_scanned = res->bytes_scanned;
+	r->cache_hits = res->cache_hits;
+	r->unchanged = res->unchanged;
+	for (i = 0; i < SREC_NSKIP && i < SKIP_NREASONS; i++)
+		r->skipped[i] = res->skipped[i];
+	r->fs_scanned = res->fs_scanned;
+	r->fs_failed = res->fs_failed;
+	r->ndetections = res->ndetections;
+	r->streams = res->streams;
+	snprintf(r->os, sizeof(r->os), "%s", res->os);
+	r->launch_ms = res->launch_ms;
+	r->stream_ms = res->stream_ms;
+	srec_start(b, SR_RESULT);
+	srec_put_result(b, r);
+	send_rec(b);
+	free(r);
+	free(b);
+}
+
+int
+child_main(int fd, struct engine *e, int verbose)
+{
+	static unsigned char buf[SREC_MAX];
+	struct verdict_cache cache = { NULL, cache_is_clean, cache_add_clean };
+	struct file_index index = { NULL, index_lookup, index_put, index_done };
+	struct read_budget budget = { NULL, budget_take };
+	struct scan_disk disks[SREC_MAX_DISKS];
+	char *excludes[SREC_MAX_EXCLUDES];
+	struct scan_result res;
+	struct scan_opts o;
+	struct srec_scan *s;
+	struct sigaction sa;
+	pthread_t progress, canceller;
+	struct srec r;
+	char err[256];
+	uint32_t i;
+	long n;
+
+	chan = fd;
+	(void)setpgid(0, 0);
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* Nothing of the same user may attach to a scan or read it. */
+	(void)prctl(PR_SET_DUMPABLE, 0);
+	log_set_sink(sink);
+	log_setverbose(verbose);
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		lost("out of memory");
+	if ((n = srec_recv(chan, buf, NULL)) <= 0)
+		lost(n == 0 ? "closed before the request" : strerror(errno));
+	r.scan = s;
+	r.result = NULL;
+	r.ready = NULL;
+	if (srec_decode(buf, (size_t)n, &r, err, sizeof(err)) == -1)
+		lost(err);
+	if (r.type != SR_SCAN)
+		lost("the first record is not a scan request");
+	log_setverbose(s->verbose);
+
+	memset(&o, 0, sizeof(o));
+	memset(disks, 0, sizeof(disks));
+	for (i = 0; i < s->ndisks; i++) {
+		disks[i].path = s->disks[i].path;
+		disks[i].format = s->disks[i].format;
+		disks[i].target = s->disks[i].target;
+		disks[i].nbd = 1;	/* nothing is opened by path */
+	}
+	for (i = 0; i < s->nexcludes; i++)
+		excludes[i] = s->excludes[i];
+	o.guest = s->guest;
+	o.disks = disks;
+	o.ndisks = s->ndisks;
+	o.backend = "direct";
+	o.backend_settings = s->backend_settings;
+	o.max_file_size = s->max_file_size;
+	o.excludes = excludes;
+	o.nexcludes = s->nexcludes;
+	o.engine = e;
+	o.budget = &budget;
+	o.cache = s->use_cache ? &cache : NULL;
+	o.index = s->use_index ? &index : NULL;
+	o.confine_parser = sandbox_confine_parser;
+
+	scan_progress_init(&pr);
+	if (pipe(cancel_pipe) == -1)
+		lost(strerror(errno));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	if (pthread_create(&canceller, NULL, cancel_main, NULL) != 0 ||
+	    pthread_create(&progress, NULL, progress_main, NULL) != 0)
+		lost("cannot start threads");
+	pthread_detach(canceller);
+
+	scan_run(&o, &pr, &res);
+
+	atomic_store(&finished, 1);
+	pthread_join(progress, NULL);
+	send_progress();
+	send_results(&res);
+	scan_result_free(&res);
+	free(s);
+	return 0;
+}

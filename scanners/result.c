@@ -1,0 +1,104 @@
+/*
+ * The parts of the scan library that link nothing but libc: progress and
+ * cancel handles, results and their names.  sentineld uses them for the
+ * records its scanner processes send; it never maps libguestfs,
+ * libclamav, libyara or libarchive.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scan.h"
+
+void
+scan_progress_init(struct scan_progress *pr)
+{
+	memset(pr, 0, sizeof(*pr));
+	atomic_init(&pr->files, 0);
+	atomic_init(&pr->bytes_read, 0);
+	atomic_init(&pr->fs_bytes, 0);
+	atomic_init(&pr->cancel, 0);
+	pthread_mutex_init(&pr->mtx, NULL);
+}
+
+/* The filesystem being scanned now, for progress reports. */
+void
+scan_progress_fs(struct scan_progress *pr, char *buf, size_t len)
+{
+	pthread_mutex_lock(&pr->mtx);
+	snprintf(buf, len, "%s", pr->fs);
+	pthread_mutex_unlock(&pr->mtx);
+}
+
+void
+scan_progress_set_fs(struct scan_progress *pr, const char *fs)
+{
+	pthread_mutex_lock(&pr->mtx);
+	snprintf(pr->fs, sizeof(pr->fs), "%s", fs);
+	pthread_mutex_unlock(&pr->mtx);
+}
+
+void
+scan_progress_destroy(struct scan_progress *pr)
+{
+	pthread_mutex_destroy(&pr->mtx);
+}
+
+void
+scan_cancel(struct scan_progress *pr)
+{
+	atomic_store(&pr->cancel, 1);
+	pthread_mutex_lock(&pr->mtx);
+	/* The source may stop what is in progress at once: libguestfs's
+	 * user_cancel, meant to be called from another thread, stops a
+	 * transfer (our tar-out). */
+	if (pr->g != NULL && pr->on_cancel != NULL)
+		pr->on_cancel(pr->g);
+	pthread_mutex_unlock(&pr->mtx);
+}
+
+const char *
+scan_status_name(enum scan_status s)
+{
+	switch (s) {
+	case SCAN_CLEAN:	return "clean";
+	case SCAN_INFECTED:	return "infected";
+	case SCAN_INCOMPLETE:	return "incomplete";
+	case SCAN_FAILED:	return "failed";
+	}
+	return "unknown";
+}
+
+void
+scan_result_free(struct scan_result *r)
+{
+	struct scan_detection *d, *next;
+
+	for (d = r->detections; d != NULL; d = next) {
+		next = d->next;
+		free(d->fs);
+		free(d->path);
+		free(d->signature);
+		free(d);
+	}
+	r->detections = NULL;
+	while (r->skips != NULL) {
+		struct scan_skip *k = r->skips;
+
+		r->skips = k->next;
+		free(k->fs);
+		free(k->path);
+		free(k->detail);
+		free(k);
+	}
+}
+
+const char *
+skip_reason_name(enum skip_reason r)
+{
+	static const char *names[SKIP_NREASONS] = { "too_large", "limit",
+	    "excluded", "unreadable", "encrypted", "special", "filesystem" };
+
+	return (unsigned int)r < SKIP_NREASONS ? names[r] : "unknown";
+}
+
