@@ -3,8 +3,10 @@
 # signature database, a guest tree of this host's own system files, and
 # host-wide CPU and memory accounting.
 SRC=$PWD
-SENTINELD=$SRC/build/sentineld
-SENTINELCTL=$SRC/build/sentinelctl
+# Another build (an older commit's, for a before/after run) with
+# SENTINEL_BUILD=DIR.
+SENTINELD=${SENTINEL_BUILD:-$SRC/build}/sentineld
+SENTINELCTL=${SENTINEL_BUILD:-$SRC/build}/sentinelctl
 # shellcheck source=../scripts/guests.sh
 . scripts/guests.sh
 [ -x "$SENTINELD" ] || { echo "build first: cmake -S . -B build && cmake --build build" >&2; exit 1; }
@@ -74,6 +76,18 @@ rss_mb() {
 	local list
 	list=$(IFS=,; echo "$*")
 	ps -C "$list" -o rss= 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s / 1024 }'
+}
+
+# pss_mb COMM...: proportional memory (Pss) of every process with one of
+# these command names, together, in MiB.  Pages shared between them (the
+# engine a scanner shares with its scan children, copy-on-write) count
+# once, split between the sharers: summing RSS would count them once per
+# process.  Names are cut to 15 characters (sentinel-scanne).
+pss_mb() {
+	local p
+	for p in $(pgrep -x "$(IFS='|'; echo "$*")"); do
+		awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null
+	done | awk '{ s += $1 } END { printf "%d\n", s / 1024 }'
 }
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }

@@ -893,6 +893,12 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	    num(en, "yara_rules"), str(en, "version"), num(en, "load_ms"));
 	printf("cache:        %lld clean content hashes\n",
 	    num(en, "cached_clean"));
+	if (json_is_object(json_object_get(r, "scanner")))
+		printf("scanner:      pid %lld, user %s (unprivileged, "
+		    "confined)%s\n", num(json_object_get(r, "scanner"), "pid"),
+		    str(json_object_get(r, "scanner"), "user"),
+		    json_is_true(json_object_get(json_object_get(r, "scanner"),
+		    "reloading")) ? "; a new one is loading signatures" : "");
 	printf("scans:        %lld running, %lld queued, at most %lld at once, "
 	    "%lld per storage device\n", num(sc, "running"), num(sc, "queued"),
 	    num(sc, "max_concurrent"), num(sc, "per_storage"));

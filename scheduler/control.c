@@ -727,8 +727,8 @@ cmd_status(struct client *c, long long id, json_t *req)
 	(void)req;
 	high = schedule_pressure(&pr);
 	reply_ok(c, id, json_pack("{s:s, s:i, s:I, s:o, s:o, s:{s:s, s:i, s:i, "
-	    "s:I, s:s, s:I}, s:{s:i, s:i, s:i, s:i, s:I, s:o}, "
-	    "s:{s:f, s:f, s:f, s:b}}",
+	    "s:I, s:s, s:I}, s:{s:i, s:s, s:b}, s:{s:i, s:i, s:i, s:i, s:I, "
+	    "s:o}, s:{s:f, s:f, s:f, s:b}}",
 	    "version", SENTINEL_VERSION,
 	    "pid", (int)getpid(),
 	    "uptime", (json_int_t)((now_ms() - sd.started_ms) / 1000),
@@ -740,6 +740,9 @@ cmd_status(struct client *c, long long id, json_t *req)
 	    "load_ms", (json_int_t)scanner_load_ms(sd.scanner),
 	    "version", scanner_version(sd.scanner),
 	    "cached_clean", (json_int_t)vcache_size(),
+	    "scanner", "pid", (int)scanner_pid(sd.scanner),
+	    "user", sd.conf.scanner_user,
+	    "reloading", scanner_reloading(),
 	    "scans", "running", (int)jobs_running(),
 	    "queued", (int)schedule_waiting(),
 	    "max_concurrent", (int)sd.max_scans,

@@ -6,7 +6,7 @@
  * started by sentineld in the scan's worker thread: read-only, its format
  * always given (never probed), on a socket in [scanner] dir that only root
  * and the scanner's group can reach, and stopped after the scan.  A live
- * read shares the image with the guest's qemu (--force-share), as the
+ * read shares the image with the guest's qemu (force-share), as the
  * read-only overlay did before.
  */
 #include <errno.h>
@@ -36,13 +36,40 @@ sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* "driver=FMT,force-share=on,file.driver=...,file.filename=PATH" for
+ * --image-opts, commas in the path doubled as qemu wants them. */
+static char *
+live_opts(const struct scan_disk *d)
+{
+	struct stat st;
+	const char *p, *proto;
+	char *o, *q;
+	size_t n = 0;
+
+	for (p = d->path; *p != '\0'; p++)
+		n += *p == ',' ? 2 : 1;
+	proto = stat(d->path, &st) == 0 && S_ISBLK(st.st_mode) ?
+	    "host_device" : "file";
+	if ((o = malloc(n + strlen(d->format) + 128)) == NULL)
+		return NULL;
+	q = o + sprintf(o, "driver=%s,read-only=on,force-share=on,"
+	    "file.driver=%s,file.filename=", d->format, proto);
+	for (p = d->path; *p != '\0'; p++) {
+		*q++ = *p;
+		if (*p == ',')
+			*q++ = ',';
+	}
+	*q = '\0';
+	return o;
+}
+
 /* Starts qemu-nbd for disk D; fills X.  -1 with err. */
 static int
 export_one(const char *dir, const char *uuid, size_t idx,
     const struct scan_disk *d, int live, struct export *x, char *err,
     size_t errlen)
 {
-	char fmt[64], name[64], sockarg[160], msg[512];
+	char fmt[64], name[64], sockarg[160], msg[512], *opts = NULL;
 	struct stat st;
 	uint64_t t0;
 	int p[2], st_rc, devnull;
@@ -57,17 +84,26 @@ export_one(const char *dir, const char *uuid, size_t idx,
 		return -1;
 	}
 	(void)unlink(x->sock);
+	/* A live read shares the image with the guest's qemu, which holds
+	 * its write lock: qemu-nbd has no --force-share, the block layer's
+	 * option does it (inherited by the backing chain). */
+	if (live && (opts = live_opts(d)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	snprintf(fmt, sizeof(fmt), "--format=%s", d->format);
 	snprintf(name, sizeof(name), "--export-name=%s", d->target);
 	snprintf(sockarg, sizeof(sockarg), "--socket=%s", x->sock);
 	if (pipe2(p, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		free(opts);
 		return -1;
 	}
 	if ((pid = fork()) == -1) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		close(p[0]);
 		close(p[1]);
+		free(opts);
 		return -1;
 	}
 	if (pid == 0) {
@@ -84,20 +120,22 @@ export_one(const char *dir, const char *uuid, size_t idx,
 		umask(077);
 		argv[i++] = "qemu-nbd";
 		argv[i++] = "--read-only";
-		if (live)
-			argv[i++] = "--force-share";
-		argv[i++] = fmt;
+		if (!live)
+			argv[i++] = fmt;
+		else
+			argv[i++] = "--image-opts";
 		argv[i++] = name;
 		argv[i++] = sockarg;
 		argv[i++] = "--persistent";
 		argv[i++] = "--shared=8";
-		argv[i++] = d->path;
+		argv[i++] = live ? opts : d->path;
 		argv[i] = NULL;
 		execvp("qemu-nbd", argv);
 		fprintf(stderr, "cannot run qemu-nbd: %s\n", strerror(errno));
 		_exit(127);
 	}
 	close(p[1]);
+	free(opts);
 	x->pid = pid;
 	t0 = mono_ms();
 	for (;;) {

@@ -19,7 +19,7 @@
 #include "util.h"
 
 #define APPLIANCE_MEM	(1536ULL << 20)	/* appliance plus our buffers */
-#define STOP_KILL_MS	5000	/* then appliances still launching are killed */
+#define STOP_KILL_MS	5000	/* then scans that did not stop are killed */
 #define STOP_EXIT_MS	9000	/* then sentineld exits whatever is left */
 
 struct daemon sd;
@@ -100,22 +100,29 @@ read_config(struct config *c, const char *path, int explicit, char *err,
 }
 
 /* Before detaching, so that the admin sees it: a signature directory
- * with nothing to load is said at once (the scanner loads it). */
+ * that is missing or has nothing to load is said at once (the scanner
+ * loads it, and says what else is wrong). */
 static int
-databases_present(const char *dir)
+databases_present(const char *dir, char *err, size_t errlen)
 {
 	struct dirent *de;
 	DIR *d;
 	int found = 0;
 
 	if (*dir == '\0')
-		return 1;	/* libclamav's default: the scanner says */
-	if ((d = opendir(dir)) == NULL)
-		return 0;
+		return 0;	/* libclamav's default: the scanner says */
+	if ((d = opendir(dir)) == NULL) {
+		snprintf(err, errlen, "signature directory %s: %s (freshclam "
+		    "fills it; or set [clamav] database)", dir, strerror(errno));
+		return -1;
+	}
 	while (!found && (de = readdir(d)) != NULL)
 		found = sig_is_database(de->d_name);
 	closedir(d);
-	return found;
+	if (!found)
+		snprintf(err, errlen, "no signature databases in %s (freshclam "
+		    "fills it; or set [clamav] database)", dir);
+	return found ? 0 : -1;
 }
 
 static void
@@ -349,9 +356,8 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	if (mkdir_parent(sd.conf.control_socket, 0755) == -1)
 		fatal("control socket directory for %s", sd.conf.control_socket);
-	if (!databases_present(sd.conf.clamav_database))
-		fatalx("no signature databases in %s (freshclam fills it; or "
-		    "set [clamav] database)", sd.conf.clamav_database);
+	if (databases_present(sd.conf.clamav_database, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	if (*sd.conf.clamav_tmpdir == '\0')
 		fatalx("[clamav] tmpdir must be set: it is the scanner's only "
 		    "writable directory");

@@ -1173,6 +1173,10 @@ scanner_run(struct scanner *sc, const struct scan_opts *o,
 		kill(-pid, SIGKILL);
 		killed = 1;
 	}
+	/* A child that ended without its result may have left its appliance:
+	 * the group goes (qemu keeps the group's id from being reused). */
+	if (!x.got_result && !killed)
+		kill(-pid, SIGKILL);
 	kids_del(pid);
 	conclude(&x, atomic_load(&pr->cancel), killed);
 out:

@@ -1,7 +1,7 @@
-# cmake --install puts in place the binaries, the man pages, the sample
-# configuration (the configuration itself only when there is none), the
-# systemd unit with sentineld's path, and the tmpfiles entry; the unit
-# passes systemd-analyze verify.
+# cmake --install puts in place the binaries (the scanner in libexec), the
+# man pages, the sample configuration (the configuration itself only when
+# there is none), the systemd unit with sentineld's path, the tmpfiles and
+# sysusers entries; the unit passes systemd-analyze verify.
 set -u
 : "${BUILDDIR:?}" "${SRCDIR:?}"
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -12,8 +12,10 @@ trap 'rm -rf "$dest"' EXIT
 DESTDIR=$dest cmake --install "$BUILDDIR" >/dev/null || fail "cmake --install"
 prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$BUILDDIR/CMakeCache.txt")
 libdir=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:PATH=//p' "$BUILDDIR/CMakeCache.txt")
+libexecdir=$(sed -n 's/^CMAKE_INSTALL_LIBEXECDIR:PATH=//p' "$BUILDDIR/CMakeCache.txt")
 for f in sbin/sentineld bin/sentinelctl share/man/man8/sentineld.8 share/man/man1/sentinelctl.1 \
     share/man/man5/sentineld.conf.5 lib/systemd/system/sentineld.service lib/tmpfiles.d/sentinel.conf \
+    lib/sysusers.d/sentinel.conf "$libexecdir/sentinel/sentinel-scanner" \
     include/sentinel/plugin.h "$libdir/sentinel/plugins/jsonl.so" "$libdir/sentinel/plugins/exec.so" \
     "$libdir/sentinel/plugins/syslog.so" "$libdir/sentinel/plugins/libvirt-action.so"; do
 	[ -f "$dest$prefix/$f" ] || fail "$prefix/$f not installed: $(find "$dest" -type f)"
@@ -32,6 +34,12 @@ echo "# changed" >> "$conf"
 DESTDIR=$dest cmake --install "$BUILDDIR" >/dev/null || fail "second cmake --install"
 [ "$(tail -1 "$conf")" = "# changed" ] || fail "a reinstall overwrote the configuration"
 ok "installed under $prefix; a reinstall keeps the configuration"
+# The installed sentineld looks for its scanner where it was installed.
+strings "$dest$prefix/sbin/sentineld" | grep -qx "$prefix/$libexecdir/sentinel" ||
+	fail "sentineld does not look for its scanner in $prefix/$libexecdir/sentinel"
+grep -q "^u sentinel-scan " "$dest$prefix/lib/sysusers.d/sentinel.conf" ||
+	fail "sysusers.d does not create sentinel-scan"
+ok "the scanner is in $prefix/$libexecdir/sentinel; sysusers.d creates its user"
 
 unit=$dest$prefix/lib/systemd/system/sentineld.service
 grep -q "^ExecStart=$prefix/sbin/sentineld -f$" "$unit" || fail "ExecStart: $(grep ExecStart "$unit")"

@@ -93,9 +93,35 @@ job_op() {
 	sg_virsh domjobinfo "$1" 2>/dev/null | sed -n 's/^Operation: *\([^ ]*\) *$/\1/p'
 }
 
-# appliances PID: the appliance qemus (not qemu-img) that PID started.
+# descendants PID: every process below PID.
+descendants() {
+	local c
+	for c in $(pgrep -P "$1"); do
+		echo "$c"
+		descendants "$c"
+	done
+}
+
+# appliances PID: the appliance qemus (not qemu-img, not qemu-nbd) that
+# PID started, at any depth (sentineld, its scanner, a scan child, qemu).
 appliances() {
-	pgrep -P "$1" -f '^[^ ]*qemu-system' | sort -n
+	local p
+	for p in $(descendants "$1"); do
+		# The appliance boots a kernel; libguestfs's probes of qemu
+		# (-help, -version) do not.
+		case "$(tr '\0' ' ' 2>/dev/null < "/proc/$p/cmdline")" in
+		*qemu-system*-kernel*) echo "$p" ;;
+		esac
+	done | sort -n
+}
+
+# scan_children PID: the scan processes of sentineld PID (children of its
+# scanners, which are its own children named sentinel-scanner).
+scan_children() {
+	local z
+	for z in $(pgrep -P "$1" -x sentinel-scanne); do
+		pgrep -P "$z" -x sentinel-scanne
+	done | sort -n
 }
 
 # expect_gone TENTHS WHAT PID...: each PID ends within TENTHS tenths of a
