@@ -65,6 +65,10 @@ static struct {
 static uid_t scan_uid;
 static gid_t scan_gid;
 static uv_async_t died_async;
+/* Reapers may outlive the loop's handles (a scanner ends as sentineld
+ * stops): they post only while this says the handle is open. */
+static pthread_mutex_t died_mtx = PTHREAD_MUTEX_INITIALIZER;
+static int died_open;
 static uv_timer_t restart_timer;
 static uint64_t restart_ms = RESTART_MIN_MS;
 static int reloading;
@@ -468,7 +472,10 @@ reaper(void *arg)
 		    WEXITSTATUS(st));
 	else
 		log_debug("scanner %d: exited", (int)sc->pid);
-	uv_async_send(&died_async);
+	pthread_mutex_lock(&died_mtx);
+	if (died_open)
+		uv_async_send(&died_async);
+	pthread_mutex_unlock(&died_mtx);
 	scanner_unref(sc);
 	return NULL;
 }
@@ -507,25 +514,54 @@ scanner_unref(struct scanner *sc)
 	free(sc);
 }
 
-/* Drops the current scanner's channel at once (a stop). */
-void
-scanner_retire(struct scanner *sc)
+const char *
+scanner_version(const struct scanner *sc)
 {
-	if (sc == NULL)
-		return;
-	pthread_mutex_lock(&sc->mtx);
-	shutdown(sc->fd, SHUT_RDWR);
-	pthread_mutex_unlock(&sc->mtx);
+	return sc->ready.version;
 }
 
-const char *scanner_version(const struct scanner *sc) { return sc->ready.version; }
-const char *scanner_stamp(const struct scanner *sc) { return sc->ready.stamp; }
-const char *scanner_dbdir(const struct scanner *sc) { return sc->ready.dbdir; }
-const char *scanner_libversion(const struct scanner *sc) { return sc->ready.libversion; }
-unsigned int scanner_signatures(const struct scanner *sc) { return sc->ready.signatures; }
-unsigned int scanner_yara_rules(const struct scanner *sc) { return sc->ready.yara_rules; }
-uint64_t scanner_load_ms(const struct scanner *sc) { return sc->ready.load_ms; }
-pid_t scanner_pid(const struct scanner *sc) { return sc->pid; }
+const char *
+scanner_stamp(const struct scanner *sc)
+{
+	return sc->ready.stamp;
+}
+
+const char *
+scanner_dbdir(const struct scanner *sc)
+{
+	return sc->ready.dbdir;
+}
+
+const char *
+scanner_libversion(const struct scanner *sc)
+{
+	return sc->ready.libversion;
+}
+
+unsigned int
+scanner_signatures(const struct scanner *sc)
+{
+	return sc->ready.signatures;
+}
+
+unsigned int
+scanner_yara_rules(const struct scanner *sc)
+{
+	return sc->ready.yara_rules;
+}
+
+uint64_t
+scanner_load_ms(const struct scanner *sc)
+{
+	return sc->ready.load_ms;
+}
+
+pid_t
+scanner_pid(const struct scanner *sc)
+{
+	return sc->pid;
+}
+
 
 /* At start, before the loop: the first scanner, ready. */
 struct scanner *
@@ -537,6 +573,7 @@ scanner_start(const struct config *c, char *err, size_t errlen)
 		return NULL;
 	if (wait_ready(sc, err, errlen) == -1) {
 		close(sc->fd);
+		kill(sc->pid, SIGKILL);
 		waitpid(sc->pid, NULL, 0);
 		free(sc);
 		return NULL;
@@ -575,7 +612,8 @@ reload_done(uv_work_t *req, int status)
 	(void)status;
 	reloading = 0;
 	if (r->sc->fd == -1) {
-		/* Its process ends by itself: reap it. */
+		/* It may still be loading (a time-out): it ends now. */
+		kill(r->sc->pid, SIGKILL);
 		waitpid(r->sc->pid, NULL, 0);
 		pthread_mutex_destroy(&r->sc->mtx);
 		free(r->sc);
@@ -635,6 +673,7 @@ scanner_reload(void (*cb)(void *, const char *), void *arg)
 	r->req.data = r;
 	if (uv_queue_work(sd.loop, &r->req, reload_work, reload_done) != 0) {
 		close(r->sc->fd);
+		kill(r->sc->pid, SIGKILL);
 		waitpid(r->sc->pid, NULL, 0);
 		free(r->sc);
 		free(r);
@@ -684,12 +723,18 @@ scanner_init(void)
 	if (uv_async_init(sd.loop, &died_async, on_died) != 0 ||
 	    uv_timer_init(sd.loop, &restart_timer) != 0)
 		return -1;
+	pthread_mutex_lock(&died_mtx);
+	died_open = 1;
+	pthread_mutex_unlock(&died_mtx);
 	return 0;
 }
 
 void
 scanner_close(void)
 {
+	pthread_mutex_lock(&died_mtx);
+	died_open = 0;
+	pthread_mutex_unlock(&died_mtx);
 	uv_timer_stop(&restart_timer);
 	uv_close((uv_handle_t *)&restart_timer, NULL);
 	uv_close((uv_handle_t *)&died_async, NULL);

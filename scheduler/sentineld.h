@@ -169,7 +169,6 @@ int		 scanner_reloading(void);
 void		 scanner_restart_cb(uv_timer_t *);
 struct scanner	*scanner_ref(struct scanner *);
 void		 scanner_unref(struct scanner *);
-void		 scanner_retire(struct scanner *);
 void		 scanner_run(struct scanner *, const struct scan_opts *,
 		    struct scan_progress *, struct scan_result *);
 unsigned int	 scanner_kill_all(void);
