@@ -72,14 +72,6 @@ cpu_busy() {
 	awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%.2f\n", ($2 + $3 + $4 + $7 + $8) / hz }' /proc/stat
 }
 
-# rss_mb COMM...: resident memory of every process with one of these
-# command names, together, in MiB (qemu's name is cut to qemu-system-x86).
-rss_mb() {
-	local list
-	list=$(IFS=,; echo "$*")
-	ps -C "$list" -o rss= 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s / 1024 }'
-}
-
 # pss_mb COMM...: proportional memory (Pss) of every process with one of
 # these command names, together, in MiB.  Pages shared between them (the
 # engine a scanner shares with its scan children, copy-on-write) count

@@ -1,5 +1,7 @@
 /* Sizes, durations, byte escaping and time helpers. */
 #include <ctype.h>
+#include <grp.h>
+#include <pwd.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -218,4 +220,56 @@ service_notify(const char *msg)
 	(void)sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
 	    (struct sockaddr *)&sun, len);
 	close(fd);
+}
+
+/* Whether a user (uid, groups) may search a directory with stat st. */
+static int
+searchable(const struct stat *st, uid_t uid, const gid_t *groups, int ngroups)
+{
+	int i;
+
+	if (uid == 0)
+		return 1;
+	if (st->st_uid == uid)
+		return (st->st_mode & S_IXUSR) != 0;
+	for (i = 0; i < ngroups; i++)
+		if (st->st_gid == groups[i])
+			return (st->st_mode & S_IXGRP) != 0;
+	return (st->st_mode & S_IXOTH) != 0;
+}
+
+int
+path_reachable(const char *dir, const struct passwd *pw, const char *role,
+    char *why, size_t len)
+{
+	gid_t groups[256];
+	int ngroups = 256;
+	struct stat st;
+	char path[4096];
+	size_t i;
+
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &ngroups) == -1)
+		ngroups = 256;
+	snprintf(path, sizeof(path), "%s", dir);
+	for (i = 1;; i++) {
+		char c = path[i];
+
+		if (c != '/' && c != '\0')
+			continue;
+		path[i] = '\0';
+		if (stat(path, &st) == -1) {
+			snprintf(why, len, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (!searchable(&st, pw->pw_uid, groups, ngroups)) {
+			snprintf(why, len, "%s (mode %04o, owner %u:%u) cannot "
+			    "be searched by %s, %s", path,
+			    (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
+			    (unsigned)st.st_gid, pw->pw_name, role);
+			return -1;
+		}
+		path[i] = c;
+		if (c == '\0')
+			return 0;
+	}
 }

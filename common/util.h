@@ -19,6 +19,12 @@ char	*escape_bytes(const void *, size_t);
 int	 mkdir_p(const char *, mode_t);
 /* mkdir -p of the directory part of path (nothing for a bare name). */
 int	 mkdir_parent(const char *, mode_t);
+/* Every directory from / down to DIR searchable by the user PW (ROLE says
+ * who that user is, for the message); -1 with why naming the one that is
+ * not. */
+struct passwd;
+int	 path_reachable(const char *, const struct passwd *, const char *,
+	    char *, size_t);
 /* Wall clock in milliseconds since the epoch. */
 int64_t	 now_ms(void);
 /* Milliseconds of CLOCK_MONOTONIC, for durations. */

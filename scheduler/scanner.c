@@ -43,6 +43,7 @@
 #define POLL_MS			250
 #define MAX_KEPT_DETECTIONS	10000	/* per scan; more are counted */
 #define MAX_INDEX_PUTS		(4U << 20)	/* per scan; more read again */
+#define MAX_LOG_LINES		1000	/* per scan; more are dropped */
 #define RESTART_MIN_MS		1000
 #define RESTART_MAX_MS		60000
 
@@ -125,7 +126,10 @@ own_dir(const char *dir, mode_t mode, uid_t uid, gid_t gid, char *err,
 {
 	struct stat st;
 
-	if (mkdir_p(dir, mode) == -1 || lstat(dir, &st) == -1) {
+	/* Parents it makes let everyone pass (as /var/lib is): the mode of
+	 * DIR itself says who may enter. */
+	if (mkdir_parent(dir, 0711) == -1 || mkdir_p(dir, mode) == -1 ||
+	    lstat(dir, &st) == -1) {
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		return -1;
 	}
@@ -304,6 +308,10 @@ scanner_setup(const struct config *c, char *err, size_t errlen)
 	    errlen) == -1 ||
 	    own_dir(c->scanner_dir, 0710, 0, scan_gid, err, errlen) == -1)
 		return -1;
+	if (path_reachable(c->clamav_tmpdir, pw, "the scanner user", err,
+	    errlen) == -1 || path_reachable(c->scanner_dir, pw,
+	    "the scanner user", err, errlen) == -1)
+		return -1;
 	/* Exports a sentineld that was killed left behind. */
 	if ((d = opendir(c->scanner_dir)) != NULL) {
 		while ((de = readdir(d)) != NULL) {
@@ -319,7 +327,10 @@ scanner_setup(const struct config *c, char *err, size_t errlen)
 		}
 		closedir(d);
 	}
-	return prepare_appliance(c->scanner_appliance, err, errlen);
+	if (prepare_appliance(c->scanner_appliance, err, errlen) == -1)
+		return -1;
+	return path_reachable(c->scanner_appliance, pw, "the scanner user",
+	    err, errlen);
 }
 
 /* Starts a scanner for configuration C; its engine is not loaded yet
@@ -815,7 +826,7 @@ struct run {
 	int			 exited;	/* SR_EXITED came */
 	int			 status;	/* its wait status */
 	char			 bad[300];	/* a broken protocol */
-	unsigned int		 puts, kept;
+	unsigned int		 puts, kept, logs;
 };
 
 static void
@@ -922,7 +933,11 @@ handle(struct run *x, int fd, const struct srec *r)
 	}
 	switch (r->type) {
 	case SR_LOG:
-		log_child(o, r);
+		if (x->logs++ < MAX_LOG_LINES)
+			log_child(o, r);
+		else if (x->logs == MAX_LOG_LINES + 1)
+			log_warnx("scan %s: the scanner's further log lines are "
+			    "dropped (more than %d)", o->guest, MAX_LOG_LINES);
 		return 0;
 	case SR_PROGRESS:
 		atomic_store(&x->pr->files, r->n[0]);

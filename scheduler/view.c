@@ -51,21 +51,6 @@ view_kind_name(enum view_kind k)
 	return "unknown";
 }
 
-/* Whether a user (uid, groups) may search a directory with stat st. */
-static int
-searchable(const struct stat *st, uid_t uid, const gid_t *groups, int ngroups)
-{
-	int i;
-
-	if (uid == 0)
-		return 1;
-	if (st->st_uid == uid)
-		return (st->st_mode & S_IXUSR) != 0;
-	for (i = 0; i < ngroups; i++)
-		if (st->st_gid == groups[i])
-			return (st->st_mode & S_IXGRP) != 0;
-	return (st->st_mode & S_IXOTH) != 0;
-}
 
 /* "0123...-uuid" followed by SUFFIX or "-TARGET" SUFFIX: ours. */
 static int
@@ -111,41 +96,6 @@ remove_stale(const char *dir)
 	closedir(d);
 }
 
-/* Every directory above DIR (and DIR) searchable by the user PW. */
-static int
-reachable(const char *dir, const struct passwd *pw, char *why, size_t len)
-{
-	gid_t groups[256];
-	int ngroups = 256;
-	struct stat st;
-	char path[4096];
-	size_t i;
-
-	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &ngroups) == -1)
-		ngroups = 256;
-	snprintf(path, sizeof(path), "%s", dir);
-	for (i = 1;; i++) {
-		char c = path[i];
-
-		if (c != '/' && c != '\0')
-			continue;
-		path[i] = '\0';
-		if (stat(path, &st) == -1) {
-			snprintf(why, len, "%s: %s", path, strerror(errno));
-			return -1;
-		}
-		if (!searchable(&st, pw->pw_uid, groups, ngroups)) {
-			snprintf(why, len, "%s (mode %04o, owner %u:%u) cannot "
-			    "be searched by %s, whom qemu runs as", path,
-			    (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
-			    (unsigned)st.st_gid, pw->pw_name);
-			return -1;
-		}
-		path[i] = c;
-		if (c == '\0')
-			return 0;
-	}
-}
 
 static int
 prepare_dir(const struct config *c, char *why, size_t len)
@@ -201,7 +151,7 @@ prepare_dir(const struct config *c, char *why, size_t len)
 		    strerror(errno));
 		return -1;
 	}
-	return reachable(dir, pw, why, len);
+	return path_reachable(dir, pw, "whom qemu runs as", why, len);
 }
 
 int

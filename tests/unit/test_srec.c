@@ -1,0 +1,201 @@
+/* Scanner records: what the root side's decoder accepts, and everything it
+ * must refuse or clean, one case each. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "srec.h"
+
+static struct srec_result result;
+static struct srec_scan scan;
+
+static int
+decode(const struct srec_buf *b, struct srec *r, char *err)
+{
+	r->scan = &scan;
+	r->result = &result;
+	r->ready = NULL;
+	return srec_decode(b->b, b->len, r, err, 256);
+}
+
+static void
+detection(struct srec_buf *b, const char *path, size_t len, const char *sig,
+    uint8_t engine)
+{
+	srec_start(b, SR_DETECTION);
+	srec_str(b, "/dev/sda");
+	srec_u8(b, 1);
+	srec_bytes(b, path, len);
+	srec_str(b, sig);
+	srec_u8(b, engine);
+	srec_u64(b, 68);
+}
+
+static void
+test_detection(void **state)
+{
+	static struct srec_buf b;
+	struct srec r;
+	char err[256], path[SREC_PATH_MAX + 2];
+
+	(void)state;
+	/* Paths are bytes: a newline and 0xff pass as they are. */
+	detection(&b, "/a\n\xff", 4, "Eicar", 0);
+	assert_int_equal(decode(&b, &r, err), 0);
+	assert_int_equal(r.type, SR_DETECTION);
+	assert_int_equal(r.pathlen, 4);
+	assert_memory_equal(r.path, "/a\n\xff", 5);
+	assert_string_equal(r.name, "Eicar");
+	assert_int_equal(r.n[0], 68);
+	/* A signature name is text: an ESC cannot reach a terminal. */
+	detection(&b, "/x", 2, "a\033[31mb", 1);
+	assert_int_equal(decode(&b, &r, err), 0);
+	assert_string_equal(r.name, "a?[31mb");
+	/* A NUL inside a path, an empty signature, an engine out of range. */
+	detection(&b, "/a\0b", 4, "Eicar", 0);
+	assert_int_equal(decode(&b, &r, err), -1);
+	detection(&b, "/x", 2, "", 0);
+	assert_int_equal(decode(&b, &r, err), -1);
+	detection(&b, "/x", 2, "Eicar", 2);
+	assert_int_equal(decode(&b, &r, err), -1);
+	/* A path at the bound, and one byte over it. */
+	memset(path, 'a', sizeof(path));
+	detection(&b, path, SREC_PATH_MAX, "Eicar", 0);
+	assert_int_equal(decode(&b, &r, err), 0);
+	assert_int_equal(r.pathlen, SREC_PATH_MAX);
+	detection(&b, path, SREC_PATH_MAX + 1, "Eicar", 0);
+	assert_int_equal(decode(&b, &r, err), -1);
+	assert_non_null(strstr(err, "path"));
+}
+
+static void
+test_framing(void **state)
+{
+	static struct srec_buf b;
+	struct srec r;
+	char err[256];
+
+	(void)state;
+	/* Cut short, bytes left over, an unknown type, nothing at all. */
+	detection(&b, "/x", 2, "Eicar", 0);
+	b.len -= 3;
+	assert_int_equal(decode(&b, &r, err), -1);
+	b.len += 3;
+	srec_u8(&b, 0);
+	assert_int_equal(decode(&b, &r, err), -1);
+	assert_non_null(strstr(err, "trailing"));
+	srec_start(&b, SR_NTYPES);
+	assert_int_equal(decode(&b, &r, err), -1);
+	b.len = 0;
+	assert_int_equal(decode(&b, &r, err), -1);
+	/* A length that claims more than the record holds. */
+	srec_start(&b, SR_INDEX_DONE);
+	srec_u8(&b, 0xff);
+	srec_u8(&b, 0xff);
+	assert_int_equal(decode(&b, &r, err), -1);
+}
+
+static void
+test_ranges(void **state)
+{
+	static struct srec_buf b;
+	struct srec r;
+	char err[256];
+	struct srec_rec rec;
+
+	(void)state;
+	memset(&result, 0, sizeof(result));
+	result.status = SREC_NSTATUS;
+	srec_start(&b, SR_RESULT);
+	srec_put_result(&b, &result);
+	assert_int_equal(decode(&b, &r, err), -1);
+	result.status = 1;
+	result.files = 47;
+	srec_start(&b, SR_RESULT);
+	srec_put_result(&b, &result);
+	memset(&result, 0, sizeof(result));
+	assert_int_equal(decode(&b, &r, err), 0);
+	assert_int_equal(result.files, 47);
+	/* A skip reason past the last, a log level past 7. */
+	srec_start(&b, SR_SKIP);
+	srec_u8(&b, SREC_NSKIP);
+	srec_str(&b, "/dev/sda");
+	srec_bytes(&b, "/x", 2);
+	srec_u8(&b, 0);
+	srec_str(&b, "");
+	assert_int_equal(decode(&b, &r, err), -1);
+	srec_start(&b, SR_LOG);
+	srec_u8(&b, 8);
+	srec_str(&b, "x");
+	assert_int_equal(decode(&b, &r, err), -1);
+	/* Nanoseconds out of range in an index record. */
+	memset(&rec, 0, sizeof(rec));
+	rec.mtime_ns = 1000000000;
+	srec_start(&b, SR_INDEX_PUT);
+	srec_str(&b, "/dev/sda");
+	srec_bytes(&b, "/x", 2);
+	srec_put_rec(&b, &rec);
+	assert_int_equal(decode(&b, &r, err), -1);
+	/* A scan request with no disk; a result where none is wanted. */
+	memset(&scan, 0, sizeof(scan));
+	srec_start(&b, SR_SCAN);
+	srec_put_scan(&b, &scan);
+	assert_int_equal(decode(&b, &r, err), -1);
+	srec_start(&b, SR_RESULT);
+	srec_put_result(&b, &result);
+	r.scan = NULL;
+	r.result = NULL;
+	r.ready = NULL;
+	assert_int_equal(srec_decode(b.b, b.len, &r, err, sizeof(err)), -1);
+	/* The encoder says when a record would not fit. */
+	srec_start(&b, SR_LOG);
+	srec_raw(&b, err, SREC_MAX);
+	assert_true(b.over);
+}
+
+static void
+test_transport(void **state)
+{
+	static struct srec_buf b;
+	static unsigned char buf[SREC_MAX];
+	int sv[2], pass[2], got;
+	long n;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_int_equal(pipe(pass), 0);
+	srec_start(&b, SR_SPAWN);
+	assert_int_equal(srec_send(sv[0], &b, pass[0]), 0);
+	n = srec_recv(sv[1], buf, &got);
+	assert_int_equal(n, 1);
+	assert_true(got >= 0);
+	close(got);
+	/* One record per message; the end of the stream is 0. */
+	detection(&b, "/x", 2, "Eicar", 0);
+	assert_int_equal(srec_send(sv[0], &b, -1), 0);
+	assert_int_equal(srec_recv(sv[1], buf, NULL), (long)b.len);
+	close(sv[0]);
+	assert_int_equal(srec_recv(sv[1], buf, NULL), 0);
+	close(sv[1]);
+	close(pass[0]);
+	close(pass[1]);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_detection),
+		cmocka_unit_test(test_framing),
+		cmocka_unit_test(test_ranges),
+		cmocka_unit_test(test_transport),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
