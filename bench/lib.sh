@@ -12,6 +12,8 @@ SENTINELCTL=${SENTINEL_BUILD:-$SRC/build}/sentinelctl
 [ -x "$SENTINELD" ] || { echo "build first: cmake -S . -B build && cmake --build build" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 1; }
 scripts/host-setup
+# As the tmpfiles entry makes it (an older build may have made it 0700).
+install -d -m 0755 /run/sentinel
 
 # Same appliance settings for both sides: KVM if an appliance starts with
 # it, else TCG.

@@ -51,20 +51,9 @@ ctl --socket "$sock" --json scan "$G_CLONE"
 expect_rc 0 "scan of $G_CLONE"
 wait_qemus 2
 kill -KILL "$victim"
-# ended GUEST: waits for the guest's last scan to end; sets OUT.
-ended() {
-	local st
-	for _ in $(seq 1 900); do
-		ctl --socket "$sock" --json results "$1"
-		st=$(jq -r .scan.status <<<"$OUT")
-		[ "$st" != running ] && [ "$st" != queued ] && return 0
-		sleep 0.2
-	done
-	fail "the scan of $1 did not end: $OUT"
-}
-ended "$G_INFECTED"
+scan_ended "$sock" "$G_INFECTED"
 first=$OUT
-ended "$G_CLONE"
+scan_ended "$sock" "$G_CLONE"
 st=$(jq -r .scan.status <<<"$OUT")
 killed=$(jq -r .scan.status <<<"$first")
 [ "$killed" = failed ] || [ "$killed" = incomplete ] || fail "scan whose appliance was killed: $first"

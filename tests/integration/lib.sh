@@ -138,6 +138,19 @@ expect_gone() {
 	done
 }
 
+# scan_ended SOCK GUEST: waits for GUEST's last scan on the daemon at SOCK
+# to end; sets OUT to its results.
+scan_ended() {
+	local st
+	for _ in $(seq 1 900); do
+		ctl --socket "$1" --json results "$2"
+		st=$(jq -r .scan.status <<<"$OUT")
+		[ "$st" != running ] && [ "$st" != queued ] && return 0
+		sleep 0.2
+	done
+	fail "the scan of $2 did not end: $OUT"
+}
+
 # wait_line TENTHS FILE PATTERN: until a line of FILE matches PATTERN
 # (grep's basic regex), for at most TENTHS tenths of a second; 1 if none
 # came.

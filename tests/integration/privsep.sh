@@ -56,17 +56,6 @@ wait_child() {
 	fail "no scan child with an appliance: child '$child' qemu '$qemu'"
 }
 
-# ended GUEST: waits for GUEST's last scan to end; sets OUT to its results.
-ended() {
-	local st
-	for _ in $(seq 1 900); do
-		ctl --socket "$sock" --json results "$1"
-		st=$(jq -r .scan.status <<<"$OUT")
-		[ "$st" != running ] && [ "$st" != queued ] && return 0
-		sleep 0.2
-	done
-	fail "the scan of $1 did not end: $OUT"
-}
 
 # 2. During a scan: the scan child, its parser thread, its appliance, and
 # the disk's export.
@@ -90,7 +79,7 @@ tr '\0' ' ' < "/proc/$nbd/cmdline" | grep -q -- "--read-only --format=qcow2" ||
 s=$(find "$WORK/privsep-scanner" -name '*.nbd')
 [ "$(stat -c '%a %U %G' "$s")" = "660 root sentinel-scan" ] || fail "export socket: $(stat -c '%a %U %G' "$s")"
 ok "scan child $child: confined, a parser thread with $filters filters; appliance $qemu not root and reads no image by path; export by qemu-nbd $nbd, read-only, socket 0660 root:sentinel-scan"
-ended "$G_INFECTED"
+scan_ended "$sock" "$G_INFECTED"
 [ "$(jq -r .scan.status <<<"$OUT")" = infected ] || fail "status: $OUT"
 before=$(jq -r '[.scan.detections[] | "\(.path) \(.signature)"] | sort | join(",")' <<<"$OUT")
 n=$(jq '.scan.detections | length' <<<"$OUT")
@@ -124,7 +113,7 @@ for sig in SEGV KILL; do
 	expect_rc 0 "scan for SIG$sig"
 	wait_child
 	kill -"$sig" "$child"
-	ended "$G_INFECTED"
+	scan_ended "$sock" "$G_INFECTED"
 	st=$(jq -r .scan.status <<<"$OUT")
 	reason=$(jq -r .scan.reason <<<"$OUT")
 	[ "$st" = failed ] || fail "SIG$sig: status $st: $OUT"
