@@ -122,7 +122,9 @@ void		 scan_progress_set_fs(struct scan_progress *, const char *);
 void		 scan_progress_destroy(struct scan_progress *);
 /* Asks a running scan to stop; safe from any thread. */
 void		 scan_cancel(struct scan_progress *);
-/* Runs the scan in the calling thread.  The result is always filled. */
+/* Runs the scan from the calling thread; tar streams are parsed and the
+ * engines run in a parser thread of the scan's own, confined first by
+ * opts->confine_parser.  The result is always filled. */
 void		 scan_run(const struct scan_opts *, struct scan_progress *,
 		    struct scan_result *);
 void		 scan_result_free(struct scan_result *);
