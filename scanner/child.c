@@ -129,13 +129,7 @@ index_lookup(void *p, const char *key, const char *path, size_t len,
 	rpc(&b, SR_INDEX_A, &a);
 	if (!a.flag)
 		return 0;
-	rec->ino = a.rec.ino;
-	rec->size = a.rec.size;
-	rec->mtime_s = a.rec.mtime_s;
-	rec->mtime_ns = a.rec.mtime_ns;
-	rec->ctime_s = a.rec.ctime_s;
-	rec->ctime_ns = a.rec.ctime_ns;
-	memcpy(rec->sha, a.rec.sha, sizeof(rec->sha));
+	findex_rec_from_srec(rec, &a.rec);
 	return 1;
 }
 
@@ -149,13 +143,7 @@ index_put(void *p, const char *key, const char *path, size_t len,
 	(void)p;
 	if (len > SREC_PATH_MAX || strlen(key) >= SREC_FS_MAX)
 		return;
-	r.ino = rec->ino;
-	r.size = rec->size;
-	r.mtime_s = rec->mtime_s;
-	r.mtime_ns = rec->mtime_ns;
-	r.ctime_s = rec->ctime_s;
-	r.ctime_ns = rec->ctime_ns;
-	memcpy(r.sha, rec->sha, sizeof(r.sha));
+	findex_rec_to_srec(&r, rec);
 	srec_start(&b, SR_INDEX_PUT);
 	srec_str(&b, key);
 	srec_bytes(&b, path, len);

@@ -9,14 +9,41 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cache.h"
+#include "srec.h"
 
 struct findex_rec {
 	uint64_t	 ino, size;
 	int64_t		 mtime_s, mtime_ns, ctime_s, ctime_ns;
 	unsigned char	 sha[VERDICT_HASH_LEN];
 };
+
+/* The record as it crosses between a scanner and sentineld (srec.h). */
+static inline void
+findex_rec_from_srec(struct findex_rec *to, const struct srec_rec *from)
+{
+	to->ino = from->ino;
+	to->size = from->size;
+	to->mtime_s = from->mtime_s;
+	to->mtime_ns = from->mtime_ns;
+	to->ctime_s = from->ctime_s;
+	to->ctime_ns = from->ctime_ns;
+	memcpy(to->sha, from->sha, sizeof(to->sha));
+}
+
+static inline void
+findex_rec_to_srec(struct srec_rec *to, const struct findex_rec *from)
+{
+	to->ino = from->ino;
+	to->size = from->size;
+	to->mtime_s = from->mtime_s;
+	to->mtime_ns = from->mtime_ns;
+	to->ctime_s = from->ctime_s;
+	to->ctime_ns = from->ctime_ns;
+	memcpy(to->sha, from->sha, sizeof(to->sha));
+}
 
 struct file_index {
 	void	*p;

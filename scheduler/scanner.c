@@ -838,18 +838,6 @@ reply(struct run *x, int fd, struct srec_buf *b)
 }
 
 static void
-index_rec(struct findex_rec *to, const struct srec_rec *from)
-{
-	to->ino = from->ino;
-	to->size = from->size;
-	to->mtime_s = from->mtime_s;
-	to->mtime_ns = from->mtime_ns;
-	to->ctime_s = from->ctime_s;
-	to->ctime_ns = from->ctime_ns;
-	memcpy(to->sha, from->sha, sizeof(to->sha));
-}
-
-static void
 add_detection(struct run *x, const struct srec *r)
 {
 	struct scan_detection *d;
@@ -972,13 +960,7 @@ handle(struct run *x, int fd, const struct srec *r)
 		if (found) {
 			struct srec_rec sr;
 
-			sr.ino = rec.ino;
-			sr.size = rec.size;
-			sr.mtime_s = rec.mtime_s;
-			sr.mtime_ns = rec.mtime_ns;
-			sr.ctime_s = rec.ctime_s;
-			sr.ctime_ns = rec.ctime_ns;
-			memcpy(sr.sha, rec.sha, sizeof(sr.sha));
+			findex_rec_to_srec(&sr, &rec);
 			srec_put_rec(&b, &sr);
 		}
 		reply(x, fd, &b);
@@ -986,7 +968,7 @@ handle(struct run *x, int fd, const struct srec *r)
 	case SR_INDEX_PUT:
 		/* Bounded: past it the files are read again next time. */
 		if (o->index != NULL && x->puts++ < MAX_INDEX_PUTS) {
-			index_rec(&rec, &r->rec);
+			findex_rec_from_srec(&rec, &r->rec);
 			o->index->put(o->index->p, r->fs, r->path, r->pathlen,
 			    &rec);
 		}
