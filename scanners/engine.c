@@ -65,10 +65,12 @@ engine_dir_stamp(const char *dir, const char *yaradir, char *out,
 	sig_dir_stamp(dir, yaradir, out, outlen);
 }
 
+void (*engine_load_hook)(const char *);
+
+/* The stamp was taken before the load (engine_load): see there. */
 static void
-make_version(struct engine *e, const char *dir, const char *yaradir)
+make_version(struct engine *e)
 {
-	engine_dir_stamp(dir, yaradir, e->stamp, sizeof(e->stamp));
 	snprintf(e->version, sizeof(e->version), "%u-%s",
 	    (unsigned int)cl_engine_get_num(e->cl, CL_ENGINE_DB_VERSION, NULL),
 	    e->stamp);
@@ -256,6 +258,17 @@ engine_load(const char *dir, const char *tmpdir, const char *yaradir,
 	}
 	if (limits != NULL && set_limits(e->cl, limits, err, errlen) == -1)
 		goto fail;
+	/*
+	 * The stamp of the files as they are before a byte of them is read.
+	 * Taken after the load, a file replaced during a load of 10-60 s
+	 * would leave old rules under the new files' stamp: the self-check
+	 * would never reload, and verdicts cached under the old rules would
+	 * look current.  Taken before, such a change only costs one more
+	 * load at the next check.
+	 */
+	engine_dir_stamp(dir, yaradir, e->stamp, sizeof(e->stamp));
+	if (engine_load_hook != NULL)
+		engine_load_hook(dir);
 	if ((rc = cl_load(dir, e->cl, &e->sigs, CL_DB_STDOPT)) != CL_SUCCESS) {
 		snprintf(err, errlen, "loading signatures from %s: %s", dir,
 		    cl_strerror(rc));
@@ -276,7 +289,7 @@ engine_load(const char *dir, const char *tmpdir, const char *yaradir,
 		goto fail;
 	e->max_scan_time_s = limits != NULL && limits->max_scan_time_ms ?
 	    (limits->max_scan_time_ms + 999) / 1000 : 120;
-	make_version(e, dir, yaradir);
+	make_version(e);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	e->load_ms = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 +
 	    (t1.tv_nsec - t0.tv_nsec) / 1000000);

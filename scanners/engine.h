@@ -45,6 +45,9 @@ int		 engine_global_init(char *, size_t);
  * LIMITS may be NULL. */
 struct engine	*engine_load(const char *, const char *, const char *,
 		    const struct engine_limits *, char *, size_t);
+/* For tests: called by engine_load with DIR after it took the files'
+ * stamp and before it reads a byte of them.  NULL in sentinel. */
+extern void	(*engine_load_hook)(const char *);
 /* The version engine_load would give the files of DIR and YARADIR now,
  * without loading them (libclamav's own part left out): for a cheap
  * "changed?" check. */
