@@ -8,6 +8,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,6 +18,7 @@
 #include <sys/queue.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "sentinel/plugin.h"
@@ -43,6 +45,7 @@ TAILQ_HEAD(pevq, pev);
 struct plugin {
 	char				*name;
 	void				*dl;
+	int				 fd;		/* what dl was loaded from */
 	const struct sentinel_plugin	*d;
 	void				*state;
 	struct sentinel_host		 host;
@@ -112,9 +115,21 @@ host_record(const struct sentinel_host *h, int64_t scan_id, const char *text)
 	r->scan_id = scan_id;
 	r->at = now_ms();
 	pthread_mutex_lock(&records_mtx);
+	if (!records_open) {
+		/* A hook left running at exit: the loop is gone; the log
+		 * keeps what it did. */
+		pthread_mutex_unlock(&records_mtx);
+		log_warnx("plugin %s: scan %lld: %s (not recorded: sentineld "
+		    "is stopping)", h->name, (long long)scan_id, text);
+		free(r->plugin);
+		free(r->text);
+		free(r);
+		return;
+	}
 	TAILQ_INSERT_TAIL(&records, r, entry);
-	pthread_mutex_unlock(&records_mtx);
+	/* Under the lock: plugins_close cannot close the handle meanwhile. */
 	uv_async_send(&records_async);
+	pthread_mutex_unlock(&records_mtx);
 }
 
 /* In the loop: each record into the state database, and the log. */
@@ -144,29 +159,94 @@ on_records(uv_async_t *a)
 	}
 }
 
-/* Root's, and not writable by group or others: the file and the
- * directory it is in (which could otherwise swap the file). */
+/* Root's, and not writable by group or others. */
 static int
-trusted(const char *path, const char *what, char *err, size_t errlen)
+trusted_st(const struct stat *st, const char *what, const char *path,
+    char *err, size_t errlen)
 {
-	struct stat st;
-
-	if (stat(path, &st) == -1) {
-		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
-		return -1;
-	}
-	if (st.st_uid != 0) {
+	if (st->st_uid != 0) {
 		snprintf(err, errlen, "%s %s is owned by uid %u, not root", what,
-		    path, (unsigned)st.st_uid);
+		    path, (unsigned)st->st_uid);
 		return -1;
 	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
 		snprintf(err, errlen, "%s %s is writable by %s (mode %04o)",
-		    what, path, st.st_mode & S_IWOTH ? "others" : "its group",
-		    (unsigned)(st.st_mode & 07777));
+		    what, path, st->st_mode & S_IWOTH ? "others" : "its group",
+		    (unsigned)(st->st_mode & 07777));
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Opens the plugin PATH for dlopen, or says why not.  Every directory from
+ * the file's (symbolic links resolved) up to / must be root's and not
+ * writable by others, or anyone who can write one could swap what is
+ * below it between the check and the load; the file itself is opened
+ * with O_NOFOLLOW, checked on the open descriptor, and loaded through
+ * that descriptor (/proc/self/fd/N), so what is checked is what is loaded.
+ */
+static int
+plugin_open(const char *path, char *err, size_t errlen)
+{
+	char *copy, *real = NULL, *base, *slash;
+	struct stat st;
+	int dfd = -1, fd = -1;
+
+	if ((copy = strdup(path)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if ((real = realpath(dirname(copy), NULL)) == NULL) {
+		snprintf(err, errlen, "directory of %s: %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	for (slash = real + strlen(real);; ) {
+		char c = *slash;
+		const char *dir = slash == real ? "/" : real;
+
+		*slash = '\0';
+		if (stat(dir, &st) == -1) {
+			snprintf(err, errlen, "directory %s: %s", dir,
+			    strerror(errno));
+			*slash = c;
+			goto out;
+		}
+		if (trusted_st(&st, "directory", dir, err, errlen) == -1) {
+			*slash = c;
+			goto out;
+		}
+		*slash = c;
+		if (slash == real)
+			break;
+		while (slash > real && *--slash != '/')
+			;
+	}
+	strcpy(copy, path);
+	base = basename(copy);
+	if ((dfd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    (fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "file %s: %s", path, errno == ELOOP ?
+		    "is a symbolic link" : strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "file %s: not a regular file", path);
+		goto fail;
+	}
+	if (trusted_st(&st, "file", path, err, errlen) == -1)
+		goto fail;
+	goto out;
+fail:
+	close(fd);
+	fd = -1;
+out:
+	if (dfd != -1)
+		close(dfd);
+	free(real);
+	free(copy);
+	return fd;
 }
 
 static void
@@ -234,6 +314,8 @@ plugin_main(void *arg)
 static void
 plugin_free(struct plugin *p)
 {
+	if (p->fd != -1)
+		close(p->fd);
 	free(p->name);
 	free(p);
 }
@@ -244,31 +326,34 @@ plugin_load(const struct plugin_conf *pc)
 {
 	const char *path = plugin_conf_get(pc, "path");
 	struct plugin *p;
-	char err[512], *dir, *copy;
-	int rc;
+	char err[512], fdpath[32];
+	int fd, rc;
 
 	if (path == NULL || path[0] != '/') {
 		log_warnx("plugin %s: refused: \"path\" must name the shared "
 		    "object by its absolute path", pc->name);
 		return NULL;
 	}
-	if ((copy = strdup(path)) == NULL)
-		return NULL;
-	dir = dirname(copy);
-	rc = trusted(path, "file", err, sizeof(err)) == -1 ||
-	    trusted(dir, "directory", err, sizeof(err)) == -1;
-	free(copy);
-	if (rc) {
+	if ((fd = plugin_open(path, err, sizeof(err))) == -1) {
 		log_warnx("plugin %s: refused: %s", pc->name, err);
 		return NULL;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL ||
 	    (p->name = strdup(pc->name)) == NULL) {
 		free(p);
+		close(fd);
 		return NULL;
 	}
-	if ((p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		log_warnx("plugin %s: refused: %s", pc->name, dlerror());
+	/*
+	 * The descriptor stays open while the plugin is loaded: the dynamic
+	 * loader takes a name it loaded before for the same object, so two
+	 * plugins must never be loaded under one /proc/self/fd/N.
+	 */
+	p->fd = fd;
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	if ((p->dl = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		log_warnx("plugin %s: refused: %s: %s", pc->name, path,
+		    dlerror());
 		plugin_free(p);
 		return NULL;
 	}
@@ -525,9 +610,14 @@ plugins_close(void)
 	}
 	plugins = NULL;
 	if (records_open) {
+		/* A hook left running may still record: from now on its
+		 * records go to the log (host_record), never to a closed
+		 * handle. */
+		pthread_mutex_lock(&records_mtx);
+		records_open = 0;
+		pthread_mutex_unlock(&records_mtx);
 		on_records(&records_async);	/* what came last */
 		uv_close((uv_handle_t *)&records_async, NULL);
-		records_open = 0;
 	}
 }
 

@@ -3,7 +3,8 @@
 # the event on stdin and in its environment, and logs a failure and a
 # timeout; the syslog plugin sends each detection at LOG_ALERT; the
 # example plugin, built from its source alone, logs through sentineld; the loader refuses a world-writable
-# plugin and one built for another ABI, with a clear line, and sentineld
+# plugin, one not root's, a symbolic link, one below a directory others
+# can write, and one built for another ABI, with a clear line, and sentineld
 # starts anyway; a plugin whose hook hangs delays neither the scans, nor
 # the control socket, nor sentineld's exit.
 . "$TESTDIR/lib.sh"
@@ -38,6 +39,12 @@ cp "$pdir/jsonl.so" "$pdir/notroot.so"
 chmod 644 "$pdir"/*.so
 chmod 666 "$pdir/writable.so"
 chown 65534 "$pdir/notroot.so"
+# A link to a good plugin, and a good plugin below a directory anyone can
+# write (who could swap the directory under it between check and load).
+ln -s jsonl.so "$pdir/link.so"
+mkdir -p "$pdir/open/sub"
+chmod 777 "$pdir/open"
+cp "$pdir/jsonl.so" "$pdir/open/sub/deep.so"
 events=$WORK/events.jsonl
 rm -f "$events" "$events.1"
 
@@ -55,6 +62,12 @@ path = $pdir/notroot.so
 file = $WORK/notroot.jsonl
 [plugin old]
 path = $pdir/badabi.so
+[plugin linked]
+path = $pdir/link.so
+file = $WORK/linked.jsonl
+[plugin deep]
+path = $pdir/open/sub/deep.so
+file = $WORK/deep.jsonl
 [plugin stuck]
 path = $pdir/hang.so
 [plugin example]
@@ -81,7 +94,13 @@ grep -q "plugin stranger: refused: file $pdir/notroot.so is owned by uid 65534, 
 	fail "plugin not root's: $(cat "$log")"
 grep -q "plugin old: refused: $pdir/badabi.so has plugin ABI 99, sentineld has 1" "$log" ||
 	fail "wrong ABI: $(cat "$log")"
-[ ! -e "$WORK/writable.jsonl" ] && [ ! -e "$WORK/notroot.jsonl" ] || fail "a refused plugin ran"
+grep -q "plugin linked: refused: file $pdir/link.so: is a symbolic link" "$log" ||
+	fail "symbolic link: $(cat "$log")"
+grep -q "plugin deep: refused: directory $pdir/open is writable by others (mode 0777)" "$log" ||
+	fail "plugin below a writable directory: $(cat "$log")"
+for f in writable notroot linked deep; do
+	[ ! -e "$WORK/$f.jsonl" ] || fail "a refused plugin ran: $f"
+done
 ok "refused with reasons: $(grep -c 'refused' "$log") plugins; sentineld started"
 
 ctl --socket "$sock" --json scan "$G_INFECTED" --wait
