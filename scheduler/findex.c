@@ -236,7 +236,12 @@ out:
 		log_warnx("file index: %s", sqlite3_errmsg(x->db));
 	sqlite3_finalize(del);
 	sqlite3_finalize(ins);
-	exec(x, rc == 0 ? "COMMIT" : "ROLLBACK");
+	/* A COMMIT that fails (a full disk) may leave the transaction open:
+	 * rolled back, or the next tree's BEGIN would fail. */
+	if (rc == 0 && exec(x, "COMMIT") == -1)
+		rc = -1;
+	if (rc == -1 && !sqlite3_get_autocommit(x->db))
+		exec(x, "ROLLBACK");
 	return rc;
 }
 

@@ -321,6 +321,39 @@ store_skips(int64_t id, const struct scan_skip *k)
 	return 0;
 }
 
+/*
+ * One write transaction.  BEGIN IMMEDIATE takes the write lock first (a
+ * busy database fails here, before anything is written, not half-way);
+ * a BEGIN that failed is never followed by writes that would each commit
+ * on their own.  txn_end commits (a full disk may only show at COMMIT)
+ * or rolls back, and returns -1 for anything that did not commit.
+ */
+static int
+txn_begin(void)
+{
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		log_warnx("state: cannot begin a transaction: %s",
+		    sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+txn_end(int rc)
+{
+	if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		log_warnx("state: %s", sqlite3_errmsg(db));
+		rc = -1;
+	}
+	/* A failed COMMIT may leave the transaction open: never let the
+	 * next one start inside it. */
+	if (rc == -1 && !sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
 int
 store_scan_finished(const struct job *j, int64_t ended)
 {
@@ -329,7 +362,8 @@ store_scan_finished(const struct job *j, int64_t ended)
 	sqlite3_stmt *st;
 	int rc = -1;
 
-	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	if (txn_begin() == -1)
+		return -1;
 	if ((st = prepare("UPDATE scans SET status = ?1, reason = ?2, "
 	    "ended = ?3, files = ?4, bytes_read = ?5, bytes_scanned = ?6, "
 	    "skipped_too_large = ?7, errors = ?8, fs_scanned = ?9, "
@@ -412,15 +446,7 @@ store_scan_finished(const struct job *j, int64_t ended)
 		goto out;
 	rc = 0;
 out:
-	/* A full disk may only show at COMMIT. */
-	if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) !=
-	    SQLITE_OK) {
-		log_warnx("state: %s", sqlite3_errmsg(db));
-		rc = -1;
-	}
-	if (rc == -1)
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
+	return txn_end(rc);
 }
 
 /* What a plugin did about a scan. */
@@ -800,7 +826,8 @@ store_verdicts_save(const char *version, const unsigned char *h, size_t n,
 	size_t i;
 	int rc = -1;
 
-	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	if (txn_begin() == -1)
+		return -1;
 	if ((st = prepare("INSERT OR REPLACE INTO verdicts (sha256, version, "
 	    "used) VALUES (?1, ?2, ?3)")) == NULL)
 		goto out;
@@ -825,6 +852,5 @@ store_verdicts_save(const char *version, const unsigned char *h, size_t n,
 		goto out;
 	rc = 0;
 out:
-	sqlite3_exec(db, rc == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
-	return rc;
+	return txn_end(rc);
 }
