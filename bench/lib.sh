@@ -68,6 +68,20 @@ bench_tree() {
 	sg_infect "$dir"
 }
 
+# bench_guest WORK NFILES MAXMB: WORK/guest.img, a raw image of a
+# bench_tree of NFILES files (kept while NFILES and MAXMB stay the same);
+# WORK/root is the tree it holds.
+bench_guest() {
+	local work=$1 nfiles=$2 maxmb=$3
+	mkdir -p "$work"
+	if [ ! -f "$work/guest.img" ] || [ "$(cat "$work/guest.spec" 2>/dev/null)" != "$nfiles $maxmb" ]; then
+		echo "building a guest of $nfiles host files (at most $maxmb MB)..."
+		bench_tree "$work/root" "$nfiles" "$maxmb"
+		sg_image "$work/root" "$work/guest.img" "$(( $(du -sm "$work/root" | cut -f1) * 3 / 2 + 64 ))M"
+		echo "$nfiles $maxmb" > "$work/guest.spec"
+	fi
+}
+
 # cpu_busy: CPU seconds the whole host has spent busy since boot (user,
 # nice, system, irq, softirq), from /proc/stat.
 cpu_busy() {
