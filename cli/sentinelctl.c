@@ -33,6 +33,7 @@ struct ctl {
 	int		 follow;	/* scan --follow */
 	long long	 scan_id;	/* results --scan; 0: the last */
 	long long	 limit;		/* history --limit; 0: the default */
+	int		 raw_text;	/* config: the file's lines as they are */
 	const char	*socket;
 	char		*buf;		/* bytes read, not yet parsed */
 	size_t		 len, cap;
@@ -187,6 +188,66 @@ ctl_write(struct ctl *c, json_t *msg)
 	free(s);
 }
 
+/*
+ * A string as a terminal may show it: C0 controls (newline too: a guest's
+ * text must not start lines of its own), DEL and C1 controls as UTF-8
+ * writes them (U+009B is CSI) become \xNN.  Backslashes stay: sentineld
+ * already escaped the paths it sends, and they are shown as sent.  NULL
+ * when nothing needs it.
+ */
+static char *
+term_safe(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i, n = strlen(s), bad = 0;
+	char *out, *o;
+
+	for (i = 0; i < n; i++)
+		if (u[i] < 0x20 || u[i] == 0x7f || (u[i] == 0xc2 &&
+		    u[i + 1] >= 0x80 && u[i + 1] <= 0x9f))
+			bad++;
+	if (bad == 0)
+		return NULL;
+	if ((out = malloc(n + bad * 8 + 1)) == NULL)
+		die("out of memory");
+	for (o = out, i = 0; i < n; i++) {
+		if (u[i] < 0x20 || u[i] == 0x7f)
+			o += sprintf(o, "\\x%02x", u[i]);
+		else if (u[i] == 0xc2 && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f) {
+			o += sprintf(o, "\\x%02x\\x%02x", u[i], u[i + 1]);
+			i++;
+		} else
+			*o++ = (char)u[i];
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Every string of a reply made safe for text output (term_safe).  Much
+ * of what sentineld reports comes from guests: OS names, file system and
+ * volume names, reasons and details of failures. */
+static void
+term_safe_json(json_t *j)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+	char *t;
+
+	if (json_is_string(j)) {
+		if ((t = term_safe(json_string_value(j))) != NULL) {
+			json_string_set(j, t);
+			free(t);
+		}
+	} else if (json_is_object(j)) {
+		json_object_foreach(j, k, v)
+			term_safe_json(v);
+	} else if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+			term_safe_json(v);
+	}
+}
+
 /* Reads the next message line and parses it, or dies. */
 static json_t *
 ctl_read(struct ctl *c)
@@ -222,6 +283,9 @@ ctl_read(struct ctl *c)
 		die("bad reply from sentineld: %s", c->err);
 	memmove(c->buf, nl + 1, c->len - len - 1);
 	c->len -= len + 1;
+	/* --json prints JSON, whose encoding escapes controls itself. */
+	if (!c->json && !c->raw_text)
+		term_safe_json(j);
 	return j;
 }
 
@@ -727,6 +791,8 @@ cmd_config(struct ctl *c, int argc, char **argv)
 
 	(void)argc;
 	(void)argv;
+	/* The file is root's, its lines shown as they are. */
+	c->raw_text = 1;
 	r = ctl_request(c, json_pack("{s:s}", "cmd", "config"));
 	if (c->json)
 		print_json(r);

@@ -238,15 +238,23 @@ get_bytes(struct cur *c, char *out, size_t cap, const char *what)
 	return n;
 }
 
-/* Text for logs and messages: control bytes become '?'. */
+/* Text for logs and messages: control bytes become '?', C0 and DEL, and
+ * C1 as UTF-8 writes them (U+0080-U+009F: U+009B is a terminal's CSI). */
 static void
 get_text(struct cur *c, char *out, size_t cap, const char *what)
 {
 	size_t i, n = get_bytes(c, out, cap, what);
+	unsigned char *u = (unsigned char *)out;
 
-	for (i = 0; i < n; i++)
-		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
-			out[i] = '?';
+	for (i = 0; i < n; i++) {
+		if (u[i] < 0x20 || u[i] == 0x7f)
+			u[i] = '?';
+		else if (u[i] == 0xc2 && i + 1 < n && u[i + 1] >= 0x80 &&
+		    u[i + 1] <= 0x9f) {
+			u[i] = '?';
+			u[++i] = '?';
+		}
+	}
 }
 
 static void

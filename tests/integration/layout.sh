@@ -25,6 +25,14 @@ EOT
 diff -u "$WORK/layout.want" "$WORK/layout.got" || fail "detections differ: $scan"
 ok "EICAR found on ext4 root and XFS-on-LVM /srv (guest paths), btrfs, vfat, whole disk"
 [ "$(field os)" != null ] || fail "no operating system found: $scan"
+# The name the guest gave itself holds terminal controls: none reaches a
+# terminal, in the text output nor in the log.
+"$SENTINELCTL" --socket "$sock" results "$G_LAYOUT" > "$WORK/layout.txt" || true
+grep -q '^system: *Sentinel Test Linux' "$WORK/layout.txt" || fail "system line: $(cat -v "$WORK/layout.txt")"
+if LC_ALL=C grep -q $'\033\|\302[\200-\237]' "$WORK/layout.txt" "$log"; then
+	fail "a terminal control from the guest reached the output: $(grep '^system' "$WORK/layout.txt" | cat -v)"
+fi
+ok "guest text made safe: $(grep '^system' "$WORK/layout.txt")"
 [ "$(field status)" = infected ] || fail "status: $scan"
 [ "$(field fs_scanned)" -eq 5 ] || fail "fs_scanned: $scan"
 [ "$(field fs_failed)" -eq 1 ] || fail "fs_failed: $scan"

@@ -49,6 +49,12 @@ sg_virsh start $G_CLEAN >/dev/null || fail "start $G_CLEAN"
 sg_linux_root "$WORK/content/layout-root" "$(printf '%s\n' \
 	'/dev/vda1 / ext4 defaults 0 1' '/dev/sentvg/data /srv xfs defaults 0 2' \
 	'/dev/vda2 none swap sw 0 0')"
+# Its name as the guest's root writes it: terminal controls, ESC (8m
+# hides the text after it) and the C1 CSI as UTF-8 (U+009B).  (Inspection
+# takes a Debian's name from debian_version: an Ubuntu's from here.)
+printf 'PRETTY_NAME="Sentinel Test Linux\033[8m\302\2338m"\nNAME="Ubuntu"\nVERSION_ID="22.04"\nID=ubuntu\n' \
+	> "$WORK/content/layout-root/etc/os-release"
+rm -f "$WORK/content/layout-root/etc/debian_version"
 LIBGUESTFS_BACKEND=direct \
 LIBGUESTFS_BACKEND_SETTINGS=${SENTINEL_TEST_BACKEND_SETTINGS:-force_tcg} \
 	sg_layout_disk "$WORK/layout.img" "$WORK/content/layout-root" >"$WORK/layout.log" 2>&1 ||

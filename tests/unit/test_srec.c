@@ -57,6 +57,10 @@ test_detection(void **state)
 	detection(&b, "/x", 2, "a\033[31mb", 1);
 	assert_int_equal(decode(&b, &r, err), 0);
 	assert_string_equal(r.name, "a?[31mb");
+	/* Nor a C1 CSI as UTF-8 writes it (U+009B); other UTF-8 stays. */
+	detection(&b, "/x", 2, "a\xc2\x9b" "2Jb\xc3\xa9\xc2\xa0", 1);
+	assert_int_equal(decode(&b, &r, err), 0);
+	assert_string_equal(r.name, "a??2Jb\xc3\xa9\xc2\xa0");
 	/* A NUL inside a path, an empty signature, an engine out of range. */
 	detection(&b, "/a\0b", 4, "Eicar", 0);
 	assert_int_equal(decode(&b, &r, err), -1);
