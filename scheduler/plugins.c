@@ -25,7 +25,11 @@
 #include "sentineld.h"
 #include "util.h"
 
-#define PLUGIN_QUEUE_MAX	1024	/* events waiting per plugin */
+#define PLUGIN_QUEUE_MAX	1024	/* detections waiting per plugin */
+/* Starts, ends and reopens are never dropped for detections: they wait
+ * past PLUGIN_QUEUE_MAX, up to this (two per scan: a plugin stuck for
+ * days of scans, not a burst). */
+#define PLUGIN_QUEUE_HARD	65536
 #define PLUGIN_SLOW_MS		10000	/* a hook running longer is logged */
 #define PLUGIN_WATCH_MS		5000
 #define PLUGIN_JOIN_S		5	/* at exit, per plugin */
@@ -417,7 +421,8 @@ on_watch(uv_timer_t *t)
 		if (since != 0 && now - since > PLUGIN_SLOW_MS) {
 			if (!p->slow_said)
 				log_warnx("plugin %s: a hook has run for %lld s; "
-				    "its events wait (and past %d, drop)",
+				    "its events wait (and past %d, detections "
+				    "drop)",
 				    p->name, (long long)(now - since) / 1000,
 				    PLUGIN_QUEUE_MAX);
 			p->slow_said = 1;
@@ -429,7 +434,8 @@ on_watch(uv_timer_t *t)
 		pthread_mutex_unlock(&p->mtx);
 		if (dropped > 0)
 			log_warnx("plugin %s: %llu events dropped: its queue of "
-			    "%d was full", p->name, (unsigned long long)dropped,
+			    "%d was full (scan starts and ends are kept)",
+			    p->name, (unsigned long long)dropped,
 			    PLUGIN_QUEUE_MAX);
 	}
 }
@@ -462,14 +468,41 @@ dup_or_null(const char *s)
 	return s != NULL ? strdup(s) : NULL;
 }
 
-/* Copies ev (its strings too) into each plugin's queue. */
+/* Whether the plugin has a hook for this kind of event: one that has none
+ * is not given the event, so it never fills its queue with them. */
+static int
+wants(const struct sentinel_plugin *d, enum pev_kind k)
+{
+	switch (k) {
+	case PEV_STARTED:
+		return d->scan_started != NULL;
+	case PEV_DETECTED:
+		return d->file_detected != NULL;
+	case PEV_FINISHED:
+		return d->scan_finished != NULL;
+	case PEV_REOPEN:
+		return d->reopen != NULL;
+	}
+	return 0;
+}
+
+/*
+ * Copies ev (its strings too) into each plugin's queue.  Only detections
+ * are dropped when a slow plugin's queue is full: a scan's end, which
+ * carries its status and the count of its detections and is what
+ * quarantine acts on, always reaches the plugin.
+ */
 static void
 post(const struct pev *ev)
 {
 	struct plugin *p;
 	struct pev *e;
+	unsigned int cap = ev->kind == PEV_DETECTED ? PLUGIN_QUEUE_MAX :
+	    PLUGIN_QUEUE_HARD;
 
 	for (p = plugins; p != NULL; p = p->next) {
+		if (!wants(p->d, ev->kind))
+			continue;
 		if ((e = calloc(1, sizeof(*e))) == NULL)
 			continue;
 		e->kind = ev->kind;
@@ -485,7 +518,7 @@ post(const struct pev *ev)
 		e->det.signature = e->strs[7] = dup_or_null(ev->det.signature);
 		e->det.engine = e->strs[8] = dup_or_null(ev->det.engine);
 		pthread_mutex_lock(&p->mtx);
-		if (p->nq >= PLUGIN_QUEUE_MAX || p->quit) {
+		if (p->nq >= cap || p->quit) {
 			p->dropped++;
 			pthread_mutex_unlock(&p->mtx);
 			pev_free(e);

@@ -1,7 +1,10 @@
 # The libvirt-action plugin on real guests, three instances of it: a
 # running infected guest gets a disk-only snapshot and is suspended; a
 # shut-off infected guest is left alone (and that is said), and tagged in
-# its libvirt metadata; every action is recorded with its scan.
+# its libvirt metadata; every action is recorded with its scan.  The
+# running guest has more detections than a plugin's queue holds, and a
+# slow plugin is loaded too: the quarantine still happens, and the slow
+# plugin still gets the end of the scan.
 . "$TESTDIR/lib.sh"
 : "${BUILDDIR:?}"
 
@@ -11,12 +14,18 @@ pdir=$WORK/action-plugins
 rm -rf "$pdir" "$WORK/content/runinf"
 mkdir -p "$pdir" "$WORK/content/runinf"
 chmod 755 "$pdir"
-cp "$BUILDDIR/plugins/libvirt-action.so" "$pdir/"
-chmod 644 "$pdir/libvirt-action.so"
+cp "$BUILDDIR/plugins/libvirt-action.so" "$TESTPLUGINS/slow.so" "$pdir/"
+chmod 644 "$pdir/libvirt-action.so" "$pdir/slow.so"
+# A slow plugin: its first detection takes 3 s, so the others pile up past
+# its queue; it writes down what it was given of the scan, at its end.
+rm -f "$WORK/slow.finished"
 
-# A guest that boots (the clean guest's init) and holds the samples.
+# A guest that boots (the clean guest's init) and holds the samples, and
+# 1100 more copies of EICAR: more detections than a plugin's queue holds.
 sg_rootfs "$WORK/content/runinf"
 sg_infect "$WORK/content/runinf"
+mkdir -p "$WORK/content/runinf/many"
+for i in $(seq 1 1100); do printf '%s' "$SG_EICAR" > "$WORK/content/runinf/many/e$i.com"; done
 sg_image "$WORK/content/runinf" "$WORK/runinf.img" || fail "mkfs"
 qemu-img create -q -f qcow2 -b "$WORK/runinf.img" -F raw "$WORK/runinf.qcow2" || fail "qemu-img"
 sg_define $RUN "$WORK" "$WORK/runinf.qcow2" qcow2 || fail "define $RUN"
@@ -28,6 +37,9 @@ cat >> "$conf" <<EOT
 path = $pdir/libvirt-action.so
 guests = $RUN:suspend
 snapshot = yes
+[plugin slow]
+path = $pdir/slow.so
+file = $WORK/slow.finished
 [plugin shutoff]
 path = $pdir/libvirt-action.so
 guests = $G_INFECTED:suspend
@@ -61,6 +73,21 @@ jq -e --arg id "$id" '[.scan.actions[] | select(.plugin == "quarantine") | .text
 [ "$(sg_virsh domstate $RUN)" = paused ] || fail "$RUN not suspended: $(sg_virsh domstate $RUN)"
 sg_virsh snapshot-list $RUN --name | grep -qx "sentinel-scan-$id" || fail "no snapshot: $(sg_virsh snapshot-list $RUN)"
 ok "running guest: snapshot sentinel-scan-$id, then suspended"
+
+# The slow plugin dropped detections, never the end of the scan.
+[ "$(jq .scan.detection_count <<<"$OUT")" -gt 1100 ] || fail "fewer detections than the test needs: $OUT"
+for _ in $(seq 1 1200); do
+	[ -s "$WORK/slow.finished" ] && break
+	sleep 0.1
+done
+n=$(jq .scan.detection_count <<<"$OUT")
+read -r g st given total < "$WORK/slow.finished" ||
+	fail "the slow plugin was not given the end of the scan: $(grep 'plugin slow' "$log")"
+[ "$g $st $total" = "$RUN infected $n" ] || fail "the end the slow plugin was given: $g $st $given $total"
+[ "$given" -lt "$n" ] || fail "no detection dropped ($given of $n): the test did not fill the queue"
+wait_line 150 "$log" "plugin slow: [0-9]* events dropped: its queue of 1024 was full" ||
+	fail "drops not logged: $(grep 'plugin slow' "$log")"
+ok "$n detections, a slow plugin: given $given of them and the end of the scan ($st, $total)"
 
 ctl --socket "$sock" --json scan "$G_INFECTED" --wait
 expect_rc 1 "scan of the shut-off infected guest"
