@@ -303,33 +303,41 @@ stat_batch(guestfs_h *g, struct listing *l, const char *dir,
 	return 0;
 }
 
-int
-gsrc_list(guestfs_h *g, struct listing *l, atomic_int *cancel, char *err,
-    size_t errlen)
+/*
+ * Every name of the tree in one find0 stream, in find's order (a
+ * directory before its contents), as "/name".  The names come first,
+ * whole: lstat needs the appliance, which is busy with find0 until its
+ * output is read.  At most LISTING_MAX_BYTES of them.
+ */
+static int
+list_find0(guestfs_h *g, struct listing *l, char *err, size_t errlen)
 {
 	struct gsrc_stream s;
 	struct lentry m;
-	char *buf = NULL, *path = NULL, *dir = NULL, serr[512];
-	size_t len = 0, cap = 0, i, j, start, bytes, dl, *idx = NULL;
+	char *buf = NULL, *path = NULL, serr[512];
+	size_t len = 0, cap = 0, i, start;
 	ssize_t r;
 	int rc = -1;
 
 	if (stream_start(g, &s, 1, "/", NULL, err, errlen) == -1)
 		return -1;
-	/* The names come first, whole: lstat needs the appliance, which is
-	 * busy with find0 until its output is read. */
 	for (;;) {
 		if (len + 65536 > cap) {
-			char *nb = realloc(buf, cap ? cap * 2 : 1 << 20);
+			size_t ncap = cap ? cap * 2 : 1 << 20;
+			char *nb;
 
-			if (nb == NULL) {
-				snprintf(err, errlen, "out of memory listing "
-				    "files");
+			if (ncap > LISTING_MAX_BYTES) {
+				snprintf(err, errlen, "find0: more than %lu MiB "
+				    "of names", LISTING_MAX_BYTES >> 20);
 				gsrc_stream_finish(&s, 0, serr, sizeof(serr));
 				goto out;
 			}
+			if ((nb = realloc(buf, ncap)) == NULL) {
+				gsrc_stream_finish(&s, 0, serr, sizeof(serr));
+				goto oom;
+			}
 			buf = nb;
-			cap = cap ? cap * 2 : 1 << 20;
+			cap = ncap;
 		}
 		r = read(s.rfd, buf + len, cap - len);
 		if (r == -1 && errno == EINTR)
@@ -344,7 +352,6 @@ gsrc_list(guestfs_h *g, struct listing *l, atomic_int *cancel, char *err,
 		snprintf(err, errlen, "find0: output cut short");
 		goto out;
 	}
-	/* In find's order (a directory before its contents), as "/name". */
 	memset(&m, 0, sizeof(m));
 	if ((path = malloc(len + 2)) == NULL)
 		goto oom;
@@ -356,16 +363,128 @@ gsrc_list(guestfs_h *g, struct listing *l, atomic_int *cancel, char *err,
 		if (i > start && listing_add(l, path, i - start + 1, &m) == -1)
 			goto oom;
 		start = i + 1;
+		/* The names and what the listing keeps for each. */
+		if (len + l->n * sizeof(m) > LISTING_MAX_BYTES) {
+			snprintf(err, errlen, "find0: more than %lu MiB of "
+			    "names", LISTING_MAX_BYTES >> 20);
+			goto out;
+		}
 	}
+	rc = 0;
+	goto out;
+oom:
+	snprintf(err, errlen, "out of memory listing files");
+out:
+	free(path);
 	free(buf);
-	buf = NULL;
-	/* lstatnslist takes names in one directory: group them. */
-	if (l->n == 0) {
-		rc = 0;
-		goto out;
+	return rc;
+}
+
+/*
+ * The tree directory by directory (readdir), breadth first: slower than
+ * find0 (a round trip per directory), used where find0 failed.  A name
+ * whose path would be longer than the appliance can name is listed
+ * PLAN_TOO_DEEP and not entered: the guest's deepest subtree is skipped
+ * (and counted), the rest of the filesystem is scanned.  Modes are set
+ * here only to steer the walk; the lstat pass sets them for real.
+ */
+static int
+list_walk(guestfs_h *g, struct listing *l, atomic_int *cancel, char *err,
+    size_t errlen)
+{
+	static char dir[LISTING_PATH_MAX + 1], path[LISTING_PATH_MAX + 258];
+	struct guestfs_dirent_list *dl;
+	struct lentry m;
+	size_t i, k, dlen, nlen, bytes = 0;
+	long at;
+
+	memset(&m, 0, sizeof(m));
+	for (i = 0; i == 0 || i - 1 < l->n; i++) {
+		if (i == 0) {
+			dlen = 0;
+			strcpy(dir, "/");
+		} else {
+			const struct lentry *e = &l->e[i - 1];
+
+			if (e->mode != S_IFDIR || e->plan == PLAN_TOO_DEEP)
+				continue;
+			/* A copy: adding names may move the listing. */
+			dlen = e->pathlen;
+			memcpy(dir, listing_path(l, i - 1), dlen + 1);
+		}
+		if (cancel != NULL && atomic_load(cancel)) {
+			snprintf(err, errlen, "cancelled");
+			return -1;
+		}
+		if ((dl = guestfs_readdir(g, dir)) == NULL) {
+			snprintf(err, errlen, "readdir %.200s: %s", dir,
+			    gsrc_error(g));
+			return -1;
+		}
+		for (k = 0; k < dl->len; k++) {
+			const char *name = dl->val[k].name;
+
+			if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+				continue;
+			nlen = strlen(name);
+			if (nlen > 255)
+				nlen = 255;	/* no filesystem has longer */
+			memcpy(path, dir, dlen);
+			path[dlen] = '/';
+			memcpy(path + dlen + 1, name, nlen);
+			m.mode = dl->val[k].ftyp == 'd' ? S_IFDIR : S_IFREG;
+			bytes += dlen + 1 + nlen + 1 + sizeof(m);
+			if (bytes > LISTING_MAX_BYTES) {
+				guestfs_free_dirent_list(dl);
+				snprintf(err, errlen, "more than %lu MiB of names",
+				    LISTING_MAX_BYTES >> 20);
+				return -1;
+			}
+			if ((at = listing_add(l, path, dlen + 1 + nlen, &m)) ==
+			    -1) {
+				guestfs_free_dirent_list(dl);
+				snprintf(err, errlen, "out of memory listing "
+				    "files");
+				return -1;
+			}
+			if (dlen + 1 + nlen > LISTING_PATH_MAX)
+				l->e[at].plan = PLAN_TOO_DEEP;
+		}
+		guestfs_free_dirent_list(dl);
 	}
+	for (i = 0; i < l->n; i++)
+		l->e[i].mode = 0;
+	return 0;
+}
+
+int
+gsrc_list(guestfs_h *g, struct listing *l, atomic_int *cancel, int walk,
+    char *err, size_t errlen)
+{
+	char *dir = NULL;
+	size_t i, j, bytes, dl, maxlen = 1, *idx = NULL;
+	int rc = -1;
+
+	if (walk) {
+		if (list_walk(g, l, cancel, err, errlen) == -1)
+			return -1;
+	} else if (list_find0(g, l, err, errlen) == -1) {
+		if (cancel != NULL && atomic_load(cancel)) {
+			snprintf(err, errlen, "cancelled");
+			return -1;
+		}
+		/* A path longer than the appliance can name fails find0
+		 * whole, and the handle with it. */
+		return GSRC_LOST;
+	}
+	/* lstatnslist takes names in one directory: group them. */
+	if (l->n == 0)
+		return 0;
+	for (i = 0; i < l->n; i++)
+		if (l->e[i].pathlen > maxlen)
+			maxlen = l->e[i].pathlen;
 	if ((idx = malloc(l->n * sizeof(*idx))) == NULL ||
-	    (dir = malloc(len + 2)) == NULL)
+	    (dir = malloc(maxlen + 2)) == NULL)
 		goto oom;
 	for (i = 0; i < l->n; i++)
 		idx[i] = i;
@@ -401,7 +520,5 @@ oom:
 out:
 	free(idx);
 	free(dir);
-	free(path);
-	free(buf);
 	return rc;
 }

@@ -255,7 +255,8 @@ static int
 dropped(uint8_t plan)
 {
 	return plan == PLAN_UNCHANGED || plan == PLAN_EXCLUDED ||
-	    plan == PLAN_TOO_LARGE || plan == PLAN_UNREADABLE;
+	    plan == PLAN_TOO_LARGE || plan == PLAN_UNREADABLE ||
+	    plan == PLAN_TOO_DEEP;
 }
 
 int

@@ -24,7 +24,15 @@ enum plan {
 	PLAN_SPECIAL,		/* device node, FIFO or socket */
 	PLAN_SYMLINK,		/* never followed; its target has its own name */
 	PLAN_DIR,
+	PLAN_TOO_DEEP,		/* path over LISTING_PATH_MAX: it and all
+				 * below it not listed (set by the listing) */
 };
+
+/* The longest path the appliance can name (its PATH_MAX, less the NUL). */
+#define LISTING_PATH_MAX	4095
+/* What a tree's names may take in memory, all paths together: past it
+ * the filesystem fails with the reason, whatever the guest put there. */
+#define LISTING_MAX_BYTES	(256UL * 1024 * 1024)
 
 struct lentry {
 	size_t		 off;		/* "/a/b" in names, NUL-terminated */

@@ -66,6 +66,7 @@ struct walk_ctx {
 	struct scan_skip	**skip_tail;
 	const struct tree	*tree;
 	struct listing		*l;
+	guestfs_h		*g;	/* a tree may need a new appliance */
 };
 
 /* The device a guest path lives on: the longest mountpoint above it. */
@@ -255,7 +256,13 @@ plan_tree(struct walk_ctx *c)
 
 		p = listing_parent(l, i);
 		pe = p == -1 ? NULL : &l->e[p];
-		if (e->mode == 0) {
+		if (e->plan == PLAN_TOO_DEEP) {
+			/* Set by the listing; the subtree was never listed. */
+			add_skip(c, SKIP_LIMIT, c->tree->fs, path, e->pathlen,
+			    S_ISDIR(e->mode) ? "path longer than the appliance "
+			    "can name: this directory and all below it not read" :
+			    "path longer than the appliance can name");
+		} else if (e->mode == 0) {
 			e->plan = PLAN_UNREADABLE;
 			add_skip(c, SKIP_UNREADABLE, c->tree->fs, path,
 			    e->pathlen, "lstat failed in the appliance");
@@ -537,6 +544,45 @@ stream_tree(struct walk_ctx *c, guestfs_h *g, char *err, size_t errlen)
 }
 
 /*
+ * Closes the appliance and starts another with T's filesystems mounted as
+ * they were; c->g is the new handle.  NULL with err if it cannot.
+ */
+static guestfs_h *
+relaunch(struct walk_ctx *c, const struct tree *t, char *err, size_t errlen)
+{
+	struct scan_progress *pr = c->pr;
+	guestfs_h *g;
+	size_t j;
+
+	pthread_mutex_lock(&pr->mtx);
+	pr->g = NULL;
+	pthread_mutex_unlock(&pr->mtx);
+	guestfs_close(c->g);
+	c->g = NULL;
+	if ((g = gsrc_launch(c->opts, pr, err, errlen)) == NULL)
+		return NULL;
+	c->g = g;
+	if (t->mps == NULL) {
+		if (guestfs_mount_ro(g, t->fs, "/") == -1) {
+			snprintf(err, errlen, "mount %s again: %s", t->fs,
+			    gsrc_error(g));
+			return NULL;
+		}
+		return g;
+	}
+	/* Parents first, as scan_os sorted them; what failed to mount
+	 * then is already recorded. */
+	for (j = 0; t->mps[j] != NULL && t->mps[j + 1] != NULL; j += 2)
+		if (guestfs_mount_ro(g, t->mps[j + 1], t->mps[j]) == -1 &&
+		    strcmp(t->mps[j], "/") == 0) {
+			snprintf(err, errlen, "mount %s again: %s",
+			    t->mps[j + 1], gsrc_error(g));
+			return NULL;
+		}
+	return g;
+}
+
+/*
  * Scans what is mounted on "/" as tree T: list, plan, stream what must be
  * read, then count what never came and update the file index.  -1 with
  * err if the tree could not be read.
@@ -555,8 +601,21 @@ scan_tree(struct walk_ctx *c, guestfs_h *g, const struct tree *t, char *err,
 	c->tree = t;
 	c->l = &l;
 	scan_progress_set_fs(c->pr, t->fs);
-	if (gsrc_list(g, &l, &c->pr->cancel, err, errlen) == -1)
-		goto out;
+	if ((rc = gsrc_list(g, &l, &c->pr->cancel, 0, err, errlen)) ==
+	    GSRC_LOST) {
+		/* A guest's deep tree took find0, and the appliance's
+		 * connection with it: a new appliance, the same mounts, and
+		 * the tree listed directory by directory. */
+		log_info("scan %s: %s: %s; listing it directory by directory "
+		    "in a new appliance", c->opts->guest, t->fs, err);
+		listing_free(&l);
+		if ((g = relaunch(c, t, err, errlen)) == NULL)
+			goto fail;
+		rc = gsrc_list(g, &l, &c->pr->cancel, 1, err, errlen);
+	}
+	if (rc != 0)
+		goto fail;
+	rc = -1;
 	fetch = plan_tree(c);
 	log_debug("scan %s: %s: %zu names, %zu files to read, %llu unchanged",
 	    c->opts->guest, t->fs, l.n, fetch,
@@ -591,6 +650,9 @@ scan_tree(struct walk_ctx *c, guestfs_h *g, const struct tree *t, char *err,
 	if (idx != NULL)
 		idx->tree_done(idx->p, t->key);
 	rc = 0;
+	goto out;
+fail:
+	rc = -1;
 out:
 	c->l = NULL;
 	listing_free(&l);
@@ -714,6 +776,11 @@ scan_os(struct walk_ctx *c, guestfs_h *g, char ***used, size_t *nused)
 				    roots[i], err);
 				fs_failed(c, roots[i], what);
 			}
+			/* The tree may have needed a new appliance. */
+			if ((g = c->g) == NULL) {
+				free_strv(mps);
+				break;
+			}
 		}
 		c->tree = NULL;
 		if (guestfs_umount_all(g) == -1 && !atomic_load(&c->pr->cancel))
@@ -818,6 +885,7 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 		return;
 	}
 	res->launch_ms = mono_ms() - t0;
+	c.g = g;
 	log_debug("scan %s: appliance up in %llu ms", o->guest,
 	    (unsigned long long)res->launch_ms);
 
@@ -830,6 +898,8 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 	/* An installed OS first, mounted as the guest mounts it. */
 	res->fs_scanned += scan_os(&c, g, &used, &nused);
 	candidates += (unsigned int)nused;
+	if ((g = c.g) == NULL)
+		goto lost;
 	encrypted = note_encrypted(&c, g, fs);
 	/* Then every other filesystem on its own, as DEVICE:/path. */
 	for (i = 0; fs[i] != NULL && fs[i + 1] != NULL; i += 2) {
@@ -867,11 +937,22 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 		} else if (!atomic_load(&pr->cancel))
 			res->fs_scanned++;
 		c.tree = NULL;
+		if ((g = c.g) == NULL)
+			goto lost;
 		if (guestfs_umount_all(g) == -1 && !atomic_load(&pr->cancel))
 			log_warnx("scan %s: umount %s: %s", o->guest, fs[i],
 			    gsrc_error(g));
 	}
 
+	if (0) {
+lost:
+		/* No appliance to go on with: what is left is not scanned. */
+		encrypted = 0;
+		if (res->reason[0] == '\0')
+			snprintf(res->reason, sizeof(res->reason), "the appliance "
+			    "was lost; filesystems after it not scanned");
+		res->fs_failed++;
+	}
 	if (res->ndetections > 0) {
 		res->status = SCAN_INFECTED;
 		if (atomic_load(&pr->cancel))
@@ -897,9 +978,11 @@ out:
 	pthread_mutex_lock(&pr->mtx);
 	pr->g = NULL;
 	pthread_mutex_unlock(&pr->mtx);
-	if (guestfs_shutdown(g) == -1)
-		log_debug("scan %s: appliance shutdown: %s", o->guest,
-		    gsrc_error(g));
-	guestfs_close(g);
+	if ((g = c.g) != NULL) {
+		if (guestfs_shutdown(g) == -1)
+			log_debug("scan %s: appliance shutdown: %s", o->guest,
+			    gsrc_error(g));
+		guestfs_close(g);
+	}
 	parser_stop(&parser);
 }
