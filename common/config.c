@@ -120,6 +120,10 @@ const struct opt_entry config_options[] = {
 	    OFF(view_freeze),
 	    "freeze the guest's filesystems through its QEMU guest agent, if "
 	    "it has one, for the instant the backup job starts" },
+	{ "view", "agent_timeout", OPT_DURATION, 1, 3600, "10s",
+	    OFF(agent_timeout),
+	    "longest wait for the guest agent's answer to a freeze or a thaw; "
+	    "past it the view is taken unfrozen" },
 	{ "view", "scratch_dir", OPT_STRING, 0, 0, "/var/lib/sentinel/scratch",
 	    OFF(scratch_dir),
 	    "backup jobs' scratch files and NBD sockets; qemu's user must "

@@ -75,6 +75,7 @@ struct config {
 	uint64_t	 busy_max_delay;
 	int		 point_in_time;
 	int		 view_freeze;
+	uint64_t	 agent_timeout;		/* seconds */
 	char		*scratch_dir;
 	uint64_t	 max_scratch;
 	char		*qemu_user;

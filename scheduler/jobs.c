@@ -86,8 +86,16 @@ worker(void *arg)
 	 * would inherit a blocked mask.  libuv's handlers are installed
 	 * with SA_RESTART, so a signal landing here is harmless. */
 	view_begin(j);
-	/* The scanner reads NBD exports only: a backup job's, or ours. */
-	if (exports_begin(j, err, sizeof(err)) == -1) {
+	if (atomic_load(&j->progress.cancel)) {
+		/* Cancelled while the view was taken (a freeze waiting on
+		 * the guest's agent): nothing more starts. */
+		memset(&j->result, 0, sizeof(j->result));
+		j->result.status = SCAN_INCOMPLETE;
+		snprintf(j->result.reason, sizeof(j->result.reason),
+		    "cancelled");
+	} else if (exports_begin(j, err, sizeof(err)) == -1) {
+		/* The scanner reads NBD exports only: a backup job's, or
+		 * ours. */
 		memset(&j->result, 0, sizeof(j->result));
 		j->result.status = SCAN_FAILED;
 		snprintf(j->result.reason, sizeof(j->result.reason), "%s", err);

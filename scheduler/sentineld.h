@@ -63,6 +63,7 @@ struct view {
 	/* Settings, copied when the scan starts. */
 	int			 want;		/* try a backup job */
 	int			 freeze;
+	int			 agent_timeout;		/* seconds */
 	uint64_t		 max_scratch;
 	char			*dir;		/* scratch_dir */
 	char			*uri;

@@ -185,6 +185,7 @@ view_prepare(struct job *j, const struct guest *g)
 
 	v->want = setup.ok;
 	v->freeze = sd.conf.view_freeze;
+	v->agent_timeout = (int)sd.conf.agent_timeout;
 	v->max_scratch = sd.conf.max_scratch;
 	v->kind = running ? VIEW_LIVE : VIEW_OFFLINE;
 	if (!setup.ok && running)
@@ -369,6 +370,15 @@ freeze(struct job *j)
 		snprintf(v->note, sizeof(v->note), "no guest agent channel");
 		return 0;
 	}
+	/*
+	 * libvirt waits for an agent's answer without limit by default: an
+	 * agent that answers guest-sync but never the freeze (a freeze hook
+	 * that hangs, or a guest that means it) held this worker, and its
+	 * scan slot, for good.
+	 */
+	if (virDomainAgentSetResponseTimeout(v->dom, v->agent_timeout, 0) < 0)
+		log_warnx("scan %s: guest agent timeout: %s", j->guest,
+		    virt_error());
 	/* The channel's state may lag: ask even when it says no agent. */
 	if (virDomainFSFreeze(v->dom, NULL, 0, 0) < 0) {
 		if (agent)
@@ -377,6 +387,13 @@ freeze(struct job *j)
 		else
 			snprintf(v->note, sizeof(v->note), "guest agent not "
 			    "connected");
+		/* An agent that did not answer in time may still freeze:
+		 * one thaw, bounded like the freeze, so the guest is not
+		 * left frozen by a scan that gave up on it (an agent that
+		 * said no answers a thaw as quickly). */
+		if (agent && virDomainFSThaw(v->dom, NULL, 0, 0) < 0)
+			log_warnx("scan %s: thaw after an unanswered freeze: "
+			    "%s", j->guest, virt_error());
 		return 0;
 	}
 	v->consistency = "application-consistent";

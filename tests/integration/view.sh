@@ -6,7 +6,8 @@
 # did not start makes the scan live, and it says so; the guest agent
 # freezes the filesystems for the instant the job begins; a job a killed
 # sentineld left is ended at its next start; scratch space past
-# max_scratch stops the scan.
+# max_scratch stops the scan; an agent that never answers a freeze holds
+# neither the scan nor its slot.
 . "$TESTDIR/lib.sh"
 
 T=$WORK/ticker
@@ -206,4 +207,42 @@ jq -r .reason <<<"$scan" | grep -q "scratch files passed max_scratch (1048576 by
 [ -z "$(scratch_files)" ] || fail "left in scratch_dir after max_scratch: $(scratch_files)"
 [ "$(sg_virsh domstate $G_TICKER)" = running ] || fail "$G_TICKER stopped"
 ok "max_scratch: scan stopped, incomplete, job ended"
+
+# 5. An agent that answers guest-sync but never a freeze (its freeze hook
+# hangs while /hang-freeze exists): the freeze gives up after
+# agent_timeout, a cancel ends the scan within 10 s, and the one slot is
+# free for the next guest.
+sed -i 's/^max_scratch = 1M$//; s/^\[view\]$/[view]\nagent_timeout = 3s/' "$conf"
+sed -i 's/^max_concurrent_scans = .*/max_concurrent_scans = 1/' "$conf"
+kill -HUP "$pid"
+wait_line 100 "$log" "reload: configuration" || fail "no reload"
+h=$(sg_virsh qemu-agent-command $G_TICKER \
+    '{"execute":"guest-file-open","arguments":{"path":"/hang-freeze","mode":"w"}}' | jq .return) ||
+	fail "guest-file-open through the agent"
+sg_virsh qemu-agent-command $G_TICKER "{\"execute\":\"guest-file-close\",\"arguments\":{\"handle\":$h}}" >/dev/null
+lines=$(wc -l < "$log")
+"$SENTINELCTL" --json scan $G_TICKER --wait > "$WORK/stuck.json" &
+scanner=$!
+wait_line 300 "$log" "scan $G_TICKER: started" || fail "the scan did not start"
+sleep 1
+t0=$(date +%s%3N)
+ctl cancel $G_TICKER
+expect_rc 0 "cancel"
+for _ in $(seq 1 150); do
+	kill -0 $scanner 2>/dev/null || break
+	sleep 0.1
+done
+kill -0 $scanner 2>/dev/null && fail "the scan did not end within 15 s of the cancel: $(tail -n +"$lines" "$log")"
+wait $scanner
+t1=$(date +%s%3N)
+echo "cancel to the end of the scan: $((t1 - t0)) ms"
+[ $((t1 - t0)) -le 10000 ] || fail "cancel took $((t1 - t0)) ms: $(tail -n +"$lines" "$log")"
+[ "$(jq -r .scan.status "$WORK/stuck.json")" = incomplete ] || fail "status: $(cat "$WORK/stuck.json")"
+jq -r .scan.view_note "$WORK/stuck.json" | grep -q "guest agent" ||
+	fail "the freeze did not wait on the agent: $(jq -c .scan "$WORK/stuck.json")"
+[ -z "$(job_op $G_TICKER)" ] || fail "job left after the cancel: $(job_op $G_TICKER)"
+ctl --json scan "$G_INFECTED" --wait
+expect_rc 1 "the next guest's scan"
+[ "$(jq -r .scan.status <<<"$OUT")" = infected ] || fail "next scan: $OUT"
+ok "an agent that never answers a freeze: cancelled in $((t1 - t0)) ms, the next guest scanned"
 daemon_serves "the view tests"
