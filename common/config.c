@@ -59,6 +59,10 @@ const struct opt_entry config_options[] = {
 	{ "control", "group", OPT_STRING, 0, 0, "",
 	    OFF(control_group),
 	    "group allowed to use the control socket; empty means root only" },
+	{ "control", "max_clients", OPT_INT, 1, 10000, "64",
+	    OFF(max_clients),
+	    "clients of the group connected at once; past it they are refused "
+	    "(root is always served)" },
 	{ "state", "path", OPT_STRING, 0, 0, "/var/lib/sentinel/state.db",
 	    OFF(state_path), "SQLite database of scans and detections" },
 	{ "scan", "max_concurrent_scans", OPT_INT, 0, 64, "0",

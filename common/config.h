@@ -47,6 +47,7 @@ struct config {
 	char		*scanner_appliance;
 	char		*control_socket;
 	char		*control_group;		/* "" means root only */
+	int		 max_clients;		/* of the group, at once */
 	char		*state_path;
 	long long	 max_concurrent_scans;	/* 0 means derived from the host */
 	uint64_t	 max_file_size;

@@ -44,6 +44,7 @@ struct client {
 	int		 hello;
 	int		 closed;
 	int		 refs;
+	int		 counted;	/* not root: one of nusers */
 	TAILQ_ENTRY(client) entry;
 	char		 rbuf[65536];
 };
@@ -872,11 +873,20 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	client_unref(c);
 }
 
+/* Clients that are not root, connected now: at most [control]
+ * max_clients, so that members of the group cannot take every descriptor
+ * (each client holds one, and a 64 KiB buffer) from the scans and from
+ * root, who is always served. */
+static int nusers;
+static int64_t refused_said;
+
 static void
 on_client_closed(uv_handle_t *h)
 {
 	struct client *c = h->data;
 
+	if (c->counted)
+		nusers--;
 	TAILQ_REMOVE(&clients, c, entry);
 	client_unref(c);
 }
@@ -939,7 +949,7 @@ client_finish(struct client *c)
 /* Root, or a process whose group or supplementary groups hold
  * [control] group (read from /proc: the groups the peer has now). */
 static int
-peer_allowed(struct client *c, char *why, size_t whylen)
+peer_allowed(struct client *c, uid_t *uid, char *why, size_t whylen)
 {
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
@@ -954,6 +964,7 @@ peer_allowed(struct client *c, char *why, size_t whylen)
 		snprintf(why, whylen, "cannot read the client's credentials");
 		return -1;
 	}
+	*uid = cr.uid;
 	if (cr.uid == 0)
 		return 0;
 	if (have_gid) {
@@ -1006,6 +1017,7 @@ on_connection(uv_stream_t *srv, int status)
 {
 	struct client *c;
 	char why[256];
+	uid_t uid = 0;
 
 	if (status < 0) {
 		log_warnx("control: accept: %s", uv_strerror(status));
@@ -1027,11 +1039,28 @@ on_connection(uv_stream_t *srv, int status)
 		client_close(c);
 		return;
 	}
-	if (peer_allowed(c, why, sizeof(why)) == -1) {
+	if (peer_allowed(c, &uid, why, sizeof(why)) == -1) {
 		log_warnx("control: refused a client: %s", why);
 		reply_error(c, -1, "permission denied: %s", why);
 		client_finish(c);
 		return;
+	}
+	if (uid != 0 && nusers >= sd.conf.max_clients) {
+		/* Said once a minute, not once per client of a flood. */
+		if (now_ms() - refused_said > 60000) {
+			log_warnx("control: refused a client (uid %u): %d "
+			    "clients of the group connected ([control] "
+			    "max_clients)", (unsigned)uid, nusers);
+			refused_said = now_ms();
+		}
+		reply_error(c, -1, "too many clients connected (%d); try "
+		    "again later", nusers);
+		client_finish(c);
+		return;
+	}
+	if (uid != 0) {
+		c->counted = 1;
+		nusers++;
 	}
 	if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0) {
 		client_close(c);

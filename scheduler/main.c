@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -307,6 +308,31 @@ on_hup(uv_signal_t *s, int signum)
 	signatures_reload(NULL, NULL);
 }
 
+/*
+ * Descriptors: every control client, scan (its channel, exports, pipes),
+ * plugin and libvirt connection holds some, and systemd gives a service
+ * a soft limit of 1024.  Raised to the hard limit (at most 65536): with
+ * [control] max_clients in front, the group's clients cannot take what
+ * scans and root need.
+ */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 65536 ? 65536 :
+	    rl.rlim_max;
+	if (rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("raising the descriptor limit to %llu",
+		    (unsigned long long)want);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -354,6 +380,7 @@ main(int argc, char *argv[])
 
 	log_init("sentineld", 1, verbose);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 	if (mkdir_parent(sd.conf.control_socket, 0755) == -1)
 		fatal("control socket directory for %s", sd.conf.control_socket);
 	if (databases_present(sd.conf.clamav_database, err, sizeof(err)) == -1)

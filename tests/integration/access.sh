@@ -1,20 +1,22 @@
 # Who may use the control socket: root, or a member of [control] group.
 # The socket file is 0660 root:group; even with its mode loosened, the
 # daemon checks each client's credentials (SO_PEERCRED) and refuses
-# others with a clear error.
+# others with a clear error.  Members of the group hold at most
+# max_clients connections; root is served past it.
 . "$TESTDIR/lib.sh"
 
 GROUP=sentinel-test-ctl
 getent group $GROUP >/dev/null || groupadd -r $GROUP || fail "groupadd"
 gid=$(getent group $GROUP | cut -d: -f3)
 private_daemon access
-sed -i "s|^socket = .*|socket = $sock\ngroup = $GROUP|" "$conf"
+sed -i "s|^socket = .*|socket = $sock\ngroup = $GROUP\nmax_clients = 3|" "$conf"
 private_daemon_start
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; groupdel $GROUP 2>/dev/null' EXIT
 
-# A copy nobody may run, wherever the build tree is.
+# Copies nobody may run, wherever the build tree is.
 cp "$SENTINELCTL" "$WORK/sentinelctl-copy"
-chmod 755 "$WORK/sentinelctl-copy"
+cp "$RAWCLIENT" "$WORK/rawclient-copy"
+chmod 755 "$WORK/sentinelctl-copy" "$WORK/rawclient-copy"
 as_nobody() {	# as_nobody GROUPS ARGS...
 	local groups=--clear-groups
 	[ -z "$1" ] || groups=--groups=$1
@@ -46,3 +48,29 @@ grep -q "control: refused a client: uid 65534" "$log" || fail "refusal not logge
 ctl --socket "$sock" --json status
 expect_rc 0 "root after a refusal"
 ok "stranger refused by its credentials: $refused"
+
+# More members' clients than max_clients (3), silent: the next member is
+# refused, said once in the log; root is served; once they are gone the
+# member is served again.
+: "${RAWCLIENT:?}"
+holders=
+for _ in 1 2 3; do
+	setpriv --reuid=65534 --regid=65534 --groups="$gid" \
+	    "$WORK/rawclient-copy" "$sock" 0 6 </dev/null >/dev/null 2>&1 &
+	holders="$holders $!"
+done
+sleep 1
+as_nobody "$gid" status
+expect_rc 2 "a member past max_clients"
+grep -q "too many clients connected (3); try again later" <<<"$ERR" || fail "message: $ERR"
+as_nobody "$gid" status
+expect_rc 2 "a second member past max_clients"
+[ "$(grep -c "refused a client (uid 65534): 3 clients of the group connected (\[control\] max_clients)" "$log")" -eq 1 ] ||
+	fail "refusals not logged once: $(grep refused "$log")"
+ctl --socket "$sock" --json status
+expect_rc 0 "root past max_clients"
+# shellcheck disable=SC2086
+wait $holders
+as_nobody "$gid" --json status
+expect_rc 0 "a member once the others are gone"
+ok "max_clients: members past 3 refused, root served, members served again"
