@@ -847,7 +847,7 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 	char err[512], what[700], **fs = NULL, **used = NULL, *type;
 	guestfs_h *g;
 	uint64_t t0;
-	size_t i, nused = 0;
+	size_t i, len, nused = 0;
 	unsigned int candidates = 0, encrypted;
 	int avail;
 
@@ -946,12 +946,13 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 
 	if (0) {
 lost:
-		/* No appliance to go on with: what is left is not scanned. */
+		/* No appliance to go on with (the tree that lost it is
+		 * counted failed): what is left is not scanned. */
 		encrypted = 0;
-		if (res->reason[0] == '\0')
-			snprintf(res->reason, sizeof(res->reason), "the appliance "
-			    "was lost; filesystems after it not scanned");
-		res->fs_failed++;
+		len = strlen(res->reason);
+		snprintf(res->reason + len, sizeof(res->reason) - len, "%s",
+		    len > 0 ? "; no appliance to scan the filesystems after "
+		    "it" : "no appliance to scan the filesystems after it");
 	}
 	if (res->ndetections > 0) {
 		res->status = SCAN_INFECTED;
