@@ -163,6 +163,28 @@ listing_link_inodes(struct listing *l)
 	return 0;
 }
 
+/*
+ * A hard link must not hide a file: when the inode's first name is
+ * excluded, the file is still read (and reported) under its first name
+ * that is not.
+ */
+size_t
+listing_lead(struct listing *l, size_t i)
+{
+	struct lentry *e = &l->e[i], *ld;
+
+	if (e->leader == i)
+		return i;
+	ld = &l->e[e->leader];
+	if (ld->plan != PLAN_EXCLUDED && ld->plan != PLAN_TOO_DEEP)
+		return e->leader;
+	if (ld->leader != e->leader)
+		e->leader = ld->leader;		/* promoted before: follow */
+	else
+		ld->leader = e->leader = (uint32_t)i;
+	return e->leader;
+}
+
 void
 listing_free(struct listing *l)
 {

@@ -62,6 +62,12 @@ struct listing {
 long		 listing_add(struct listing *, const char *, size_t,
 		    const struct lentry *);
 long		 listing_find(const struct listing *, const char *, size_t);
+/* The name of entry I's inode whose data is read: its leader, unless the
+ * leader is planned out (excluded, too deep), where the first name after
+ * it that is not becomes the leader instead (and the planned-out one
+ * points to it).  Call in listing order, once the names before I are
+ * planned and I is neither excluded nor too deep. */
+size_t		 listing_lead(struct listing *, size_t);
 const char	*listing_path(const struct listing *, size_t);
 /* The index of entry I's parent directory, or -1 at the top. */
 long		 listing_parent(const struct listing *, size_t);

@@ -157,6 +157,7 @@ static int
 on_file(void *arg, const struct walk_entry *we)
 {
 	struct walk_ctx *c = arg;
+	struct walk_entry lead;
 	const struct verdict_cache *cache = c->opts->cache;
 	unsigned char sha[VERDICT_HASH_LEN];
 	struct lentry *e = NULL;
@@ -167,6 +168,20 @@ on_file(void *arg, const struct walk_entry *we)
 
 	if ((i = listing_find(c->l, we->path, we->pathlen)) != -1) {
 		e = &c->l->e[i];
+		/* The data came under an excluded name tar could not leave
+		 * out (a newline), but the inode has a name that is read
+		 * (listing_lead): it is that name's file. */
+		if (e->plan == PLAN_EXCLUDED && e->leader != (uint32_t)i &&
+		    c->l->e[e->leader].plan == PLAN_FETCH &&
+		    !c->l->e[e->leader].seen) {
+			i = e->leader;
+			e = &c->l->e[i];
+			lead = *we;
+			lead.path = listing_path(c->l, (size_t)i);
+			lead.pathlen = e->pathlen;
+			we = &lead;
+		} else if (e->plan == PLAN_FETCH && e->seen)
+			return 0;	/* read already, under that name */
 		e->seen = 1;
 		c->l->e[e->leader].seen = 1;
 		/* Planned out but in the stream all the same (a name tar's
@@ -282,7 +297,7 @@ plan_tree(struct walk_ctx *c)
 			    S_ISFIFO(e->mode) ? "FIFO" : S_ISSOCK(e->mode) ?
 			    "socket" : S_ISCHR(e->mode) ? "character device" :
 			    "block device");
-		} else if (e->leader != i) {
+		} else if (listing_lead(l, i) != i) {
 			e->plan = PLAN_LINK;
 		} else if (e->size > o->max_file_size) {
 			e->plan = PLAN_TOO_LARGE;

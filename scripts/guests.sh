@@ -283,7 +283,8 @@ EOT
 # newline, control bytes and invalid UTF-8; a 4000-byte path and 1000
 # nested directories; symlink loops and links to host paths (HOSTFILE is
 # an EICAR file on the host: a scanner following the link would report
-# it); device nodes and a FIFO; a hard link; a sparse 10 GiB file; an
+# it); device nodes and a FIFO; a hard link, and EICAR with two names,
+# one holding a newline; a sparse 10 GiB file; an
 # EICAR zipped five levels deep; a zip bomb (100 MB of zeros, for a
 # max_scan_size of 50M); an encrypted zip; a 2 MB file
 # that starts with EICAR.
@@ -313,6 +314,11 @@ sg_hostile() {
 	mkfifo "$dir/fifo"
 	echo "linked" > "$dir/hard-a"
 	ln "$dir/hard-a" "$dir/hard-b"
+	# EICAR under a name tar cannot exclude (a newline; the test
+	# excludes it) and a second name that is read.
+	mkdir "$dir/hl"
+	printf '%s' "$SG_EICAR" > "$dir/hl/$(printf 'x\nex.com')"
+	ln "$dir/hl/$(printf 'x\nex.com')" "$dir/hl/kept.com"
 	truncate -s 10G "$dir/sparse-10g"
 	{ printf '%s' "$SG_EICAR"; head -c 2000000 /dev/zero; } > "$dir/big-eicar.com"
 	printf '%s' "$SG_EICAR" > "$tmp/eicar.com"

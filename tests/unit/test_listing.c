@@ -78,6 +78,48 @@ test_hard_links(void **state)
 	listing_free(&l);
 }
 
+/* A hard link does not hide a file: the first name that is read leads. */
+static void
+test_lead(void **state)
+{
+	struct listing l;
+	long x, k, z, p1, p2, t1, t2;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	x = add(&l, "/hl\nex.com", S_IFREG | 0644, 0);
+	k = add(&l, "/keep", S_IFREG | 0644, 0);
+	z = add(&l, "/z", S_IFREG | 0644, 0);
+	p1 = add(&l, "/p1", S_IFREG | 0644, 0);
+	p2 = add(&l, "/p2", S_IFREG | 0644, 0);
+	t1 = add(&l, "/deep", S_IFREG | 0644, 0);
+	t2 = add(&l, "/t2", S_IFREG | 0644, 0);
+	l.e[x].ino = l.e[k].ino = l.e[z].ino = 5;
+	l.e[x].nlink = l.e[k].nlink = l.e[z].nlink = 3;
+	l.e[p1].ino = l.e[p2].ino = 9;
+	l.e[p1].nlink = l.e[p2].nlink = 2;
+	l.e[t1].ino = l.e[t2].ino = 11;
+	l.e[t1].nlink = l.e[t2].nlink = 2;
+	assert_int_equal(listing_link_inodes(&l), 0);
+	assert_int_equal(l.e[k].leader, x);
+
+	/* The first name is excluded: the next leads, the rest follow it,
+	 * and the excluded one points to it (its data is that file's). */
+	l.e[x].plan = PLAN_EXCLUDED;
+	assert_int_equal(listing_lead(&l, (size_t)x), x);
+	assert_int_equal(listing_lead(&l, (size_t)k), k);
+	assert_int_equal(l.e[x].leader, k);
+	assert_int_equal(listing_lead(&l, (size_t)z), k);
+	assert_int_equal(l.e[z].leader, k);
+	/* A first name that is read keeps leading. */
+	l.e[p1].plan = PLAN_FETCH;
+	assert_int_equal(listing_lead(&l, (size_t)p2), p1);
+	/* Too deep to be read is like excluded. */
+	l.e[t1].plan = PLAN_TOO_DEEP;
+	assert_int_equal(listing_lead(&l, (size_t)t2), t2);
+	listing_free(&l);
+}
+
 static void
 test_excluded(void **state)
 {
@@ -189,6 +231,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hash),
 		cmocka_unit_test(test_hard_links),
+		cmocka_unit_test(test_lead),
 		cmocka_unit_test(test_excluded),
 		cmocka_unit_test(test_tar_pattern),
 		cmocka_unit_test(test_tree),
