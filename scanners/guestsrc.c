@@ -307,7 +307,9 @@ stat_batch(guestfs_h *g, struct listing *l, const char *dir,
  * Every name of the tree in one find0 stream, in find's order (a
  * directory before its contents), as "/name".  The names come first,
  * whole: lstat needs the appliance, which is busy with find0 until its
- * output is read.  At most LISTING_MAX_BYTES of them.
+ * output is read.  At most LISTING_MAX_BYTES of them.  GSRC_LOST when the
+ * transfer failed or was cut short (the handle goes with it), -1 when
+ * what came is refused.
  */
 static int
 list_find0(guestfs_h *g, struct listing *l, char *err, size_t errlen)
@@ -330,11 +332,15 @@ list_find0(guestfs_h *g, struct listing *l, char *err, size_t errlen)
 				snprintf(err, errlen, "find0: more than %lu MiB "
 				    "of names", LISTING_MAX_BYTES >> 20);
 				gsrc_stream_finish(&s, 0, serr, sizeof(serr));
+				rc = GSRC_LOST;
 				goto out;
 			}
 			if ((nb = realloc(buf, ncap)) == NULL) {
+				snprintf(err, errlen, "out of memory listing "
+				    "files");
 				gsrc_stream_finish(&s, 0, serr, sizeof(serr));
-				goto oom;
+				rc = GSRC_LOST;
+				goto out;
 			}
 			buf = nb;
 			cap = ncap;
@@ -346,8 +352,10 @@ list_find0(guestfs_h *g, struct listing *l, char *err, size_t errlen)
 			break;
 		len += (size_t)r;
 	}
-	if (gsrc_stream_finish(&s, 1, err, errlen) == -1)
+	if (gsrc_stream_finish(&s, 1, err, errlen) == -1) {
+		rc = GSRC_LOST;
 		goto out;
+	}
 	if (len > 0 && buf[len - 1] != '\0') {
 		snprintf(err, errlen, "find0: output cut short");
 		goto out;
@@ -465,18 +473,18 @@ gsrc_list(guestfs_h *g, struct listing *l, atomic_int *cancel, int walk,
 	size_t i, j, bytes, dl, maxlen = 1, *idx = NULL;
 	int rc = -1;
 
-	if (walk) {
-		if (list_walk(g, l, cancel, err, errlen) == -1)
-			return -1;
-	} else if (list_find0(g, l, err, errlen) == -1) {
-		if (cancel != NULL && atomic_load(cancel)) {
-			snprintf(err, errlen, "cancelled");
-			return -1;
-		}
-		/* A path longer than the appliance can name fails find0
-		 * whole, and the handle with it. */
-		return GSRC_LOST;
+	if (walk)
+		rc = list_walk(g, l, cancel, err, errlen);
+	else if ((rc = list_find0(g, l, err, errlen)) == GSRC_LOST &&
+	    cancel != NULL && atomic_load(cancel)) {
+		snprintf(err, errlen, "cancelled");
+		return -1;
 	}
+	/* GSRC_LOST: a path longer than the appliance can name fails find0
+	 * whole, and the handle with it. */
+	if (rc != 0)
+		return rc;
+	rc = -1;
 	/* lstatnslist takes names in one directory: group them. */
 	if (l->n == 0)
 		return 0;

@@ -603,10 +603,10 @@ relaunch(struct walk_ctx *c, const struct tree *t, char *err, size_t errlen)
  * err if the tree could not be read.
  */
 static int
-scan_tree(struct walk_ctx *c, guestfs_h *g, const struct tree *t, char *err,
-    size_t errlen)
+scan_tree(struct walk_ctx *c, const struct tree *t, char *err, size_t errlen)
 {
 	const struct file_index *idx = c->opts->index;
+	guestfs_h *g = c->g;
 	struct listing l;
 	struct findex_rec rec;
 	size_t i, fetch;
@@ -738,8 +738,9 @@ mp_cmp(const void *a, const void *b)
  * devices it used are added to *used.  Returns the filesystems scanned.
  */
 static unsigned int
-scan_os(struct walk_ctx *c, guestfs_h *g, char ***used, size_t *nused)
+scan_os(struct walk_ctx *c, char ***used, size_t *nused)
 {
+	guestfs_h *g = c->g;
 	char **roots, **mps, *s, key[300], err[512], what[700];
 	unsigned int scanned = 0, mounted;
 	struct tree t;
@@ -783,7 +784,7 @@ scan_os(struct walk_ctx *c, guestfs_h *g, char ***used, size_t *nused)
 			t.fs = roots[i];
 			t.guest_path = 1;
 			t.mps = mps;
-			if (scan_tree(c, g, &t, err, sizeof(err)) == 0) {
+			if (scan_tree(c, &t, err, sizeof(err)) == 0) {
 				if (!atomic_load(&c->pr->cancel))
 					scanned += mounted;
 			} else {
@@ -911,14 +912,14 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 		goto out;
 	}
 	/* An installed OS first, mounted as the guest mounts it. */
-	res->fs_scanned += scan_os(&c, g, &used, &nused);
+	res->fs_scanned += scan_os(&c, &used, &nused);
 	candidates += (unsigned int)nused;
-	if ((g = c.g) == NULL)
-		goto lost;
-	encrypted = note_encrypted(&c, g, fs);
+	/* A tree may have needed a new appliance: c.g from here on, NULL
+	 * if none could start. */
+	encrypted = c.g != NULL ? note_encrypted(&c, c.g, fs) : 0;
 	/* Then every other filesystem on its own, as DEVICE:/path. */
 	for (i = 0; fs[i] != NULL && fs[i + 1] != NULL; i += 2) {
-		if (atomic_load(&pr->cancel))
+		if (atomic_load(&pr->cancel) || (g = c.g) == NULL)
 			break;
 		if (in_list(used, fs[i]))
 			continue;
@@ -945,25 +946,21 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 		t.fs = fs[i];
 		t.guest_path = 0;
 		t.mps = NULL;
-		if (scan_tree(&c, g, &t, err, sizeof(err)) == -1) {
+		if (scan_tree(&c, &t, err, sizeof(err)) == -1) {
 			snprintf(what, sizeof(what), "reading %s: %s", fs[i],
 			    err);
 			fs_failed(&c, fs[i], what);
 		} else if (!atomic_load(&pr->cancel))
 			res->fs_scanned++;
 		c.tree = NULL;
-		if ((g = c.g) == NULL)
-			goto lost;
-		if (guestfs_umount_all(g) == -1 && !atomic_load(&pr->cancel))
+		if ((g = c.g) != NULL && guestfs_umount_all(g) == -1 &&
+		    !atomic_load(&pr->cancel))
 			log_warnx("scan %s: umount %s: %s", o->guest, fs[i],
 			    gsrc_error(g));
 	}
-
-	if (0) {
-lost:
+	if (c.g == NULL) {
 		/* No appliance to go on with (the tree that lost it is
 		 * counted failed): what is left is not scanned. */
-		encrypted = 0;
 		len = strlen(res->reason);
 		snprintf(res->reason + len, sizeof(res->reason) - len, "%s",
 		    len > 0 ? "; no appliance to scan the filesystems after "
