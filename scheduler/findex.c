@@ -3,7 +3,7 @@
  * worker thread on a connection of its own (WAL lets it read while the
  * loop thread writes): a tree's records are loaded on its first lookup,
  * the scan's clean files are collected and written when the scan ends, in
- * one transaction per tree.  Only records made with the current
+ * transactions of FINDEX_BATCH rows.  Only records made with the current
  * signatures are loaded: a new database version reads every file again.
  */
 #include <stdio.h>
@@ -185,34 +185,112 @@ exec(struct findex *x, const char *sql)
 	return 0;
 }
 
-/* Writes one tree: a tree read in full replaces its records, a partial
- * one only adds to them. */
+/* Rows written or removed per transaction: the loop thread's own writes
+ * (a scan's result, a pause) wait on the state database for at most one
+ * batch, never for a whole tree of a guest with a million files. */
+#define FINDEX_BATCH	2000
+
+static int
+begin(struct findex *x)
+{
+	return exec(x, "BEGIN IMMEDIATE");
+}
+
+/* Ends a batch: COMMIT, or ROLLBACK when it failed (a COMMIT that fails,
+ * a full disk, may leave the transaction open). */
+static int
+end(struct findex *x, int rc)
+{
+	if (rc == 0 && exec(x, "COMMIT") == -1)
+		rc = -1;
+	if (rc == -1 && !sqlite3_get_autocommit(x->db))
+		exec(x, "ROLLBACK");
+	return rc;
+}
+
+/* Removes the guest's records of other signature versions, a batch per
+ * transaction. */
+static int
+drop_stale(struct findex *x)
+{
+	sqlite3_stmt *del = NULL;
+	int rc = -1, n;
+
+	if (sqlite3_prepare_v2(x->db, "DELETE FROM findex WHERE (guest_uuid, "
+	    "tree, path) IN (SELECT guest_uuid, tree, path FROM findex WHERE "
+	    "guest_uuid = ?1 AND version != ?2 LIMIT ?3)", -1, &del, NULL) !=
+	    SQLITE_OK) {
+		log_warnx("file index: %s", sqlite3_errmsg(x->db));
+		return -1;
+	}
+	sqlite3_bind_text(del, 1, x->uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(del, 2, x->version, -1, SQLITE_STATIC);
+	sqlite3_bind_int(del, 3, FINDEX_BATCH);
+	do {
+		if (begin(x) == -1)
+			break;
+		n = sqlite3_step(del) == SQLITE_DONE ? sqlite3_changes(x->db) :
+		    -1;
+		sqlite3_reset(del);
+		if (end(x, n == -1 ? -1 : 0) == -1)
+			break;
+	} while (n == FINDEX_BATCH);
+	rc = n == -1 ? -1 : 0;
+	if (rc == -1)
+		log_warnx("file index: %s", sqlite3_errmsg(x->db));
+	sqlite3_finalize(del);
+	return rc;
+}
+
+/*
+ * Writes one tree: a tree read in full replaces its records (those of
+ * names no longer there are removed), a partial one only adds to them.  A
+ * batch per transaction: a save cut between batches leaves records that
+ * are each still true of the file they name, which is all a lookup uses.
+ */
 static int
 tree_save(struct findex *x, struct ftree *t)
 {
 	sqlite3_stmt *del = NULL, *ins = NULL;
-	size_t i;
+	size_t i, inbatch = 0;
 	int rc = -1;
 
-	if (exec(x, "BEGIN IMMEDIATE") == -1)
-		return -1;
+	/* What the tree had is known from its first lookup; a tree with no
+	 * lookup (no name listed) is loaded here to be emptied. */
+	if (t->done && !t->loaded)
+		tree_load(x, t);
 	if (sqlite3_prepare_v2(x->db, "DELETE FROM findex WHERE guest_uuid = "
-	    "?1 AND (version != ?2 OR tree = ?3 AND ?4)", -1, &del, NULL) !=
-	    SQLITE_OK ||
+	    "?1 AND tree = ?2 AND path = ?3", -1, &del, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(x->db, "INSERT OR REPLACE INTO findex "
 	    "(guest_uuid, tree, path, ino, size, mtime_s, mtime_ns, ctime_s, "
 	    "ctime_ns, sha256, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
 	    "?8, ?9, ?10, ?11)", -1, &ins, NULL) != SQLITE_OK)
 		goto out;
-	sqlite3_bind_text(del, 1, x->uuid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(del, 2, x->version, -1, SQLITE_STATIC);
-	sqlite3_bind_text(del, 3, t->key, -1, SQLITE_STATIC);
-	sqlite3_bind_int(del, 4, t->done);
-	if (sqlite3_step(del) != SQLITE_DONE)
-		goto out;
+	for (i = 0; t->done && i < t->old.n; i++) {
+		const char *path = listing_path(&t->old, i);
+
+		if (listing_find(&t->now, path, t->old.e[i].pathlen) != -1)
+			continue;
+		if (inbatch == 0 && begin(x) == -1)
+			goto out;
+		sqlite3_bind_text(del, 1, x->uuid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(del, 2, t->key, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(del, 3, path, (int)t->old.e[i].pathlen,
+		    SQLITE_STATIC);
+		if (sqlite3_step(del) != SQLITE_DONE)
+			goto fail;
+		sqlite3_reset(del);
+		if (++inbatch == FINDEX_BATCH) {
+			inbatch = 0;
+			if (end(x, 0) == -1)
+				goto out;
+		}
+	}
 	for (i = 0; i < t->now.n; i++) {
 		const struct lentry *e = &t->now.e[i];
 
+		if (inbatch == 0 && begin(x) == -1)
+			goto out;
 		sqlite3_bind_text(ins, 1, x->uuid, -1, SQLITE_STATIC);
 		sqlite3_bind_text(ins, 2, t->key, -1, SQLITE_STATIC);
 		sqlite3_bind_blob(ins, 3, listing_path(&t->now, i),
@@ -227,21 +305,24 @@ tree_save(struct findex *x, struct ftree *t)
 		    SQLITE_STATIC);
 		sqlite3_bind_text(ins, 11, x->version, -1, SQLITE_STATIC);
 		if (sqlite3_step(ins) != SQLITE_DONE)
-			goto out;
+			goto fail;
 		sqlite3_reset(ins);
+		if (++inbatch == FINDEX_BATCH) {
+			inbatch = 0;
+			if (end(x, 0) == -1)
+				goto out;
+		}
 	}
-	rc = 0;
+	rc = inbatch > 0 ? end(x, 0) : 0;
+	goto out;
+fail:
+	log_warnx("file index: %s", sqlite3_errmsg(x->db));
+	end(x, -1);
 out:
-	if (rc == -1)
-		log_warnx("file index: %s", sqlite3_errmsg(x->db));
+	if (rc == -1 && sqlite3_errcode(x->db) != SQLITE_OK)
+		log_debug("file index: %s", sqlite3_errmsg(x->db));
 	sqlite3_finalize(del);
 	sqlite3_finalize(ins);
-	/* A COMMIT that fails (a full disk) may leave the transaction open:
-	 * rolled back, or the next tree's BEGIN would fail. */
-	if (rc == 0 && exec(x, "COMMIT") == -1)
-		rc = -1;
-	if (rc == -1 && !sqlite3_get_autocommit(x->db))
-		exec(x, "ROLLBACK");
 	return rc;
 }
 
@@ -251,10 +332,14 @@ findex_save(struct findex *x)
 	struct ftree *t;
 	int rc = 0;
 
+	if (x->trees == NULL)
+		return 0;
+	if (db_open(x) == -1 || drop_stale(x) == -1)
+		return -1;
 	for (t = x->trees; t != NULL; t = t->next) {
 		if (t->now.n == 0 && !t->done)
 			continue;
-		if (db_open(x) == -1 || tree_save(x, t) == -1)
+		if (tree_save(x, t) == -1)
 			rc = -1;
 	}
 	return rc;
