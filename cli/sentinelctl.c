@@ -407,6 +407,21 @@ where(json_t *o, char *buf, size_t len)
 	return buf;
 }
 
+/* "; not complete: 2 files or filesystems not scanned in full" for a
+ * clean or infected scan that left some out, else "". */
+static const char *
+not_complete(json_t *s, char *buf, size_t len)
+{
+	const char *status = str(s, "status");
+
+	buf[0] = '\0';
+	if (json_is_false(json_object_get(s, "complete")) &&
+	    (strcmp(status, "clean") == 0 || strcmp(status, "infected") == 0))
+		snprintf(buf, len, "; not complete: %lld files or filesystems "
+		    "not scanned in full", num(s, "not_scanned"));
+	return buf;
+}
+
 /* "not scanned: 2 too large, 1 special" or "not scanned: nothing". */
 static void
 print_skipped(json_t *sk)
@@ -459,7 +474,7 @@ print_view(json_t *s)
 static int
 print_scan(json_t *s)
 {
-	char t0[32], t1[32], b1[32], b2[32], w[8192];
+	char t0[32], t1[32], b1[32], b2[32], w[8192], note[128];
 	json_t *dets = json_object_get(s, "detections"), *d, *sk;
 	const char *status = str(s, "status");
 	long long started = num(s, "started"), ended = num(s, "ended");
@@ -477,9 +492,10 @@ print_scan(json_t *s)
 	else
 		printf("scan:         %lld, %s\n", num(s, "id"),
 		    str(s, "trigger"));
-	printf("status:       %s%s%s\n", status,
+	printf("status:       %s%s%s%s\n", status,
 	    json_is_string(json_object_get(s, "reason")) ? ": " : "",
-	    json_is_string(json_object_get(s, "reason")) ? str(s, "reason") : "");
+	    json_is_string(json_object_get(s, "reason")) ? str(s, "reason") : "",
+	    not_complete(s, note, sizeof(note)));
 	if (ended > 0 && started > 0)
 		printf("time:         %s to %s (%.1f s, appliance launch "
 		    "%.1f s)\n", t0, t1, (double)(ended - started) / 1000,
@@ -492,6 +508,10 @@ print_scan(json_t *s)
 	    "earlier scans), %lld unchanged since the last scan (not read)\n",
 	    num(s, "files"), num(s, "cache_hits"), num(s, "unchanged"));
 	print_skipped(json_object_get(s, "skipped"));
+	if (num(s, "hidden") > 0)
+		printf("hidden:       %lld files under a mountpoint of the guest, "
+		    "on the filesystem beneath it: the running guest does not "
+		    "see them (a rootkit sign); scanned\n", num(s, "hidden"));
 	printf("bytes:        %s read from the guest, %s scanned\n", b1, b2);
 	printf("filesystems:  %lld scanned, %lld failed\n",
 	    num(s, "fs_scanned"), num(s, "fs_failed"));
@@ -500,11 +520,13 @@ print_scan(json_t *s)
 		    str(s, "signature_version"));
 	printf("detections:   %zu\n", json_array_size(dets));
 	json_array_foreach(dets, i, d)
-		printf("  %s\t%s%s%s%s\n", where(d, w, sizeof(w)),
+		printf("  %s\t%s%s%s%s%s\n", where(d, w, sizeof(w)),
 		    str(d, "signature"),
 		    strcmp(str(d, "engine"), "yara") == 0 ? " (" : "",
 		    strcmp(str(d, "engine"), "yara") == 0 ? "YARA rule" : "",
-		    strcmp(str(d, "engine"), "yara") == 0 ? ")" : "");
+		    strcmp(str(d, "engine"), "yara") == 0 ? ")" : "",
+		    json_is_true(json_object_get(d, "hidden")) ? "\t(hidden "
+		    "under a mountpoint of the guest)" : "");
 	sk = json_object_get(s, "actions");
 	if (json_array_size(sk) > 0) {
 		printf("actions:      %zu (by plugins)\n", json_array_size(sk));
@@ -727,7 +749,7 @@ static int
 cmd_history(struct ctl *c, int argc, char **argv)
 {
 	json_t *req, *r, *s;
-	char when[32];
+	char when[32], note[128];
 	size_t i;
 
 	req = json_pack("{s:s}", "cmd", "history");
@@ -746,14 +768,18 @@ cmd_history(struct ctl *c, int argc, char **argv)
 	    "REASON");
 	json_array_foreach(json_object_get(r, "scans"), i, s) {
 		format_time(num(s, "ended"), when, sizeof(when));
-		printf("%-7lld %-24s %-10s %-19s %-10s %8lld %4lld %-7s %s\n",
+		not_complete(s, note, sizeof(note));
+		printf("%-7lld %-24s %-10s %-19s %-10s %8lld %4lld %-7s %s%s\n",
 		    num(s, "id"), str(s, "guest"), str(s, "trigger"), when,
 		    str(s, "status"), num(s, "files"),
 		    num(s, "detection_count"),
 		    json_is_string(json_object_get(s, "view")) ?
 		    str(s, "view") : "-",
 		    json_is_string(json_object_get(s, "reason")) ?
-		    str(s, "reason") : "");
+		    str(s, "reason") : "",
+		    /* "; not complete: ..." without its "; " alone */
+		    note[0] == '\0' ? "" : json_is_string(json_object_get(s,
+		    "reason")) ? note : note + 2);
 	}
 	json_decref(r);
 	return EXIT_CLEAN;

@@ -70,9 +70,15 @@ const struct opt_entry config_options[] = {
 	    "scans (appliances) running at once; 0 derives it from the host" },
 	{ "scan", "max_file_size", OPT_SIZE, 1, 1LL << 32, "100M",
 	    OFF(max_file_size),
-	    "larger files are not read and are counted as too large; larger "
-	    "files inside archives are skipped by libclamav, silently "
+	    "of a larger file only the first max_file_size bytes are read and "
+	    "scanned, and it is counted as too large (not scanned in full); "
+	    "larger files inside archives are skipped by libclamav, silently "
 	    "(clamd's MaxFileSize)" },
+	{ "scan", "strict", OPT_BOOL, 0, 1, "no",
+	    OFF(strict),
+	    "a scan without detections that left a file not scanned in full "
+	    "(too large, at an engine limit, unreadable, encrypted) or a "
+	    "filesystem unscanned is incomplete, not clean" },
 	{ "scan", "max_scan_size", OPT_SIZE, 1, 1LL << 40, "400M",
 	    OFF(max_scan_size),
 	    "most data scanned out of one file and what it contains "
@@ -655,6 +661,29 @@ print_value(const struct opt_entry *o, const void *base, FILE *f)
 	}
 }
 
+/* HELP as "# " comment lines of at most 78 columns (the parser reads
+ * lines of up to 200 bytes). */
+static void
+print_help(const char *help, FILE *f)
+{
+	const char *p = help, *cut, *sp;
+	size_t width = 76;
+
+	while (strlen(p) > width) {
+		cut = NULL;
+		for (sp = p; sp <= p + width; sp++)
+			if (*sp == ' ')
+				cut = sp;
+		if (cut == NULL)	/* one word longer than a line */
+			cut = strchr(p + width, ' ');
+		if (cut == NULL)
+			break;
+		fprintf(f, "# %.*s\n", (int)(cut - p), p);
+		p = cut + 1;
+	}
+	fprintf(f, "# %s\n", p);
+}
+
 void
 config_print(const struct config *c, FILE *f)
 {
@@ -670,7 +699,7 @@ config_print(const struct config *c, FILE *f)
 			fprintf(f, "%s[%s]\n", i ? "\n" : "", o->section);
 			section = o->section;
 		}
-		fprintf(f, "# %s\n", o->help);
+		print_help(o->help, f);
 		print_value(o, c, f);
 	}
 	for (g = c->guests; g != NULL; g = g->next) {

@@ -126,6 +126,7 @@ srec_put_result(struct srec_buf *b, const struct srec_result *r)
 	srec_u64(b, r->bytes_scanned);
 	srec_u64(b, r->cache_hits);
 	srec_u64(b, r->unchanged);
+	srec_u64(b, r->hidden);
 	for (i = 0; i < SREC_NSKIP; i++)
 		srec_u64(b, r->skipped[i]);
 	srec_u32(b, r->fs_scanned);
@@ -319,6 +320,7 @@ get_result(struct cur *c, struct srec_result *r)
 	r->bytes_scanned = get_u64(c, "counts");
 	r->cache_hits = get_u64(c, "counts");
 	r->unchanged = get_u64(c, "counts");
+	r->hidden = get_u64(c, "counts");
 	for (i = 0; i < SREC_NSKIP; i++)
 		r->skipped[i] = get_u64(c, "counts");
 	r->fs_scanned = get_u32(c, "counts");
@@ -382,12 +384,13 @@ srec_decode(const void *buf, size_t len, struct srec *r, char *err,
 		break;
 	case SR_DETECTION:
 		get_text(&c, r->fs, sizeof(r->fs), "fs");
-		r->flag = get_u8(&c, "guest_path");
+		r->flag = get_u8(&c, "flags");
 		r->pathlen = get_bytes(&c, r->path, sizeof(r->path), "path");
 		get_text(&c, r->name, sizeof(r->name), "signature");
 		r->engine = get_u8(&c, "engine");
 		r->n[0] = get_u64(&c, "size");
-		if (c.bad == NULL && (r->flag > 1 || r->engine >= SREC_NENGINES))
+		if (c.bad == NULL && ((r->flag & ~(SREC_DET_GUEST_PATH |
+		    SREC_DET_HIDDEN)) != 0 || r->engine >= SREC_NENGINES))
 			c.bad = "flags";
 		if (c.bad == NULL && r->name[0] == '\0')
 			c.bad = "empty signature";

@@ -30,7 +30,8 @@ enum srec_type {
 	/* scanner child -> sentineld */
 	SR_LOG = 1,		/* level, text */
 	SR_PROGRESS,		/* files, bytes_read, fs_bytes, fs */
-	SR_DETECTION,		/* fs, guest_path, path, name, engine, size */
+	SR_DETECTION,		/* fs, flags (SREC_DET_*), path, name, engine,
+				 * size */
 	SR_SKIP,		/* reason, fs, path, guest_path, text */
 	SR_RESULT,		/* the scan's end: status and counts */
 	SR_CACHE_Q,		/* sha: known clean?  answered by SR_CACHE_A */
@@ -77,10 +78,15 @@ struct srec_scan {
 	char		 excludes[SREC_MAX_EXCLUDES][SREC_NAME_MAX];
 };
 
+/* The flags of a detection. */
+#define SREC_DET_GUEST_PATH	0x01	/* path as the guest mounts it */
+#define SREC_DET_HIDDEN		0x02	/* under a mountpoint of the guest */
+
 struct srec_result {
 	uint8_t		 status;
 	char		 reason[SREC_TEXT_MAX];
 	uint64_t	 files, bytes_read, bytes_scanned, cache_hits, unchanged;
+	uint64_t	 hidden;
 	uint64_t	 skipped[SREC_NSKIP];
 	uint32_t	 fs_scanned, fs_failed, ndetections, streams;
 	char		 os[SREC_FS_MAX];

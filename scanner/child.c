@@ -269,7 +269,8 @@ send_results(const struct scan_result *res)
 	for (d = res->detections; d != NULL; d = d->next) {
 		srec_start(b, SR_DETECTION);
 		srec_str(b, d->fs);
-		srec_u8(b, (uint8_t)(d->guest_path != 0));
+		srec_u8(b, (uint8_t)((d->guest_path != 0 ? SREC_DET_GUEST_PATH :
+		    0) | (d->hidden ? SREC_DET_HIDDEN : 0)));
 		srec_bytes(b, d->path, d->pathlen > SREC_PATH_MAX ?
 		    SREC_PATH_MAX : d->pathlen);
 		srec_str(b, d->signature);
@@ -294,6 +295,7 @@ send_results(const struct scan_result *res)
 	r->bytes_scanned = res->bytes_scanned;
 	r->cache_hits = res->cache_hits;
 	r->unchanged = res->unchanged;
+	r->hidden = res->hidden;
 	for (i = 0; i < SREC_NSKIP && i < SKIP_NREASONS; i++)
 		r->skipped[i] = res->skipped[i];
 	r->fs_scanned = res->fs_scanned;

@@ -153,7 +153,10 @@ producer(void *arg)
 	char path[64];
 
 	snprintf(path, sizeof(path), "/dev/fd/%d", s->wfd);
-	if (s->find0)
+	if (s->head > 0)
+		s->rc = guestfs_download_offset(s->g, s->dir, path, 0,
+		    (int64_t)s->head);
+	else if (s->find0)
 		s->rc = guestfs_find0(s->g, s->dir, path);
 	else if (s->excludes != NULL && s->excludes[0] != NULL)
 		s->rc = guestfs_tar_out_opts(s->g, s->dir, path,
@@ -162,15 +165,16 @@ producer(void *arg)
 		s->rc = guestfs_tar_out(s->g, s->dir, path);
 	if (s->rc == -1)
 		snprintf(s->err, sizeof(s->err), "%s: %s",
-		    s->find0 ? "find0" : "tar-out", gsrc_error(s->g));
+		    s->head > 0 ? "download-offset" : s->find0 ? "find0" :
+		    "tar-out", gsrc_error(s->g));
 	close(s->wfd);
 	s->wfd = -1;
 	return NULL;
 }
 
 static int
-stream_start(guestfs_h *g, struct gsrc_stream *s, int find0, const char *dir,
-    char *const *excludes, char *err, size_t errlen)
+stream_start(guestfs_h *g, struct gsrc_stream *s, int find0, uint64_t head,
+    const char *dir, char *const *excludes, char *err, size_t errlen)
 {
 	int fds[2], r;
 
@@ -178,6 +182,7 @@ stream_start(guestfs_h *g, struct gsrc_stream *s, int find0, const char *dir,
 	s->g = g;
 	s->dir = dir;
 	s->find0 = find0;
+	s->head = head;
 	s->excludes = excludes;
 	if (pipe2(fds, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
@@ -224,7 +229,14 @@ int
 gsrc_stream_start(guestfs_h *g, struct gsrc_stream *s, const char *dir,
     char *const *excludes, char *err, size_t errlen)
 {
-	return stream_start(g, s, 0, dir, excludes, err, errlen);
+	return stream_start(g, s, 0, 0, dir, excludes, err, errlen);
+}
+
+int
+gsrc_head_start(guestfs_h *g, struct gsrc_stream *s, const char *path,
+    uint64_t len, char *err, size_t errlen)
+{
+	return stream_start(g, s, 0, len, path, NULL, err, errlen);
 }
 
 #define LIST_BATCH_NAMES	4000
@@ -321,7 +333,7 @@ list_find0(guestfs_h *g, struct listing *l, char *err, size_t errlen)
 	ssize_t r;
 	int rc = -1;
 
-	if (stream_start(g, &s, 1, "/", NULL, err, errlen) == -1)
+	if (stream_start(g, &s, 1, 0, "/", NULL, err, errlen) == -1)
 		return -1;
 	for (;;) {
 		if (len + 65536 > cap) {

@@ -20,6 +20,8 @@ struct gsrc_stream {
 	const char	*dir;		/* what is streamed */
 	char *const	*excludes;	/* tar patterns, or NULL */
 	int		 find0;		/* find0 names instead of tar */
+	uint64_t	 head;		/* > 0: the first head bytes of the
+					 * file dir instead of tar */
 	pthread_t	 thread;
 	int		 rfd;		/* read end, for the consumer */
 	int		 wfd;		/* write end, owned by the producer */
@@ -37,6 +39,10 @@ guestfs_h	*gsrc_launch(const struct scan_opts *, struct scan_progress *,
  * until gsrc_stream_finish. */
 int		 gsrc_stream_start(guestfs_h *, struct gsrc_stream *,
 		    const char *, char *const *, char *, size_t);
+/* Starts streaming the first LEN (> 0) bytes of file PATH into s->rfd, as
+ * they are, to be ended with gsrc_stream_finish. */
+int		 gsrc_head_start(guestfs_h *, struct gsrc_stream *,
+		    const char *, uint64_t, char *, size_t);
 /* Lists every name under "/" with its lstat into L (plans unset): in one
  * find0 stream, or with WALK directory by directory (names past the
  * longest path the appliance can name become PLAN_TOO_DEEP).  Returns 0;

@@ -102,3 +102,18 @@ skip_reason_name(enum skip_reason r)
 	return (unsigned int)r < SKIP_NREASONS ? names[r] : "unknown";
 }
 
+
+uint64_t
+scan_not_scanned(const uint64_t skipped[SKIP_NREASONS])
+{
+	return skipped[SKIP_TOO_LARGE] + skipped[SKIP_LIMIT] +
+	    skipped[SKIP_UNREADABLE] + skipped[SKIP_ENCRYPTED] +
+	    skipped[SKIP_FILESYSTEM];
+}
+
+int
+scan_complete(enum scan_status status, const uint64_t skipped[SKIP_NREASONS])
+{
+	return (status == SCAN_CLEAN || status == SCAN_INFECTED) &&
+	    scan_not_scanned(skipped) == 0;
+}

@@ -25,12 +25,22 @@
 #include "util.h"
 #include "walker.h"
 
-/* One tree: a filesystem alone, or a guest OS with its mounts. */
+/*
+ * One tree: a filesystem mounted alone on "/".  A filesystem of an
+ * inspected OS is still mounted alone, never under or over another one:
+ * what the guest's own mounts hide on it (files under /home of the root
+ * filesystem, beneath the /home filesystem) is listed and scanned too,
+ * with its path as the guest would see it were nothing mounted there.
+ */
 struct tree {
 	const char	*key;		/* file index key */
 	const char	*fs;		/* device, for messages */
 	int		 guest_path;	/* paths as the guest sees them */
-	char		**mps;		/* mountpoint, device, ...; NULL-ended */
+	const char	*mp;		/* its mountpoint in the guest ("/"), or
+					 * NULL: paths are the device's */
+	char		**covered;	/* the guest's other mountpoints on it,
+					 * as paths of this filesystem ("/srv");
+					 * NULL-ended, or NULL */
 };
 
 /*
@@ -49,9 +59,12 @@ struct parser {
 	int			 ready;		/* confined (or failed to be) */
 	int			 confine_rc;
 	char			 confine_err[256];
-	/* One walk: what walk_tar_fd takes, and what it gave. */
+	/* One walk: what walk_tar_fd (or walk_head_fd, with head > 0)
+	 * takes, and what it gave. */
 	int			 fd;
-	const char		*prefix;
+	const char		*prefix;	/* or the file's path */
+	size_t			 pathlen;
+	uint64_t		 head, size;
 	struct walk_ctx		*c;
 	int			 rc;
 	char			 err[256];
@@ -67,26 +80,43 @@ struct walk_ctx {
 	const struct tree	*tree;
 	struct listing		*l;
 	guestfs_h		*g;	/* a tree may need a new appliance */
+	char			 head_note[256];	/* read_head's scan */
 };
 
-/* The device a guest path lives on: the longest mountpoint above it. */
-static const char *
-device_of(const struct tree *t, const char *path)
+/* PATH (LEN bytes, of the tree's filesystem) as the result shows it:
+ * under the tree's mountpoint; malloc'd, its length in *outlen. */
+static char *
+shown_path(const struct tree *t, const char *path, size_t len, size_t *outlen)
 {
-	const char *best = t->fs;
-	size_t i, n, bestlen = 0;
+	size_t np = 0;
+	char *p;
 
-	for (i = 0; t->mps != NULL && t->mps[i] != NULL &&
-	    t->mps[i + 1] != NULL; i += 2) {
-		n = strlen(t->mps[i]);
-		if (n < bestlen || strncmp(path, t->mps[i], n) != 0)
-			continue;
-		if (n > 1 && path[n] != '/' && path[n] != '\0')
-			continue;
-		best = t->mps[i + 1];
-		bestlen = n;
+	if (t != NULL && t->mp != NULL && strcmp(t->mp, "/") != 0 && len > 0)
+		np = strlen(t->mp);
+	if ((p = malloc(np + len + 1)) == NULL)
+		return NULL;
+	memcpy(p, t != NULL && t->mp != NULL ? t->mp : "", np);
+	memcpy(p + np, path, len);
+	p[np + len] = '\0';
+	*outlen = np + len;
+	return p;
+}
+
+/* The mountpoint of the guest that hides PATH of the tree's filesystem
+ * from the running guest, or NULL. */
+static const char *
+hidden_under(const struct tree *t, const char *path, size_t len)
+{
+	size_t i, n;
+
+	for (i = 0; t != NULL && t->covered != NULL && t->covered[i] != NULL;
+	    i++) {
+		n = strlen(t->covered[i]);
+		if (n < len && memcmp(path, t->covered[i], n) == 0 &&
+		    path[n] == '/')
+			return t->covered[i];
 	}
-	return best;
+	return NULL;
 }
 
 /* Counts a file or filesystem not scanned, keeping its path while there
@@ -100,12 +130,10 @@ add_skip(struct walk_ctx *c, enum skip_reason reason, const char *fs,
 	c->res->skipped[reason]++;
 	if (c->res->nskips[reason] >= SCAN_SKIP_PATHS)
 		return;
-	/* A file of a guest OS tree is on the device mounted above it. */
-	if (pathlen > 0 && c->tree != NULL)
-		fs = device_of(c->tree, path);
 	if ((k = calloc(1, sizeof(*k))) == NULL ||
 	    (k->fs = strdup(fs)) == NULL ||
-	    (k->path = malloc(pathlen + 1)) == NULL ||
+	    (k->path = shown_path(c->tree, path, pathlen, &k->pathlen)) ==
+	    NULL ||
 	    (detail != NULL && (k->detail = strdup(detail)) == NULL)) {
 		if (k != NULL) {
 			free(k->fs);
@@ -114,9 +142,6 @@ add_skip(struct walk_ctx *c, enum skip_reason reason, const char *fs,
 		}
 		return;
 	}
-	memcpy(k->path, path, pathlen);
-	k->path[pathlen] = '\0';
-	k->pathlen = pathlen;
 	k->reason = reason;
 	k->guest_path = c->tree != NULL && c->tree->guest_path;
 	*c->skip_tail = k;
@@ -131,8 +156,9 @@ add_detection(struct walk_ctx *c, const struct walk_entry *we,
 	struct scan_detection *d;
 
 	if ((d = calloc(1, sizeof(*d))) == NULL ||
-	    (d->fs = strdup(device_of(c->tree, we->path))) == NULL ||
-	    (d->path = malloc(we->pathlen + 1)) == NULL ||
+	    (d->fs = strdup(c->tree->fs)) == NULL ||
+	    (d->path = shown_path(c->tree, we->path, we->pathlen,
+	    &d->pathlen)) == NULL ||
 	    (d->signature = strdup(virname ? virname : "?")) == NULL) {
 		if (d != NULL) {
 			free(d->fs);
@@ -143,8 +169,7 @@ add_detection(struct walk_ctx *c, const struct walk_entry *we,
 		    we->pathlen, "out of memory recording a detection");
 		return;
 	}
-	memcpy(d->path, we->path, we->pathlen + 1);
-	d->pathlen = we->pathlen;
+	d->hidden = hidden_under(c->tree, we->path, we->pathlen) != NULL;
 	d->size = we->size;
 	d->engine = engine_kind_name(kind);
 	d->guest_path = c->tree->guest_path;
@@ -153,19 +178,95 @@ add_detection(struct walk_ctx *c, const struct walk_entry *we,
 	c->res->ndetections++;
 }
 
+/*
+ * Scans what came of one file (E its listing entry, or NULL).  What kept
+ * it from being scanned in full is counted as a skip, or, with NOTE, only
+ * said there (the caller counts the file).
+ */
+static void
+scan_data(struct walk_ctx *c, const struct walk_entry *we, struct lentry *e,
+    char *note, size_t notelen)
+{
+	const struct verdict_cache *cache = c->opts->cache;
+	unsigned char sha[VERDICT_HASH_LEN];
+	const char *hits[ENGINE_NKINDS];
+	enum skip_reason why;
+	char err[256];
+	int k;
+
+	if (cl_sha256(we->data, we->len, sha, NULL) == NULL) {
+		snprintf(err, sizeof(err), "sha256 failed");
+		why = SKIP_UNREADABLE;
+		goto skip;
+	}
+	if (e != NULL) {
+		memcpy(e->sha, sha, sizeof(sha));
+		e->has_sha = 1;
+	}
+	/* As clamscan, an empty file is not scanned: it is clean. */
+	if (we->len == 0) {
+		if (e != NULL)
+			e->clean = 1;
+		return;
+	}
+	/* Content seen clean before, in this guest or another, with the same
+	 * signatures, is not scanned again. */
+	if (cache != NULL && cache->is_clean(cache->p, sha)) {
+		c->res->cache_hits++;
+		if (e != NULL)
+			e->clean = 1;
+		return;
+	}
+	c->res->bytes_scanned += we->len;
+	switch (engine_scan_mem(c->opts->engine, we->data, we->len, we->path,
+	    hits, err, sizeof(err))) {
+	case ENGINE_CLEAN:
+		if (cache != NULL)
+			cache->add_clean(cache->p, sha);
+		if (e != NULL)
+			e->clean = 1;
+		return;
+	case ENGINE_INFECTED:
+		/* A detection per engine that matched. */
+		for (k = 0; k < ENGINE_NKINDS; k++)
+			if (hits[k] != NULL)
+				add_detection(c, we, (enum engine_kind)k,
+				    hits[k]);
+		return;
+	case ENGINE_LIMIT:
+		why = SKIP_LIMIT;
+		break;
+	case ENGINE_ENCRYPTED:
+		why = SKIP_ENCRYPTED;
+		break;
+	case ENGINE_ERROR:
+	default:
+		why = SKIP_UNREADABLE;
+		log_debug("scan %s: %s:%s: %s", c->opts->guest, c->tree->fs,
+		    we->path, err);
+		break;
+	}
+skip:
+	if (note != NULL)
+		snprintf(note, notelen, "%s", err);
+	else
+		add_skip(c, why, c->tree->fs, we->path, we->pathlen, err);
+}
+
 static int
 on_file(void *arg, const struct walk_entry *we)
 {
 	struct walk_ctx *c = arg;
 	struct walk_entry lead;
-	const struct verdict_cache *cache = c->opts->cache;
-	unsigned char sha[VERDICT_HASH_LEN];
 	struct lentry *e = NULL;
-	const char *hits[ENGINE_NKINDS];
-	char err[256];
 	long i;
-	int k;
 
+	/* The first bytes of a file over max_file_size: read_heads counts
+	 * it, as not scanned in full. */
+	if (we->kind == WALK_HEAD) {
+		scan_data(c, we, NULL, c->head_note, sizeof(c->head_note));
+		return 0;
+	}
 	if ((i = listing_find(c->l, we->path, we->pathlen)) != -1) {
 		e = &c->l->e[i];
 		/* The data came under an excluded name tar could not leave
@@ -191,72 +292,40 @@ on_file(void *arg, const struct walk_entry *we)
 	}
 	if (we->kind == WALK_TOO_LARGE) {	/* grew since it was listed */
 		add_skip(c, SKIP_TOO_LARGE, c->tree->fs, we->path, we->pathlen,
-		    NULL);
+		    "grew over max_file_size while the scan ran: not read");
 		return 0;
 	}
 	c->res->files++;
 	atomic_store(&c->pr->files, c->res->files);
-	if (cl_sha256(we->data, we->len, sha, NULL) == NULL) {
-		add_skip(c, SKIP_UNREADABLE, c->tree->fs, we->path, we->pathlen,
-		    "sha256 failed");
-		return 0;
-	}
-	if (e != NULL) {
-		memcpy(e->sha, sha, sizeof(sha));
-		e->has_sha = 1;
-	}
-	/* As clamscan, an empty file is not scanned: it is clean. */
-	if (we->len == 0) {
-		if (e != NULL)
-			e->clean = 1;
-		return 0;
-	}
-	/* A file seen clean before, in this guest or another, with the same
-	 * signatures, is not scanned again. */
-	if (cache != NULL && cache->is_clean(cache->p, sha)) {
-		c->res->cache_hits++;
-		if (e != NULL)
-			e->clean = 1;
-		return 0;
-	}
-	c->res->bytes_scanned += we->len;
-	switch (engine_scan_mem(c->opts->engine, we->data, we->len, we->path,
-	    hits, err, sizeof(err))) {
-	case ENGINE_CLEAN:
-		if (cache != NULL)
-			cache->add_clean(cache->p, sha);
-		if (e != NULL)
-			e->clean = 1;
-		break;
-	case ENGINE_INFECTED:
-		/* A detection per engine that matched. */
-		for (k = 0; k < ENGINE_NKINDS; k++)
-			if (hits[k] != NULL)
-				add_detection(c, we, (enum engine_kind)k,
-				    hits[k]);
-		break;
-	case ENGINE_LIMIT:
-		add_skip(c, SKIP_LIMIT, c->tree->fs, we->path, we->pathlen,
-		    err);
-		break;
-	case ENGINE_ENCRYPTED:
-		add_skip(c, SKIP_ENCRYPTED, c->tree->fs, we->path, we->pathlen,
-		    err);
-		break;
-	case ENGINE_ERROR:
-		add_skip(c, SKIP_UNREADABLE, c->tree->fs, we->path, we->pathlen,
-		    err);
-		log_debug("scan %s: %s:%s: %s", c->opts->guest, c->tree->fs,
-		    we->path, err);
-		break;
-	}
+	scan_data(c, we, e, NULL, 0);
 	return 0;
+}
+
+/* Whether PATH of the tree (LEN bytes) matches an exclude pattern, as the
+ * guest would name it. */
+static int
+excluded(struct walk_ctx *c, const char *path, size_t len)
+{
+	const struct scan_opts *o = c->opts;
+	size_t n;
+	char *p;
+	int r;
+
+	if (o->nexcludes == 0)
+		return 0;
+	if ((p = shown_path(c->tree, path, len, &n)) == NULL)
+		return path_excluded(path, o->excludes, o->nexcludes);
+	r = path_excluded(p, o->excludes, o->nexcludes);
+	free(p);
+	return r;
 }
 
 /* Decides what becomes of each listed name; counts what is not read. */
 static size_t
 plan_tree(struct walk_ctx *c)
 {
+	const char *under;
+	uint64_t hidden = 0;
 	const struct scan_opts *o = c->opts;
 	const struct file_index *idx = o->index;
 	struct listing *l = c->l;
@@ -282,7 +351,7 @@ plan_tree(struct walk_ctx *c)
 			add_skip(c, SKIP_UNREADABLE, c->tree->fs, path,
 			    e->pathlen, "lstat failed in the appliance");
 		} else if ((pe != NULL && pe->plan == PLAN_EXCLUDED) ||
-		    path_excluded(path, o->excludes, o->nexcludes)) {
+		    excluded(c, path, e->pathlen)) {
 			e->plan = PLAN_EXCLUDED;
 			if (S_ISREG(e->mode))
 				add_skip(c, SKIP_EXCLUDED, c->tree->fs, path,
@@ -300,9 +369,10 @@ plan_tree(struct walk_ctx *c)
 		} else if (listing_lead(l, i) != i) {
 			e->plan = PLAN_LINK;
 		} else if (e->size > o->max_file_size) {
+			/* Out of the tar stream; its first bytes are read
+			 * on their own (read_heads), and it is counted
+			 * then. */
 			e->plan = PLAN_TOO_LARGE;
-			add_skip(c, SKIP_TOO_LARGE, c->tree->fs, path,
-			    e->pathlen, NULL);
 		} else if (idx != NULL && idx->lookup(idx->p, c->tree->key,
 		    path, e->pathlen, &rec) && lentry_unchanged(e, &rec)) {
 			/* The kernel sets ctime on every change: same inode,
@@ -320,6 +390,17 @@ plan_tree(struct walk_ctx *c)
 		}
 		if (e->plan == PLAN_LINK)
 			fetch++;
+		if (S_ISREG(e->mode) && e->plan != PLAN_EXCLUDED &&
+		    (under = hidden_under(c->tree, path, e->pathlen)) != NULL) {
+			c->res->hidden++;
+			if (hidden++ == 0)
+				log_warnx("scan %s: %s: files under %s%s, where "
+				    "the guest mounts another filesystem: hidden "
+				    "from the running guest (scanned all the "
+				    "same)", c->opts->guest, c->tree->fs,
+				    c->tree->mp != NULL && strcmp(c->tree->mp,
+				    "/") != 0 ? c->tree->mp : "", under);
+		}
 	}
 	return fetch;
 }
@@ -346,9 +427,16 @@ parser_main(void *arg)
 			break;
 		c = p->c;
 		pthread_mutex_unlock(&p->m);
-		rc = walk_tar_fd(p->fd, p->prefix, c->opts->max_file_size,
-		    c->opts->budget, on_file, c, &c->pr->cancel,
-		    &c->pr->fs_bytes, p->err, sizeof(p->err));
+		if (p->head > 0)
+			rc = walk_head_fd(p->fd, p->prefix, p->pathlen,
+			    p->size, (size_t)p->head, c->opts->budget,
+			    on_file, c, &c->pr->cancel, &c->pr->fs_bytes,
+			    p->err, sizeof(p->err));
+		else
+			rc = walk_tar_fd(p->fd, p->prefix,
+			    c->opts->max_file_size, c->opts->budget, on_file,
+			    c, &c->pr->cancel, &c->pr->fs_bytes, p->err,
+			    sizeof(p->err));
 		pthread_mutex_lock(&p->m);
 		p->rc = rc;
 		p->state = P_DONE;
@@ -398,10 +486,11 @@ parser_stop(struct parser *p)
 	pthread_cond_destroy(&p->cv);
 }
 
-/* walk_tar_fd, run by the parser thread; the caller waits. */
+/* walk_tar_fd, or walk_head_fd if HEAD > 0, run by the parser thread; the
+ * caller waits. */
 static int
-parser_walk(struct walk_ctx *c, int fd, const char *prefix, char *err,
-    size_t errlen)
+parser_walk(struct walk_ctx *c, int fd, const char *prefix, size_t pathlen,
+    uint64_t head, uint64_t size, char *err, size_t errlen)
 {
 	struct parser *p = c->parser;
 	int rc;
@@ -409,6 +498,9 @@ parser_walk(struct walk_ctx *c, int fd, const char *prefix, char *err,
 	pthread_mutex_lock(&p->m);
 	p->fd = fd;
 	p->prefix = prefix;
+	p->pathlen = pathlen;
+	p->head = head;
+	p->size = size;
 	p->state = P_WORK;
 	pthread_cond_broadcast(&p->cv);
 	while (p->state != P_DONE)
@@ -437,8 +529,8 @@ stream_dir(struct walk_ctx *c, guestfs_h *g, const char *dir,
 		return -1;
 	atomic_store(&c->pr->fs_bytes, 0);
 	t0 = mono_ms();
-	wrc = parser_walk(c, s.rfd, strcmp(dir, "/") == 0 ? "" : dir, werr,
-	    sizeof(werr));
+	wrc = parser_walk(c, s.rfd, strcmp(dir, "/") == 0 ? "" : dir, 0, 0, 0,
+	    werr, sizeof(werr));
 	src = gsrc_stream_finish(&s, wrc == 0, serr, sizeof(serr));
 	c->res->stream_ms += mono_ms() - t0;
 	c->res->bytes_read += atomic_load(&c->pr->fs_bytes);
@@ -543,6 +635,75 @@ out:
 	return rc;
 }
 
+/*
+ * A file over max_file_size: its first max_file_size bytes are read on
+ * their own and scanned (malware sits at the start of a file far more
+ * often than past 100 MB, and a sparse file costs its guest nothing), and
+ * it is counted as not scanned in full, with what was done.
+ */
+static void
+read_head(struct walk_ctx *c, size_t i)
+{
+	const struct lentry *e = &c->l->e[i];
+	const char *path = listing_path(c->l, i);
+	uint64_t len = c->opts->max_file_size, t0;
+	struct gsrc_stream s;
+	char werr[256], serr[512], detail[600];
+	int wrc, src;
+
+	if (atomic_load(&c->pr->cancel)) {
+		add_skip(c, SKIP_TOO_LARGE, c->tree->fs, path, e->pathlen,
+		    "over max_file_size; not read: the scan was cancelled");
+		return;
+	}
+	c->head_note[0] = '\0';
+	if (gsrc_head_start(c->g, &s, path, len, serr, sizeof(serr)) == -1) {
+		snprintf(detail, sizeof(detail), "over max_file_size; its "
+		    "first bytes could not be read: %s", serr);
+		add_skip(c, SKIP_TOO_LARGE, c->tree->fs, path, e->pathlen,
+		    detail);
+		return;
+	}
+	atomic_store(&c->pr->fs_bytes, 0);
+	t0 = mono_ms();
+	wrc = parser_walk(c, s.rfd, path, e->pathlen, len, e->size, werr,
+	    sizeof(werr));
+	src = gsrc_stream_finish(&s, wrc == 0, serr, sizeof(serr));
+	c->res->stream_ms += mono_ms() - t0;
+	c->res->bytes_read += atomic_load(&c->pr->fs_bytes);
+	atomic_store(&c->pr->bytes_read, c->res->bytes_read);
+	atomic_store(&c->pr->fs_bytes, 0);
+	c->res->streams++;
+	if (wrc == -1)
+		snprintf(detail, sizeof(detail), "over max_file_size; reading "
+		    "its first bytes: %s", werr);
+	else if (wrc == 1)
+		snprintf(detail, sizeof(detail), "over max_file_size; not "
+		    "read: the scan was cancelled");
+	else if (c->head_note[0] != '\0')
+		snprintf(detail, sizeof(detail), "over max_file_size; its "
+		    "first %llu bytes were read but not scanned: %s",
+		    (unsigned long long)len, c->head_note);
+	else
+		snprintf(detail, sizeof(detail), "over max_file_size: only "
+		    "its first %llu bytes were scanned%s%s",
+		    (unsigned long long)len, src == -1 ? " (then: " : "",
+		    src == -1 ? serr : "");
+	if (wrc == 0 && src == -1 && strlen(detail) + 2 < sizeof(detail))
+		strcat(detail, ")");
+	add_skip(c, SKIP_TOO_LARGE, c->tree->fs, path, e->pathlen, detail);
+}
+
+static void
+read_heads(struct walk_ctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->l->n; i++)
+		if (c->l->e[i].plan == PLAN_TOO_LARGE)
+			read_head(c, i);
+}
+
 static int
 stream_tree(struct walk_ctx *c, guestfs_h *g, char *err, size_t errlen)
 {
@@ -559,15 +720,14 @@ stream_tree(struct walk_ctx *c, guestfs_h *g, char *err, size_t errlen)
 }
 
 /*
- * Closes the appliance and starts another with T's filesystems mounted as
- * they were; c->g is the new handle.  NULL with err if it cannot.
+ * Closes the appliance and starts another with T's filesystem mounted as
+ * it was; c->g is the new handle.  NULL with err if it cannot.
  */
 static guestfs_h *
 relaunch(struct walk_ctx *c, const struct tree *t, char *err, size_t errlen)
 {
 	struct scan_progress *pr = c->pr;
 	guestfs_h *g;
-	size_t j;
 
 	pthread_mutex_lock(&pr->mtx);
 	pr->g = NULL;
@@ -577,23 +737,11 @@ relaunch(struct walk_ctx *c, const struct tree *t, char *err, size_t errlen)
 	if ((g = gsrc_launch(c->opts, pr, err, errlen)) == NULL)
 		return NULL;
 	c->g = g;
-	if (t->mps == NULL) {
-		if (guestfs_mount_ro(g, t->fs, "/") == -1) {
-			snprintf(err, errlen, "mount %s again: %s", t->fs,
-			    gsrc_error(g));
-			return NULL;
-		}
-		return g;
+	if (guestfs_mount_ro(g, t->fs, "/") == -1) {
+		snprintf(err, errlen, "mount %s again: %s", t->fs,
+		    gsrc_error(g));
+		return NULL;
 	}
-	/* Parents first, as scan_os sorted them; what failed to mount
-	 * then is already recorded. */
-	for (j = 0; t->mps[j] != NULL && t->mps[j + 1] != NULL; j += 2)
-		if (guestfs_mount_ro(g, t->mps[j + 1], t->mps[j]) == -1 &&
-		    strcmp(t->mps[j], "/") == 0) {
-			snprintf(err, errlen, "mount %s again: %s",
-			    t->mps[j + 1], gsrc_error(g));
-			return NULL;
-		}
 	return g;
 }
 
@@ -637,6 +785,7 @@ scan_tree(struct walk_ctx *c, const struct tree *t, char *err, size_t errlen)
 	    (unsigned long long)c->res->unchanged);
 	if (fetch > 0 && stream_tree(c, g, err, errlen) == -1)
 		goto out;
+	read_heads(c);
 	if (atomic_load(&c->pr->cancel)) {
 		rc = 0;
 		goto out;
@@ -732,17 +881,42 @@ mp_cmp(const void *a, const void *b)
 	return (int)strlen(x[0]) - (int)strlen(y[0]);
 }
 
+/* The mountpoints of MPS (mountpoint, device, ...; N strings) strictly
+ * below MP, as paths under MP: "/srv" below "/", "/lib/x" below "/var".
+ * NULL-ended; NULL if there are none or no memory. */
+static char **
+covered_by(char **mps, size_t n, const char *mp)
+{
+	size_t j, len = strlen(mp), nv = 0;
+	char **v = NULL;
+
+	if (strcmp(mp, "/") == 0)
+		len = 0;
+	for (j = 0; j < n; j += 2) {
+		const char *m = mps[j];
+
+		if (strcmp(m, mp) == 0 || strncmp(m, mp, len) != 0 ||
+		    m[len] != '/' || m[len + 1] == '\0')
+			continue;
+		if (strv_add(&v, &nv, m + len) == -1)
+			break;
+	}
+	return v;
+}
+
 /*
- * Each operating system inspection finds is mounted as the guest mounts
- * it and scanned as one tree, its paths as the guest sees them.  The
- * devices it used are added to *used.  Returns the filesystems scanned.
+ * Each operating system inspection finds has each of its filesystems
+ * scanned alone, with paths as the guest sees them (under the mountpoint
+ * the guest gives it), and the files the guest's mounts cover on it
+ * counted as hidden.  The devices it used are added to *used.  Returns
+ * the filesystems scanned.
  */
 static unsigned int
 scan_os(struct walk_ctx *c, char ***used, size_t *nused)
 {
 	guestfs_h *g = c->g;
-	char **roots, **mps, *s, key[300], err[512], what[700];
-	unsigned int scanned = 0, mounted;
+	char **roots, **mps, *s, err[512], what[700];
+	unsigned int scanned = 0;
 	struct tree t;
 	size_t i, j, n;
 
@@ -751,7 +925,8 @@ scan_os(struct walk_ctx *c, char ***used, size_t *nused)
 		    "on its own", c->opts->guest, gsrc_error(g));
 		return 0;
 	}
-	for (i = 0; roots[i] != NULL && !atomic_load(&c->pr->cancel); i++) {
+	for (i = 0; roots[i] != NULL && !atomic_load(&c->pr->cancel) &&
+	    (g = c->g) != NULL; i++) {
 		if ((mps = guestfs_inspect_get_mountpoints(g, roots[i])) ==
 		    NULL)
 			continue;
@@ -764,44 +939,44 @@ scan_os(struct walk_ctx *c, char ***used, size_t *nused)
 			;
 		/* Parents before children: "/" first. */
 		qsort(mps, n / 2, 2 * sizeof(*mps), mp_cmp);
-		mounted = 0;
-		for (j = 0; j < n; j += 2) {
-			if (strv_add(used, nused, mps[j + 1]) == -1)
+		for (j = 0; j < n && !atomic_load(&c->pr->cancel); j += 2) {
+			const char *mp = mps[j], *dev = mps[j + 1];
+
+			/* A device the guest mounts twice is read once, at
+			 * its first (highest) mountpoint. */
+			if (in_list(*used, dev))
+				continue;
+			if (strv_add(used, nused, dev) == -1)
 				break;
-			if (guestfs_mount_ro(g, mps[j + 1], mps[j]) == 0) {
-				mounted++;
+			if (guestfs_mount_ro(g, dev, "/") == -1) {
+				snprintf(what, sizeof(what), "mount %s (%s in "
+				    "the guest): %s", dev, mp, gsrc_error(g));
+				fs_failed(c, dev, what);
 				continue;
 			}
-			snprintf(what, sizeof(what), "mount %s on %s: %s",
-			    mps[j + 1], mps[j], gsrc_error(g));
-			fs_failed(c, mps[j + 1], what);
-			if (strcmp(mps[j], "/") == 0)
-				break;
-		}
-		if (mounted > 0 && j >= n) {
-			snprintf(key, sizeof(key), "os:%s", roots[i]);
-			t.key = key;
-			t.fs = roots[i];
+			t.key = dev;
+			t.fs = dev;
 			t.guest_path = 1;
-			t.mps = mps;
+			t.mp = mp;
+			t.covered = covered_by(mps, n, mp);
 			if (scan_tree(c, &t, err, sizeof(err)) == 0) {
 				if (!atomic_load(&c->pr->cancel))
-					scanned += mounted;
+					scanned++;
 			} else {
-				snprintf(what, sizeof(what), "reading %s: %s",
-				    roots[i], err);
-				fs_failed(c, roots[i], what);
+				snprintf(what, sizeof(what), "reading %s (%s in "
+				    "the guest): %s", dev, mp, err);
+				fs_failed(c, dev, what);
 			}
+			free_strv(t.covered);
+			c->tree = NULL;
 			/* The tree may have needed a new appliance. */
-			if ((g = c->g) == NULL) {
-				free_strv(mps);
+			if ((g = c->g) == NULL)
 				break;
-			}
+			if (guestfs_umount_all(g) == -1 &&
+			    !atomic_load(&c->pr->cancel))
+				log_warnx("scan %s: umount %s: %s",
+				    c->opts->guest, dev, gsrc_error(g));
 		}
-		c->tree = NULL;
-		if (guestfs_umount_all(g) == -1 && !atomic_load(&c->pr->cancel))
-			log_warnx("scan %s: umount: %s", c->opts->guest,
-			    gsrc_error(g));
 		free_strv(mps);
 	}
 	free_strv(roots);
@@ -945,7 +1120,8 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 		t.key = fs[i];
 		t.fs = fs[i];
 		t.guest_path = 0;
-		t.mps = NULL;
+		t.mp = NULL;
+		t.covered = NULL;
 		if (scan_tree(&c, &t, err, sizeof(err)) == -1) {
 			snprintf(what, sizeof(what), "reading %s: %s", fs[i],
 			    err);

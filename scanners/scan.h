@@ -91,6 +91,9 @@ struct scan_detection {
 	size_t			 pathlen;
 	char			*signature;
 	const char		*engine;	/* "clamav", "yara" */
+	int			 hidden;	/* under a mountpoint of the
+						 * guest: the running guest
+						 * does not see it */
 	uint64_t		 size;
 	struct scan_detection	*next;
 };
@@ -103,6 +106,9 @@ struct scan_result {
 	uint64_t		 bytes_scanned;	/* bytes given to the engine */
 	uint64_t		 cache_hits;	/* files known clean by hash */
 	uint64_t		 unchanged;	/* known clean by the index, not read */
+	uint64_t		 hidden;	/* files under a mountpoint of the
+						 * guest, on the filesystem below
+						 * it: scanned, and a rootkit sign */
 	uint64_t		 skipped[SKIP_NREASONS];
 	unsigned int		 fs_scanned;
 	unsigned int		 fs_failed;
@@ -130,5 +136,13 @@ void		 scan_run(const struct scan_opts *, struct scan_progress *,
 void		 scan_result_free(struct scan_result *);
 const char	*scan_status_name(enum scan_status);
 const char	*skip_reason_name(enum skip_reason);
+/* Files and filesystems of a scan not scanned in full: too large (only
+ * their first bytes were), stopped at an engine limit, unreadable,
+ * encrypted, and filesystems that failed.  Excluded paths (the admin's
+ * choice) and special files (no data) are not counted. */
+uint64_t	 scan_not_scanned(const uint64_t [SKIP_NREASONS]);
+/* Whether a scan of STATUS with those skipped counts covered every file:
+ * what the result calls complete. */
+int		 scan_complete(enum scan_status, const uint64_t [SKIP_NREASONS]);
 
 #endif

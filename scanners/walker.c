@@ -192,3 +192,58 @@ out:
 	free(rd);
 	return rc;
 }
+
+int
+walk_head_fd(int fd, const char *path, size_t pathlen, uint64_t size,
+    size_t len, const struct read_budget *budget, walk_cb cb, void *arg,
+    atomic_int *cancel, _Atomic uint64_t *bytes_read, char *err,
+    size_t errlen)
+{
+	struct walk_entry we;
+	unsigned char *buf;
+	size_t got = 0, want;
+	ssize_t n;
+	int r;
+
+	if ((buf = malloc(len > 0 ? len : 1)) == NULL) {
+		snprintf(err, errlen, "out of memory for the first %zu bytes "
+		    "of a file", len);
+		return -1;
+	}
+	while (got < len) {
+		if (cancel != NULL && atomic_load(cancel)) {
+			free(buf);
+			return 1;
+		}
+		want = len - got < WALK_BLOCK ? len - got : WALK_BLOCK;
+		do
+			n = read(fd, buf + got, want);
+		while (n == -1 && errno == EINTR);
+		if (n == -1) {
+			snprintf(err, errlen, "reading the stream: %s",
+			    strerror(errno));
+			free(buf);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		if (budget != NULL &&
+		    budget->take(budget->p, (size_t)n, cancel) == -1) {
+			free(buf);
+			return 1;
+		}
+		got += (size_t)n;
+		if (bytes_read != NULL)
+			atomic_store(bytes_read, (uint64_t)got);
+	}
+	memset(&we, 0, sizeof(we));
+	we.kind = WALK_HEAD;
+	we.path = path;
+	we.pathlen = pathlen;
+	we.size = size;
+	we.data = buf;
+	we.len = got;
+	r = cb(arg, &we);
+	free(buf);
+	return r == -1 ? 1 : 0;
+}

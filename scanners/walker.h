@@ -12,6 +12,8 @@
 enum walk_kind {
 	WALK_FILE,		/* regular file, data and len are set */
 	WALK_TOO_LARGE,		/* regular file over the size limit, no data */
+	WALK_HEAD,		/* the first len bytes of a file of size bytes
+				 * over the size limit (walk_head_fd) */
 };
 
 struct walk_entry {
@@ -36,5 +38,13 @@ struct read_budget;
 int	walk_tar_fd(int, const char *, uint64_t, const struct read_budget *,
 	    walk_cb,
 	    void *, atomic_int *, _Atomic uint64_t *, char *, size_t);
+
+/* Reads the first LEN bytes of the file at PATH (SIZE bytes in all) off FD,
+ * with the budget and *cancel as walk_tar_fd, and hands them on as one
+ * WALK_HEAD entry: fewer if the stream ends first.  Returns as
+ * walk_tar_fd. */
+int	walk_head_fd(int, const char *, size_t, uint64_t, size_t,
+	    const struct read_budget *, walk_cb, void *, atomic_int *,
+	    _Atomic uint64_t *, char *, size_t);
 
 #endif

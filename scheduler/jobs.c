@@ -213,7 +213,7 @@ finish(struct job *j)
 	size_t len;
 	json_t *scan;
 	char *path;
-	int kept;
+	int kept, finished;
 
 	/* A scan stopped by the daemon says why (the library only knows it
 	 * was cancelled). */
@@ -239,6 +239,19 @@ finish(struct job *j)
 		snprintf(r->reason + len, sizeof(r->reason) - len,
 		    "%sdisks not scanned: %s", len ? "; " : "", j->disk_note);
 	}
+	/* [scan] strict: clean means every file scanned in full.  Such a
+	 * scan is still a finished round for the schedule: another one
+	 * at once would not scan more. */
+	finished = r->status == SCAN_CLEAN || r->status == SCAN_INFECTED;
+	if (j->strict && r->status == SCAN_CLEAN &&
+	    !scan_complete(r->status, r->skipped)) {
+		r->status = SCAN_INCOMPLETE;
+		len = strlen(r->reason);
+		snprintf(r->reason + len, sizeof(r->reason) - len,
+		    "%s%llu files or filesystems not scanned in full "
+		    "([scan] strict)", len ? "; " : "",
+		    (unsigned long long)scan_not_scanned(r->skipped));
+	}
 	ended = j->ended_ms = now_ms();
 	vcache_flush();
 	/* Earlier results waiting for space go first. */
@@ -247,8 +260,7 @@ finish(struct job *j)
 	kept = nunstored > 0 || store_scan_write(j) == -1;
 	if (j->pg != NULL) {
 		j->pg->user = NULL;
-		policy_done_guest(j->pg, r->status == SCAN_CLEAN ||
-		    r->status == SCAN_INFECTED, ended);
+		policy_done_guest(j->pg, finished, ended);
 	}
 	log_info("scan %s: %s%s%s, %llu files (%llu known clean), %u "
 	    "detections, %llu bytes read, %llu scanned, appliance launch %llu "
@@ -387,6 +399,7 @@ start(struct job *j)
 	j->opts.backend = j->backend;
 	j->opts.backend_settings = j->backend_settings;
 	j->opts.max_file_size = sd.conf.max_file_size;
+	j->strict = sd.conf.strict;
 	j->opts.excludes = j->excludes;
 	j->opts.nexcludes = j->nexcludes;
 	if (sd.scanner == NULL) {

@@ -858,7 +858,8 @@ add_detection(struct run *x, const struct srec *r)
 	}
 	memcpy(d->path, r->path, r->pathlen + 1);
 	d->pathlen = r->pathlen;
-	d->guest_path = r->flag;
+	d->guest_path = (r->flag & SREC_DET_GUEST_PATH) != 0;
+	d->hidden = (r->flag & SREC_DET_HIDDEN) != 0;
 	d->engine = r->engine == 1 ? "yara" : "clamav";
 	d->size = r->n[0];
 	*x->dtail = d;
@@ -1022,6 +1023,7 @@ conclude(struct run *x, int cancelled, int killed)
 		res->bytes_scanned = f->bytes_scanned;
 		res->cache_hits = f->cache_hits;
 		res->unchanged = f->unchanged;
+		res->hidden = f->hidden;
 		for (i = 0; i < SKIP_NREASONS && i < SREC_NSKIP; i++)
 			res->skipped[i] = f->skipped[i] > res->nskips[i] ?
 			    f->skipped[i] : res->nskips[i];

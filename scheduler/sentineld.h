@@ -105,6 +105,7 @@ struct job {
 	struct scan_disk		*disks;
 	size_t				 ndisks;
 	char				*disk_note;	/* disks left out */
+	int				 strict;	/* [scan] strict */
 	char				*backend;	/* copies: a reload */
 	char				*backend_settings; /* may free sd.conf's */
 	char				**excludes;	/* exclude_paths, split */

@@ -54,7 +54,8 @@ static const char schema[] =
     " view_note TEXT,"
     " view_at INTEGER,"
     " view_begin_ms INTEGER,"
-    " view_end_ms INTEGER);"
+    " view_end_ms INTEGER,"
+    " hidden INTEGER DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS scans_guest ON scans(guest_uuid, id);"
     "CREATE INDEX IF NOT EXISTS scans_name ON scans(guest_name, id);"
     "CREATE TABLE IF NOT EXISTS detections ("
@@ -65,7 +66,8 @@ static const char schema[] =
     " signature TEXT NOT NULL,"
     " size INTEGER NOT NULL,"
     " guest_path INTEGER DEFAULT 0,"
-    " engine TEXT DEFAULT 'clamav');"
+    " engine TEXT DEFAULT 'clamav',"
+    " hidden INTEGER DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS detections_scan ON detections(scan_id);"
     "CREATE TABLE IF NOT EXISTS skipped ("
     " scan_id INTEGER NOT NULL REFERENCES scans(id),"
@@ -102,7 +104,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS paused ("
     " what TEXT PRIMARY KEY,"		/* "*" or a guest's UUID */
     " since INTEGER NOT NULL);"
-    "PRAGMA user_version = 6;";
+    "PRAGMA user_version = 7;";
 
 /* Older databases lack the columns added since; the tables come from the
  * schema itself (IF NOT EXISTS). */
@@ -129,6 +131,8 @@ migrate(char **msg)
 		"ALTER TABLE scans ADD COLUMN view_at INTEGER",
 		"ALTER TABLE scans ADD COLUMN view_begin_ms INTEGER",
 		"ALTER TABLE scans ADD COLUMN view_end_ms INTEGER",
+		"ALTER TABLE scans ADD COLUMN hidden INTEGER DEFAULT 0",
+		"ALTER TABLE detections ADD COLUMN hidden INTEGER DEFAULT 0",
 	};
 	sqlite3_stmt *st;
 	int version = 0;
@@ -140,7 +144,7 @@ migrate(char **msg)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (version == 0 || version >= 6)
+	if (version == 0 || version >= 7)
 		return SQLITE_OK;
 	for (i = 0; i < sizeof(columns) / sizeof(columns[0]); i++)
 		if (sqlite3_exec(db, columns[i], NULL, NULL, msg) != SQLITE_OK) {
@@ -373,8 +377,8 @@ store_scan_finished(const struct job *j, int64_t ended)
 	    "skipped_encrypted = ?18, skipped_special = ?19, "
 	    "skipped_filesystem = ?20, sig_version = ?21, os = ?22, "
 	    "view = ?23, view_consistency = ?24, view_note = ?25, "
-	    "view_at = ?26, view_begin_ms = ?27, view_end_ms = ?28 "
-	    "WHERE id = ?12")) == NULL)
+	    "view_at = ?26, view_begin_ms = ?27, view_end_ms = ?28, "
+	    "hidden = ?29 WHERE id = ?12")) == NULL)
 		goto out;
 	sqlite3_bind_text(st, 1, scan_status_name(r->status), -1, SQLITE_STATIC);
 	if (r->reason[0])
@@ -398,6 +402,7 @@ store_scan_finished(const struct job *j, int64_t ended)
 	sqlite3_bind_int64(st, 19, (sqlite3_int64)r->skipped[SKIP_SPECIAL]);
 	sqlite3_bind_int64(st, 20, (sqlite3_int64)r->skipped[SKIP_FILESYSTEM]);
 	sqlite3_bind_text(st, 21, j->sig_version, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 29, (sqlite3_int64)r->hidden);
 	if (r->os[0] != '\0')
 		sqlite3_bind_text(st, 22, r->os, -1, SQLITE_STATIC);
 	/* A scan that never ran took no view. */
@@ -421,8 +426,8 @@ store_scan_finished(const struct job *j, int64_t ended)
 	if (r->detections != NULL) {
 		/* One statement for all detections, reset between rows. */
 		if ((st = prepare("INSERT INTO detections (scan_id, fs, path, "
-		    "signature, size, guest_path, engine) VALUES (?1, ?2, ?3, "
-		    "?4, ?5, ?6, ?7)")) == NULL)
+		    "signature, size, guest_path, engine, hidden) VALUES (?1, "
+		    "?2, ?3, ?4, ?5, ?6, ?7, ?8)")) == NULL)
 			goto out;
 		for (d = r->detections; d != NULL; d = d->next) {
 			sqlite3_bind_int64(st, 1, j->id);
@@ -433,6 +438,7 @@ store_scan_finished(const struct job *j, int64_t ended)
 			sqlite3_bind_int64(st, 5, (sqlite3_int64)d->size);
 			sqlite3_bind_int(st, 6, d->guest_path);
 			sqlite3_bind_text(st, 7, d->engine, -1, SQLITE_STATIC);
+			sqlite3_bind_int(st, 8, d->hidden);
 			if (sqlite3_step(st) != SQLITE_DONE) {
 				log_warnx("state: %s", sqlite3_errmsg(db));
 				sqlite3_finalize(st);
@@ -581,20 +587,21 @@ detections_json(int64_t scan_id)
 	char *esc;
 
 	if ((st = prepare("SELECT fs, path, signature, size, guest_path, "
-	    "coalesce(engine, 'clamav') FROM detections WHERE scan_id = ?1 "
-	    "ORDER BY id")) == NULL)
+	    "coalesce(engine, 'clamav'), hidden FROM detections WHERE "
+	    "scan_id = ?1 ORDER BY id")) == NULL)
 		return a;
 	sqlite3_bind_int64(st, 1, scan_id);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		esc = escape_bytes(sqlite3_column_blob(st, 1),
 		    (size_t)sqlite3_column_bytes(st, 1));
 		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:I, "
-		    "s:b}", "fs", (const char *)sqlite3_column_text(st, 0),
+		    "s:b, s:b}", "fs", (const char *)sqlite3_column_text(st, 0),
 		    "path", esc ? esc : "?",
 		    "signature", (const char *)sqlite3_column_text(st, 2),
 		    "engine", (const char *)sqlite3_column_text(st, 5),
 		    "size", (json_int_t)sqlite3_column_int64(st, 3),
-		    "guest_path", sqlite3_column_int(st, 4)));
+		    "guest_path", sqlite3_column_int(st, 4),
+		    "hidden", sqlite3_column_int(st, 6)));
 		free(esc);
 	}
 	sqlite3_finalize(st);
@@ -637,7 +644,8 @@ skipped_json(int64_t scan_id)
 	"sig_version, os, view, view_consistency, view_note, view_at, " \
 	"view_begin_ms, view_end_ms, skipped_too_large, skipped_limit, skipped_excluded, " \
 	"errors, skipped_encrypted, skipped_special, skipped_filesystem, " \
-	"(SELECT count(*) FROM detections WHERE scan_id = scans.id)"
+	"(SELECT count(*) FROM detections WHERE scan_id = scans.id), " \
+	"coalesce(hidden, 0)"
 #define SCAN_NPLAIN	26	/* columns before the skipped counts */
 
 static json_t *
@@ -650,17 +658,33 @@ row_json(sqlite3_stmt *st, int with_detections)
 	    "signature_version", "os", "view", "view_consistency", "view_note",
 	    "view_at", "view_begin_ms", "view_end_ms" };
 	json_t *o = json_object(), *sk = json_object();
+	uint64_t skipped[SKIP_NREASONS];
+	const char *status;
 	int i;
 
 	for (i = 0; i < SCAN_NPLAIN; i++)
 		json_object_set_new(o, names[i], col_json(st, i));
 	/* The skipped counts, in the order of enum skip_reason. */
-	for (i = 0; i < SKIP_NREASONS; i++)
+	for (i = 0; i < SKIP_NREASONS; i++) {
 		json_object_set_new(sk, skip_reason_name(i),
 		    col_json(st, SCAN_NPLAIN + i));
+		skipped[i] = (uint64_t)sqlite3_column_int64(st,
+		    SCAN_NPLAIN + i);
+	}
 	json_object_set_new(o, "skipped", sk);
+	/* Every file scanned in full: a clean or infected scan may still
+	 * have left some out (status says what was found, this what was
+	 * covered).  A scan still running is not complete. */
+	status = (const char *)sqlite3_column_text(st, 7);
+	json_object_set_new(o, "complete", json_boolean(status != NULL &&
+	    (strcmp(status, "clean") == 0 || strcmp(status, "infected") == 0)
+	    && scan_not_scanned(skipped) == 0));
+	json_object_set_new(o, "not_scanned",
+	    json_integer((json_int_t)scan_not_scanned(skipped)));
 	json_object_set_new(o, "detection_count",
 	    col_json(st, SCAN_NPLAIN + SKIP_NREASONS));
+	json_object_set_new(o, "hidden",
+	    col_json(st, SCAN_NPLAIN + SKIP_NREASONS + 1));
 	if (with_detections & STORE_DETECTIONS) {
 		json_object_set_new(o, "detections",
 		    detections_json(sqlite3_column_int64(st, 0)));

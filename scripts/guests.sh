@@ -184,7 +184,8 @@ sg_undefine() {
 }
 
 # sg_sigdb DIR: a signature database that detects EICAR and clam.exe (and
-# so every file of clamav-testfiles, which unpack to it).
+# so every file of clamav-testfiles, which unpack to it), and EICAR at the
+# start of a larger file.
 sg_sigdb() {
 	local dir=$1 tmp
 	mkdir -p "$dir"
@@ -194,6 +195,11 @@ sg_sigdb() {
 		(cd "$tmp" && sigtool --md5 eicar) | sed 's/:eicar$/:Sentinel.Test.EICAR/'
 		(cd "$SG_TESTFILES" && sigtool --md5 clam.exe) | sed 's/:clam.exe$/:Sentinel.Test.ClamExe/'
 	} > "$dir/sentinel-test.hdb"
+	# EICAR followed by zeros, at the start of a file: the head of an
+	# oversized file (the hash above matches EICAR alone only).
+	printf 'Sentinel.Test.EICAR.Head:0:0:%s%s\n' \
+		"$(printf '%s' "$SG_EICAR" | od -An -tx1 | tr -d ' \n')" \
+		00000000000000000000000000000000 > "$dir/sentinel-test.ndb"
 	rm -rf "$tmp"
 }
 

@@ -28,8 +28,10 @@ grep -qx '/nested.zip' "$WORK/hostile.got" || fail "EICAR five zips deep not fou
 deep=$(grep 'deep-eicar.com$' "$WORK/hostile.got") || fail "EICAR at the end of the long path not found"
 [ "${#deep}" -gt 4000 ] || fail "long path cut: ${#deep} bytes"
 grep -qx '/hl/kept.com' "$WORK/hostile.got" || fail "EICAR behind an excluded hard link: $(cat "$WORK/hostile.got")"
-[ "$(wc -l < "$WORK/hostile.got")" -eq 4 ] || fail "detections: $(cat "$WORK/hostile.got")"
-ok "detected: the newline name, EICAR in nested zips, the ${#deep}-byte path, the name of a hard link that is not excluded; links to host files not followed"
+# Over max_file_size: its first 1M is scanned all the same.
+grep -qx '/big-eicar.com' "$WORK/hostile.got" || fail "EICAR at the start of a file over max_file_size: $(cat "$WORK/hostile.got")"
+[ "$(wc -l < "$WORK/hostile.got")" -eq 5 ] || fail "detections: $(cat "$WORK/hostile.got")"
+ok "detected: the newline name, EICAR in nested zips, the ${#deep}-byte path, the name of a hard link that is not excluded, the start of an oversized file; links to host files not followed"
 
 [ "$(field skipped.too_large)" -eq 2 ] || fail "too large: $scan"
 [ "$(field skipped.limit)" -eq 1 ] || fail "limit: $scan"
@@ -41,9 +43,11 @@ ok "detected: the newline name, EICAR in nested zips, the ${#deep}-byte path, th
 # name of each hard link, and the three archives.
 [ "$(field files)" -eq 10 ] || fail "files read: $scan"
 [ "$(field skipped.excluded)" -eq 1 ] || fail "excluded: $scan"
-# The sparse 10 GiB file is never streamed.
+# Of the sparse 10 GiB file only the first 1M is read.
 [ "$(field bytes_read)" -lt 20000000 ] || fail "bytes read: $(field bytes_read)"
-ok "not scanned: 2 too large (never streamed: $(field bytes_read) bytes read), 1 bomb at a limit, 1 encrypted, 3 special"
+[ "$(field complete)" = false ] || fail "complete: $scan"
+[ "$(field not_scanned)" -eq 4 ] || fail "not_scanned: $scan"
+ok "not scanned in full: 2 too large (only their first 1M read: $(field bytes_read) bytes in all), 1 bomb at a limit, 1 encrypted; 3 special"
 
 ctl --socket "$sock" --json results "$G_HOSTILE" --skipped
 expect_rc 1 "results --skipped"
@@ -52,6 +56,9 @@ for want in "too_large /sparse-10g" "too_large /big-eicar.com" "limit /bomb.zip"
     "encrypted /encrypted.zip" "special /fifo" "special /null-dev" "special /disk-dev"; do
 	grep -qx "$want" <<<"$reasons" || fail "\"$want\" not listed: $reasons"
 done
+n=$(jq -r '.scan.skipped_paths[] | select(.reason == "too_large") | .detail' <<<"$OUT" |
+	grep -c 'only its first 1048576 bytes were scanned')
+[ "$n" -eq 2 ] || fail "too large files not said to be partly scanned: $OUT"
 ok "each skipped path listed with its reason"
 
 # Only libguestfs's cache of what qemu can do may stay (no guest data).

@@ -1,5 +1,6 @@
-# Disk layouts: an inspected Linux is mounted as the guest mounts it (guest
-# paths); partitions, LVM, XFS, btrfs, vfat and a whole-disk filesystem on
+# Disk layouts: an inspected Linux's filesystems are read each alone, with
+# paths as the guest mounts them, and a file on the root filesystem under
+# the /srv mountpoint (hidden from the guest) is found and flagged; partitions, LVM, XFS, btrfs, vfat and a whole-disk filesystem on
 # other disks are scanned alone (DEVICE:/path); swap is skipped, LUKS is
 # counted as encrypted, a broken filesystem fails alone.  Then a rescan
 # reads only what is not known clean.
@@ -14,16 +15,24 @@ field() { jq -r ".$1" <<<"$scan"; }
 ctl --socket "$sock" --json scan "$G_LAYOUT" --wait
 expect_rc 1 "scan of the layout guest"
 scan=$(jq .scan <<<"$OUT")
-jq -r '.detections[] | "\(.fs) \(.path) \(.guest_path)"' <<<"$scan" | sort > "$WORK/layout.got"
+jq -r '.detections[] | "\(.fs) \(.path) \(.guest_path) \(.hidden)"' <<<"$scan" | sort > "$WORK/layout.got"
 sort > "$WORK/layout.want" <<EOT
-/dev/sda1 /root/eicar.com true
-/dev/sentvg/data /srv/x/eicar.com true
-/dev/sentvg/btr /b/eicar.com false
-/dev/sda4 /dos/eicar.com false
-/dev/sdc /eicar.com false
+/dev/sda1 /root/eicar.com true false
+/dev/sda1 /srv/hidden.com true true
+/dev/sentvg/data /srv/x/eicar.com true false
+/dev/sentvg/btr /b/eicar.com false false
+/dev/sda4 /dos/eicar.com false false
+/dev/sdc /eicar.com false false
 EOT
 diff -u "$WORK/layout.want" "$WORK/layout.got" || fail "detections differ: $scan"
 ok "EICAR found on ext4 root and XFS-on-LVM /srv (guest paths), btrfs, vfat, whole disk"
+[ "$(field hidden)" -eq 1 ] || fail "hidden files: $scan"
+"$SENTINELCTL" --socket "$sock" results "$G_LAYOUT" > "$WORK/layout.txt" || true
+grep -q '^hidden: *1 files under a mountpoint' "$WORK/layout.txt" || fail "no hidden line: $(cat "$WORK/layout.txt")"
+grep -q '/srv/hidden.com (on /dev/sda1).*hidden under a mountpoint' "$WORK/layout.txt" ||
+	fail "hidden detection not flagged: $(cat "$WORK/layout.txt")"
+grep -q 'files under /srv, where the guest mounts another filesystem' "$log" || fail "hidden files not logged"
+ok "EICAR under the /srv mountpoint on the root filesystem: reported as hidden"
 [ "$(field os)" != null ] || fail "no operating system found: $scan"
 # The name the guest gave itself holds terminal controls: none reaches a
 # terminal, in the text output nor in the log.
@@ -55,11 +64,11 @@ bytes1=$(field bytes_read)
 ctl --socket "$sock" --json scan "$G_LAYOUT" --wait
 expect_rc 1 "rescan of the layout guest"
 scan=$(jq .scan <<<"$OUT")
-jq -r '.detections[] | "\(.fs) \(.path) \(.guest_path)"' <<<"$scan" | sort > "$WORK/layout.got"
+jq -r '.detections[] | "\(.fs) \(.path) \(.guest_path) \(.hidden)"' <<<"$scan" | sort > "$WORK/layout.got"
 diff -u "$WORK/layout.want" "$WORK/layout.got" || fail "rescan: detections differ: $scan"
-# Only the five detected files are read again: detections are never
+# Only the six detected files are read again: detections are never
 # remembered as clean.
-[ "$(field files)" -eq 5 ] || fail "rescan read $(field files) files: $scan"
+[ "$(field files)" -eq 6 ] || fail "rescan read $(field files) files: $scan"
 [ "$(field unchanged)" -gt 3 ] || fail "rescan: unchanged: $scan"
 [ $(($(field bytes_read) * 4)) -lt "$bytes1" ] ||
 	fail "rescan read $(field bytes_read) bytes, the first scan $bytes1"

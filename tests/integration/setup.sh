@@ -55,6 +55,10 @@ sg_linux_root "$WORK/content/layout-root" "$(printf '%s\n' \
 printf 'PRETTY_NAME="Sentinel Test Linux\033[8m\302\2338m"\nNAME="Ubuntu"\nVERSION_ID="22.04"\nID=ubuntu\n' \
 	> "$WORK/content/layout-root/etc/os-release"
 rm -f "$WORK/content/layout-root/etc/debian_version"
+# EICAR on the root filesystem under /srv, where the guest mounts the XFS
+# volume: hidden from the running guest.
+mkdir -p "$WORK/content/layout-root/srv"
+printf '%s' "$SG_EICAR" > "$WORK/content/layout-root/srv/hidden.com"
 LIBGUESTFS_BACKEND=direct \
 LIBGUESTFS_BACKEND_SETTINGS=${SENTINEL_TEST_BACKEND_SETTINGS:-force_tcg} \
 	sg_layout_disk "$WORK/layout.img" "$WORK/content/layout-root" >"$WORK/layout.log" 2>&1 ||

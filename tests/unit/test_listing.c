@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "listing.h"
+#include "scan.h"
 
 static long
 add(struct listing *l, const char *path, uint32_t mode, uint8_t plan)
@@ -225,6 +226,30 @@ test_empty(void **state)
 	listing_free(&l);
 }
 
+/* What makes a scan not complete: files not scanned in full and failed
+ * filesystems, not the admin's exclusions nor special files. */
+static void
+test_complete(void **state)
+{
+	uint64_t sk[SKIP_NREASONS] = { 0 };
+
+	(void)state;
+	sk[SKIP_EXCLUDED] = 5;
+	sk[SKIP_SPECIAL] = 3;
+	assert_int_equal(scan_not_scanned(sk), 0);
+	assert_true(scan_complete(SCAN_CLEAN, sk));
+	assert_true(scan_complete(SCAN_INFECTED, sk));
+	assert_false(scan_complete(SCAN_INCOMPLETE, sk));
+	assert_false(scan_complete(SCAN_FAILED, sk));
+	sk[SKIP_TOO_LARGE] = 1;
+	sk[SKIP_LIMIT] = 1;
+	sk[SKIP_UNREADABLE] = 1;
+	sk[SKIP_ENCRYPTED] = 1;
+	sk[SKIP_FILESYSTEM] = 1;
+	assert_int_equal(scan_not_scanned(sk), 5);
+	assert_false(scan_complete(SCAN_CLEAN, sk));
+}
+
 int
 main(void)
 {
@@ -236,6 +261,7 @@ main(void)
 		cmocka_unit_test(test_tar_pattern),
 		cmocka_unit_test(test_tree),
 		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_complete),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
