@@ -65,6 +65,19 @@ const struct opt_entry config_options[] = {
 	    "(root is always served)" },
 	{ "state", "path", OPT_STRING, 0, 0, "/var/lib/sentinel/state.db",
 	    OFF(state_path), "SQLite database of scans and detections" },
+	{ "state", "keep_scans", OPT_DURATION, 0, 100 * 366 * 86400LL, "180d",
+	    OFF(keep_scans),
+	    "scans that ended longer ago are removed with their detections, "
+	    "skips and actions (checked hourly); 0: kept for ever" },
+	{ "state", "keep_per_guest", OPT_INT, 0, 1000000, "10",
+	    OFF(keep_per_guest),
+	    "the last scans of each guest kept whatever their age, and always "
+	    "its last complete one, until the guest is forgotten" },
+	{ "state", "forget_guests", OPT_DURATION, 0, 100 * 366 * 86400LL,
+	    "30d", OFF(forget_guests),
+	    "a guest libvirt no longer defines is forgotten after this long: "
+	    "its file index and pause go, its scans are kept by age alone; "
+	    "0: never" },
 	{ "scan", "max_concurrent_scans", OPT_INT, 0, 64, "0",
 	    OFF(max_concurrent_scans),
 	    "scans (appliances) running at once; 0 derives it from the host" },

@@ -49,6 +49,9 @@ struct config {
 	char		*control_group;		/* "" means root only */
 	int		 max_clients;		/* of the group, at once */
 	char		*state_path;
+	uint64_t	 keep_scans;		/* seconds; 0: forever */
+	long long	 keep_per_guest;
+	uint64_t	 forget_guests;		/* seconds; 0: never */
 	long long	 max_concurrent_scans;	/* 0 means derived from the host */
 	uint64_t	 max_file_size;
 	uint64_t	 max_scan_size;

@@ -147,6 +147,7 @@ all_idle(void)
 	log_info("stopping: no scan running");
 	control_close_clients();
 	inventory_close();
+	retention_close();
 	plugins_close();
 	schedule_close();
 	jobs_close();
@@ -440,6 +441,7 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	plugins_init();
 	inventory_init();
+	retention_init();
 	log_info("sentineld %s ready on %s; libvirt %s; at most %u scans at "
 	    "once", SENTINEL_VERSION, sd.conf.control_socket,
 	    sd.conf.libvirt_uri, sd.max_scans);

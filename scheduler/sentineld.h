@@ -240,6 +240,9 @@ json_t		*job_progress_json(struct job *);
 json_t		*jobs_unstored_json(const char *, const char *);
 
 /* schedule.c */
+void		 retention_init(void);
+void		 retention_close(void);
+
 int		 schedule_init(char *, size_t);
 void		 schedule_sync(void);
 void		 schedule_kick(void);

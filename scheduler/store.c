@@ -89,7 +89,8 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS guests ("
     " uuid TEXT PRIMARY KEY,"
     " name TEXT NOT NULL,"
-    " first_seen INTEGER NOT NULL);"
+    " first_seen INTEGER NOT NULL,"
+    " gone INTEGER);"			/* since when libvirt lacks it */
     "CREATE TABLE IF NOT EXISTS verdicts ("
     " sha256 BLOB PRIMARY KEY,"
     " version TEXT NOT NULL,"
@@ -133,6 +134,7 @@ migrate(char **msg)
 		"ALTER TABLE scans ADD COLUMN view_end_ms INTEGER",
 		"ALTER TABLE scans ADD COLUMN hidden INTEGER DEFAULT 0",
 		"ALTER TABLE detections ADD COLUMN hidden INTEGER DEFAULT 0",
+		"ALTER TABLE guests ADD COLUMN gone INTEGER",
 	};
 	sqlite3_stmt *st;
 	int version = 0;
