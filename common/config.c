@@ -87,6 +87,11 @@ const struct opt_entry config_options[] = {
 	    "scanned, and it is counted as too large (not scanned in full); "
 	    "larger files inside archives are skipped by libclamav, silently "
 	    "(clamd's MaxFileSize)" },
+	{ "scan", "max_listing_size", OPT_SIZE, 16384, 1LL << 36, "256M",
+	    OFF(max_listing_size),
+	    "memory the listing of one filesystem may take in the scan "
+	    "process (its paths, and about 120 bytes per name); a filesystem "
+	    "with more fails with that reason" },
 	{ "scan", "strict", OPT_BOOL, 0, 1, "no",
 	    OFF(strict),
 	    "a scan without detections that left a file not scanned in full "

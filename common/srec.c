@@ -100,6 +100,7 @@ srec_put_scan(struct srec_buf *b, const struct srec_scan *s)
 	srec_str(b, s->guest);
 	srec_str(b, s->backend_settings);
 	srec_u64(b, s->max_file_size);
+	srec_u64(b, s->max_listing);
 	srec_u8(b, s->use_cache);
 	srec_u8(b, s->use_index);
 	srec_u8(b, s->verbose);
@@ -282,6 +283,7 @@ get_scan(struct cur *c, struct srec_scan *s)
 	get_text(c, s->backend_settings, sizeof(s->backend_settings),
 	    "backend settings");
 	s->max_file_size = get_u64(c, "max_file_size");
+	s->max_listing = get_u64(c, "max_listing");
 	s->use_cache = get_u8(c, "flags");
 	s->use_index = get_u8(c, "flags");
 	s->verbose = get_u8(c, "flags");

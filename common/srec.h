@@ -71,6 +71,7 @@ struct srec_scan {
 	char		 guest[SREC_NAME_MAX];
 	char		 backend_settings[SREC_TEXT_MAX];
 	uint64_t	 max_file_size;
+	uint64_t	 max_listing;
 	uint8_t		 use_cache, use_index, verbose;
 	uint32_t	 ndisks;
 	struct srec_disk disks[SREC_MAX_DISKS];

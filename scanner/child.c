@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -322,6 +323,7 @@ child_main(int fd, struct engine *e, int verbose)
 	struct scan_disk disks[SREC_MAX_DISKS];
 	char *excludes[SREC_MAX_EXCLUDES];
 	struct scan_result res;
+	struct rusage ru;
 	struct scan_opts o;
 	struct srec_scan *s;
 	struct sigaction sa;
@@ -367,6 +369,7 @@ child_main(int fd, struct engine *e, int verbose)
 	o.backend = "direct";
 	o.backend_settings = s->backend_settings;
 	o.max_file_size = s->max_file_size;
+	o.max_listing = s->max_listing;
 	o.excludes = excludes;
 	o.nexcludes = s->nexcludes;
 	o.engine = e;
@@ -391,6 +394,9 @@ child_main(int fd, struct engine *e, int verbose)
 	scan_run(&o, &pr, &res);
 	/* What the last batch read counts against the host's budget too. */
 	(void)budget_flush(NULL);
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		log_info("scan %s: peak memory of the scan process %ld KiB",
+		    s->guest, ru.ru_maxrss);
 
 	atomic_store(&finished, 1);
 	pthread_join(progress, NULL);

@@ -319,12 +319,13 @@ stat_batch(guestfs_h *g, struct listing *l, const char *dir,
  * Every name of the tree in one find0 stream, in find's order (a
  * directory before its contents), as "/name".  The names come first,
  * whole: lstat needs the appliance, which is busy with find0 until its
- * output is read.  At most LISTING_MAX_BYTES of them.  GSRC_LOST when the
+ * output is read.  At most MAX bytes of them.  GSRC_LOST when the
  * transfer failed or was cut short (the handle goes with it), -1 when
  * what came is refused.
  */
 static int
-list_find0(guestfs_h *g, struct listing *l, char *err, size_t errlen)
+list_find0(guestfs_h *g, struct listing *l, uint64_t max, char *err,
+    size_t errlen)
 {
 	struct gsrc_stream s;
 	struct lentry m;
@@ -340,9 +341,12 @@ list_find0(guestfs_h *g, struct listing *l, char *err, size_t errlen)
 			size_t ncap = cap ? cap * 2 : 1 << 20;
 			char *nb;
 
-			if (ncap > LISTING_MAX_BYTES) {
-				snprintf(err, errlen, "find0: more than %lu MiB "
-				    "of names", LISTING_MAX_BYTES >> 20);
+			if (ncap > max)
+				ncap = (size_t)max;
+			if (cap >= ncap) {
+				snprintf(err, errlen, "find0: more than %llu "
+				    "bytes of names (max_listing_size)",
+				    (unsigned long long)max);
 				gsrc_stream_finish(&s, 0, serr, sizeof(serr));
 				rc = GSRC_LOST;
 				goto out;
@@ -384,9 +388,9 @@ list_find0(guestfs_h *g, struct listing *l, char *err, size_t errlen)
 			goto oom;
 		start = i + 1;
 		/* The names and what the listing keeps for each. */
-		if (len + l->n * sizeof(m) > LISTING_MAX_BYTES) {
-			snprintf(err, errlen, "find0: more than %lu MiB of "
-			    "names", LISTING_MAX_BYTES >> 20);
+		if (len + l->n * sizeof(m) > max) {
+			snprintf(err, errlen, "more than %llu bytes of names "
+			    "(max_listing_size)", (unsigned long long)max);
 			goto out;
 		}
 	}
@@ -409,8 +413,8 @@ out:
  * here only to steer the walk; the lstat pass sets them for real.
  */
 static int
-list_walk(guestfs_h *g, struct listing *l, atomic_int *cancel, char *err,
-    size_t errlen)
+list_walk(guestfs_h *g, struct listing *l, atomic_int *cancel, uint64_t max,
+    char *err, size_t errlen)
 {
 	static char dir[LISTING_PATH_MAX + 1], path[LISTING_PATH_MAX + 258];
 	struct guestfs_dirent_list *dl;
@@ -454,10 +458,11 @@ list_walk(guestfs_h *g, struct listing *l, atomic_int *cancel, char *err,
 			memcpy(path + dlen + 1, name, nlen);
 			m.mode = dl->val[k].ftyp == 'd' ? S_IFDIR : S_IFREG;
 			bytes += dlen + 1 + nlen + 1 + sizeof(m);
-			if (bytes > LISTING_MAX_BYTES) {
+			if (bytes > max) {
 				guestfs_free_dirent_list(dl);
-				snprintf(err, errlen, "more than %lu MiB of names",
-				    LISTING_MAX_BYTES >> 20);
+				snprintf(err, errlen, "more than %llu bytes of "
+				    "names (max_listing_size)",
+				    (unsigned long long)max);
 				return -1;
 			}
 			if ((at = listing_add(l, path, dlen + 1 + nlen, &m)) ==
@@ -479,15 +484,15 @@ list_walk(guestfs_h *g, struct listing *l, atomic_int *cancel, char *err,
 
 int
 gsrc_list(guestfs_h *g, struct listing *l, atomic_int *cancel, int walk,
-    char *err, size_t errlen)
+    uint64_t max, char *err, size_t errlen)
 {
 	char *dir = NULL;
 	size_t i, j, bytes, dl, maxlen = 1, *idx = NULL;
 	int rc = -1;
 
 	if (walk)
-		rc = list_walk(g, l, cancel, err, errlen);
-	else if ((rc = list_find0(g, l, err, errlen)) == GSRC_LOST &&
+		rc = list_walk(g, l, cancel, max, err, errlen);
+	else if ((rc = list_find0(g, l, max, err, errlen)) == GSRC_LOST &&
 	    cancel != NULL && atomic_load(cancel)) {
 		snprintf(err, errlen, "cancelled");
 		return -1;

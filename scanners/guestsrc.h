@@ -45,13 +45,14 @@ int		 gsrc_head_start(guestfs_h *, struct gsrc_stream *,
 		    const char *, uint64_t, char *, size_t);
 /* Lists every name under "/" with its lstat into L (plans unset): in one
  * find0 stream, or with WALK directory by directory (names past the
- * longest path the appliance can name become PLAN_TOO_DEEP).  Returns 0;
+ * longest path the appliance can name become PLAN_TOO_DEEP), in at most
+ * MAX bytes of names and entries ([scan] max_listing_size).  Returns 0;
  * -1 with err; GSRC_LOST with err when find0 failed, which leaves the
  * handle unusable (libguestfs cannot recover from a cancelled transfer):
  * a new appliance may list the same tree with WALK. */
 #define GSRC_LOST	(-2)
 int		 gsrc_list(guestfs_h *, struct listing *, atomic_int *, int,
-		    char *, size_t);
+		    uint64_t, char *, size_t);
 /* Reads what is left if drain (the consumer reached the end of the tar
  * archive), closes the read end and waits for the producer; 0 if tar-out
  * succeeded. */

@@ -30,8 +30,9 @@ enum plan {
 
 /* The longest path the appliance can name (its PATH_MAX, less the NUL). */
 #define LISTING_PATH_MAX	4095
-/* What a tree's names may take in memory, all paths together: past it
- * the filesystem fails with the reason, whatever the guest put there. */
+/* What a tree's names may take in memory, all paths together, unless the
+ * caller says otherwise ([scan] max_listing_size): past it the filesystem
+ * fails with the reason, whatever the guest put there. */
 #define LISTING_MAX_BYTES	(256UL * 1024 * 1024)
 
 struct lentry {

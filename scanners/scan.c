@@ -745,6 +745,13 @@ relaunch(struct walk_ctx *c, const struct tree *t, char *err, size_t errlen)
 	return g;
 }
 
+static uint64_t
+max_listing(const struct walk_ctx *c)
+{
+	return c->opts->max_listing > 0 ? c->opts->max_listing :
+	    LISTING_MAX_BYTES;
+}
+
 /*
  * Scans what is mounted on "/" as tree T: list, plan, stream what must be
  * read, then count what never came and update the file index.  -1 with
@@ -764,7 +771,8 @@ scan_tree(struct walk_ctx *c, const struct tree *t, char *err, size_t errlen)
 	c->tree = t;
 	c->l = &l;
 	scan_progress_set_fs(c->pr, t->fs);
-	if ((rc = gsrc_list(g, &l, &c->pr->cancel, 0, err, errlen)) ==
+	if ((rc = gsrc_list(g, &l, &c->pr->cancel, 0, max_listing(c), err,
+	    errlen)) ==
 	    GSRC_LOST) {
 		/* A guest's deep tree took find0, and the appliance's
 		 * connection with it: a new appliance, the same mounts, and
@@ -774,7 +782,8 @@ scan_tree(struct walk_ctx *c, const struct tree *t, char *err, size_t errlen)
 		listing_free(&l);
 		if ((g = relaunch(c, t, err, errlen)) == NULL)
 			goto fail;
-		rc = gsrc_list(g, &l, &c->pr->cancel, 1, err, errlen);
+		rc = gsrc_list(g, &l, &c->pr->cancel, 1, max_listing(c), err,
+		    errlen);
 	}
 	if (rc != 0)
 		goto fail;

@@ -31,6 +31,7 @@ struct scan_opts {
 	const char		*backend;	/* NULL/"": libguestfs default */
 	const char		*backend_settings;
 	uint64_t		 max_file_size;
+	uint64_t		 max_listing;	/* bytes of a tree's listing */
 	char *const		*excludes;	/* glob patterns of guest paths */
 	size_t			 nexcludes;
 	struct engine		*engine;

@@ -399,6 +399,7 @@ start(struct job *j)
 	j->opts.backend = j->backend;
 	j->opts.backend_settings = j->backend_settings;
 	j->opts.max_file_size = sd.conf.max_file_size;
+	j->opts.max_listing = sd.conf.max_listing_size;
 	j->strict = sd.conf.strict;
 	j->opts.excludes = j->excludes;
 	j->opts.nexcludes = j->nexcludes;

@@ -1123,6 +1123,7 @@ scanner_run(struct scanner *sc, const struct scan_opts *o,
 	snprintf(s->backend_settings, sizeof(s->backend_settings), "%s",
 	    o->backend_settings ? o->backend_settings : "");
 	s->max_file_size = o->max_file_size;
+	s->max_listing = o->max_listing;
 	s->use_cache = o->cache != NULL;
 	s->use_index = o->index != NULL;
 	s->verbose = (uint8_t)log_verbose_on();

@@ -38,3 +38,26 @@ grep -q "path longer than the appliance can name: this directory and all below i
 	fail "no reason for the skipped subtree: $OUT"
 ok "EICAR found beside a 1500-deep tree; the part past the path limit skipped with its reason"
 daemon_serves "a deep tree"
+
+# The scan process's memory: its peak is logged; under a 256 MiB bound
+# here (a test database, a listing of a few hundred KB).
+peak=$(grep "scan $G: peak memory of the scan process" "$WORK/sentineld.log" | tail -1 | sed 's/.* process \([0-9]*\) KiB.*/\1/')
+[ -n "$peak" ] || fail "no peak memory logged for the scan"
+[ "$peak" -lt 262144 ] || fail "scan process peak memory $peak KiB"
+ok "scan process peak memory $peak KiB"
+
+# With [scan] max_listing_size below what the tree's names take, the
+# filesystem fails with that reason instead of the memory growing.
+private_daemon deeplim
+sed -i 's/^\[scan\]$/[scan]\nmax_listing_size = 16K/' "$conf"
+private_daemon_start
+trap 'kill -TERM $pid 2>/dev/null; wait $pid; sg_undefine $G; rm -rf "$T" "$WORK/deep.img"' EXIT
+ctl --socket "$sock" --json scan $G --wait
+scan=$(jq .scan <<<"$OUT")
+[ "$(jq -r .status <<<"$scan")" = failed ] || fail "status with a 16K listing bound: $scan"
+jq -r .reason <<<"$scan" | grep -q "more than 16384 bytes of names (max_listing_size)" ||
+	fail "reason: $(jq -r .reason <<<"$scan")"
+[ "$(jq .skipped.filesystem <<<"$scan")" -eq 1 ] || fail "the filesystem is not counted: $scan"
+hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
+[ "$hwm" -lt 262144 ] || fail "sentineld peak memory $hwm KiB"
+ok "max_listing_size 16K: $(jq -r .reason <<<"$scan"); sentineld peak memory $hwm KiB"
