@@ -242,6 +242,23 @@ drop_stale(struct findex *x)
 	return rc;
 }
 
+/* Whether entry I of the tree's new records is stored already, as is. */
+static int
+same_record(const struct ftree *t, size_t i)
+{
+	const struct lentry *e = &t->now.e[i], *o;
+	long k;
+
+	if ((k = listing_find(&t->old, listing_path(&t->now, i),
+	    e->pathlen)) == -1)
+		return 0;
+	o = &t->old.e[k];
+	return o->ino == e->ino && o->size == e->size &&
+	    o->mtime_s == e->mtime_s && o->mtime_ns == e->mtime_ns &&
+	    o->ctime_s == e->ctime_s && o->ctime_ns == e->ctime_ns &&
+	    memcmp(o->sha, e->sha, sizeof(o->sha)) == 0;
+}
+
 /*
  * Writes one tree: a tree read in full replaces its records (those of
  * names no longer there are removed), a partial one only adds to them.  A
@@ -289,6 +306,10 @@ tree_save(struct findex *x, struct ftree *t)
 	for (i = 0; i < t->now.n; i++) {
 		const struct lentry *e = &t->now.e[i];
 
+		/* A record as it is already stored (an unchanged file) is
+		 * not written again. */
+		if (same_record(t, i))
+			continue;
 		if (inbatch == 0 && begin(x) == -1)
 			goto out;
 		sqlite3_bind_text(ins, 1, x->uuid, -1, SQLITE_STATIC);
