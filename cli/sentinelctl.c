@@ -601,16 +601,91 @@ worse(int a, int b)
 	return a > b ? a : b;
 }
 
+/* Appends what array KEY of FROM holds to the same array of TO. */
+static void
+append_list(json_t *to, json_t *from, const char *key)
+{
+	json_t *a = json_object_get(to, key), *b = json_object_get(from, key);
+
+	if (json_is_array(a) && json_is_array(b))
+		json_array_extend(a, b);
+}
+
+/*
+ * A scan's detections and skipped paths come a page at a time (every
+ * reply is bounded): the pages after the first are asked for, by the
+ * scan's id, and added to S.  A list done is asked for past its end.
+ */
+static void
+fetch_pages(struct ctl *c, const char *guest, json_t *s)
+{
+	json_t *req, *r, *page, *dn, *sn;
+
+	while (json_is_integer(json_object_get(s, "id")) &&
+	    (json_is_integer(dn = json_object_get(s, "detections_next")) |
+	    json_is_integer(sn = json_object_get(s, "skipped_next")))) {
+		req = json_pack("{s:s, s:s, s:O, s:b, s:I, s:I}", "cmd",
+		    "results", "guest", guest, "scan",
+		    json_object_get(s, "id"), "skipped", json_is_integer(sn),
+		    "detections_from", json_is_integer(dn) ?
+		    json_integer_value(dn) : (json_int_t)INT64_MAX,
+		    "skipped_from", json_is_integer(sn) ?
+		    json_integer_value(sn) : (json_int_t)INT64_MAX);
+		r = ctl_request(c, req);
+		page = json_object_get(r, "scan");
+		append_list(s, page, "detections");
+		append_list(s, page, "skipped_paths");
+		json_object_set(s, "detections_next",
+		    json_object_get(page, "detections_next"));
+		if (json_is_integer(sn))
+			json_object_set(s, "skipped_next",
+			    json_object_get(page, "skipped_next"));
+		json_decref(r);
+	}
+}
+
+/* Whether a scan in a reply has pages still to fetch. */
+static int
+has_pages(json_t *s)
+{
+	return json_is_integer(json_object_get(s, "id")) &&
+	    (json_is_integer(json_object_get(s, "detections_next")) ||
+	    json_is_integer(json_object_get(s, "skipped_next")));
+}
+
+/* One reply of scan_many, shown (or kept for --json). */
+static void
+scan_many_show(struct ctl *c, json_t *r, const char *guest, json_t *all,
+    int more)
+{
+	if (c->json) {
+		json_object_set_new(r, "guest", json_string(guest));
+		json_array_append(all, r);
+	} else if (json_is_true(json_object_get(r, "ok"))) {
+		if (c->wait) {
+			print_scan(json_object_get(r, "scan"));
+			if (more)
+				putchar('\n');
+		} else
+			printf("scan %lld of %s: %s\n",
+			    num(json_object_get(r, "scan"), "id"), guest,
+			    str(json_object_get(r, "scan"), "request"));
+	}
+}
+
 /*
  * scan NAME...: every request first (so the scans queue together, under
  * the caps), then the replies as they come; one guest's error does not
- * stop the others.  The exit status is the worst.
+ * stop the others.  The exit status is the worst.  A result with more
+ * pages (thousands of detections) is completed and shown once every
+ * reply is in: no page request may cross the replies still to come.
  */
 static int
 scan_many(struct ctl *c, int argc, char **argv)
 {
-	json_t *req, *r, *id, *all = json_array();
+	json_t *req, *r, *id, *all = json_array(), *later = json_array();
 	int i, n, left = argc, rc = EXIT_CLEAN;
+	size_t k;
 
 	for (i = 0; i < argc; i++) {
 		req = json_pack("{s:s, s:s, s:b, s:i}", "cmd", "scan", "guest",
@@ -632,25 +707,25 @@ scan_many(struct ctl *c, int argc, char **argv)
 			if (!c->json)
 				fprintf(stderr, "sentinelctl: %s\n",
 				    str(r, "error"));
-		} else if (c->wait)
+		} else if (c->wait) {
 			rc = worse(rc, status_exit(str(json_object_get(r,
 			    "scan"), "status")));
-		if (c->json) {
-			json_object_set_new(r, "guest", json_string(argv[n - 1]));
-			json_array_append(all, r);
-		} else if (json_is_true(json_object_get(r, "ok"))) {
-			if (c->wait) {
-				print_scan(json_object_get(r, "scan"));
-				if (left > 0)
-					putchar('\n');
-			} else
-				printf("scan %lld of %s: %s\n",
-				    num(json_object_get(r, "scan"), "id"),
-				    argv[n - 1], str(json_object_get(r, "scan"),
-				    "request"));
+			if (has_pages(json_object_get(r, "scan"))) {
+				json_array_append_new(later, r);
+				continue;
+			}
 		}
+		scan_many_show(c, r, argv[n - 1], all, left > 0 ||
+		    json_array_size(later) > 0);
 		json_decref(r);
 	}
+	json_array_foreach(later, k, r) {
+		n = (int)json_integer_value(json_object_get(r, "id"));
+		fetch_pages(c, argv[n - 1], json_object_get(r, "scan"));
+		scan_many_show(c, r, argv[n - 1], all,
+		    k + 1 < json_array_size(later));
+	}
+	json_decref(later);
 	if (c->json) {
 		r = json_pack("{s:o}", "replies", all);
 		print_json(r);
@@ -710,8 +785,10 @@ cmd_scan(struct ctl *c, int argc, char **argv)
 	if (c->follow && !c->json && isatty(STDOUT_FILENO))
 		printf("\r\033[K");
 	s = json_object_get(r, "scan");
-	if (c->wait)
+	if (c->wait) {
+		fetch_pages(c, argv[0], s);
 		rc = status_exit(str(s, "status"));
+	}
 	if (c->json)
 		print_json(r);
 	else if (c->wait)
@@ -736,6 +813,7 @@ cmd_results(struct ctl *c, int argc, char **argv)
 		json_object_set_new(r, "scan", json_integer(c->scan_id));
 	r = ctl_request(c, r);
 	s = json_object_get(r, "scan");
+	fetch_pages(c, argv[0], s);
 	rc = status_exit(str(s, "status"));
 	if (c->json)
 		print_json(r);
@@ -748,16 +826,36 @@ cmd_results(struct ctl *c, int argc, char **argv)
 static int
 cmd_history(struct ctl *c, int argc, char **argv)
 {
-	json_t *req, *r, *s;
+	json_t *req, *r = NULL, *s, *page, *nx;
+	long long left = c->limit > 0 ? c->limit : 20;
+	json_int_t before = 0;
 	char when[32], note[128];
 	size_t i;
 
-	req = json_pack("{s:s}", "cmd", "history");
-	if (argc == 1)
-		json_object_set_new(req, "guest", json_string(argv[0]));
-	if (c->limit > 0)
-		json_object_set_new(req, "limit", json_integer(c->limit));
-	r = ctl_request(c, req);
+	/* A page at a time (every reply is bounded), into one list. */
+	for (;;) {
+		req = json_pack("{s:s, s:I}", "cmd", "history", "limit",
+		    (json_int_t)left);
+		if (argc == 1)
+			json_object_set_new(req, "guest", json_string(argv[0]));
+		if (before > 0)
+			json_object_set_new(req, "before",
+			    json_integer(before));
+		page = ctl_request(c, req);
+		left -= (long long)json_array_size(json_object_get(page,
+		    "scans"));
+		nx = json_object_get(page, "next");
+		before = json_is_integer(nx) ? json_integer_value(nx) : 0;
+		json_object_del(page, "next");
+		if (r == NULL)
+			r = page;
+		else {
+			append_list(r, page, "scans");
+			json_decref(page);
+		}
+		if (before == 0 || left <= 0)
+			break;
+	}
 	if (c->json) {
 		print_json(r);
 		json_decref(r);

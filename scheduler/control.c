@@ -30,7 +30,7 @@
 #include "throttle.h"
 #include "util.h"
 
-#define MAX_PENDING_WRITE	(8 * 1024 * 1024)
+#define MAX_PENDING_WRITE	(4 * 1024 * 1024)
 #define MAX_NAME		1024
 #define HELLO_TIMEOUT_MS	10000
 #define IDLE_TIMEOUT_MS		600000
@@ -154,8 +154,12 @@ reply_error(struct client *c, long long id, const char *fmt, ...)
 static void
 reply_ok(struct client *c, long long id, json_t *body)
 {
-	if (body == NULL)
-		body = json_object();
+	/* A reply that could not be built (json_pack failed: no memory) is
+	 * an error, never "ok" without its data. */
+	if (body == NULL) {
+		reply_error(c, id, "out of memory building the reply");
+		return;
+	}
 	json_object_set_new(body, "ok", json_true());
 	if (id >= 0)
 		json_object_set_new(body, "id", json_integer(id));
@@ -479,6 +483,26 @@ cmd_scan(struct client *c, long long id, json_t *req)
 	inventory_refresh(scan_ready, p);
 }
 
+/* An optional row id where a page starts: 0 if absent, -1 (answered) if
+ * not a positive integer. */
+static int
+page_from(struct client *c, long long id, json_t *req, const char *key,
+    int64_t *from)
+{
+	json_t *v = json_object_get(req, key);
+
+	*from = 0;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+		reply_error(c, id, "\"%s\" must be a positive integer (a "
+		    "\"next\" value of the last page)", key);
+		return -1;
+	}
+	*from = json_integer_value(v);
+	return 0;
+}
+
 static void
 cmd_results(struct client *c, long long id, json_t *req)
 {
@@ -486,6 +510,7 @@ cmd_results(struct client *c, long long id, json_t *req)
 	const char *name;
 	json_t *scan, *sk = json_object_get(req, "skipped");
 	json_t *sid = json_object_get(req, "scan");
+	struct store_page pg = { 0, 0 };
 	char *esc;
 	int flags;
 
@@ -501,10 +526,21 @@ cmd_results(struct client *c, long long id, json_t *req)
 		    "id)");
 		return;
 	}
+	/* A next page of a long list: of one scan, from where the last
+	 * page said. */
+	if (page_from(c, id, req, "detections_from", &pg.detections_from) ==
+	    -1 || page_from(c, id, req, "skipped_from", &pg.skipped_from) ==
+	    -1)
+		return;
+	if ((pg.detections_from > 0 || pg.skipped_from > 0) && sid == NULL) {
+		reply_error(c, id, "\"detections_from\" and \"skipped_from\" "
+		    "need \"scan\"");
+		return;
+	}
 	g = inventory_find(name);
 	flags = STORE_DETECTIONS | (json_is_true(sk) ? STORE_SKIPPED : 0);
 	if (sid != NULL) {
-		scan = store_scan_by_id(json_integer_value(sid), flags);
+		scan = store_scan_by_id(json_integer_value(sid), flags, &pg);
 		if (scan != NULL && strcmp(str_of(scan, g ? "uuid" : "guest"),
 		    g ? g->uuid : name) != 0) {
 			json_decref(scan);
@@ -639,6 +675,7 @@ cmd_history(struct client *c, long long id, json_t *req)
 	const char *name = NULL;
 	json_t *lj = json_object_get(req, "limit");
 	json_int_t limit = 20;
+	int64_t before;
 
 	if (json_object_get(req, "guest") != NULL) {
 		if ((name = req_guest(c, id, req)) == NULL)
@@ -654,8 +691,10 @@ cmd_history(struct client *c, long long id, json_t *req)
 		}
 		limit = json_integer_value(lj);
 	}
-	reply_ok(c, id, json_pack("{s:o}", "scans", store_history_json(g ?
-	    g->uuid : NULL, g ? NULL : name, limit)));
+	if (page_from(c, id, req, "before", &before) == -1)
+		return;
+	reply_ok(c, id, store_history_json(g ? g->uuid : NULL, g ? NULL : name,
+	    limit, before));
 }
 
 static void

@@ -309,8 +309,15 @@ int		 store_scan_action(int64_t, const char *, int64_t,
 int64_t		 store_paused(const char *);
 json_t		*store_scan_json_unstored(const struct job *);
 json_t		*store_scan_json(int64_t);
-json_t		*store_scan_by_id(int64_t, int);
-json_t		*store_history_json(const char *, const char *, int64_t);
+/* Where a scan's lists start in a reply: row ids from an earlier page's
+ * detections_next and skipped_next (0: the start). */
+struct store_page {
+	int64_t		 detections_from, skipped_from;
+};
+json_t		*store_scan_by_id(int64_t, int, const struct store_page *);
+#define HISTORY_PAGE	500	/* scans in one history reply */
+json_t		*store_history_json(const char *, const char *, int64_t,
+		    int64_t);
 #define STORE_DETECTIONS	0x1	/* with a scan's detections */
 #define STORE_SKIPPED		0x2	/* with the paths not scanned */
 json_t		*store_last_scan(const char *, const char *, int);

@@ -581,21 +581,39 @@ col_json(sqlite3_stmt *st, int i)
 	}
 }
 
+/*
+ * Every reply is bounded, whatever a guest made of its names: a list of
+ * detections or skipped paths stops at PAGE_ROWS entries or PAGE_BYTES of
+ * them, and says where the next page starts (*next: a row id, or 0).
+ */
+#define PAGE_ROWS	1000
+#define PAGE_BYTES	(512 * 1024)
+
+/* A scan's detections from row id FROM on, one page. */
 static json_t *
-detections_json(int64_t scan_id)
+detections_json(int64_t scan_id, int64_t from, int64_t *next)
 {
 	sqlite3_stmt *st;
 	json_t *a = json_array();
+	size_t bytes = 0;
 	char *esc;
 
+	*next = 0;
 	if ((st = prepare("SELECT fs, path, signature, size, guest_path, "
-	    "coalesce(engine, 'clamav'), hidden FROM detections WHERE "
-	    "scan_id = ?1 ORDER BY id")) == NULL)
+	    "coalesce(engine, 'clamav'), hidden, id FROM detections WHERE "
+	    "scan_id = ?1 AND id >= ?2 ORDER BY id")) == NULL)
 		return a;
 	sqlite3_bind_int64(st, 1, scan_id);
+	sqlite3_bind_int64(st, 2, from);
 	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (json_array_size(a) >= PAGE_ROWS || bytes >= PAGE_BYTES) {
+			*next = sqlite3_column_int64(st, 7);
+			break;
+		}
 		esc = escape_bytes(sqlite3_column_blob(st, 1),
 		    (size_t)sqlite3_column_bytes(st, 1));
+		bytes += (esc ? strlen(esc) : 1) + 200 +
+		    (size_t)sqlite3_column_bytes(st, 2);
 		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:I, "
 		    "s:b, s:b}", "fs", (const char *)sqlite3_column_text(st, 0),
 		    "path", esc ? esc : "?",
@@ -610,21 +628,32 @@ detections_json(int64_t scan_id)
 	return a;
 }
 
-/* The paths not scanned in a scan, up to SCAN_SKIP_PATHS per reason. */
+/* The paths not scanned in a scan (up to SCAN_SKIP_PATHS per reason were
+ * kept), from row FROM on, one page. */
 static json_t *
-skipped_json(int64_t scan_id)
+skipped_json(int64_t scan_id, int64_t from, int64_t *next)
 {
 	sqlite3_stmt *st;
 	json_t *a = json_array(), *o;
+	size_t bytes = 0;
 	char *esc;
 
-	if ((st = prepare("SELECT reason, fs, path, guest_path, detail FROM "
-	    "skipped WHERE scan_id = ?1 ORDER BY rowid")) == NULL)
+	*next = 0;
+	if ((st = prepare("SELECT reason, fs, path, guest_path, detail, rowid "
+	    "FROM skipped WHERE scan_id = ?1 AND rowid >= ?2 ORDER BY rowid"))
+	    == NULL)
 		return a;
 	sqlite3_bind_int64(st, 1, scan_id);
+	sqlite3_bind_int64(st, 2, from);
 	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (json_array_size(a) >= PAGE_ROWS || bytes >= PAGE_BYTES) {
+			*next = sqlite3_column_int64(st, 5);
+			break;
+		}
 		esc = escape_bytes(sqlite3_column_blob(st, 2),
 		    (size_t)sqlite3_column_bytes(st, 2));
+		bytes += (esc ? strlen(esc) : 1) + 200 +
+		    (size_t)sqlite3_column_bytes(st, 4);
 		o = json_pack("{s:s, s:s, s:s, s:b}",
 		    "reason", (const char *)sqlite3_column_text(st, 0),
 		    "fs", (const char *)sqlite3_column_text(st, 1),
@@ -640,6 +669,14 @@ skipped_json(int64_t scan_id)
 	return a;
 }
 
+/* "name": a row id, or null at the end. */
+static void
+set_next(json_t *o, const char *name, int64_t next)
+{
+	json_object_set_new(o, name, next > 0 ? json_integer(next) :
+	    json_null());
+}
+
 #define SCAN_COLUMNS "id, guest_name, guest_uuid, trigger, queued, started, " \
 	"ended, status, reason, files, bytes_read, bytes_scanned, " \
 	"fs_scanned, fs_failed, launch_ms, stream_ms, cache_hits, unchanged, " \
@@ -651,7 +688,7 @@ skipped_json(int64_t scan_id)
 #define SCAN_NPLAIN	26	/* columns before the skipped counts */
 
 static json_t *
-row_json(sqlite3_stmt *st, int with_detections)
+row_json(sqlite3_stmt *st, int with_detections, const struct store_page *pg)
 {
 	static const char *names[SCAN_NPLAIN] = { "id", "guest", "uuid",
 	    "trigger", "queued", "started", "ended", "status", "reason",
@@ -662,6 +699,7 @@ row_json(sqlite3_stmt *st, int with_detections)
 	json_t *o = json_object(), *sk = json_object();
 	uint64_t skipped[SKIP_NREASONS];
 	const char *status;
+	int64_t next;
 	int i;
 
 	for (i = 0; i < SCAN_NPLAIN; i++)
@@ -689,25 +727,31 @@ row_json(sqlite3_stmt *st, int with_detections)
 	    col_json(st, SCAN_NPLAIN + SKIP_NREASONS + 1));
 	if (with_detections & STORE_DETECTIONS) {
 		json_object_set_new(o, "detections",
-		    detections_json(sqlite3_column_int64(st, 0)));
+		    detections_json(sqlite3_column_int64(st, 0),
+		    pg ? pg->detections_from : 0, &next));
+		set_next(o, "detections_next", next);
 		json_object_set_new(o, "actions",
 		    actions_json(sqlite3_column_int64(st, 0)));
 	}
-	if (with_detections & STORE_SKIPPED)
+	if (with_detections & STORE_SKIPPED) {
 		json_object_set_new(o, "skipped_paths",
-		    skipped_json(sqlite3_column_int64(st, 0)));
+		    skipped_json(sqlite3_column_int64(st, 0),
+		    pg ? pg->skipped_from : 0, &next));
+		set_next(o, "skipped_next", next);
+	}
 	return o;
 }
 
 json_t *
 store_scan_json(int64_t id)
 {
-	return store_scan_by_id(id, STORE_DETECTIONS);
+	return store_scan_by_id(id, STORE_DETECTIONS, NULL);
 }
 
-/* Scan id, with what flags ask for. */
+/* Scan id, with what flags ask for, its lists from PG on (NULL: from
+ * their starts). */
 json_t *
-store_scan_by_id(int64_t id, int flags)
+store_scan_by_id(int64_t id, int flags, const struct store_page *pg)
 {
 	sqlite3_stmt *st;
 	json_t *o = NULL;
@@ -717,53 +761,76 @@ store_scan_by_id(int64_t id, int flags)
 		return NULL;
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) == SQLITE_ROW)
-		o = row_json(st, flags);
+		o = row_json(st, flags, pg);
 	sqlite3_finalize(st);
 	return o;
 }
 
-/* The newest limit scans, of one guest (by UUID, else by name) or of
- * all, newest first, with what flags ask for.  One query per key, so
- * that each uses its index. */
+/* The newest limit scans with an id below BEFORE (0: any), of one guest
+ * (by UUID, else by name) or of all, newest first, with what flags ask
+ * for; *next is the id to go on before if there may be more.  One query
+ * per key, so that each uses its index. */
 static json_t *
-scans_json(const char *uuid, const char *name, int64_t limit, int flags)
+scans_json(const char *uuid, const char *name, int64_t limit, int64_t before,
+    int flags, int64_t *next)
 {
 	sqlite3_stmt *st;
 	json_t *a = json_array();
+	int64_t last = 0;
 
+	*next = 0;
 	if (uuid != NULL)
 		st = prepare("SELECT " SCAN_COLUMNS " FROM scans "
-		    "WHERE guest_uuid = ?1 ORDER BY id DESC LIMIT ?2");
+		    "WHERE guest_uuid = ?1 AND id < ?3 ORDER BY id DESC "
+		    "LIMIT ?2");
 	else if (name != NULL)
 		st = prepare("SELECT " SCAN_COLUMNS " FROM scans "
-		    "WHERE guest_name = ?1 ORDER BY id DESC LIMIT ?2");
+		    "WHERE guest_name = ?1 AND id < ?3 ORDER BY id DESC "
+		    "LIMIT ?2");
 	else
 		st = prepare("SELECT " SCAN_COLUMNS " FROM scans "
-		    "ORDER BY id DESC LIMIT ?2");
+		    "WHERE id < ?3 ORDER BY id DESC LIMIT ?2");
 	if (st == NULL)
 		return a;
 	if (uuid != NULL || name != NULL)
 		sqlite3_bind_text(st, 1, uuid ? uuid : name, -1,
 		    SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, limit);
-	while (sqlite3_step(st) == SQLITE_ROW)
-		json_array_append_new(a, row_json(st, flags));
+	sqlite3_bind_int64(st, 3, before > 0 ? before : INT64_MAX);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		last = sqlite3_column_int64(st, 0);
+		json_array_append_new(a, row_json(st, flags, NULL));
+	}
 	sqlite3_finalize(st);
+	if ((int64_t)json_array_size(a) == limit)
+		*next = last;
 	return a;
 }
 
-/* Past scans, without their detections. */
+/* Past scans, without their detections: at most HISTORY_PAGE of the
+ * LIMIT asked for, older than BEFORE (0: the newest); "next" says where
+ * the next page starts. */
 json_t *
-store_history_json(const char *uuid, const char *name, int64_t limit)
+store_history_json(const char *uuid, const char *name, int64_t limit,
+    int64_t before)
 {
-	return scans_json(uuid, name, limit, 0);
+	int64_t next;
+	json_t *o, *a;
+
+	a = scans_json(uuid, name, limit < HISTORY_PAGE ? limit : HISTORY_PAGE,
+	    before, 0, &next);
+	o = json_pack("{s:o}", "scans", a);
+	if (o != NULL)
+		set_next(o, "next", limit > HISTORY_PAGE ? next : 0);
+	return o;
 }
 
 /* The newest scan of a guest, by UUID (preferred) or by name. */
 json_t *
 store_last_scan(const char *uuid, const char *name, int with_detections)
 {
-	json_t *a = scans_json(uuid, name, 1, with_detections);
+	int64_t next;
+	json_t *a = scans_json(uuid, name, 1, 0, with_detections, &next);
 	json_t *o = json_incref(json_array_get(a, 0));
 
 	json_decref(a);

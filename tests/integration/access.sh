@@ -74,3 +74,28 @@ wait $holders
 as_nobody "$gid" --json status
 expect_rc 0 "a member once the others are gone"
 ok "max_clients: members past 3 refused, root served, members served again"
+
+# A flood: two members send 20 000 config requests each and never read a
+# reply.  Every reply is bounded (a page), and a client whose unread
+# replies pass the limit is closed, said in the log; meanwhile a scan
+# starts and ends, and root and a third member are answered.
+yes '{"cmd":"config","id":7}' | head -n 20000 > "$WORK/flood.in"
+flooders=
+for _ in 1 2; do
+	setpriv --reuid=65534 --regid=65534 --groups="$gid" \
+	    "$WORK/rawclient-copy" "$sock" -1 < "$WORK/flood.in" >/dev/null 2>"$WORK/flood.err" &
+	flooders="$flooders $!"
+done
+ctl --socket "$sock" --json scan "$G_CLONE" --wait
+expect_rc 0 "a scan during the flood"
+[ "$(jq -r .scan.status <<<"$OUT")" = clean ] || fail "scan during the flood: $OUT"
+ctl --socket "$sock" --json status
+expect_rc 0 "root during the flood"
+for f in $flooders; do
+	wait "$f" || fail "a flooding client was not closed: $(cat "$WORK/flood.err")"
+done
+[ "$(grep -c "control: client does not read its replies; closing it" "$log")" -ge 2 ] ||
+	fail "flooders not closed: $(grep control "$log")"
+as_nobody "$gid" --json status
+expect_rc 0 "a member after the flood"
+ok "two clients flooding unread requests closed; a scan started and ended meanwhile, root and members served"

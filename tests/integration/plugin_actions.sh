@@ -74,6 +74,16 @@ jq -e --arg id "$id" '[.scan.actions[] | select(.plugin == "quarantine") | .text
 sg_virsh snapshot-list $RUN --name | grep -qx "sentinel-scan-$id" || fail "no snapshot: $(sg_virsh snapshot-list $RUN)"
 ok "running guest: snapshot sentinel-scan-$id, then suspended"
 
+# Every reply is bounded: the daemon sends 1000 detections a page, and
+# sentinelctl fetches the pages after the first.
+[ "$(jq '.scan.detections | length' <<<"$OUT")" -eq "$(jq .scan.detection_count <<<"$OUT")" ] ||
+	fail "sentinelctl did not fetch every page: $(jq '.scan.detections | length' <<<"$OUT") of $(jq .scan.detection_count <<<"$OUT")"
+printf '{"cmd":"results","guest":"%s","id":1}\n' "$RUN" | "$RAWCLIENT" "$sock" 1 > "$WORK/page1.json" ||
+	fail "raw results request"
+[ "$(jq '"\(.scan.detections | length) \(.scan.detections_next | type)"' "$WORK/page1.json")" = '"1000 number"' ] ||
+	fail "first page: $(jq -c '{n: (.scan.detections | length), next: .scan.detections_next}' "$WORK/page1.json")"
+ok "$(jq .scan.detection_count <<<"$OUT") detections: 1000 in the daemon's first reply, all of them through sentinelctl"
+
 # The slow plugin dropped detections, never the end of the scan.
 [ "$(jq .scan.detection_count <<<"$OUT")" -gt 1100 ] || fail "fewer detections than the test needs: $OUT"
 for _ in $(seq 1 1200); do
