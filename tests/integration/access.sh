@@ -79,7 +79,7 @@ ok "max_clients: members past 3 refused, root served, members served again"
 # reply.  Every reply is bounded (a page), and a client whose unread
 # replies pass the limit is closed, said in the log; meanwhile a scan
 # starts and ends, and root and a third member are answered.
-yes '{"cmd":"config","id":7}' | head -n 20000 > "$WORK/flood.in"
+{ echo '{"hello":"sentinel","version":1}'; yes '{"cmd":"config","id":7}' | head -n 20000; } > "$WORK/flood.in"
 flooders=
 for _ in 1 2; do
 	setpriv --reuid=65534 --regid=65534 --groups="$gid" \

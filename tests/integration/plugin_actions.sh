@@ -78,8 +78,8 @@ ok "running guest: snapshot sentinel-scan-$id, then suspended"
 # sentinelctl fetches the pages after the first.
 [ "$(jq '.scan.detections | length' <<<"$OUT")" -eq "$(jq .scan.detection_count <<<"$OUT")" ] ||
 	fail "sentinelctl did not fetch every page: $(jq '.scan.detections | length' <<<"$OUT") of $(jq .scan.detection_count <<<"$OUT")"
-printf '{"cmd":"results","guest":"%s","id":1}\n' "$RUN" | "$RAWCLIENT" "$sock" 1 > "$WORK/page1.json" ||
-	fail "raw results request"
+printf '{"hello":"sentinel","version":1}\n{"cmd":"results","guest":"%s","id":1}\n' "$RUN" |
+	"$RAWCLIENT" "$sock" 2 | sed -n 2p > "$WORK/page1.json" || fail "raw results request"
 [ "$(jq '"\(.scan.detections | length) \(.scan.detections_next | type)"' "$WORK/page1.json")" = '"1000 number"' ] ||
 	fail "first page: $(jq -c '{n: (.scan.detections | length), next: .scan.detections_next}' "$WORK/page1.json")"
 ok "$(jq .scan.detection_count <<<"$OUT") detections: 1000 in the daemon's first reply, all of them through sentinelctl"
