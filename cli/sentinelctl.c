@@ -31,6 +31,7 @@ struct ctl {
 	int		 skipped;	/* results --skipped */
 	int		 all;
 	int		 follow;	/* scan --follow */
+	int		 full;		/* scan --full */
 	long long	 scan_id;	/* results --scan; 0: the last */
 	long long	 limit;		/* history --limit; 0: the default */
 	int		 raw_text;	/* config: the file's lines as they are */
@@ -63,11 +64,13 @@ static const struct ctl_command {
 } commands[] = {
 	{ "guests", 0, cmd_guests, "guests",
 	    "list the guests libvirt knows and their last scan" },
-	{ "scan", -2, cmd_scan, "scan NAME... [--wait | --follow] | --all",
+	{ "scan", -2, cmd_scan,
+	    "scan NAME... [--wait | --follow] [--full] | --all",
 	    "scan guests now, ahead of the schedule; --wait waits for the "
 	    "results (exit status: the worst), --follow also shows one "
-	    "scan's progress (Ctrl-C stops following, not the scan); --all "
-	    "queues every guest" },
+	    "scan's progress (Ctrl-C stops following, not the scan); --full "
+	    "reads a shut-off guest whose images are unchanged all the same; "
+	    "--all queues every guest" },
 	{ "cancel", 1, cmd_cancel, "cancel NAME",
 	    "stop a guest's running scan, or withdraw its request" },
 	{ "pause", -1, cmd_pause, "pause [NAME]",
@@ -688,8 +691,9 @@ scan_many(struct ctl *c, int argc, char **argv)
 	size_t k;
 
 	for (i = 0; i < argc; i++) {
-		req = json_pack("{s:s, s:s, s:b, s:i}", "cmd", "scan", "guest",
-		    argv[i], "wait", c->wait, "id", i + 1);
+		req = json_pack("{s:s, s:s, s:b, s:b, s:i}", "cmd", "scan",
+		    "guest", argv[i], "wait", c->wait, "full", c->full, "id",
+		    i + 1);
 		ctl_write(c, req);
 		json_decref(req);
 	}
@@ -743,9 +747,9 @@ cmd_scan(struct ctl *c, int argc, char **argv)
 	size_t i;
 
 	if (c->all) {
-		if (argc != 0 || c->wait || c->follow)
-			die("scan --all takes no guest name, --wait or "
-			    "--follow");
+		if (argc != 0 || c->wait || c->follow || c->full)
+			die("scan --all takes no guest name, --wait, --follow "
+			    "or --full");
 		r = ctl_request(c, json_pack("{s:s, s:b}", "cmd", "scan", "all",
 		    1));
 		if (c->json)
@@ -767,7 +771,8 @@ cmd_scan(struct ctl *c, int argc, char **argv)
 		return rc;
 	}
 	if (argc == 0)
-		die("usage: sentinelctl scan NAME... [--wait | --follow] | "
+		die("usage: sentinelctl scan NAME... [--wait | --follow] "
+		    "[--full] | "
 		    "--all");
 	if (argc > 1) {
 		if (c->follow)
@@ -779,8 +784,9 @@ cmd_scan(struct ctl *c, int argc, char **argv)
 		signal(SIGINT, stop_following);
 		c->wait = 1;
 	}
-	r = ctl_request(c, json_pack("{s:s, s:s, s:b, s:b}", "cmd", "scan",
-	    "guest", argv[0], "wait", c->wait, "follow", c->follow));
+	r = ctl_request(c, json_pack("{s:s, s:s, s:b, s:b, s:b}", "cmd",
+	    "scan", "guest", argv[0], "wait", c->wait, "follow", c->follow,
+	    "full", c->full));
 	signal(SIGINT, SIG_DFL);
 	if (c->follow && !c->json && isatty(STDOUT_FILENO))
 		printf("\r\033[K");
@@ -1137,6 +1143,7 @@ option(struct ctl *c, int ch)
 	case 's': c->socket = optarg; break;
 	case 'w': c->wait = 1; break;
 	case 'f': c->follow = 1; break;
+	case 'F': c->full = 1; break;
 	case 'a': c->all = 1; break;
 	case 'S': c->scan_id = positive(optarg, "--scan"); break;
 	case 'l': c->limit = positive(optarg, "--limit"); break;
@@ -1152,6 +1159,7 @@ main(int argc, char *argv[])
 		{ "socket",	required_argument,	NULL, 's' },
 		{ "wait",	no_argument,		NULL, 'w' },
 		{ "follow",	no_argument,		NULL, 'f' },
+		{ "full",	no_argument,		NULL, 'F' },
 		{ "all",	no_argument,		NULL, 'a' },
 		{ "skipped",	no_argument,		NULL, 'k' },
 		{ "scan",	required_argument,	NULL, 'S' },
@@ -1201,8 +1209,8 @@ main(int argc, char *argv[])
 		fprintf(stderr, "usage: sentinelctl %s\n", cmd->usage);
 		return EXIT_ERROR;
 	}
-	if ((c.wait || c.all || c.follow) && cmd->fn != cmd_scan)
-		die("--wait, --follow and --all go with scan only");
+	if ((c.wait || c.all || c.follow || c.full) && cmd->fn != cmd_scan)
+		die("--wait, --follow, --full and --all go with scan only");
 	if ((c.skipped || c.scan_id) && cmd->fn != cmd_results)
 		die("--skipped and --scan go with results only");
 	if (c.limit && cmd->fn != cmd_history)

@@ -92,6 +92,11 @@ const struct opt_entry config_options[] = {
 	    "memory the listing of one filesystem may take in the scan "
 	    "process (its paths, and about 120 bytes per name); a filesystem "
 	    "with more fails with that reason" },
+	{ "scan", "carry_unchanged", OPT_BOOL, 0, 1, "yes",
+	    OFF(carry_unchanged),
+	    "a shut-off guest none of whose image files changed since its last "
+	    "complete scan (same signatures and settings) is not read again: "
+	    "that scan's result is carried over" },
 	{ "scan", "strict", OPT_BOOL, 0, 1, "no",
 	    OFF(strict),
 	    "a scan without detections that left a file not scanned in full "

@@ -65,6 +65,7 @@ struct config {
 	long long	 verdict_cache;		/* entries; 0 means off */
 	int		 file_index;
 	int		 strict;
+	int		 carry_unchanged;
 	uint64_t	 max_listing_size;
 	uint64_t	 read_rate;		/* bytes/s; 0 means unlimited */
 	uint64_t	 pressure_read_rate;

@@ -55,6 +55,7 @@ struct pending {
 	long long	 id;
 	char		*guest;
 	int		 wait;
+	int		 full;		/* scan --full */
 	uv_timer_t	*follow;	/* progress events until the end */
 	char		 uuid[37];	/* of the scan followed */
 };
@@ -358,6 +359,10 @@ scan_ready(void *arg)
 		pending_free(p);
 		return;
 	}
+	/* Read in full even if its images are unchanged (a scan already
+	 * running goes on as it started). */
+	if (p->full)
+		j->full = 1;
 	if (!p->wait) {
 		sj = job_progress_json(j);
 		json_object_set_new(sj, "request",
@@ -443,6 +448,7 @@ cmd_scan(struct client *c, long long id, json_t *req)
 	json_t *wait = json_object_get(req, "wait");
 	json_t *all = json_object_get(req, "all");
 	json_t *follow = json_object_get(req, "follow");
+	json_t *full = json_object_get(req, "full");
 	struct pending *p;
 	const char *name;
 
@@ -474,12 +480,17 @@ cmd_scan(struct client *c, long long id, json_t *req)
 		reply_error(c, id, "\"follow\" must be true or false");
 		return;
 	}
+	if (full != NULL && !json_is_boolean(full)) {
+		reply_error(c, id, "\"full\" must be true or false");
+		return;
+	}
 	/* wait: 1 for the result, 2 with progress events before it. */
 	if ((p = pending_new(c, id, name, json_is_true(follow) ? 2 :
 	    json_is_true(wait))) == NULL) {
 		reply_error(c, id, "out of memory");
 		return;
 	}
+	p->full = json_is_true(full);
 	inventory_refresh(scan_ready, p);
 }
 

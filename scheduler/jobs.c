@@ -62,6 +62,9 @@ job_free(struct job *j)
 	disks_free(j->disks, j->ndisks);
 	view_free(&j->view);
 	free(j->disk_note);
+	free(j->settings);
+	free(j->prev_stamp);
+	free(j->disk_stamp);
 	free(j->backend);
 	free(j->backend_settings);
 	for (size_t i = 0; i < j->nexcludes; i++)
@@ -76,6 +79,31 @@ job_free(struct job *j)
 	free(j);
 }
 
+/*
+ * A shut-off guest's images are stamped before anything reads them; if the
+ * stamp is that of the guest's last complete scan, with the same
+ * signatures, and no --full was asked, that scan's result stands.
+ */
+static void
+carry_over(struct job *j)
+{
+	char why[512];
+
+	if (j->view.kind != VIEW_OFFLINE || j->settings == NULL)
+		return;
+	if ((j->disk_stamp = disk_stamp(j->disks, j->ndisks, j->settings, why,
+	    sizeof(why))) == NULL) {
+		log_debug("scan %s: no stamp of its images (%s): read in full",
+		    j->guest, why);
+		return;
+	}
+	if (j->full || j->prev_stamp == NULL ||
+	    strcmp(j->prev_sig, j->sig_version) != 0 ||
+	    strcmp(j->prev_stamp, j->disk_stamp) != 0)
+		return;
+	j->carried_from = j->prev_from > 0 ? j->prev_from : j->prev_id;
+}
+
 static void
 worker(void *arg)
 {
@@ -86,7 +114,11 @@ worker(void *arg)
 	 * would inherit a blocked mask.  libuv's handlers are installed
 	 * with SA_RESTART, so a signal landing here is harmless. */
 	view_begin(j);
-	if (atomic_load(&j->progress.cancel)) {
+	carry_over(j);
+	if (j->carried_from > 0) {
+		/* The images are as the last complete scan read them: its
+		 * result is carried over (finish), nothing is read. */
+	} else if (atomic_load(&j->progress.cancel)) {
 		/* Cancelled while the view was taken (a freeze waiting on
 		 * the guest's agent): nothing more starts. */
 		memset(&j->result, 0, sizeof(j->result));
@@ -204,6 +236,39 @@ jobs_unstored_json(const char *uuid, const char *name)
 	return NULL;
 }
 
+/* The result of the scan carried over, as this scan's: nothing read. */
+static void
+carried(struct job *j)
+{
+	struct scan_result *r = &j->result;
+	size_t len;
+	char *was;
+
+	/* Read from the last complete scan itself (a carried one holds its
+	 * own copy), whatever retention left of the scan it came from. */
+	scan_result_free(r);
+	if (store_scan_load(j->prev_id, r) == -1) {
+		memset(r, 0, sizeof(*r));
+		r->status = SCAN_FAILED;
+		snprintf(r->reason, sizeof(r->reason), "the result of scan "
+		    "%lld, which its unchanged images would carry over, cannot "
+		    "be read from the state database",
+		    (long long)j->prev_id);
+		j->carried_from = 0;
+		return;
+	}
+	/* Said once, of the scan the result first came from. */
+	if ((was = strstr(r->reason, "no image changed since scan ")) != NULL) {
+		*was = '\0';
+		if (was >= r->reason + 2 && strcmp(was - 2, "; ") == 0)
+			was[-2] = '\0';
+	}
+	len = strlen(r->reason);
+	snprintf(r->reason + len, sizeof(r->reason) - len, "%sno image "
+	    "changed since scan %lld: its result carried over, nothing read",
+	    len ? "; " : "", (long long)j->carried_from);
+}
+
 static void
 finish(struct job *j)
 {
@@ -215,6 +280,8 @@ finish(struct job *j)
 	char *path;
 	int kept, finished;
 
+	if (j->carried_from > 0)
+		carried(j);
 	/* A scan stopped by the daemon says why (the library only knows it
 	 * was cancelled). */
 	if (j->cancel_why[0] != '\0' && r->status == SCAN_INCOMPLETE &&
@@ -359,6 +426,36 @@ add_excludes(struct job *j, const char *list)
 	}
 }
 
+/* What shapes a scan's result beside the images and the signatures: a
+ * result is only carried over under the same. */
+static int
+scan_settings(struct job *j)
+{
+	char buf[512], *s;
+	size_t i, len;
+
+	snprintf(buf, sizeof(buf), "max_file_size=%llu max_listing_size=%llu "
+	    "max_scan_size=%llu max_files=%lld max_recursion=%lld "
+	    "max_file_scan_time=%llu strict=%d excludes=",
+	    (unsigned long long)sd.conf.max_file_size,
+	    (unsigned long long)sd.conf.max_listing_size,
+	    (unsigned long long)sd.conf.max_scan_size, sd.conf.max_files,
+	    sd.conf.max_recursion,
+	    (unsigned long long)sd.conf.max_file_scan_time, j->strict);
+	len = strlen(buf);
+	for (i = 0; i < j->nexcludes; i++)
+		len += strlen(j->excludes[i]) + 1;
+	if ((s = malloc(len + 1)) == NULL)
+		return -1;
+	strcpy(s, buf);
+	for (i = 0; i < j->nexcludes; i++) {
+		strcat(s, j->excludes[i]);
+		strcat(s, " ");
+	}
+	j->settings = s;
+	return 0;
+}
+
 static int
 start(struct job *j)
 {
@@ -403,6 +500,12 @@ start(struct job *j)
 	j->strict = sd.conf.strict;
 	j->opts.excludes = j->excludes;
 	j->opts.nexcludes = j->nexcludes;
+	if (sd.conf.carry_unchanged && scan_settings(j) == -1) {
+		j->result.status = SCAN_FAILED;
+		snprintf(j->result.reason, sizeof(j->result.reason),
+		    "out of memory");
+		return -1;
+	}
 	if (sd.scanner == NULL) {
 		j->result.status = SCAN_FAILED;
 		snprintf(j->result.reason, sizeof(j->result.reason),
@@ -422,6 +525,9 @@ start(struct job *j)
 	j->opts.cache = vcache_iface();
 	snprintf(j->sig_version, sizeof(j->sig_version), "%s",
 	    scanner_version(j->scanner));
+	if (store_last_complete(j->uuid, &j->prev_id, &j->prev_stamp,
+	    j->prev_sig, sizeof(j->prev_sig), &j->prev_from) == -1)
+		j->prev_id = 0;		/* then read in full */
 	/* Without an index (out of memory) every file is read: slower,
 	 * not wrong. */
 	if (sd.conf.file_index && (j->findex = findex_new(sd.conf.state_path,

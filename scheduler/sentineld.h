@@ -106,6 +106,18 @@ struct job {
 	size_t				 ndisks;
 	char				*disk_note;	/* disks left out */
 	int				 strict;	/* [scan] strict */
+	/* A shut-off guest whose images are as at its last complete scan
+	 * is not read again (diskstamp.c): that scan's result is carried
+	 * over.  Set at start, on the loop: */
+	int				 full;		/* scan --full */
+	char				*settings;	/* what shapes a result */
+	int64_t				 prev_id;	/* last complete scan */
+	int64_t				 prev_from;	/* its own source */
+	char				*prev_stamp;	/* its images, or NULL */
+	char				 prev_sig[48];
+	/* By the worker: */
+	char				*disk_stamp;	/* the images now, or NULL */
+	int64_t				 carried_from;	/* result carried over */
 	char				*backend;	/* copies: a reload */
 	char				*backend_settings; /* may free sd.conf's */
 	char				**excludes;	/* exclude_paths, split */
@@ -240,6 +252,10 @@ json_t		*job_progress_json(struct job *);
 json_t		*jobs_unstored_json(const char *, const char *);
 
 /* schedule.c */
+/* diskstamp.c */
+char		*disk_stamp(const struct scan_disk *, size_t, const char *,
+		    char *, size_t);
+
 void		 retention_init(void);
 void		 retention_close(void);
 
@@ -315,6 +331,9 @@ struct store_page {
 	int64_t		 detections_from, skipped_from;
 };
 json_t		*store_scan_by_id(int64_t, int, const struct store_page *);
+int		 store_last_complete(const char *, int64_t *, char **, char *,
+		    size_t, int64_t *);
+int		 store_scan_load(int64_t, struct scan_result *);
 #define HISTORY_PAGE	500	/* scans in one history reply */
 json_t		*store_history_json(const char *, const char *, int64_t,
 		    int64_t);

@@ -55,7 +55,9 @@ static const char schema[] =
     " view_at INTEGER,"
     " view_begin_ms INTEGER,"
     " view_end_ms INTEGER,"
-    " hidden INTEGER DEFAULT 0);"
+    " hidden INTEGER DEFAULT 0,"
+    " disk_stamp TEXT,"			/* a shut-off guest's images */
+    " carried_from INTEGER);"		/* result of that scan, unchanged */
     "CREATE INDEX IF NOT EXISTS scans_guest ON scans(guest_uuid, id);"
     "CREATE INDEX IF NOT EXISTS scans_name ON scans(guest_name, id);"
     "CREATE TABLE IF NOT EXISTS detections ("
@@ -135,6 +137,8 @@ migrate(char **msg)
 		"ALTER TABLE scans ADD COLUMN hidden INTEGER DEFAULT 0",
 		"ALTER TABLE detections ADD COLUMN hidden INTEGER DEFAULT 0",
 		"ALTER TABLE guests ADD COLUMN gone INTEGER",
+		"ALTER TABLE scans ADD COLUMN disk_stamp TEXT",
+		"ALTER TABLE scans ADD COLUMN carried_from INTEGER",
 	};
 	sqlite3_stmt *st;
 	int version = 0;
@@ -380,7 +384,8 @@ store_scan_finished(const struct job *j, int64_t ended)
 	    "skipped_filesystem = ?20, sig_version = ?21, os = ?22, "
 	    "view = ?23, view_consistency = ?24, view_note = ?25, "
 	    "view_at = ?26, view_begin_ms = ?27, view_end_ms = ?28, "
-	    "hidden = ?29 WHERE id = ?12")) == NULL)
+	    "hidden = ?29, disk_stamp = ?30, carried_from = ?31 "
+	    "WHERE id = ?12")) == NULL)
 		goto out;
 	sqlite3_bind_text(st, 1, scan_status_name(r->status), -1, SQLITE_STATIC);
 	if (r->reason[0])
@@ -405,6 +410,12 @@ store_scan_finished(const struct job *j, int64_t ended)
 	sqlite3_bind_int64(st, 20, (sqlite3_int64)r->skipped[SKIP_FILESYSTEM]);
 	sqlite3_bind_text(st, 21, j->sig_version, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 29, (sqlite3_int64)r->hidden);
+	/* Only a result that stands for the images may be carried over. */
+	if (j->disk_stamp != NULL &&
+	    (r->status == SCAN_CLEAN || r->status == SCAN_INFECTED))
+		sqlite3_bind_text(st, 30, j->disk_stamp, -1, SQLITE_STATIC);
+	if (j->carried_from > 0)
+		sqlite3_bind_int64(st, 31, j->carried_from);
 	if (r->os[0] != '\0')
 		sqlite3_bind_text(st, 22, r->os, -1, SQLITE_STATIC);
 	/* A scan that never ran took no view. */
@@ -684,7 +695,7 @@ set_next(json_t *o, const char *name, int64_t next)
 	"view_begin_ms, view_end_ms, skipped_too_large, skipped_limit, skipped_excluded, " \
 	"errors, skipped_encrypted, skipped_special, skipped_filesystem, " \
 	"(SELECT count(*) FROM detections WHERE scan_id = scans.id), " \
-	"coalesce(hidden, 0)"
+	"coalesce(hidden, 0), carried_from"
 #define SCAN_NPLAIN	26	/* columns before the skipped counts */
 
 static json_t *
@@ -725,6 +736,8 @@ row_json(sqlite3_stmt *st, int with_detections, const struct store_page *pg)
 	    col_json(st, SCAN_NPLAIN + SKIP_NREASONS));
 	json_object_set_new(o, "hidden",
 	    col_json(st, SCAN_NPLAIN + SKIP_NREASONS + 1));
+	json_object_set_new(o, "carried_from",
+	    col_json(st, SCAN_NPLAIN + SKIP_NREASONS + 2));
 	if (with_detections & STORE_DETECTIONS) {
 		json_object_set_new(o, "detections",
 		    detections_json(sqlite3_column_int64(st, 0),
@@ -946,4 +959,153 @@ store_verdicts_save(const char *version, const unsigned char *h, size_t n,
 	rc = 0;
 out:
 	return txn_end(rc);
+}
+
+/*
+ * The newest complete (clean or infected) scan of a guest: its id, the
+ * stamp of the images it read if it had one (else *stamp is NULL), its
+ * signature version, and the scan its result came from if carried.  0 if
+ * there is none, -1 on error.
+ */
+int
+store_last_complete(const char *uuid, int64_t *id, char **stamp,
+    char *version, size_t versionlen, int64_t *from)
+{
+	sqlite3_stmt *st;
+	int rc = 0;
+
+	*id = 0;
+	*stamp = NULL;
+	*from = 0;
+	version[0] = '\0';
+	if ((st = prepare("SELECT id, disk_stamp, sig_version, carried_from "
+	    "FROM scans WHERE guest_uuid = ?1 AND status IN ('clean', "
+	    "'infected') ORDER BY id DESC LIMIT 1")) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		if (sqlite3_column_type(st, 1) == SQLITE_TEXT &&
+		    (*stamp = strdup((const char *)sqlite3_column_text(st, 1)))
+		    == NULL)
+			rc = -1;
+		if (sqlite3_column_type(st, 2) == SQLITE_TEXT)
+			snprintf(version, versionlen, "%s",
+			    (const char *)sqlite3_column_text(st, 2));
+		*from = sqlite3_column_int64(st, 3);
+		rc = rc == -1 ? -1 : 1;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * Scan ID's result into R, as a scan that read nothing finds it again:
+ * status, reason, what it counted (its files as unchanged), OS,
+ * detections and the paths it did not scan.  -1 if it cannot be read.
+ */
+int
+store_scan_load(int64_t id, struct scan_result *r)
+{
+	struct scan_detection *d, **dt = &r->detections;
+	struct scan_skip *k, **kt = &r->skips;
+	sqlite3_stmt *st;
+	const void *p;
+	int i, rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if ((st = prepare("SELECT status, reason, files, unchanged, "
+	    "fs_scanned, fs_failed, os, coalesce(hidden, 0), "
+	    "skipped_too_large, skipped_limit, skipped_excluded, errors, "
+	    "skipped_encrypted, skipped_special, skipped_filesystem "
+	    "FROM scans WHERE id = ?1")) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return -1;
+	}
+	r->status = strcmp((const char *)sqlite3_column_text(st, 0),
+	    "infected") == 0 ? SCAN_INFECTED : SCAN_CLEAN;
+	if (sqlite3_column_type(st, 1) == SQLITE_TEXT)
+		snprintf(r->reason, sizeof(r->reason), "%s",
+		    (const char *)sqlite3_column_text(st, 1));
+	r->unchanged = (uint64_t)sqlite3_column_int64(st, 2) +
+	    (uint64_t)sqlite3_column_int64(st, 3);
+	r->fs_scanned = (unsigned int)sqlite3_column_int(st, 4);
+	r->fs_failed = (unsigned int)sqlite3_column_int(st, 5);
+	if (sqlite3_column_type(st, 6) == SQLITE_TEXT)
+		snprintf(r->os, sizeof(r->os), "%s",
+		    (const char *)sqlite3_column_text(st, 6));
+	r->hidden = (uint64_t)sqlite3_column_int64(st, 7);
+	/* In the order of enum skip_reason ("errors" is unreadable). */
+	for (i = 0; i < SKIP_NREASONS; i++)
+		r->skipped[i] = (uint64_t)sqlite3_column_int64(st, 8 + i);
+	sqlite3_finalize(st);
+
+	if ((st = prepare("SELECT fs, path, signature, size, guest_path, "
+	    "coalesce(engine, 'clamav'), coalesce(hidden, 0) FROM detections "
+	    "WHERE scan_id = ?1 ORDER BY id")) == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if ((d = calloc(1, sizeof(*d))) == NULL)
+			goto out;
+		*dt = d;
+		dt = &d->next;
+		d->pathlen = (size_t)sqlite3_column_bytes(st, 1);
+		p = sqlite3_column_blob(st, 1);
+		if ((d->fs = strdup((const char *)sqlite3_column_text(st, 0)))
+		    == NULL || (d->path = malloc(d->pathlen + 1)) == NULL ||
+		    (d->signature = strdup((const char *)
+		    sqlite3_column_text(st, 2))) == NULL)
+			goto out;
+		if (d->pathlen > 0)
+			memcpy(d->path, p, d->pathlen);
+		d->path[d->pathlen] = '\0';
+		d->size = (uint64_t)sqlite3_column_int64(st, 3);
+		d->guest_path = sqlite3_column_int(st, 4);
+		d->engine = strcmp((const char *)sqlite3_column_text(st, 5),
+		    "yara") == 0 ? "yara" : "clamav";
+		d->hidden = sqlite3_column_int(st, 6);
+		r->ndetections++;
+	}
+	sqlite3_finalize(st);
+
+	if ((st = prepare("SELECT reason, fs, path, guest_path, detail FROM "
+	    "skipped WHERE scan_id = ?1 ORDER BY rowid")) == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *why = (const char *)sqlite3_column_text(st, 0);
+
+		if ((k = calloc(1, sizeof(*k))) == NULL)
+			goto out;
+		*kt = k;
+		kt = &k->next;
+		for (i = 0; i < SKIP_NREASONS &&
+		    strcmp(skip_reason_name(i), why) != 0; i++)
+			;
+		k->reason = i < SKIP_NREASONS ? (enum skip_reason)i :
+		    SKIP_UNREADABLE;
+		r->nskips[k->reason]++;
+		k->pathlen = (size_t)sqlite3_column_bytes(st, 2);
+		p = sqlite3_column_blob(st, 2);
+		if ((k->fs = strdup((const char *)sqlite3_column_text(st, 1)))
+		    == NULL || (k->path = malloc(k->pathlen + 1)) == NULL ||
+		    (sqlite3_column_type(st, 4) == SQLITE_TEXT &&
+		    (k->detail = strdup((const char *)sqlite3_column_text(st,
+		    4))) == NULL))
+			goto out;
+		if (k->pathlen > 0)
+			memcpy(k->path, p, k->pathlen);
+		k->path[k->pathlen] = '\0';
+		k->guest_path = sqlite3_column_int(st, 3);
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	if (rc == -1)
+		scan_result_free(r);
+	return rc;
 }

@@ -69,6 +69,9 @@ per_storage_scans = 4
 ; This shared machine's own load must not hold the tests up.
 max_io_pressure = 100
 max_cpu_pressure = 100
+; The tests scan the same shut-off guests again and again to see scans
+; run; unchanged.sh turns this on.
+carry_unchanged = no
 [view]
 ; Each daemon its own: at start it ends the backup jobs whose sockets
 ; are in it.
