@@ -624,9 +624,12 @@ fetch_pages(struct ctl *c, const char *guest, json_t *s)
 {
 	json_t *req, *r, *page, *dn, *sn;
 
-	while (json_is_integer(json_object_get(s, "id")) &&
-	    (json_is_integer(dn = json_object_get(s, "detections_next")) |
-	    json_is_integer(sn = json_object_get(s, "skipped_next")))) {
+	for (;;) {
+		dn = json_object_get(s, "detections_next");
+		sn = json_object_get(s, "skipped_next");
+		if (!json_is_integer(json_object_get(s, "id")) ||
+		    (!json_is_integer(dn) && !json_is_integer(sn)))
+			break;
 		req = json_pack("{s:s, s:s, s:O, s:b, s:I, s:I}", "cmd",
 		    "results", "guest", guest, "scan",
 		    json_object_get(s, "id"), "skipped", json_is_integer(sn),

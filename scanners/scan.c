@@ -291,8 +291,12 @@ on_file(void *arg, const struct walk_entry *we)
 			return 0;
 	}
 	if (we->kind == WALK_TOO_LARGE) {	/* grew since it was listed */
-		add_skip(c, SKIP_TOO_LARGE, c->tree->fs, we->path, we->pathlen,
-		    "grew over max_file_size while the scan ran: not read");
+		if (e != NULL)
+			e->plan = PLAN_TOO_LARGE;	/* read_heads reads it */
+		else
+			add_skip(c, SKIP_TOO_LARGE, c->tree->fs, we->path,
+			    we->pathlen, "over max_file_size, and not listed: "
+			    "not read");
 		return 0;
 	}
 	c->res->files++;

@@ -173,8 +173,8 @@ static int
 prune_scans(struct prune *p, sqlite3 *db)
 {
 	static const char *children[] = {
-		"DELETE FROM detections WHERE scan_id IN "
-		    "(SELECT id FROM doomed)",
+		("DELETE FROM detections WHERE scan_id IN "
+		    "(SELECT id FROM doomed)"),
 		"DELETE FROM skipped WHERE scan_id IN (SELECT id FROM doomed)",
 		"DELETE FROM actions WHERE scan_id IN (SELECT id FROM doomed)",
 		"DELETE FROM scans WHERE id IN (SELECT id FROM doomed)",
