@@ -622,7 +622,8 @@ append_list(json_t *to, json_t *from, const char *key)
 static void
 fetch_pages(struct ctl *c, const char *guest, json_t *s)
 {
-	json_t *req, *r, *page, *dn, *sn;
+	json_t *req, *r, *page, *dn, *sn, *v;
+	json_int_t was_d, was_s;
 
 	for (;;) {
 		dn = json_object_get(s, "detections_next");
@@ -630,6 +631,8 @@ fetch_pages(struct ctl *c, const char *guest, json_t *s)
 		if (!json_is_integer(json_object_get(s, "id")) ||
 		    (!json_is_integer(dn) && !json_is_integer(sn)))
 			break;
+		was_d = json_is_integer(dn) ? json_integer_value(dn) : 0;
+		was_s = json_is_integer(sn) ? json_integer_value(sn) : 0;
 		req = json_pack("{s:s, s:s, s:O, s:b, s:I, s:I}", "cmd",
 		    "results", "guest", guest, "scan",
 		    json_object_get(s, "id"), "skipped", json_is_integer(sn),
@@ -641,11 +644,17 @@ fetch_pages(struct ctl *c, const char *guest, json_t *s)
 		page = json_object_get(r, "scan");
 		append_list(s, page, "detections");
 		append_list(s, page, "skipped_paths");
-		json_object_set(s, "detections_next",
-		    json_object_get(page, "detections_next"));
-		if (json_is_integer(sn))
-			json_object_set(s, "skipped_next",
-			    json_object_get(page, "skipped_next"));
+		/* A page that does not move on ends the fetching: never a
+		 * loop on a reply that repeats itself. */
+		v = json_object_get(page, "detections_next");
+		json_object_set_new(s, "detections_next", was_d > 0 &&
+		    json_is_integer(v) && json_integer_value(v) > was_d ?
+		    json_incref(v) : json_null());
+		v = json_object_get(page, "skipped_next");
+		if (sn != NULL)
+			json_object_set_new(s, "skipped_next", was_s > 0 &&
+			    json_is_integer(v) && json_integer_value(v) >
+			    was_s ? json_incref(v) : json_null());
 		json_decref(r);
 	}
 }
