@@ -52,7 +52,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text_ok(r.text, sizeof(r.text));
 	switch (r.type) {
 	case SR_DETECTION:
-		if (r.flag > 1 || r.engine >= SREC_NENGINES || r.name[0] == '\0')
+		if ((r.flag & ~(SREC_DET_GUEST_PATH | SREC_DET_HIDDEN)) != 0 ||
+		    r.engine >= SREC_NENGINES || r.name[0] == '\0')
 			abort();
 		break;
 	case SR_SKIP:
