@@ -359,9 +359,9 @@ scan_ready(void *arg)
 		pending_free(p);
 		return;
 	}
-	/* Read in full even if its images are unchanged (a scan already
-	 * running goes on as it started). */
-	if (p->full)
+	/* Read in full even if its images are unchanged; a scan already
+	 * running goes on as it started (its worker owns the job now). */
+	if (p->full && was != 2)
 		j->full = 1;
 	if (!p->wait) {
 		sj = job_progress_json(j);
