@@ -516,6 +516,32 @@ parser_walk(struct walk_ctx *c, int fd, const char *prefix, size_t pathlen,
 	return rc;
 }
 
+/*
+ * Parses stream S (parser_walk's arguments), ends it, and counts what it
+ * took: time, bytes read, one stream.  parser_walk's result; *src is
+ * gsrc_stream_finish's, with serr.
+ */
+static int
+walk_stream(struct walk_ctx *c, struct gsrc_stream *s, const char *prefix,
+    size_t pathlen, uint64_t head, uint64_t size, char *werr, size_t werrlen,
+    int *src, char *serr, size_t serrlen)
+{
+	uint64_t t0;
+	int wrc;
+
+	atomic_store(&c->pr->fs_bytes, 0);
+	t0 = mono_ms();
+	wrc = parser_walk(c, s->rfd, prefix, pathlen, head, size, werr,
+	    werrlen);
+	*src = gsrc_stream_finish(s, wrc == 0, serr, serrlen);
+	c->res->stream_ms += mono_ms() - t0;
+	c->res->bytes_read += atomic_load(&c->pr->fs_bytes);
+	atomic_store(&c->pr->bytes_read, c->res->bytes_read);
+	atomic_store(&c->pr->fs_bytes, 0);
+	c->res->streams++;
+	return wrc;
+}
+
 #define MAX_EXCLUDE_BYTES	(2 * 1024 * 1024)	/* of a 4 MB message */
 
 /* Streams directory DIR (less EXCLUDES) and scans what comes.  -1 with
@@ -526,21 +552,12 @@ stream_dir(struct walk_ctx *c, guestfs_h *g, const char *dir,
 {
 	struct gsrc_stream s;
 	char werr[256], serr[512];
-	uint64_t t0;
 	int wrc, src;
 
 	if (gsrc_stream_start(g, &s, dir, excludes, err, errlen) == -1)
 		return -1;
-	atomic_store(&c->pr->fs_bytes, 0);
-	t0 = mono_ms();
-	wrc = parser_walk(c, s.rfd, strcmp(dir, "/") == 0 ? "" : dir, 0, 0, 0,
-	    werr, sizeof(werr));
-	src = gsrc_stream_finish(&s, wrc == 0, serr, sizeof(serr));
-	c->res->stream_ms += mono_ms() - t0;
-	c->res->bytes_read += atomic_load(&c->pr->fs_bytes);
-	atomic_store(&c->pr->bytes_read, c->res->bytes_read);
-	atomic_store(&c->pr->fs_bytes, 0);
-	c->res->streams++;
+	wrc = walk_stream(c, &s, strcmp(dir, "/") == 0 ? "" : dir, 0, 0, 0,
+	    werr, sizeof(werr), &src, serr, sizeof(serr));
 	if (atomic_load(&c->pr->cancel))
 		return 0;
 	if (wrc == -1) {
@@ -650,7 +667,7 @@ read_head(struct walk_ctx *c, size_t i)
 {
 	const struct lentry *e = &c->l->e[i];
 	const char *path = listing_path(c->l, i);
-	uint64_t len = c->opts->max_file_size, t0;
+	uint64_t len = c->opts->max_file_size;
 	struct gsrc_stream s;
 	char werr[256], serr[512], detail[600];
 	int wrc, src;
@@ -668,16 +685,8 @@ read_head(struct walk_ctx *c, size_t i)
 		    detail);
 		return;
 	}
-	atomic_store(&c->pr->fs_bytes, 0);
-	t0 = mono_ms();
-	wrc = parser_walk(c, s.rfd, path, e->pathlen, len, e->size, werr,
-	    sizeof(werr));
-	src = gsrc_stream_finish(&s, wrc == 0, serr, sizeof(serr));
-	c->res->stream_ms += mono_ms() - t0;
-	c->res->bytes_read += atomic_load(&c->pr->fs_bytes);
-	atomic_store(&c->pr->bytes_read, c->res->bytes_read);
-	atomic_store(&c->pr->fs_bytes, 0);
-	c->res->streams++;
+	wrc = walk_stream(c, &s, path, e->pathlen, len, e->size, werr,
+	    sizeof(werr), &src, serr, sizeof(serr));
 	if (wrc == -1)
 		snprintf(detail, sizeof(detail), "over max_file_size; reading "
 		    "its first bytes: %s", werr);
