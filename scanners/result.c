@@ -18,6 +18,8 @@ scan_progress_init(struct scan_progress *pr)
 	atomic_init(&pr->bytes_read, 0);
 	atomic_init(&pr->fs_bytes, 0);
 	atomic_init(&pr->cancel, 0);
+	atomic_init(&pr->threads, 0);
+	atomic_init(&pr->spool_peak, 0);
 	pthread_mutex_init(&pr->mtx, NULL);
 }
 

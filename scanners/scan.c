@@ -22,6 +22,7 @@
 #include "listing.h"
 #include "log.h"
 #include "scan.h"
+#include "spool.h"
 #include "util.h"
 #include "walker.h"
 
@@ -44,10 +45,13 @@ struct tree {
 };
 
 /*
- * The thread that parses tar streams and runs the engines: every guest
- * byte that is parsed on the host is parsed here.  It is started before
- * the appliance and confined first (opts->confine_parser); the scan's
- * thread hands it one stream at a time and waits.
+ * The thread that parses tar streams, and the engine threads it starts
+ * once it is confined (they inherit its confinement): every guest byte
+ * that is parsed on the host is parsed there.  It is started before the
+ * appliance and confined first (opts->confine_parser); the scan's thread
+ * hands it one stream at a time and waits.  Each file it takes off a
+ * stream goes to the spool, where an engine thread takes it: reading and
+ * scanning overlap, and a scan scans on as many cores as it is granted.
  */
 enum parser_state { P_IDLE, P_WORK, P_DONE, P_QUIT };
 
@@ -73,6 +77,15 @@ struct parser {
 struct walk_ctx {
 	const struct scan_opts	*opts;
 	struct parser		*parser;
+	struct spool		*spool;		/* set by the parser thread */
+	/* The parser thread and the scan's thread (in turn) put files
+	 * and count; engine threads take the lock to touch res, the
+	 * detections and the skips.  Every detection and skip has the
+	 * sequence number it would have in a serial scan: 2k+1 for what
+	 * the engines found in the k-th file put, 2k for what was counted
+	 * while k files had been put.  The result is sorted by it. */
+	pthread_mutex_t		 rm;
+	uint64_t		 nput;
 	struct scan_progress	*pr;
 	struct scan_result	*res;
 	struct scan_detection	**tail;
@@ -122,14 +135,19 @@ hidden_under(const struct tree *t, const char *path, size_t len)
 /* Counts a file or filesystem not scanned, keeping its path while there
  * are fewer than SCAN_SKIP_PATHS for the reason. */
 static void
-add_skip(struct walk_ctx *c, enum skip_reason reason, const char *fs,
-    const char *path, size_t pathlen, const char *detail)
+add_skip_at(struct walk_ctx *c, uint64_t seq, enum skip_reason reason,
+    const char *fs, const char *path, size_t pathlen, const char *detail)
 {
 	struct scan_skip *k;
 
+	pthread_mutex_lock(&c->rm);
 	c->res->skipped[reason]++;
-	if (c->res->nskips[reason] >= SCAN_SKIP_PATHS)
+	if (c->res->nskips[reason] >= SCAN_SKIP_PATHS) {
+		pthread_mutex_unlock(&c->rm);
 		return;
+	}
+	c->res->nskips[reason]++;
+	pthread_mutex_unlock(&c->rm);
 	if ((k = calloc(1, sizeof(*k))) == NULL ||
 	    (k->fs = strdup(fs)) == NULL ||
 	    (k->path = shown_path(c->tree, path, pathlen, &k->pathlen)) ==
@@ -140,17 +158,30 @@ add_skip(struct walk_ctx *c, enum skip_reason reason, const char *fs,
 			free(k->path);
 			free(k);
 		}
+		pthread_mutex_lock(&c->rm);
+		c->res->nskips[reason]--;
+		pthread_mutex_unlock(&c->rm);
 		return;
 	}
 	k->reason = reason;
 	k->guest_path = c->tree != NULL && c->tree->guest_path;
+	k->seq = seq;
+	pthread_mutex_lock(&c->rm);
 	*c->skip_tail = k;
 	c->skip_tail = &k->next;
-	c->res->nskips[reason]++;
+	pthread_mutex_unlock(&c->rm);
+}
+
+/* A skip counted by the parser thread or the scan's thread. */
+static void
+add_skip(struct walk_ctx *c, enum skip_reason reason, const char *fs,
+    const char *path, size_t pathlen, const char *detail)
+{
+	add_skip_at(c, 2 * c->nput, reason, fs, path, pathlen, detail);
 }
 
 static void
-add_detection(struct walk_ctx *c, const struct walk_entry *we,
+add_detection(struct walk_ctx *c, const struct walk_entry *we, uint64_t seq,
     enum engine_kind kind, const char *virname)
 {
 	struct scan_detection *d;
@@ -165,7 +196,7 @@ add_detection(struct walk_ctx *c, const struct walk_entry *we,
 			free(d->path);
 			free(d);
 		}
-		add_skip(c, SKIP_UNREADABLE, c->tree->fs, we->path,
+		add_skip_at(c, seq, SKIP_UNREADABLE, c->tree->fs, we->path,
 		    we->pathlen, "out of memory recording a detection");
 		return;
 	}
@@ -173,19 +204,23 @@ add_detection(struct walk_ctx *c, const struct walk_entry *we,
 	d->size = we->size;
 	d->engine = engine_kind_name(kind);
 	d->guest_path = c->tree->guest_path;
+	d->seq = seq;
+	pthread_mutex_lock(&c->rm);
 	*c->tail = d;
 	c->tail = &d->next;
 	c->res->ndetections++;
+	pthread_mutex_unlock(&c->rm);
 }
 
 /*
- * Scans what came of one file (E its listing entry, or NULL).  What kept
- * it from being scanned in full is counted as a skip, or, with NOTE, only
- * said there (the caller counts the file).
+ * Scans what came of one file (E its listing entry, or NULL), the SEQ-th
+ * put, in an engine thread.  What kept it from being scanned in full is
+ * counted as a skip, or, with NOTE, only said there (the caller counts
+ * the file).
  */
 static void
 scan_data(struct walk_ctx *c, const struct walk_entry *we, struct lentry *e,
-    char *note, size_t notelen)
+    uint64_t seq, char *note, size_t notelen)
 {
 	const struct verdict_cache *cache = c->opts->cache;
 	unsigned char sha[VERDICT_HASH_LEN];
@@ -212,12 +247,16 @@ scan_data(struct walk_ctx *c, const struct walk_entry *we, struct lentry *e,
 	/* Content seen clean before, in this guest or another, with the same
 	 * signatures, is not scanned again. */
 	if (cache != NULL && cache->is_clean(cache->p, sha)) {
+		pthread_mutex_lock(&c->rm);
 		c->res->cache_hits++;
+		pthread_mutex_unlock(&c->rm);
 		if (e != NULL)
 			e->clean = 1;
 		return;
 	}
+	pthread_mutex_lock(&c->rm);
 	c->res->bytes_scanned += we->len;
+	pthread_mutex_unlock(&c->rm);
 	switch (engine_scan_mem(c->opts->engine, we->data, we->len, we->path,
 	    hits, err, sizeof(err))) {
 	case ENGINE_CLEAN:
@@ -230,8 +269,8 @@ scan_data(struct walk_ctx *c, const struct walk_entry *we, struct lentry *e,
 		/* A detection per engine that matched. */
 		for (k = 0; k < ENGINE_NKINDS; k++)
 			if (hits[k] != NULL)
-				add_detection(c, we, (enum engine_kind)k,
-				    hits[k]);
+				add_detection(c, we, seq,
+				    (enum engine_kind)k, hits[k]);
 		return;
 	case ENGINE_LIMIT:
 		why = SKIP_LIMIT;
@@ -250,7 +289,78 @@ skip:
 	if (note != NULL)
 		snprintf(note, notelen, "%s", err);
 	else
-		add_skip(c, why, c->tree->fs, we->path, we->pathlen, err);
+		add_skip_at(c, seq, why, c->tree->fs, we->path, we->pathlen,
+		    err);
+}
+
+/* A file read off the stream, waiting in the spool. */
+struct item {
+	struct spool_item	 si;
+	struct walk_entry	 we;		/* path and data are the item's */
+	struct lentry		*e;
+	uint64_t		 seq;
+};
+
+static void
+item_free(struct item *it)
+{
+	free((char *)it->we.path);
+	free((void *)it->we.data);
+	free(it);
+}
+
+/* In an engine thread. */
+static void
+run_item(void *arg, struct spool_item *si)
+{
+	struct walk_ctx *c = arg;
+	struct item *it = (struct item *)si;
+
+	if (!atomic_load(&c->pr->cancel)) {
+		if (it->we.kind == WALK_HEAD)
+			scan_data(c, &it->we, NULL, it->seq, c->head_note,
+			    sizeof(c->head_note));
+		else
+			scan_data(c, &it->we, it->e, it->seq, NULL, 0);
+	}
+	item_free(it);
+}
+
+/*
+ * Hands what the walker read to the engine threads: WALK_KEPT, the data
+ * is the item's.  Without memory for the item it is scanned here.  -1 if
+ * the scan was cancelled while the spool was full.
+ */
+static int
+put_file(struct walk_ctx *c, const struct walk_entry *we, struct lentry *e)
+{
+	uint64_t seq = 2 * c->nput + 1;
+	struct item *it;
+
+	if ((it = calloc(1, sizeof(*it))) == NULL ||
+	    (it->we.path = malloc(we->pathlen + 1)) == NULL) {
+		free(it);
+		scan_data(c, we, e, seq, we->kind == WALK_HEAD ? c->head_note :
+		    NULL, sizeof(c->head_note));
+		c->nput++;
+		return 0;
+	}
+	memcpy((char *)it->we.path, we->path, we->pathlen + 1);
+	it->we.kind = we->kind;
+	it->we.pathlen = we->pathlen;
+	it->we.size = we->size;
+	it->we.data = we->data;
+	it->we.len = we->len;
+	it->e = e;
+	it->seq = seq;
+	it->si.cost = we->len + we->pathlen + sizeof(*it);
+	c->nput++;
+	if (spool_put(c->spool, &it->si, &c->pr->cancel) == -1) {
+		it->we.data = NULL;	/* still the walker's */
+		item_free(it);
+		return -1;
+	}
+	return WALK_KEPT;
 }
 
 static int
@@ -263,11 +373,10 @@ on_file(void *arg, const struct walk_entry *we)
 
 	/* The first bytes of a file over max_file_size: read_heads counts
 	 * it, as not scanned in full. */
-	if (we->kind == WALK_HEAD) {
-		scan_data(c, we, NULL, c->head_note, sizeof(c->head_note));
-		return 0;
-	}
-	if ((i = listing_find(c->l, we->path, we->pathlen)) != -1) {
+	if (we->kind == WALK_HEAD)
+		return put_file(c, we, NULL);
+	if (c->l != NULL &&
+	    (i = listing_find(c->l, we->path, we->pathlen)) != -1) {
 		e = &c->l->e[i];
 		/* The data came under an excluded name tar could not leave
 		 * out (a newline), but the inode has a name that is read
@@ -301,8 +410,7 @@ on_file(void *arg, const struct walk_entry *we)
 	}
 	c->res->files++;
 	atomic_store(&c->pr->files, c->res->files);
-	scan_data(c, we, e, NULL, 0);
-	return 0;
+	return put_file(c, we, e);
 }
 
 /* Whether PATH of the tree (LEN bytes) matches an exclude pattern, as the
@@ -417,9 +525,16 @@ parser_main(void *arg)
 	int rc;
 
 	rc = 0;
-	if (p->c->opts->confine_parser != NULL)
-		rc = p->c->opts->confine_parser(p->confine_err,
+	c = p->c;
+	if (c->opts->confine_parser != NULL)
+		rc = c->opts->confine_parser(p->confine_err,
 		    sizeof(p->confine_err));
+	/* Started here, after the filter: the engine threads inherit it. */
+	if (rc == 0 && (c->spool = spool_new(c->opts->threads,
+	    c->opts->spool_size > 0 ? c->opts->spool_size :
+	    SCAN_SPOOL_DEFAULT, run_item, c, &c->pr->threads, p->confine_err,
+	    sizeof(p->confine_err))) == NULL)
+		rc = -2;
 	pthread_mutex_lock(&p->m);
 	p->confine_rc = rc;
 	p->ready = 1;
@@ -429,7 +544,6 @@ parser_main(void *arg)
 			pthread_cond_wait(&p->cv, &p->m);
 		if (p->state == P_QUIT)
 			break;
-		c = p->c;
 		pthread_mutex_unlock(&p->m);
 		if (p->head > 0)
 			rc = walk_head_fd(p->fd, p->prefix, p->pathlen,
@@ -447,6 +561,11 @@ parser_main(void *arg)
 		pthread_cond_broadcast(&p->cv);
 	}
 	pthread_mutex_unlock(&p->m);
+	if (c->spool != NULL) {
+		atomic_store(&c->pr->spool_peak, spool_peak(c->spool));
+		spool_free(c->spool);
+		c->spool = NULL;
+	}
 	return NULL;
 }
 
@@ -470,8 +589,9 @@ parser_start(struct parser *p, struct walk_ctx *c, char *err, size_t errlen)
 		pthread_cond_wait(&p->cv, &p->m);
 	pthread_mutex_unlock(&p->m);
 	c->parser = p;
-	if (p->confine_rc == -1) {
-		snprintf(err, errlen, "confining the parser thread: %s",
+	if (p->confine_rc != 0) {
+		snprintf(err, errlen, "%s: %s", p->confine_rc == -1 ?
+		    "confining the parser thread" : "the engine threads",
 		    p->confine_err);
 		return -1;
 	}
@@ -687,6 +807,7 @@ read_head(struct walk_ctx *c, size_t i)
 	}
 	wrc = walk_stream(c, &s, path, e->pathlen, len, e->size, werr,
 	    sizeof(werr), &src, serr, sizeof(serr));
+	spool_drain(c->spool);		/* the head's note */
 	if (wrc == -1)
 		snprintf(detail, sizeof(detail), "over max_file_size; reading "
 		    "its first bytes: %s", werr);
@@ -808,6 +929,8 @@ scan_tree(struct walk_ctx *c, const struct tree *t, char *err, size_t errlen)
 	if (fetch > 0 && stream_tree(c, g, err, errlen) == -1)
 		goto out;
 	read_heads(c);
+	/* Every verdict of the tree is in before its entries are read. */
+	spool_drain(c->spool);
 	if (atomic_load(&c->pr->cancel)) {
 		rc = 0;
 		goto out;
@@ -840,6 +963,7 @@ scan_tree(struct walk_ctx *c, const struct tree *t, char *err, size_t errlen)
 fail:
 	rc = -1;
 out:
+	spool_drain(c->spool);	/* no engine thread still at the listing */
 	c->l = NULL;
 	listing_free(&l);
 	return rc;
@@ -1050,11 +1174,72 @@ note_encrypted(struct walk_ctx *c, guestfs_h *g, char **fs)
 	return n;
 }
 
+/* Merges two lists sorted by seq, A's first on a tie. */
+#define MERGE_BY_SEQ(type, name)					\
+static type *								\
+name(type *a, type *b)							\
+{									\
+	type *head = NULL, **t = &head;					\
+									\
+	while (a != NULL && b != NULL) {				\
+		if (b->seq < a->seq) {					\
+			*t = b;						\
+			b = b->next;					\
+		} else {						\
+			*t = a;						\
+			a = a->next;					\
+		}							\
+		t = &(*t)->next;					\
+	}								\
+	*t = a != NULL ? a : b;						\
+	return head;							\
+}
+MERGE_BY_SEQ(struct scan_detection, merge_detections)
+MERGE_BY_SEQ(struct scan_skip, merge_skips)
+
+/* Stable merge sort of a list by seq: the order a serial scan gives. */
+#define SORT_BY_SEQ(type, name, merge)					\
+static type *								\
+name(type *l)								\
+{									\
+	type *a = l, *b, *slow = l, *fast;				\
+									\
+	if (l == NULL || l->next == NULL)				\
+		return l;						\
+	for (fast = l->next; fast != NULL && fast->next != NULL;	\
+	    fast = fast->next->next)					\
+		slow = slow->next;					\
+	b = slow->next;							\
+	slow->next = NULL;						\
+	return merge(name(a), name(b));					\
+}
+SORT_BY_SEQ(struct scan_detection, sort_detections, merge_detections)
+SORT_BY_SEQ(struct scan_skip, sort_skips, merge_skips)
+
+static void	scan_run_ctx(struct walk_ctx *, const struct scan_opts *,
+		    struct scan_progress *, struct scan_result *);
+
 void
 scan_run(const struct scan_opts *o, struct scan_progress *pr,
     struct scan_result *res)
 {
 	struct walk_ctx c;
+
+	memset(res, 0, sizeof(*res));
+	memset(&c, 0, sizeof(c));
+	pthread_mutex_init(&c.rm, NULL);
+	scan_run_ctx(&c, o, pr, res);
+	pthread_mutex_destroy(&c.rm);
+	/* Engine threads finish in any order; the result is in the order
+	 * of the guest's files, whatever the threads. */
+	res->detections = sort_detections(res->detections);
+	res->skips = sort_skips(res->skips);
+}
+
+static void
+scan_run_ctx(struct walk_ctx *c, const struct scan_opts *o,
+    struct scan_progress *pr, struct scan_result *res)
+{
 	struct parser parser;
 	struct tree t;
 	char err[512], what[700], **fs = NULL, **used = NULL, *type;
@@ -1064,13 +1249,11 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 	unsigned int candidates = 0, encrypted;
 	int avail;
 
-	memset(res, 0, sizeof(*res));
-	memset(&c, 0, sizeof(c));
-	c.opts = o;
-	c.pr = pr;
-	c.res = res;
-	c.tail = &res->detections;
-	c.skip_tail = &res->skips;
+	c->opts = o;
+	c->pr = pr;
+	c->res = res;
+	c->tail = &res->detections;
+	c->skip_tail = &res->skips;
 
 	if (o->ndisks == 0) {
 		res->status = SCAN_FAILED;
@@ -1078,8 +1261,8 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 		    "the guest has no disk that can be scanned");
 		return;
 	}
-	if (parser_start(&parser, &c, err, sizeof(err)) == -1) {
-		if (c.parser != NULL)
+	if (parser_start(&parser, c, err, sizeof(err)) == -1) {
+		if (c->parser != NULL)
 			parser_stop(&parser);
 		res->status = SCAN_FAILED;
 		snprintf(res->reason, sizeof(res->reason), "%s", err);
@@ -1098,7 +1281,7 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 		return;
 	}
 	res->launch_ms = mono_ms() - t0;
-	c.g = g;
+	c->g = g;
 	log_debug("scan %s: appliance up in %llu ms", o->guest,
 	    (unsigned long long)res->launch_ms);
 
@@ -1109,14 +1292,14 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 		goto out;
 	}
 	/* An installed OS first, mounted as the guest mounts it. */
-	res->fs_scanned += scan_os(&c, &used, &nused);
+	res->fs_scanned += scan_os(c, &used, &nused);
 	candidates += (unsigned int)nused;
-	/* A tree may have needed a new appliance: c.g from here on, NULL
+	/* A tree may have needed a new appliance: c->g from here on, NULL
 	 * if none could start. */
-	encrypted = c.g != NULL ? note_encrypted(&c, c.g, fs) : 0;
+	encrypted = c->g != NULL ? note_encrypted(c, c->g, fs) : 0;
 	/* Then every other filesystem on its own, as DEVICE:/path. */
 	for (i = 0; fs[i] != NULL && fs[i + 1] != NULL; i += 2) {
-		if (atomic_load(&pr->cancel) || (g = c.g) == NULL)
+		if (atomic_load(&pr->cancel) || (g = c->g) == NULL)
 			break;
 		if (in_list(used, fs[i]))
 			continue;
@@ -1130,13 +1313,13 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 		if ((avail = guestfs_filesystem_available(g, type)) == 0) {
 			snprintf(what, sizeof(what), "%s: %s filesystems are "
 			    "not supported by the appliance", fs[i], type);
-			fs_failed(&c, fs[i], what);
+			fs_failed(c, fs[i], what);
 			continue;
 		}
 		if (guestfs_mount_ro(g, fs[i], "/") == -1) {
 			snprintf(what, sizeof(what), "mount %s (%s): %s",
 			    fs[i], type, gsrc_error(g));
-			fs_failed(&c, fs[i], what);
+			fs_failed(c, fs[i], what);
 			continue;
 		}
 		t.key = fs[i];
@@ -1144,19 +1327,19 @@ scan_run(const struct scan_opts *o, struct scan_progress *pr,
 		t.guest_path = 0;
 		t.mp = NULL;
 		t.covered = NULL;
-		if (scan_tree(&c, &t, err, sizeof(err)) == -1) {
+		if (scan_tree(c, &t, err, sizeof(err)) == -1) {
 			snprintf(what, sizeof(what), "reading %s: %s", fs[i],
 			    err);
-			fs_failed(&c, fs[i], what);
+			fs_failed(c, fs[i], what);
 		} else if (!atomic_load(&pr->cancel))
 			res->fs_scanned++;
-		c.tree = NULL;
-		if ((g = c.g) != NULL && guestfs_umount_all(g) == -1 &&
+		c->tree = NULL;
+		if ((g = c->g) != NULL && guestfs_umount_all(g) == -1 &&
 		    !atomic_load(&pr->cancel))
 			log_warnx("scan %s: umount %s: %s", o->guest, fs[i],
 			    gsrc_error(g));
 	}
-	if (c.g == NULL) {
+	if (c->g == NULL) {
 		/* No appliance to go on with (the tree that lost it is
 		 * counted failed): what is left is not scanned. */
 		len = strlen(res->reason);
@@ -1189,11 +1372,61 @@ out:
 	pthread_mutex_lock(&pr->mtx);
 	pr->g = NULL;
 	pthread_mutex_unlock(&pr->mtx);
-	if ((g = c.g) != NULL) {
+	if ((g = c->g) != NULL) {
 		if (guestfs_shutdown(g) == -1)
 			log_debug("scan %s: appliance shutdown: %s", o->guest,
 			    gsrc_error(g));
 		guestfs_close(g);
 	}
 	parser_stop(&parser);
+}
+
+void
+scan_tar(const struct scan_opts *o, struct scan_progress *pr, int fd,
+    const char *name, struct scan_result *res)
+{
+	struct walk_ctx c;
+	struct parser parser;
+	struct tree t;
+	char err[256];
+	int wrc;
+
+	memset(res, 0, sizeof(*res));
+	memset(&c, 0, sizeof(c));
+	memset(&t, 0, sizeof(t));
+	pthread_mutex_init(&c.rm, NULL);
+	c.opts = o;
+	c.pr = pr;
+	c.res = res;
+	c.tail = &res->detections;
+	c.skip_tail = &res->skips;
+	t.key = t.fs = name;
+	if (parser_start(&parser, &c, err, sizeof(err)) == -1) {
+		if (c.parser != NULL)
+			parser_stop(&parser);
+		res->status = SCAN_FAILED;
+		snprintf(res->reason, sizeof(res->reason), "%s", err);
+		goto out;
+	}
+	c.tree = &t;
+	scan_progress_set_fs(pr, name);
+	wrc = parser_walk(&c, fd, "", 0, 0, 0, err, sizeof(err));
+	spool_drain(c.spool);
+	res->bytes_read = atomic_load(&pr->fs_bytes);
+	res->streams = 1;
+	parser_stop(&parser);
+	if (res->ndetections > 0)
+		res->status = SCAN_INFECTED;
+	else if (wrc == -1 || atomic_load(&pr->cancel)) {
+		res->status = wrc == -1 ? SCAN_FAILED : SCAN_INCOMPLETE;
+		snprintf(res->reason, sizeof(res->reason), "%s",
+		    wrc == -1 ? err : "cancelled");
+	} else
+		res->status = SCAN_CLEAN;
+	if (wrc == 0)
+		res->fs_scanned = 1;
+out:
+	pthread_mutex_destroy(&c.rm);
+	res->detections = sort_detections(res->detections);
+	res->skips = sort_skips(res->skips);
 }

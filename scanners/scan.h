@@ -41,7 +41,14 @@ struct scan_opts {
 	int			(*confine_parser)(char *, size_t);
 	const struct verdict_cache *cache;	/* clean verdicts, or NULL */
 	const struct file_index	*index;		/* last scans' files, or NULL */
+	/* Engine threads: files read off the stream wait in a spool of
+	 * spool_size bytes (0: SCAN_SPOOL_DEFAULT) for one of `threads`
+	 * threads (0: 1), of which progress->threads may scan at once. */
+	unsigned int		 threads;
+	size_t			 spool_size;
 };
+#define SCAN_SPOOL_DEFAULT	(64UL * 1024 * 1024)
+#define SCAN_MAX_THREADS	32	/* YARA's concurrent scans per rules */
 
 /* Shared between the scanning thread and whoever watches or cancels it. */
 struct scan_progress {
@@ -49,6 +56,9 @@ struct scan_progress {
 	_Atomic uint64_t	 bytes_read;	/* off the tar stream, done fs */
 	_Atomic uint64_t	 fs_bytes;	/* off the current fs stream */
 	atomic_int		 cancel;
+	atomic_uint		 threads;	/* engine threads granted now; 0:
+						 * all of opts->threads */
+	_Atomic uint64_t	 spool_peak;	/* bytes the spool held at most */
 	pthread_mutex_t		 mtx;		/* guards g and fs */
 	void			*g;		/* guestfs_h while open */
 	void			(*on_cancel)(void *);	/* called with g */
@@ -82,6 +92,7 @@ struct scan_skip {
 	size_t			 pathlen;
 	int			 guest_path;	/* path as the guest mounts it */
 	char			*detail;
+	uint64_t		 seq;		/* order of a serial scan */
 	struct scan_skip	*next;
 };
 
@@ -96,6 +107,7 @@ struct scan_detection {
 						 * guest: the running guest
 						 * does not see it */
 	uint64_t		 size;
+	uint64_t		 seq;		/* order of a serial scan */
 	struct scan_detection	*next;
 };
 
@@ -134,6 +146,11 @@ void		 scan_cancel(struct scan_progress *);
  * opts->confine_parser.  The result is always filled. */
 void		 scan_run(const struct scan_opts *, struct scan_progress *,
 		    struct scan_result *);
+/* Scans the tar stream on FD as one filesystem named NAME, through the
+ * same parser thread, spool and engine threads (opts->disks unused): for
+ * benchmarks and tests of the pipeline without an appliance. */
+void		 scan_tar(const struct scan_opts *, struct scan_progress *, int,
+		    const char *, struct scan_result *);
 void		 scan_result_free(struct scan_result *);
 const char	*scan_status_name(enum scan_status);
 const char	*skip_reason_name(enum skip_reason);

@@ -178,7 +178,10 @@ walk_tar_fd(int fd, const char *prefix, uint64_t max_size,
 		}
 		r = cb(arg, &we);
 		free((char *)we.path);
-		if (r == -1) {
+		if (r == WALK_KEPT) {
+			buf = NULL;	/* the next file gets its own */
+			bufcap = 0;
+		} else if (r == -1) {
 			rc = 1;
 			goto out;
 		}
@@ -244,6 +247,7 @@ walk_head_fd(int fd, const char *path, size_t pathlen, uint64_t size,
 	we.data = buf;
 	we.len = got;
 	r = cb(arg, &we);
-	free(buf);
+	if (r != WALK_KEPT)
+		free(buf);
 	return r == -1 ? 1 : 0;
 }

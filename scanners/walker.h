@@ -25,7 +25,9 @@ struct walk_entry {
 	size_t		 len;
 };
 
-/* Return 0 to go on, -1 to stop the walk. */
+/* Return 0 to go on, -1 to stop the walk, WALK_KEPT to go on having
+ * taken the entry's data: it is the callback's to free(3). */
+#define WALK_KEPT	1
 typedef int (*walk_cb)(void *, const struct walk_entry *);
 
 struct read_budget;
