@@ -136,6 +136,20 @@ const struct opt_entry config_options[] = {
 	{ "scan", "pressure_read_rate", OPT_SIZE, 1, 1LL << 40, "4M",
 	    OFF(pressure_read_rate),
 	    "bytes per second for all scans while the host is under pressure" },
+	{ "scan", "engine_threads", OPT_INT, 0, 32, "0",
+	    OFF(engine_threads),
+	    "threads one scan may scan files with, fed from its spool while "
+	    "the next files are read; 0: the host's CPUs (at most 32)" },
+	{ "scan", "cpu_threads", OPT_INT, 0, 4096, "0",
+	    OFF(cpu_threads),
+	    "engine threads of all running scans together: each running "
+	    "scan gets an even share (at least one), re-dealt as scans start "
+	    "and end, and one only while the host is under pressure; 0: the "
+	    "host's CPUs" },
+	{ "scan", "spool_size", OPT_SIZE, 1 << 20, 1LL << 34, "64M",
+	    OFF(spool_size),
+	    "memory of one scan process for files read and waiting for an "
+	    "engine thread (a larger file waits alone)" },
 	{ "scan", "max_io_pressure", OPT_DOUBLE, 0, 100, "40",
 	    OFF(max_io_pressure),
 	    "PSI io avg10 (%) above which no scan starts; 100: not checked" },

@@ -47,7 +47,7 @@ struct config {
 	char		*scanner_appliance;
 	char		*control_socket;
 	char		*control_group;		/* "" means root only */
-	int		 max_clients;		/* of the group, at once */
+	long long	 max_clients;		/* of the group, at once */
 	char		*state_path;
 	uint64_t	 keep_scans;		/* seconds; 0: forever */
 	long long	 keep_per_guest;
@@ -69,6 +69,9 @@ struct config {
 	uint64_t	 max_listing_size;
 	uint64_t	 read_rate;		/* bytes/s; 0 means unlimited */
 	uint64_t	 pressure_read_rate;
+	long long	 engine_threads;	/* 0: the host's CPUs */
+	long long	 cpu_threads;		/* 0: the host's CPUs */
+	uint64_t	 spool_size;
 	double		 max_io_pressure;
 	double		 max_cpu_pressure;
 	double		 max_load;		/* 0 means not checked */

@@ -101,6 +101,8 @@ srec_put_scan(struct srec_buf *b, const struct srec_scan *s)
 	srec_str(b, s->backend_settings);
 	srec_u64(b, s->max_file_size);
 	srec_u64(b, s->max_listing);
+	srec_u64(b, s->spool);
+	srec_u32(b, s->threads);
 	srec_u8(b, s->use_cache);
 	srec_u8(b, s->use_index);
 	srec_u8(b, s->verbose);
@@ -284,6 +286,13 @@ get_scan(struct cur *c, struct srec_scan *s)
 	    "backend settings");
 	s->max_file_size = get_u64(c, "max_file_size");
 	s->max_listing = get_u64(c, "max_listing");
+	s->spool = get_u64(c, "spool");
+	s->threads = get_u32(c, "threads");
+	if (c->bad == NULL && (s->threads == 0 ||
+	    s->threads > SREC_MAX_THREADS))
+		c->bad = "threads";
+	if (c->bad == NULL && s->spool < SREC_MIN_SPOOL)
+		c->bad = "spool";
 	s->use_cache = get_u8(c, "flags");
 	s->use_index = get_u8(c, "flags");
 	s->verbose = get_u8(c, "flags");
@@ -443,8 +452,14 @@ srec_decode(const void *buf, size_t len, struct srec *r, char *err,
 		get_scan(&c, scan);
 		break;
 	case SR_CACHE_A:
+		r->flag = get_u8(&c, "flag");
+		break;
 	case SR_READ_OK:
 		r->flag = get_u8(&c, "flag");
+		r->n[0] = get_u32(&c, "threads");
+		if (c.bad == NULL && (r->n[0] == 0 ||
+		    r->n[0] > SREC_MAX_THREADS))
+			c.bad = "threads";
 		break;
 	case SR_INDEX_A:
 		r->flag = get_u8(&c, "flag");

@@ -21,6 +21,8 @@
 #define SREC_FS_MAX	128		/* device or tree names */
 #define SREC_SHA_LEN	32
 #define SREC_MAX_DISKS	64
+#define SREC_MAX_THREADS	32	/* engine threads of a scan */
+#define SREC_MIN_SPOOL	(1024 * 1024)
 #define SREC_MAX_EXCLUDES 256
 #define SREC_NSKIP	7		/* enum skip_reason's count */
 #define SREC_NSTATUS	4		/* enum scan_status's count */
@@ -46,7 +48,8 @@ enum srec_type {
 	SR_SCAN,		/* the request, see struct srec_scan */
 	SR_CACHE_A,		/* flag */
 	SR_INDEX_A,		/* flag, rec */
-	SR_READ_OK,		/* flag: 0 means cancelled */
+	SR_READ_OK,		/* flag: 0 means cancelled; n[0]: engine
+				 * threads the scan may run now */
 	/* zygote <-> sentineld */
 	SR_READY,		/* the engine: see struct srec_ready */
 	SR_FAILED,		/* text: the zygote could not start */
@@ -72,6 +75,8 @@ struct srec_scan {
 	char		 backend_settings[SREC_TEXT_MAX];
 	uint64_t	 max_file_size;
 	uint64_t	 max_listing;
+	uint64_t	 spool;		/* bytes of the spool */
+	uint32_t	 threads;	/* engine threads, 1..SREC_MAX_THREADS */
 	uint8_t		 use_cache, use_index, verbose;
 	uint32_t	 ndisks;
 	struct srec_disk disks[SREC_MAX_DISKS];

@@ -30,7 +30,6 @@
 
 static int chan = -1;
 static pthread_mutex_t rpc_mtx = PTHREAD_MUTEX_INITIALIZER;
-static struct scan_progress pr;
 static int cancel_pipe[2] = { -1, -1 };
 static atomic_int finished;
 
@@ -175,6 +174,7 @@ index_done(void *p, const char *key)
 #define BUDGET_BATCH	(1024 * 1024)
 
 static size_t budget_owed;	/* read, not yet accounted: parser thread */
+static struct scan_progress pr;
 
 static int
 budget_flush(atomic_int *cancel)
@@ -191,6 +191,8 @@ budget_flush(atomic_int *cancel)
 	srec_start(&b, SR_READ);
 	srec_u64(&b, n);
 	rpc(&b, SR_READ_OK, &a);
+	/* With the bytes, sentineld deals the host's engine threads. */
+	atomic_store(&pr.threads, (unsigned int)a.n[0]);
 	return a.flag ? 0 : -1;
 }
 
@@ -377,8 +379,13 @@ child_main(int fd, struct engine *e, int verbose)
 	o.cache = s->use_cache ? &cache : NULL;
 	o.index = s->use_index ? &index : NULL;
 	o.confine_parser = sandbox_confine_parser;
+	o.threads = s->threads;
+	o.spool_size = (size_t)s->spool;
 
 	scan_progress_init(&pr);
+	/* One engine thread until sentineld deals more: with the answer to
+	 * the first megabyte read. */
+	atomic_store(&pr.threads, 1);
 	if (pipe(cancel_pipe) == -1)
 		lost(strerror(errno));
 	memset(&sa, 0, sizeof(sa));
@@ -395,8 +402,10 @@ child_main(int fd, struct engine *e, int verbose)
 	/* What the last batch read counts against the host's budget too. */
 	(void)budget_flush(NULL);
 	if (getrusage(RUSAGE_SELF, &ru) == 0)
-		log_info("scan %s: peak memory of the scan process %ld KiB",
-		    s->guest, ru.ru_maxrss);
+		log_info("scan %s: peak memory of the scan process %ld KiB "
+		    "(spool %llu KiB at most, %u engine threads)", s->guest,
+		    ru.ru_maxrss, (unsigned long long)
+		    (atomic_load(&pr.spool_peak) / 1024), s->threads);
 
 	atomic_store(&finished, 1);
 	pthread_join(progress, NULL);

@@ -131,8 +131,11 @@ worker(void *arg)
 		memset(&j->result, 0, sizeof(j->result));
 		j->result.status = SCAN_FAILED;
 		snprintf(j->result.reason, sizeof(j->result.reason), "%s", err);
-	} else
+	} else {
+		schedule_cpu_hold();
 		scanner_run(j->scanner, &j->opts, &j->progress, &j->result);
+		schedule_cpu_release();
+	}
 	exports_end(j);
 	view_end(j);
 	/* The file index is written here, off the loop: it may be large. */
@@ -497,6 +500,8 @@ start(struct job *j)
 	j->opts.backend_settings = j->backend_settings;
 	j->opts.max_file_size = sd.conf.max_file_size;
 	j->opts.max_listing = sd.conf.max_listing_size;
+	j->opts.threads = effective_engine_threads(&sd.conf);
+	j->opts.spool_size = (size_t)sd.conf.spool_size;
 	j->strict = sd.conf.strict;
 	j->opts.excludes = j->excludes;
 	j->opts.nexcludes = j->nexcludes;

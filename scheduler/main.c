@@ -375,6 +375,11 @@ main(int argc, char *argv[])
 		printf("\n# effective: max_concurrent_scans %u%s\n",
 		    sd.max_scans, sd.conf.max_concurrent_scans ? "" :
 		    " (derived from cores and available memory)");
+		printf("# effective: engine_threads %u%s, cpu_threads %u%s\n",
+		    effective_engine_threads(&sd.conf),
+		    sd.conf.engine_threads ? "" : " (the host's CPUs)",
+		    schedule_cpu_budget(), sd.conf.cpu_threads ? "" :
+		    " (the host's CPUs)");
 		config_free(&sd.conf);
 		return 0;
 	}

@@ -983,6 +983,7 @@ handle(struct run *x, int fd, const struct srec *r)
 		    (size_t)r->n[0], &x->pr->cancel) == 0;
 		srec_start(&b, SR_READ_OK);
 		srec_u8(&b, (uint8_t)found);
+		srec_u32(&b, schedule_cpu_grant(o->threads));
 		reply(x, fd, &b);
 		return 0;
 	case SR_EXITED:
@@ -1124,6 +1125,10 @@ scanner_run(struct scanner *sc, const struct scan_opts *o,
 	    o->backend_settings ? o->backend_settings : "");
 	s->max_file_size = o->max_file_size;
 	s->max_listing = o->max_listing;
+	s->threads = o->threads < 1 ? 1 : o->threads > SREC_MAX_THREADS ?
+	    SREC_MAX_THREADS : o->threads;
+	s->spool = o->spool_size < SREC_MIN_SPOOL ? SREC_MIN_SPOOL :
+	    o->spool_size;
 	s->use_cache = o->cache != NULL;
 	s->use_index = o->index != NULL;
 	s->verbose = (uint8_t)log_verbose_on();

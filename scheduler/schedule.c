@@ -4,9 +4,11 @@
  * timer that takes a decision whenever something may start.  Decisions
  * start jobs (jobs.c); finished jobs report back here.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "sentineld.h"
@@ -148,6 +150,74 @@ schedule_sync(void)
 	schedule_kick();
 }
 
+/*
+ * The engine threads: the budget and the pressure as the loop last saw
+ * them, and the scans sharing them, for the workers' threads to read.
+ */
+static atomic_uint cpu_budget = 1;
+static atomic_uint cpu_scans;
+static atomic_int cpu_pressed;
+
+void
+schedule_cpu_hold(void)
+{
+	atomic_fetch_add(&cpu_scans, 1);
+}
+
+void
+schedule_cpu_release(void)
+{
+	atomic_fetch_sub(&cpu_scans, 1);
+}
+
+/*
+ * An even share of the budget among the scans running now, at least one
+ * thread each (a scan always makes progress: max_concurrent_scans bounds
+ * how many there are), one only under pressure, never more than WANT.
+ * Scans ask again with every megabyte they read, so shares follow scans
+ * starting and ending.
+ */
+unsigned int
+schedule_cpu_grant(unsigned int want)
+{
+	unsigned int n = atomic_load(&cpu_scans), share;
+
+	if (want < 1)
+		want = 1;
+	if (atomic_load(&cpu_pressed))
+		return 1;
+	share = atomic_load(&cpu_budget) / (n > 0 ? n : 1);
+	if (share < 1)
+		share = 1;
+	return share < want ? share : want;
+}
+
+static unsigned int
+online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 4096 ? 4096 : (unsigned int)n;
+}
+
+unsigned int
+schedule_cpu_budget(void)
+{
+	return sd.conf.cpu_threads > 0 ? (unsigned int)sd.conf.cpu_threads :
+	    online_cpus();
+}
+
+/* [scan] engine_threads, or the host's CPUs: at most what the scan
+ * process takes. */
+unsigned int
+effective_engine_threads(const struct config *c)
+{
+	unsigned int n = c->engine_threads > 0 ?
+	    (unsigned int)c->engine_threads : online_cpus();
+
+	return n > SCAN_MAX_THREADS ? SCAN_MAX_THREADS : n;
+}
+
 /* The read budget: read_rate, cut to pressure_read_rate under pressure. */
 static void
 set_budget(void)
@@ -157,6 +227,8 @@ set_budget(void)
 	if (pressure_high && (rate == 0 || rate > sd.conf.pressure_read_rate))
 		rate = sd.conf.pressure_read_rate;
 	throttle_set_rate(bucket, rate);
+	atomic_store(&cpu_budget, schedule_cpu_budget());
+	atomic_store(&cpu_pressed, pressure_high);
 }
 
 static void

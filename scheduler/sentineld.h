@@ -272,6 +272,15 @@ void		 policy_undemand_guest(struct pol_guest *);
 struct throttle	*schedule_throttle(void);
 unsigned int	 schedule_waiting(void);
 int		 schedule_pressure(struct pressure *);
+/* The host's engine threads ([scan] cpu_threads), dealt among running
+ * scans: a scan holds a share from schedule_cpu_hold to
+ * schedule_cpu_release, and schedule_cpu_grant says how many of its WANT
+ * threads it may run now.  Thread-safe: scan workers ask. */
+void		 schedule_cpu_hold(void);
+void		 schedule_cpu_release(void);
+unsigned int	 schedule_cpu_grant(unsigned int);
+unsigned int	 schedule_cpu_budget(void);
+unsigned int	 effective_engine_threads(const struct config *);
 json_t		*schedule_json(void);
 int		 schedule_pause(const char *, const char *, int, char *,
 		    size_t);

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -112,6 +113,7 @@ test_ranges(void **state)
 	struct srec r;
 	char err[256];
 	struct srec_rec rec;
+	static struct srec_scan q;
 
 	(void)state;
 	memset(&result, 0, sizeof(result));
@@ -148,9 +150,46 @@ test_ranges(void **state)
 	assert_int_equal(decode(&b, &r, err), -1);
 	/* A scan request with no disk; a result where none is wanted. */
 	memset(&scan, 0, sizeof(scan));
+	scan.threads = 1;
+	scan.spool = SREC_MIN_SPOOL;
 	srec_start(&b, SR_SCAN);
 	srec_put_scan(&b, &scan);
 	assert_int_equal(decode(&b, &r, err), -1);
+	assert_non_null(strstr(err, "disk count"));
+	/* Engine threads out of bounds, a spool too small (encoded from
+	 * q: decoding fills scan). */
+	q = scan;
+	q.ndisks = 1;
+	snprintf(q.disks[0].path, sizeof(q.disks[0].path), "/run/x");
+	snprintf(q.disks[0].format, sizeof(q.disks[0].format), "raw");
+	snprintf(q.disks[0].target, sizeof(q.disks[0].target), "vda");
+	q.threads = SREC_MAX_THREADS + 1;
+	srec_start(&b, SR_SCAN);
+	srec_put_scan(&b, &q);
+	assert_int_equal(decode(&b, &r, err), -1);
+	assert_non_null(strstr(err, "threads"));
+	q.threads = SREC_MAX_THREADS;
+	srec_start(&b, SR_SCAN);
+	srec_put_scan(&b, &q);
+	if (decode(&b, &r, err) == -1)
+		fail_msg("%s", err);
+	assert_int_equal(scan.threads, SREC_MAX_THREADS);
+	assert_int_equal(scan.spool, SREC_MIN_SPOOL);
+	q.spool = SREC_MIN_SPOOL - 1;
+	srec_start(&b, SR_SCAN);
+	srec_put_scan(&b, &q);
+	assert_int_equal(decode(&b, &r, err), -1);
+	assert_non_null(strstr(err, "spool"));
+	/* A read grant of no engine thread. */
+	srec_start(&b, SR_READ_OK);
+	srec_u8(&b, 1);
+	srec_u32(&b, 0);
+	assert_int_equal(decode(&b, &r, err), -1);
+	srec_start(&b, SR_READ_OK);
+	srec_u8(&b, 1);
+	srec_u32(&b, 2);
+	assert_int_equal(decode(&b, &r, err), 0);
+	assert_int_equal(r.n[0], 2);
 	srec_start(&b, SR_RESULT);
 	srec_put_result(&b, &result);
 	r.scan = NULL;
