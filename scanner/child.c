@@ -175,6 +175,9 @@ index_done(void *p, const char *key)
 
 static size_t budget_owed;	/* read, not yet accounted: parser thread */
 static struct scan_progress pr;
+static const char *granted_guest = "";
+static unsigned int granted_max;
+static unsigned int granted_last;	/* 0: none yet */
 
 static int
 budget_flush(atomic_int *cancel)
@@ -193,6 +196,9 @@ budget_flush(atomic_int *cancel)
 	rpc(&b, SR_READ_OK, &a);
 	/* With the bytes, sentineld deals the host's engine threads. */
 	atomic_store(&pr.threads, (unsigned int)a.n[0]);
+	if (a.n[0] != granted_last && (granted_last = (unsigned int)a.n[0]))
+		log_info("scan %s: %u of %u engine threads granted",
+		    granted_guest, (unsigned int)a.n[0], granted_max);
 	return a.flag ? 0 : -1;
 }
 
@@ -381,6 +387,8 @@ child_main(int fd, struct engine *e, int verbose)
 	o.confine_parser = sandbox_confine_parser;
 	o.threads = s->threads;
 	o.spool_size = (size_t)s->spool;
+	granted_guest = s->guest;
+	granted_max = s->threads;
 
 	scan_progress_init(&pr);
 	/* One engine thread until sentineld deals more: with the answer to

@@ -325,6 +325,13 @@ engine_unref(struct engine *e)
 	free(e);
 }
 
+int
+engine_set_cache(struct engine *e, int on)
+{
+	return cl_engine_set_num(e->cl, CL_ENGINE_DISABLE_CACHE, !on) ==
+	    CL_SUCCESS ? 0 : -1;
+}
+
 unsigned int
 engine_signatures(const struct engine *e)
 {

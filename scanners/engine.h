@@ -55,6 +55,9 @@ void		 engine_dir_stamp(const char *, const char *, char *, size_t);
 const char	*engine_dir_stamp_of(const struct engine *);
 struct engine	*engine_ref(struct engine *);
 void		 engine_unref(struct engine *);
+/* libclamav's own cache of clean content (on by default: a file seen
+ * clean by this engine is hashed, not scanned, until the engine goes). */
+int		 engine_set_cache(struct engine *, int);
 unsigned int	 engine_signatures(const struct engine *);
 unsigned int	 engine_yara_rules(const struct engine *);	/* 0: none */
 const char	*engine_dbdir(const struct engine *);

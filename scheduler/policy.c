@@ -398,6 +398,22 @@ policy_at(const struct policy *p, size_t i)
 
 /* --- decisions -------------------------------------------------------- */
 
+unsigned int
+policy_cpu_share(unsigned int budget, unsigned int scans, unsigned int want,
+    int pressure)
+{
+	unsigned int share;
+
+	if (want < 1)
+		want = 1;
+	if (pressure)
+		return 1;
+	share = budget / (scans > 0 ? scans : 1);
+	if (share < 1)
+		share = 1;
+	return share < want ? share : want;
+}
+
 int
 policy_pressure_high(const struct policy *p, const struct pressure *pr)
 {

@@ -118,6 +118,10 @@ int		 policy_pressure_high(const struct policy *,
 		    const struct pressure *);
 /* Heap steps taken by decisions so far: their cost, for tests. */
 uint64_t	 policy_ops(const struct policy *);
+/* Engine threads for one of SCANS running scans out of BUDGET: an even
+ * share, at least one, at most WANT; one under PRESSURE. */
+unsigned int	 policy_cpu_share(unsigned int, unsigned int, unsigned int,
+		    int);
 /* Stable offset of a guest within the jitter, from its UUID. */
 int64_t		 policy_offset(const char *, int64_t);
 

@@ -180,16 +180,8 @@ schedule_cpu_release(void)
 unsigned int
 schedule_cpu_grant(unsigned int want)
 {
-	unsigned int n = atomic_load(&cpu_scans), share;
-
-	if (want < 1)
-		want = 1;
-	if (atomic_load(&cpu_pressed))
-		return 1;
-	share = atomic_load(&cpu_budget) / (n > 0 ? n : 1);
-	if (share < 1)
-		share = 1;
-	return share < want ? share : want;
+	return policy_cpu_share(atomic_load(&cpu_budget),
+	    atomic_load(&cpu_scans), want, atomic_load(&cpu_pressed));
 }
 
 static unsigned int

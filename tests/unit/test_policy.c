@@ -605,6 +605,25 @@ test_priority_and_remove(void **state)
 	policy_free(p);
 }
 
+/* The host's engine threads dealt among running scans. */
+static void
+test_cpu_share(void **state)
+{
+	(void)state;
+	/* One scan alone takes what it wants, up to the budget. */
+	assert_int_equal(policy_cpu_share(8, 1, 4, 0), 4);
+	assert_int_equal(policy_cpu_share(2, 1, 4, 0), 2);
+	/* An even share. */
+	assert_int_equal(policy_cpu_share(8, 2, 8, 0), 4);
+	assert_int_equal(policy_cpu_share(8, 3, 8, 0), 2);
+	/* More scans than threads: still one each, never none. */
+	assert_int_equal(policy_cpu_share(2, 4, 8, 0), 1);
+	assert_int_equal(policy_cpu_share(1, 0, 8, 0), 1);
+	assert_int_equal(policy_cpu_share(8, 1, 0, 0), 1);
+	/* Under pressure, one each whatever the budget. */
+	assert_int_equal(policy_cpu_share(64, 1, 32, 1), 1);
+}
+
 int
 main(void)
 {
@@ -622,6 +641,7 @@ main(void)
 		cmocka_unit_test(test_busy_and_exclude),
 		cmocka_unit_test(test_pause),
 		cmocka_unit_test(test_priority_and_remove),
+		cmocka_unit_test(test_cpu_share),
 	};
 
 	setenv("TZ", "UTC", 1);
