@@ -127,6 +127,11 @@ const struct opt_entry config_options[] = {
 	    OFF(file_index),
 	    "remember each guest's clean files (inode, size, times, hash) and "
 	    "do not read them again while unchanged" },
+	{ "scan", "index_max_age", OPT_DURATION, 0, 366 * 86400LL, "7d",
+	    OFF(index_max_age),
+	    "a file the index has trusted unchanged for this long (each "
+	    "file between 3/4 of it and all of it, so that re-reading "
+	    "spreads over scans) is read and scanned again; 0: no bound" },
 	{ "scan", "per_storage_scans", OPT_INT, 1, 64, "1",
 	    OFF(per_storage_scans),
 	    "scans at once reading from one storage device" },

@@ -64,6 +64,7 @@ struct config {
 	long long	 per_storage_scans;
 	long long	 verdict_cache;		/* entries; 0 means off */
 	int		 file_index;
+	uint64_t	 index_max_age;		/* seconds; 0: no bound */
 	int		 strict;
 	int		 carry_unchanged;
 	uint64_t	 max_listing_size;

@@ -46,6 +46,9 @@ struct lentry {
 	uint8_t		 seen;		/* its data came in the stream */
 	uint8_t		 has_sha;
 	uint8_t		 clean;		/* scanned (or a cache hit): clean */
+	int64_t		 verified_s;	/* sentineld's file index: when the
+					 * file was last read and found clean
+					 * (0: not known) */
 	unsigned char	 sha[VERDICT_HASH_LEN];
 };
 

@@ -5,6 +5,15 @@
  * the scan's clean files are collected and written when the scan ends, in
  * transactions of FINDEX_BATCH rows.  Only records made with the current
  * signatures are loaded: a new database version reads every file again.
+ *
+ * Every record says when its file was last read and found clean.  Past
+ * [scan] index_max_age the lookup says "not known" and the file is read
+ * again, however unchanged its metadata: the index trusts a guest's
+ * inode, size and times for a bounded time only (a guest's root can set
+ * the clock back before writing a file; a filesystem may let a user set
+ * every time).  Each path's bound lies between 3/4 of the setting and
+ * all of it, from a hash of the path, so that the files of a first scan
+ * are read again over several scans, not all in one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +36,8 @@ struct ftree {
 struct findex {
 	sqlite3			*db;
 	char			*path, *uuid, *version;
+	int64_t			 now;		/* the scan's start, seconds */
+	int64_t			 max_age;	/* seconds; 0: no bound */
 	struct ftree		*trees;
 	struct file_index	 iface;
 	int			 broken;	/* no database: no index */
@@ -77,7 +88,8 @@ tree_load(struct findex *x, struct ftree *t)
 
 	t->loaded = 1;
 	if (db_open(x) == -1 || sqlite3_prepare_v2(x->db, "SELECT path, ino, "
-	    "size, mtime_s, mtime_ns, ctime_s, ctime_ns, sha256 FROM findex "
+	    "size, mtime_s, mtime_ns, ctime_s, ctime_ns, sha256, verified "
+	    "FROM findex "
 	    "WHERE guest_uuid = ?1 AND tree = ?2 AND version = ?3", -1, &st,
 	    NULL) != SQLITE_OK) {
 		if (x->db != NULL)
@@ -98,12 +110,42 @@ tree_load(struct findex *x, struct ftree *t)
 		m.ctime_s = sqlite3_column_int64(st, 5);
 		m.ctime_ns = sqlite3_column_int64(st, 6);
 		memcpy(m.sha, sqlite3_column_blob(st, 7), VERDICT_HASH_LEN);
+		m.verified_s = sqlite3_column_int64(st, 8);
 		n = sqlite3_column_bytes(st, 0);
 		if (listing_add(&t->old, sqlite3_column_blob(st, 0), (size_t)n,
 		    &m) == -1)
 			break;
 	}
 	sqlite3_finalize(st);
+}
+
+/* Whether two records describe the same file with the same content. */
+static int
+same_file(const struct lentry *o, const struct lentry *e)
+{
+	return o->ino == e->ino && o->size == e->size &&
+	    o->mtime_s == e->mtime_s && o->mtime_ns == e->mtime_ns &&
+	    o->ctime_s == e->ctime_s && o->ctime_ns == e->ctime_ns &&
+	    memcmp(o->sha, e->sha, sizeof(o->sha)) == 0;
+}
+
+/* When a record last read at VERIFIED (0: before records said; taken as
+ * now) is too old for PATH: 3/4 of the bound, plus up to a quarter from
+ * the path's FNV-1a hash. */
+static int
+too_old(const struct findex *x, const char *path, size_t len,
+    int64_t verified)
+{
+	uint32_t h = 2166136261u;
+	int64_t bound;
+	size_t i;
+
+	if (x->max_age <= 0)
+		return 0;
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)path[i]) * 16777619u;
+	bound = x->max_age - x->max_age / 4 * (int64_t)(h % 1024) / 1023;
+	return x->now - (verified > 0 ? verified : x->now) >= bound;
 }
 
 static int
@@ -120,6 +162,11 @@ ix_lookup(void *p, const char *key, const char *path, size_t len,
 		tree_load(x, t);
 	if ((i = listing_find(&t->old, path, len)) == -1)
 		return 0;
+	if (too_old(x, path, len, t->old.e[i].verified_s)) {
+		/* Read again: its put is a new verification (ix_put). */
+		t->old.e[i].seen = 1;
+		return 0;
+	}
 	lentry_to_rec(&t->old.e[i], rec);
 	return 1;
 }
@@ -131,10 +178,18 @@ ix_put(void *p, const char *key, const char *path, size_t len,
 	struct findex *x = p;
 	struct ftree *t;
 	struct lentry m;
+	long k;
 
 	if ((t = tree_get(x, key)) == NULL)
 		return;
 	lentry_from_rec(&m, rec);
+	/* A file the scan did not read (unchanged, known from this index)
+	 * keeps the time it was last read; one it read is verified now. */
+	m.verified_s = x->now;
+	if ((k = listing_find(&t->old, path, len)) != -1 &&
+	    !t->old.e[k].seen && same_file(&t->old.e[k], &m) &&
+	    t->old.e[k].verified_s > 0)
+		m.verified_s = t->old.e[k].verified_s;
 	(void)listing_add(&t->now, path, len, &m);
 }
 
@@ -148,7 +203,8 @@ ix_done(void *p, const char *key)
 }
 
 struct findex *
-findex_new(const char *dbpath, const char *uuid, const char *version)
+findex_new(const char *dbpath, const char *uuid, const char *version,
+    uint64_t max_age, int64_t now)
 {
 	struct findex *x;
 
@@ -159,6 +215,8 @@ findex_new(const char *dbpath, const char *uuid, const char *version)
 		findex_free(x);
 		return NULL;
 	}
+	x->now = now;
+	x->max_age = (int64_t)max_age;
 	x->iface.p = x;
 	x->iface.lookup = ix_lookup;
 	x->iface.put = ix_put;
@@ -253,10 +311,7 @@ same_record(const struct ftree *t, size_t i)
 	    e->pathlen)) == -1)
 		return 0;
 	o = &t->old.e[k];
-	return o->ino == e->ino && o->size == e->size &&
-	    o->mtime_s == e->mtime_s && o->mtime_ns == e->mtime_ns &&
-	    o->ctime_s == e->ctime_s && o->ctime_ns == e->ctime_ns &&
-	    memcmp(o->sha, e->sha, sizeof(o->sha)) == 0;
+	return same_file(o, e) && o->verified_s == e->verified_s;
 }
 
 /*
@@ -280,8 +335,8 @@ tree_save(struct findex *x, struct ftree *t)
 	    "?1 AND tree = ?2 AND path = ?3", -1, &del, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(x->db, "INSERT OR REPLACE INTO findex "
 	    "(guest_uuid, tree, path, ino, size, mtime_s, mtime_ns, ctime_s, "
-	    "ctime_ns, sha256, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-	    "?8, ?9, ?10, ?11)", -1, &ins, NULL) != SQLITE_OK)
+	    "ctime_ns, sha256, version, verified) VALUES (?1, ?2, ?3, ?4, ?5, "
+	    "?6, ?7, ?8, ?9, ?10, ?11, ?12)", -1, &ins, NULL) != SQLITE_OK)
 		goto out;
 	for (i = 0; t->done && i < t->old.n; i++) {
 		const char *path = listing_path(&t->old, i);
@@ -325,6 +380,7 @@ tree_save(struct findex *x, struct ftree *t)
 		sqlite3_bind_blob(ins, 10, e->sha, VERDICT_HASH_LEN,
 		    SQLITE_STATIC);
 		sqlite3_bind_text(ins, 11, x->version, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(ins, 12, e->verified_s);
 		if (sqlite3_step(ins) != SQLITE_DONE)
 			goto fail;
 		sqlite3_reset(ins);

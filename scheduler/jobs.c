@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "throttle.h"
 #include "log.h"
@@ -536,7 +537,8 @@ start(struct job *j)
 	/* Without an index (out of memory) every file is read: slower,
 	 * not wrong. */
 	if (sd.conf.file_index && (j->findex = findex_new(sd.conf.state_path,
-	    j->uuid, j->sig_version)) == NULL)
+	    j->uuid, j->sig_version, sd.conf.index_max_age,
+	    (int64_t)time(NULL))) == NULL)
 		log_warnx("scan %s: no file index (out of memory)", j->guest);
 	j->opts.index = findex_iface(j->findex);
 	j->started_ms = now_ms();

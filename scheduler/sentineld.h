@@ -164,7 +164,11 @@ int		 plugins_conf_same(const struct plugin_conf *,
 
 /* findex.c */
 struct findex;
-struct findex	*findex_new(const char *, const char *, const char *);
+/* The file index of guest UUID in the state database at PATH, for a scan
+ * with signatures VERSION starting at NOW (seconds since the epoch),
+ * records trusted for at most MAX_AGE seconds (0: no bound). */
+struct findex	*findex_new(const char *, const char *, const char *,
+		    uint64_t, int64_t);
 const struct file_index *findex_iface(struct findex *);
 int		 findex_save(struct findex *);
 void		 findex_free(struct findex *);

@@ -87,6 +87,7 @@ static const char schema[] =
     " ctime_s INTEGER, ctime_ns INTEGER,"
     " sha256 BLOB NOT NULL,"
     " version TEXT NOT NULL,"
+    " verified INTEGER NOT NULL DEFAULT 0,"	/* last read: findex.c */
     " PRIMARY KEY (guest_uuid, tree, path)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS guests ("
     " uuid TEXT PRIMARY KEY,"
@@ -107,7 +108,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS paused ("
     " what TEXT PRIMARY KEY,"		/* "*" or a guest's UUID */
     " since INTEGER NOT NULL);"
-    "PRAGMA user_version = 8;";
+    "PRAGMA user_version = 9;";
 
 /* Older databases lack the columns added since; the tables come from the
  * schema itself (IF NOT EXISTS). */
@@ -139,6 +140,8 @@ migrate(char **msg)
 		"ALTER TABLE guests ADD COLUMN gone INTEGER",
 		"ALTER TABLE scans ADD COLUMN disk_stamp TEXT",
 		"ALTER TABLE scans ADD COLUMN carried_from INTEGER",
+		"ALTER TABLE findex ADD COLUMN verified INTEGER NOT NULL "
+		    "DEFAULT 0",
 	};
 	sqlite3_stmt *st;
 	int version = 0;
@@ -150,7 +153,7 @@ migrate(char **msg)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (version == 0 || version >= 8)
+	if (version == 0 || version >= 9)
 		return SQLITE_OK;
 	for (i = 0; i < sizeof(columns) / sizeof(columns[0]); i++)
 		if (sqlite3_exec(db, columns[i], NULL, NULL, msg) != SQLITE_OK) {

@@ -59,3 +59,15 @@ private_daemon_start
 scan "$G_CLONE" 0
 [ "$(field cache_hits)" -eq 0 ] || fail "stale verdicts used after a signature change: $scan"
 ok "new signatures: verdicts stale, files scanned again"
+
+# [scan] index_max_age bounds how long the index trusts a file unchanged
+# (the bounds themselves: test_findex).  The clone's records are from its
+# last scan, more than a second ago: with 1s every file is read again.
+sed -i 's/^\[scan\]$/[scan]\nindex_max_age = 1s/' "$conf"
+kill -HUP "$pid"
+wait_line 100 "$log" "reload: configuration .* read" || fail "no reload: $(cat "$log")"
+scan "$G_CLONE" 0
+nall=$(find "$WORK/content/clean" -type f | wc -l)
+[ "$(field files)" -eq "$nall" ] && [ "$(field unchanged)" -eq 0 ] ||
+	fail "index_max_age 1s: $(field files) read, $(field unchanged) unchanged: $scan"
+ok "index_max_age 1s: all $nall files read again, none trusted unchanged"

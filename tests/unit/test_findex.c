@@ -1,0 +1,167 @@
+/*
+ * The file index in a real state database (store_open's schema): a record
+ * is trusted for [scan] index_max_age at most, each path between 3/4 of
+ * it and all of it; a file read again because its record was too old is
+ * trusted anew; one the scan did not read keeps its time.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "findex.h"
+#include "sentineld.h"
+
+#define T0	1000000000	/* when the first scan read the files */
+#define AGE	400		/* index_max_age, seconds */
+#define NPATHS	200
+
+static char dir[64], db[128];
+
+/* store.c names a scan's view when it records a scan: no scan is
+ * recorded here (view.c would bring libvirt in). */
+const char *
+view_kind_name(enum view_kind k)
+{
+	(void)k;
+	return "none";
+}
+
+static int
+setup(void **state)
+{
+	char err[256];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/sentinel-findex.XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(db, sizeof(db), "%s/state.db", dir);
+	if (store_open(db, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	store_close();
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+rec_of(int i, struct findex_rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->ino = (uint64_t)i + 10;
+	r->size = (uint64_t)i * 100;
+	r->mtime_s = 1700000000 + i;
+	r->ctime_s = 1700000000 + i;
+	r->sha[0] = (unsigned char)i;
+}
+
+static void
+path_of(int i, char *p, size_t len)
+{
+	snprintf(p, len, "/usr/lib/file-%03d", i);
+}
+
+/*
+ * A scan at NOW over every path: what the index knows unchanged is not
+ * read (put as it was), the rest is "read" (put, a new verification).
+ * Returns how many the index knew.
+ */
+static int
+scan_at(int64_t now)
+{
+	const struct file_index *ix;
+	struct findex_rec r, got;
+	struct findex *x;
+	char p[64];
+	int i, known = 0;
+
+	assert_non_null(x = findex_new(db, "uuid-1", "sig-1", AGE, now));
+	ix = findex_iface(x);
+	for (i = 0; i < NPATHS; i++) {
+		path_of(i, p, sizeof(p));
+		rec_of(i, &r);
+		if (ix->lookup(ix->p, "/dev/sda1", p, strlen(p), &got)) {
+			assert_memory_equal(&got, &r, sizeof(r));
+			known++;
+		}
+		ix->put(ix->p, "/dev/sda1", p, strlen(p), &r);
+	}
+	ix->tree_done(ix->p, "/dev/sda1");
+	assert_int_equal(findex_save(x), 0);
+	findex_free(x);
+	return known;
+}
+
+static void
+test_bounded_age(void **state)
+{
+	int n;
+
+	(void)state;
+	/* The first scan reads everything. */
+	assert_int_equal(scan_at(T0), 0);
+	/* Before 3/4 of the bound every record holds, and a scan that
+	 * did not read them leaves their time as it was. */
+	assert_int_equal(scan_at(T0 + AGE / 2), NPATHS);
+	assert_int_equal(scan_at(T0 + AGE * 3 / 4 - 1), NPATHS);
+	/* Between 3/4 and all of it, some paths are due: spread, not all
+	 * at once. */
+	n = scan_at(T0 + AGE * 7 / 8);
+	assert_true(n > NPATHS / 8 && n < NPATHS * 7 / 8);
+	/* Those read then were verified anew and hold at T0 + AGE; the n
+	 * that held then, last read at T0, are due now. */
+	assert_int_equal(scan_at(T0 + AGE), NPATHS - n);
+	/* Every file has now been read since T0 + AGE * 7 / 8. */
+	assert_int_equal(scan_at(T0 + AGE + AGE / 2), NPATHS);
+}
+
+static void
+test_no_bound(void **state)
+{
+	struct findex *x;
+	struct findex_rec r, got;
+	const struct file_index *ix;
+
+	(void)state;
+	rec_of(1, &r);
+	assert_non_null(x = findex_new(db, "uuid-2", "sig-1", 0, T0));
+	ix = findex_iface(x);
+	ix->put(ix->p, "/dev/sda1", "/a", 2, &r);
+	ix->tree_done(ix->p, "/dev/sda1");
+	assert_int_equal(findex_save(x), 0);
+	findex_free(x);
+	/* index_max_age = 0: a record holds however old. */
+	assert_non_null(x = findex_new(db, "uuid-2", "sig-1", 0,
+	    T0 + 100L * 365 * 86400));
+	ix = findex_iface(x);
+	assert_true(ix->lookup(ix->p, "/dev/sda1", "/a", 2, &got));
+	findex_free(x);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bounded_age),
+		cmocka_unit_test(test_no_bound),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
