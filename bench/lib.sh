@@ -82,6 +82,50 @@ bench_guest() {
 	fi
 }
 
+# bench_clamd WORK [CLAMD.CONF LINES...]: clamd started on the benchmark
+# database with a socket in WORK, and waited for until it answers (its
+# load not counted by anyone); sets clamd_pid and clamd_conf.  The
+# expert's baseline: Debian packages clamd and clamdscan apart from
+# clamscan and starts no daemon here, this one is the benchmark's.  Its
+# alerts are sentinel's engine's (the same work per file).  Stop it with
+# bench_clamd_stop.
+bench_clamd() {
+	local work=$1 line
+	shift
+	if ! command -v clamdscan >/dev/null || [ ! -x /usr/sbin/clamd ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+			clamav-daemon clamdscan >/dev/null
+	fi
+	clamd_conf=$work/clamd.conf
+	{
+		echo "LocalSocket $work/clamd.sock"
+		echo "DatabaseDirectory $BENCH_DB"
+		echo "Foreground yes"
+		echo "User root"
+		echo "LogFile $work/clamd.log"
+		echo "LogFileMaxSize 0"
+		echo "TemporaryDirectory /tmp"
+		echo "AlertExceedsMax yes"
+		echo "AlertEncrypted yes"
+		for line in "$@"; do echo "$line"; done
+	} > "$clamd_conf"
+	rm -f "$work/clamd.sock"
+	/usr/sbin/clamd -c "$clamd_conf" >/dev/null 2>&1 &
+	clamd_pid=$!
+	for _ in $(seq 600); do
+		clamdscan --config-file="$clamd_conf" --ping 1 >/dev/null 2>&1 && return 0
+		kill -0 "$clamd_pid" 2>/dev/null || { echo "clamd failed: $(tail -3 "$work/clamd.log")" >&2; exit 1; }
+		sleep 1
+	done
+	echo "clamd did not answer in 600 s" >&2
+	exit 1
+}
+
+bench_clamd_stop() {
+	[ -z "${clamd_pid:-}" ] || { kill -TERM "$clamd_pid" 2>/dev/null; wait "$clamd_pid" 2>/dev/null || true; }
+	clamd_pid=
+}
+
 # cpu_busy: CPU seconds the whole host has spent busy since boot (user,
 # nice, system, irq, softirq), from /proc/stat.
 cpu_busy() {
