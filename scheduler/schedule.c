@@ -238,7 +238,8 @@ decide(void)
 	if (high != pressure_high)
 		log_info("pressure: io %.1f%%, cpu %.1f%%, load %.2f: %s",
 		    last_pressure.io, last_pressure.cpu, last_pressure.load,
-		    high ? "new scans wait, running scans read slower" :
+		    high ? "new scans wait, running scans read slower "
+		    "on one engine thread each" :
 		    "back under the limits");
 	pressure_high = high;
 	set_budget();
