@@ -3,7 +3,6 @@
  * that empty it.  One mutex guards it all; the threads sleep on one
  * condition, the putter and the drainer on another.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
