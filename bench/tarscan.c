@@ -106,7 +106,8 @@ floor_main(void *arg)
 		if (files[i].len == 0)
 			continue;
 		if (engine_scan_mem(eng, files[i].data, files[i].len,
-		    files[i].name, hits, err, sizeof(err)) == ENGINE_INFECTED)
+		    files[i].name, hits, NULL, err, sizeof(err)) ==
+		    ENGINE_INFECTED)
 			atomic_fetch_add(&floor_hits, 1);
 	}
 	return NULL;

@@ -90,6 +90,10 @@ srec_put_rec(struct srec_buf *b, const struct srec_rec *r)
 	srec_u64(b, (uint64_t)r->ctime_s);
 	srec_u64(b, (uint64_t)r->ctime_ns);
 	srec_raw(b, r->sha, SREC_SHA_LEN);
+	srec_raw(b, r->md5, sizeof(r->md5));
+	srec_raw(b, r->sha1, sizeof(r->sha1));
+	srec_u32(b, r->classes);
+	srec_u32(b, r->changed);
 }
 
 void
@@ -151,6 +155,8 @@ srec_put_ready(struct srec_buf *b, const struct srec_ready *r)
 	srec_u32(b, r->signatures);
 	srec_u32(b, r->yara_rules);
 	srec_u64(b, r->load_ms);
+	srec_u8(b, r->has_sigsum);
+	srec_raw(b, r->sigsum, SREC_SIGSUM_LEN);
 }
 
 /* The decoder's cursor.  The first failure sticks and says why. */
@@ -271,6 +277,10 @@ get_rec(struct cur *c, struct srec_rec *r)
 	r->ctime_s = (int64_t)get_u64(c, "index record");
 	r->ctime_ns = (int64_t)get_u64(c, "index record");
 	take(c, r->sha, SREC_SHA_LEN, "index record");
+	take(c, r->md5, sizeof(r->md5), "index record");
+	take(c, r->sha1, sizeof(r->sha1), "index record");
+	r->classes = get_u32(c, "index record");
+	r->changed = get_u32(c, "index record");
 	if (c->bad == NULL && (r->mtime_ns < 0 || r->mtime_ns > 999999999 ||
 	    r->ctime_ns < 0 || r->ctime_ns > 999999999))
 		c->bad = "index record nanoseconds";
@@ -353,6 +363,10 @@ get_ready(struct cur *c, struct srec_ready *r)
 	r->signatures = get_u32(c, "signatures");
 	r->yara_rules = get_u32(c, "yara rules");
 	r->load_ms = get_u64(c, "load time");
+	r->has_sigsum = get_u8(c, "sums");
+	take(c, r->sigsum, SREC_SIGSUM_LEN, "sums");
+	if (c->bad == NULL && r->has_sigsum > 1)
+		c->bad = "sums flag";
 }
 
 int

@@ -20,6 +20,7 @@
 #define SREC_NAME_MAX	256		/* signatures, guest names, formats */
 #define SREC_FS_MAX	128		/* device or tree names */
 #define SREC_SHA_LEN	32
+#define SREC_SIGSUM_LEN	120	/* SIGSUM_BYTES: the signatures' sums */
 #define SREC_MAX_DISKS	64
 #define SREC_MAX_THREADS	32	/* engine threads of a scan */
 #define SREC_MIN_SPOOL	(1024 * 1024)
@@ -62,6 +63,8 @@ struct srec_rec {		/* a file index record, as findex_rec */
 	uint64_t	 ino, size;
 	int64_t		 mtime_s, mtime_ns, ctime_s, ctime_ns;
 	unsigned char	 sha[SREC_SHA_LEN];
+	unsigned char	 md5[16], sha1[20];
+	uint32_t	 classes, changed;
 };
 
 struct srec_disk {
@@ -106,6 +109,8 @@ struct srec_ready {
 	char		 libversion[64];
 	uint32_t	 signatures, yara_rules;
 	uint64_t	 load_ms;
+	uint8_t		 has_sigsum;	/* 0: the sums could not be taken */
+	unsigned char	 sigsum[SREC_SIGSUM_LEN];
 };
 
 /* A decoded record.  Strings are NUL-terminated; text fields (fs, name,

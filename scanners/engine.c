@@ -27,7 +27,7 @@ struct engine {
 	unsigned int		 yr_rules;
 	unsigned int		 max_scan_time_s;
 	uint64_t		 load_ms;
-	char			*dbdir;
+	char			*dbdir, *yaradir;
 	char			 version[64];
 	char			 stamp[40];	/* the files' part of version */
 };
@@ -217,6 +217,18 @@ dir_has_databases(const char *dir)
 	return found;
 }
 
+/* Called by libclamav for every layer it scans, with its type. */
+static cl_error_t
+on_pre_scan(int fd, const char *type, void *ctx)
+{
+	struct engine_seen *seen = ctx;
+
+	(void)fd;
+	if (seen != NULL && seen->layers++ == 0)
+		seen->type = type;
+	return CL_CLEAN;
+}
+
 struct engine *
 engine_load(const char *dir, const char *tmpdir, const char *yaradir,
     const struct engine_limits *limits, char *err, size_t errlen)
@@ -240,7 +252,8 @@ engine_load(const char *dir, const char *tmpdir, const char *yaradir,
 		return NULL;
 	}
 	if ((e = calloc(1, sizeof(*e))) == NULL ||
-	    (e->dbdir = strdup(dir)) == NULL) {
+	    (e->dbdir = strdup(dir)) == NULL ||
+	    (e->yaradir = strdup(yaradir != NULL ? yaradir : "")) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -279,6 +292,7 @@ engine_load(const char *dir, const char *tmpdir, const char *yaradir,
 		    "(freshclam fills it; or set [clamav] database)", dir);
 		goto fail;
 	}
+	cl_engine_set_clcb_pre_scan(e->cl, on_pre_scan);
 	if ((rc = cl_engine_compile(e->cl)) != CL_SUCCESS) {
 		snprintf(err, errlen, "compiling signatures from %s: %s", dir,
 		    cl_strerror(rc));
@@ -301,6 +315,7 @@ fail:
 		if (e->yr != NULL)
 			yr_rules_destroy(e->yr);
 		free(e->dbdir);
+		free(e->yaradir);
 		free(e);
 	}
 	return NULL;
@@ -322,6 +337,7 @@ engine_unref(struct engine *e)
 	if (e->yr != NULL)
 		yr_rules_destroy(e->yr);
 	free(e->dbdir);
+	free(e->yaradir);
 	free(e);
 }
 
@@ -350,6 +366,21 @@ engine_dbdir(const struct engine *e)
 	return e->dbdir;
 }
 
+int
+engine_files_unchanged(const struct engine *e)
+{
+	char now[sizeof(e->stamp)];
+
+	engine_dir_stamp(e->dbdir, e->yaradir, now, sizeof(now));
+	return strcmp(now, e->stamp) == 0;
+}
+
+const char *
+engine_yaradir(const struct engine *e)
+{
+	return e->yaradir;
+}
+
 const char *
 engine_version(const struct engine *e)
 {
@@ -372,7 +403,7 @@ engine_load_ms(const struct engine *e)
 /* libclamav's verdict on buf; *virname on ENGINE_INFECTED. */
 static enum engine_verdict
 scan_clamav(struct engine *e, const void *buf, size_t len, const char *name,
-    const char **virname, char *err, size_t errlen)
+    const char **virname, struct engine_seen *seen, char *err, size_t errlen)
 {
 	struct cl_scan_options opts;
 	unsigned long scanned = 0;
@@ -394,7 +425,7 @@ scan_clamav(struct engine *e, const void *buf, size_t len, const char *name,
 		return ENGINE_ERROR;
 	}
 	rc = cl_scanmap_callback(map, name, virname, &scanned, e->cl, &opts,
-	    NULL);
+	    seen);
 	cl_fmap_close(map);
 	switch (rc) {
 	case CL_CLEAN:
@@ -445,15 +476,20 @@ on_yr_match(YR_SCAN_CONTEXT *ctx, int msg, void *data, void *arg)
  */
 enum engine_verdict
 engine_scan_mem(struct engine *e, const void *buf, size_t len,
-    const char *name, const char *hits[ENGINE_NKINDS], char *err,
-    size_t errlen)
+    const char *name, const char *hits[ENGINE_NKINDS],
+    struct engine_seen *seen, char *err, size_t errlen)
 {
 	enum engine_verdict v;
 	const char *rule = NULL;
 	int rc;
 
 	hits[ENGINE_CLAMAV] = hits[ENGINE_YARA] = NULL;
-	v = scan_clamav(e, buf, len, name, &hits[ENGINE_CLAMAV], err, errlen);
+	if (seen != NULL) {
+		seen->type = NULL;
+		seen->layers = 0;
+	}
+	v = scan_clamav(e, buf, len, name, &hits[ENGINE_CLAMAV], seen, err,
+	    errlen);
 	if (e->yr == NULL)
 		return v;
 	rc = yr_rules_scan_mem(e->yr, buf, len, SCAN_FLAGS_FAST_MODE,

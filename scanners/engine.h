@@ -61,16 +61,28 @@ int		 engine_set_cache(struct engine *, int);
 unsigned int	 engine_signatures(const struct engine *);
 unsigned int	 engine_yara_rules(const struct engine *);	/* 0: none */
 const char	*engine_dbdir(const struct engine *);
+const char	*engine_yaradir(const struct engine *);	/* "": none */
+/* Whether the files are still those the engine was loaded from (by
+ * their stamp): what reads them again (sigdb.h) reads what it loaded. */
+int		 engine_files_unchanged(const struct engine *);
 uint64_t	 engine_load_ms(const struct engine *);
 /* Changes whenever the signature files do: cached verdicts are for one. */
 const char	*engine_version(const struct engine *);
 const char	*engine_lib_version(void);
-/* Scans a buffer with every engine.  On ENGINE_INFECTED hits[kind] is
+/* What libclamav made of a file: the type it gave it ("CL_TYPE_ELF",
+ * static; NULL if it did not get that far) and how many layers it
+ * scanned (the file, and each member, embedded or unpacked file). */
+struct engine_seen {
+	const char	*type;
+	unsigned int	 layers;
+};
+
+/* Scans a buffer with every engine; SEEN, when not NULL, is filled.  On ENGINE_INFECTED hits[kind] is
  * the signature or rule of each engine that matched, else NULL (pointing
  * into the engine: valid while a reference is held); on ENGINE_LIMIT,
  * ENGINE_ENCRYPTED and ENGINE_ERROR err says why. */
 enum engine_verdict engine_scan_mem(struct engine *, const void *, size_t,
-		    const char *, const char *hits[ENGINE_NKINDS], char *,
-		    size_t);
+		    const char *, const char *hits[ENGINE_NKINDS],
+		    struct engine_seen *, char *, size_t);
 
 #endif

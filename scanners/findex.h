@@ -18,6 +18,12 @@ struct findex_rec {
 	uint64_t	 ino, size;
 	int64_t		 mtime_s, mtime_ns, ctime_s, ctime_ns;
 	unsigned char	 sha[VERDICT_HASH_LEN];
+	unsigned char	 md5[16], sha1[20];	/* for hash signatures */
+	uint32_t	 classes;	/* sigsum.h: what it is subject to;
+					 * 0: not known (every class) */
+	uint32_t	 changed;	/* from sentineld: the classes whose
+					 * signatures changed since it was
+					 * found clean (0: same signatures) */
 };
 
 /* The record as it crosses between a scanner and sentineld (srec.h). */
@@ -31,6 +37,10 @@ findex_rec_from_srec(struct findex_rec *to, const struct srec_rec *from)
 	to->ctime_s = from->ctime_s;
 	to->ctime_ns = from->ctime_ns;
 	memcpy(to->sha, from->sha, sizeof(to->sha));
+	memcpy(to->md5, from->md5, sizeof(to->md5));
+	memcpy(to->sha1, from->sha1, sizeof(to->sha1));
+	to->classes = from->classes;
+	to->changed = from->changed;
 }
 
 static inline void
@@ -43,6 +53,10 @@ findex_rec_to_srec(struct srec_rec *to, const struct findex_rec *from)
 	to->ctime_s = from->ctime_s;
 	to->ctime_ns = from->ctime_ns;
 	memcpy(to->sha, from->sha, sizeof(to->sha));
+	memcpy(to->md5, from->md5, sizeof(to->md5));
+	memcpy(to->sha1, from->sha1, sizeof(to->sha1));
+	to->classes = from->classes;
+	to->changed = from->changed;
 }
 
 struct file_index {

@@ -204,6 +204,10 @@ lentry_to_rec(const struct lentry *e, struct findex_rec *rec)
 	rec->ctime_s = e->ctime_s;
 	rec->ctime_ns = e->ctime_ns;
 	memcpy(rec->sha, e->sha, sizeof(rec->sha));
+	memcpy(rec->md5, e->md5, sizeof(rec->md5));
+	memcpy(rec->sha1, e->sha1, sizeof(rec->sha1));
+	rec->classes = e->classes;
+	rec->changed = e->changed;
 }
 
 void
@@ -217,6 +221,10 @@ lentry_from_rec(struct lentry *e, const struct findex_rec *rec)
 	e->ctime_s = rec->ctime_s;
 	e->ctime_ns = rec->ctime_ns;
 	memcpy(e->sha, rec->sha, sizeof(e->sha));
+	memcpy(e->md5, rec->md5, sizeof(e->md5));
+	memcpy(e->sha1, rec->sha1, sizeof(e->sha1));
+	e->classes = rec->classes;
+	e->changed = rec->changed;
 }
 
 int

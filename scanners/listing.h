@@ -18,6 +18,9 @@ enum plan {
 	PLAN_FETCH,		/* regular file to read and scan */
 	PLAN_LINK,		/* another name of a file listed earlier */
 	PLAN_UNCHANGED,		/* as in the index: known clean, not read */
+	PLAN_HASHES,		/* as in the index under other signatures:
+				 * its hashes to check, not read (the scan
+				 * makes it unchanged or to be read) */
 	PLAN_EXCLUDED,		/* matches an exclude pattern */
 	PLAN_TOO_LARGE,		/* over max_file_size */
 	PLAN_UNREADABLE,	/* lstat failed in the appliance */
@@ -50,6 +53,10 @@ struct lentry {
 					 * file was last read and found clean
 					 * (0: not known) */
 	unsigned char	 sha[VERDICT_HASH_LEN];
+	unsigned char	 md5[16], sha1[20];
+	uint32_t	 classes;	/* sigsum.h; 0: not known */
+	uint32_t	 changed;	/* sentineld's index: classes changed
+					 * since it was found clean */
 };
 
 struct listing {

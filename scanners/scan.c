@@ -22,6 +22,8 @@
 #include "listing.h"
 #include "log.h"
 #include "scan.h"
+#include "sigdb.h"
+#include "sigsum.h"
 #include "spool.h"
 #include "util.h"
 #include "walker.h"
@@ -94,6 +96,9 @@ struct walk_ctx {
 	struct listing		*l;
 	guestfs_h		*g;	/* a tree may need a new appliance */
 	char			 head_note[256];	/* read_head's scan */
+	/* The tree's files known clean under other signatures: to check
+	 * by their hashes, and read again for the update's types. */
+	size_t			 nhashes, nreread;
 };
 
 /* PATH (LEN bytes, of the tree's filesystem) as the result shows it:
@@ -225,6 +230,7 @@ scan_data(struct walk_ctx *c, const struct walk_entry *we, struct lentry *e,
 	const struct verdict_cache *cache = c->opts->cache;
 	unsigned char sha[VERDICT_HASH_LEN];
 	const char *hits[ENGINE_NKINDS];
+	struct engine_seen seen;
 	enum skip_reason why;
 	char err[256];
 	int k;
@@ -235,13 +241,26 @@ scan_data(struct walk_ctx *c, const struct walk_entry *we, struct lentry *e,
 		goto skip;
 	}
 	if (e != NULL) {
+		/* MD5 and SHA-1 for the index: what whole-file hash
+		 * signatures of a later version are checked against. */
 		memcpy(e->sha, sha, sizeof(sha));
+		e->classes = 0;
+		if (cl_hash_data("md5", we->data, we->len, e->md5, NULL) ==
+		    NULL || cl_hash_data("sha1", we->data, we->len, e->sha1,
+		    NULL) == NULL) {
+			snprintf(err, sizeof(err), "md5 or sha1 failed");
+			why = SKIP_UNREADABLE;
+			goto skip;
+		}
 		e->has_sha = 1;
 	}
-	/* As clamscan, an empty file is not scanned: it is clean. */
+	/* As clamscan, an empty file is not scanned: it is clean, under
+	 * any signatures. */
 	if (we->len == 0) {
-		if (e != NULL)
+		if (e != NULL) {
 			e->clean = 1;
+			e->classes = SC_ALWAYS;
+		}
 		return;
 	}
 	/* Content seen clean before, in this guest or another, with the same
@@ -258,12 +277,15 @@ scan_data(struct walk_ctx *c, const struct walk_entry *we, struct lentry *e,
 	c->res->bytes_scanned += we->len;
 	pthread_mutex_unlock(&c->rm);
 	switch (engine_scan_mem(c->opts->engine, we->data, we->len, we->path,
-	    hits, err, sizeof(err))) {
+	    hits, &seen, err, sizeof(err))) {
 	case ENGINE_CLEAN:
 		if (cache != NULL)
 			cache->add_clean(cache->p, sha);
-		if (e != NULL)
+		if (e != NULL) {
 			e->clean = 1;
+			e->classes = sigsum_file_classes(seen.type,
+			    seen.layers);
+		}
 		return;
 	case ENGINE_INFECTED:
 		/* A detection per engine that matched. */
@@ -446,10 +468,12 @@ plan_tree(struct walk_ctx *c)
 	size_t i, fetch = 0;
 	long p;
 
+	c->nhashes = c->nreread = 0;
 	for (i = 0; i < l->n; i++) {
 		struct lentry *e = &l->e[i];
 		const char *path = listing_path(l, i);
 
+		memset(&rec, 0, sizeof(rec));
 		p = listing_parent(l, i);
 		pe = p == -1 ? NULL : &l->e[p];
 		if (e->plan == PLAN_TOO_DEEP) {
@@ -486,17 +510,33 @@ plan_tree(struct walk_ctx *c)
 			 * then. */
 			e->plan = PLAN_TOO_LARGE;
 		} else if (idx != NULL && idx->lookup(idx->p, c->tree->key,
-		    path, e->pathlen, &rec) && lentry_unchanged(e, &rec)) {
+		    path, e->pathlen, &rec) && lentry_unchanged(e, &rec) &&
+		    !(rec.changed & (rec.classes ? rec.classes : SC_EVERY) &
+		    ~SC_BIT(SC_HASH))) {
 			/* The kernel sets ctime on every change: same inode,
 			 * size and times is taken as the same content (a
 			 * guest's root could fake it only by setting the
-			 * clock back: file_index = no). */
-			e->plan = PLAN_UNCHANGED;
+			 * clock back: file_index = no).  Found clean under
+			 * other signatures, whose changes touch no class of
+			 * file it is: only its hashes are checked against
+			 * the hash signatures (check_hashes). */
 			memcpy(e->sha, rec.sha, sizeof(rec.sha));
+			memcpy(e->md5, rec.md5, sizeof(rec.md5));
+			memcpy(e->sha1, rec.sha1, sizeof(rec.sha1));
+			e->classes = rec.classes;
 			e->has_sha = 1;
-			e->clean = 1;
-			c->res->unchanged++;
+			if (rec.changed == 0) {
+				e->plan = PLAN_UNCHANGED;
+				e->clean = 1;
+				c->res->unchanged++;
+			} else {
+				e->plan = PLAN_HASHES;
+				c->nhashes++;
+			}
 		} else {
+			if (idx != NULL && rec.changed != 0 &&
+			    lentry_unchanged(e, &rec))
+				c->nreread++;
 			e->plan = PLAN_FETCH;
 			fetch++;
 		}
@@ -514,6 +554,98 @@ plan_tree(struct walk_ctx *c)
 				    "/") != 0 ? c->tree->mp : "", under);
 		}
 	}
+	return fetch;
+}
+
+/*
+ * The files planned PLAN_HASHES, found clean under other signatures whose
+ * changes touch none of their classes: each is checked against the
+ * whole-file hash signatures of the files the engine was loaded from.
+ * One that a signature names is a detection without a byte of it read;
+ * the others are known clean.  When that cannot be done (the files
+ * changed since the engine was loaded, or could not be read), they are
+ * read.  Returns how many files are now to be read.
+ */
+static size_t
+check_hashes(struct walk_ctx *c)
+{
+	struct engine *eng = c->opts->engine;
+	struct listing *l = c->l;
+	struct sigdb_file *f;
+	struct walk_entry we;
+	size_t i, k, fetch = 0, found = 0;
+	char err[256] = "";
+	int ok = 0;
+
+	if (c->nreread > 0 || c->nhashes > 0)
+		log_info("scan %s: %s: %zu files known clean under other "
+		    "signatures: %zu read again (the update targets their "
+		    "types), %zu checked by their hashes only", c->opts->guest,
+		    c->tree->fs, c->nreread + c->nhashes, c->nreread,
+		    c->nhashes);
+	if (c->nhashes == 0)
+		return 0;
+	if ((f = calloc(c->nhashes, sizeof(*f))) == NULL) {
+		snprintf(err, sizeof(err), "out of memory");
+	} else {
+		for (i = 0, k = 0; i < l->n; i++) {
+			if (l->e[i].plan != PLAN_HASHES)
+				continue;
+			memcpy(f[k].md5, l->e[i].md5, sizeof(f[k].md5));
+			memcpy(f[k].sha1, l->e[i].sha1, sizeof(f[k].sha1));
+			memcpy(f[k].sha256, l->e[i].sha, sizeof(f[k].sha256));
+			f[k++].size = l->e[i].size;
+		}
+		if (!engine_files_unchanged(eng))
+			snprintf(err, sizeof(err), "the signature files "
+			    "changed since they were loaded");
+		else if (sigdb_match(engine_dbdir(eng), f, c->nhashes, err,
+		    sizeof(err)) == 0) {
+			ok = engine_files_unchanged(eng);
+			if (!ok) {
+				snprintf(err, sizeof(err), "the signature "
+				    "files changed while they were read");
+				for (k = 0; k < c->nhashes; k++)
+					free(f[k].name);
+			}
+		}
+	}
+	for (i = 0, k = 0; i < l->n; i++) {
+		struct lentry *e = &l->e[i];
+
+		if (e->plan != PLAN_HASHES)
+			continue;
+		if (!ok) {
+			e->plan = PLAN_FETCH;
+			e->has_sha = 0;
+			fetch++;
+			continue;
+		}
+		e->plan = PLAN_UNCHANGED;
+		if (f[k].name != NULL && e->size > 0) {
+			memset(&we, 0, sizeof(we));
+			we.kind = WALK_FILE;
+			we.path = listing_path(l, i);
+			we.pathlen = e->pathlen;
+			we.size = e->size;
+			add_detection(c, &we, 2 * c->nput, ENGINE_CLAMAV,
+			    f[k].name);
+			found++;
+		} else {
+			e->clean = 1;
+			c->res->unchanged++;
+		}
+		free(f[k].name);
+		k++;
+	}
+	if (!ok)
+		log_info("scan %s: %s: %zu files read again: %s",
+		    c->opts->guest, c->tree->fs, fetch, err);
+	else if (found > 0)
+		log_info("scan %s: %s: %zu files named by a new hash "
+		    "signature, found without reading them", c->opts->guest,
+		    c->tree->fs, found);
+	free(f);
 	return fetch;
 }
 
@@ -923,6 +1055,7 @@ scan_tree(struct walk_ctx *c, const struct tree *t, char *err, size_t errlen)
 		goto fail;
 	rc = -1;
 	fetch = plan_tree(c);
+	fetch += check_hashes(c);
 	log_debug("scan %s: %s: %zu names, %zu files to read, %llu unchanged",
 	    c->opts->guest, t->fs, l.n, fetch,
 	    (unsigned long long)c->res->unchanged);

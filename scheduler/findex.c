@@ -3,8 +3,14 @@
  * worker thread on a connection of its own (WAL lets it read while the
  * loop thread writes): a tree's records are loaded on its first lookup,
  * the scan's clean files are collected and written when the scan ends, in
- * transactions of FINDEX_BATCH rows.  Only records made with the current
- * signatures are loaded: a new database version reads every file again.
+ * transactions of FINDEX_BATCH rows.
+ *
+ * A record made under other signatures says which classes of file
+ * (sigsum.h) changed since: the scan reads such a file again only when
+ * one of the classes it is subject to did, and otherwise checks its
+ * hashes against the whole-file hash signatures.  Without the sums of
+ * either version (a scanner that could not take them, a version older
+ * than the sums kept), every class counts as changed.
  *
  * Every record says when its file was last read and found clean.  Past
  * [scan] index_max_age the lookup says "not known" and the file is read
@@ -25,6 +31,16 @@
 #include "listing.h"
 #include "log.h"
 #include "sentineld.h"
+#include "sigsum.h"
+#include "srec.h"
+
+/* The sums of a signature version, as far as the database has them. */
+struct fsum {
+	char		*version;
+	int		 known;
+	struct sigsum	 s;
+	struct fsum	*next;
+};
 
 struct ftree {
 	char		*key;
@@ -39,6 +55,7 @@ struct findex {
 	int64_t			 now;		/* the scan's start, seconds */
 	int64_t			 max_age;	/* seconds; 0: no bound */
 	struct ftree		*trees;
+	struct fsum		*sums;
 	struct file_index	 iface;
 	int			 broken;	/* no database: no index */
 };
@@ -79,6 +96,50 @@ db_open(struct findex *x)
 	return 0;
 }
 
+static struct fsum *
+sum_get(struct findex *x, const char *version)
+{
+	sqlite3_stmt *st;
+	struct fsum *f;
+
+	for (f = x->sums; f != NULL; f = f->next)
+		if (strcmp(f->version, version) == 0)
+			return f;
+	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	    (f->version = strdup(version)) == NULL) {
+		free(f);
+		return NULL;
+	}
+	f->next = x->sums;
+	x->sums = f;
+	if (sqlite3_prepare_v2(x->db, "SELECT sum FROM sigsum WHERE version "
+	    "= ?1", -1, &st, NULL) != SQLITE_OK)
+		return f;
+	sqlite3_bind_text(st, 1, version, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_bytes(st, 0) == SREC_SIGSUM_LEN) {
+		sigsum_unpack(&f->s, sqlite3_column_blob(st, 0));
+		f->known = 1;
+	}
+	sqlite3_finalize(st);
+	return f;
+}
+
+/* The classes changed between VERSION and the scan's signatures. */
+static uint32_t
+changed_since(struct findex *x, const char *version)
+{
+	struct fsum *a, *b;
+
+	if (strcmp(version, x->version) == 0)
+		return 0;
+	if ((a = sum_get(x, version)) == NULL || !a->known ||
+	    (b = sum_get(x, x->version)) == NULL || !b->known)
+		return SC_EVERY;
+	/* Hash signatures are not summed: any other version may add some. */
+	return sigsum_changed(&a->s, &b->s) | SC_BIT(SC_HASH);
+}
+
 static void
 tree_load(struct findex *x, struct ftree *t)
 {
@@ -88,9 +149,9 @@ tree_load(struct findex *x, struct ftree *t)
 
 	t->loaded = 1;
 	if (db_open(x) == -1 || sqlite3_prepare_v2(x->db, "SELECT path, ino, "
-	    "size, mtime_s, mtime_ns, ctime_s, ctime_ns, sha256, verified "
-	    "FROM findex "
-	    "WHERE guest_uuid = ?1 AND tree = ?2 AND version = ?3", -1, &st,
+	    "size, mtime_s, mtime_ns, ctime_s, ctime_ns, sha256, verified, "
+	    "md5, sha1, classes, version FROM findex "
+	    "WHERE guest_uuid = ?1 AND tree = ?2", -1, &st,
 	    NULL) != SQLITE_OK) {
 		if (x->db != NULL)
 			log_warnx("file index: %s", sqlite3_errmsg(x->db));
@@ -98,9 +159,9 @@ tree_load(struct findex *x, struct ftree *t)
 	}
 	sqlite3_bind_text(st, 1, x->uuid, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, t->key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, x->version, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (sqlite3_column_bytes(st, 7) != VERDICT_HASH_LEN)
+		if (sqlite3_column_bytes(st, 7) != VERDICT_HASH_LEN ||
+		    sqlite3_column_text(st, 12) == NULL)
 			continue;
 		memset(&m, 0, sizeof(m));
 		m.ino = (uint64_t)sqlite3_column_int64(st, 1);
@@ -111,6 +172,17 @@ tree_load(struct findex *x, struct ftree *t)
 		m.ctime_ns = sqlite3_column_int64(st, 6);
 		memcpy(m.sha, sqlite3_column_blob(st, 7), VERDICT_HASH_LEN);
 		m.verified_s = sqlite3_column_int64(st, 8);
+		/* Without its hashes, only the same signatures spare it. */
+		if (sqlite3_column_bytes(st, 9) == sizeof(m.md5) &&
+		    sqlite3_column_bytes(st, 10) == sizeof(m.sha1)) {
+			memcpy(m.md5, sqlite3_column_blob(st, 9),
+			    sizeof(m.md5));
+			memcpy(m.sha1, sqlite3_column_blob(st, 10),
+			    sizeof(m.sha1));
+			m.classes = (uint32_t)sqlite3_column_int64(st, 11);
+		}
+		m.changed = changed_since(x, (const char *)
+		    sqlite3_column_text(st, 12));
 		n = sqlite3_column_bytes(st, 0);
 		if (listing_add(&t->old, sqlite3_column_blob(st, 0), (size_t)n,
 		    &m) == -1)
@@ -311,7 +383,8 @@ same_record(const struct ftree *t, size_t i)
 	    e->pathlen)) == -1)
 		return 0;
 	o = &t->old.e[k];
-	return same_file(o, e) && o->verified_s == e->verified_s;
+	return same_file(o, e) && o->verified_s == e->verified_s &&
+	    o->changed == 0 && o->classes == e->classes;
 }
 
 /*
@@ -335,8 +408,9 @@ tree_save(struct findex *x, struct ftree *t)
 	    "?1 AND tree = ?2 AND path = ?3", -1, &del, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(x->db, "INSERT OR REPLACE INTO findex "
 	    "(guest_uuid, tree, path, ino, size, mtime_s, mtime_ns, ctime_s, "
-	    "ctime_ns, sha256, version, verified) VALUES (?1, ?2, ?3, ?4, ?5, "
-	    "?6, ?7, ?8, ?9, ?10, ?11, ?12)", -1, &ins, NULL) != SQLITE_OK)
+	    "ctime_ns, sha256, version, verified, md5, sha1, classes) VALUES "
+	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+	    "?15)", -1, &ins, NULL) != SQLITE_OK)
 		goto out;
 	for (i = 0; t->done && i < t->old.n; i++) {
 		const char *path = listing_path(&t->old, i);
@@ -381,6 +455,11 @@ tree_save(struct findex *x, struct ftree *t)
 		    SQLITE_STATIC);
 		sqlite3_bind_text(ins, 11, x->version, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(ins, 12, e->verified_s);
+		sqlite3_bind_blob(ins, 13, e->md5, sizeof(e->md5),
+		    SQLITE_STATIC);
+		sqlite3_bind_blob(ins, 14, e->sha1, sizeof(e->sha1),
+		    SQLITE_STATIC);
+		sqlite3_bind_int64(ins, 15, e->classes);
 		if (sqlite3_step(ins) != SQLITE_DONE)
 			goto fail;
 		sqlite3_reset(ins);
@@ -429,6 +508,13 @@ findex_free(struct findex *x)
 
 	if (x == NULL)
 		return;
+	while (x->sums != NULL) {
+		struct fsum *f = x->sums;
+
+		x->sums = f->next;
+		free(f->version);
+		free(f);
+	}
 	while ((t = x->trees) != NULL) {
 		x->trees = t->next;
 		listing_free(&t->old);

@@ -424,6 +424,7 @@ main(int argc, char *argv[])
 	    scanner_dbdir(sd.scanner), scanner_yara_rules(sd.scanner),
 	    (unsigned long long)scanner_load_ms(sd.scanner),
 	    (int)scanner_pid(sd.scanner));
+	scanner_keep_sigsum(sd.scanner);
 	if (vcache_init((size_t)sd.conf.verdict_cache,
 	    scanner_version(sd.scanner)) == -1)
 		fatalx("verdict cache: out of memory for %lld entries",

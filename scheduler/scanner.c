@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache.h"
@@ -561,6 +562,23 @@ scanner_yara_rules(const struct scanner *sc)
 	return sc->ready.yara_rules;
 }
 
+const unsigned char *
+scanner_sigsum(const struct scanner *sc)
+{
+	return sc->ready.has_sigsum ? sc->ready.sigsum : NULL;
+}
+
+void
+scanner_keep_sigsum(const struct scanner *sc)
+{
+	if (sc->ready.has_sigsum &&
+	    store_sigsum_put(sc->ready.version, sc->ready.sigsum,
+	    (int64_t)time(NULL)) == -1)
+		log_warnx("signature sums: not stored; files found clean "
+		    "under version %s will be read again after an update",
+		    sc->ready.version);
+}
+
 uint64_t
 scanner_load_ms(const struct scanner *sc)
 {
@@ -646,6 +664,7 @@ reload_done(uv_work_t *req, int status)
 		    (unsigned long long)scanner_load_ms(sd.scanner),
 		    scanner_version(sd.scanner), (int)sd.scanner->pid);
 		scanner_unref(old);
+		scanner_keep_sigsum(sd.scanner);
 		if (vcache_init((size_t)sd.conf.verdict_cache,
 		    scanner_version(sd.scanner)) == -1)
 			log_warnx("verdict cache: out of memory; scans go on "

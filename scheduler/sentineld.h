@@ -200,6 +200,11 @@ const char	*scanner_libversion(const struct scanner *);
 unsigned int	 scanner_signatures(const struct scanner *);
 unsigned int	 scanner_yara_rules(const struct scanner *);
 uint64_t	 scanner_load_ms(const struct scanner *);
+/* The sums of its signatures by class of file (sigsum.h), or NULL when
+ * the scanner could not take them. */
+const unsigned char *scanner_sigsum(const struct scanner *);
+/* Keeps them in the state database for the file index of later scans. */
+void		 scanner_keep_sigsum(const struct scanner *);
 pid_t		 scanner_pid(const struct scanner *);
 
 /* export.c */
@@ -336,6 +341,7 @@ int		 store_pause(const char *, int64_t);
 int		 store_scan_action(int64_t, const char *, int64_t,
 		    const char *);
 int64_t		 store_paused(const char *);
+int		 store_sigsum_put(const char *, const unsigned char *, int64_t);
 json_t		*store_scan_json_unstored(const struct job *);
 json_t		*store_scan_json(int64_t);
 /* Where a scan's lists start in a reply: row ids from an earlier page's

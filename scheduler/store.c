@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "sentineld.h"
+#include "srec.h"
 #include "util.h"
 
 #define VERDICT_HASH	32	/* sha256 */
@@ -88,7 +89,13 @@ static const char schema[] =
     " sha256 BLOB NOT NULL,"
     " version TEXT NOT NULL,"
     " verified INTEGER NOT NULL DEFAULT 0,"	/* last read: findex.c */
+    " md5 BLOB, sha1 BLOB,"		/* for later hash signatures */
+    " classes INTEGER NOT NULL DEFAULT 0,"	/* sigsum.h; 0: not known */
     " PRIMARY KEY (guest_uuid, tree, path)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS sigsum ("	/* per signature version */
+    " version TEXT PRIMARY KEY,"
+    " sum BLOB NOT NULL,"			/* sigsum_pack */
+    " seen INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS guests ("
     " uuid TEXT PRIMARY KEY,"
     " name TEXT NOT NULL,"
@@ -108,7 +115,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS paused ("
     " what TEXT PRIMARY KEY,"		/* "*" or a guest's UUID */
     " since INTEGER NOT NULL);"
-    "PRAGMA user_version = 9;";
+    "PRAGMA user_version = 10;";
 
 /* Older databases lack the columns added since; the tables come from the
  * schema itself (IF NOT EXISTS). */
@@ -142,6 +149,10 @@ migrate(char **msg)
 		"ALTER TABLE scans ADD COLUMN carried_from INTEGER",
 		"ALTER TABLE findex ADD COLUMN verified INTEGER NOT NULL "
 		    "DEFAULT 0",
+		"ALTER TABLE findex ADD COLUMN md5 BLOB",
+		"ALTER TABLE findex ADD COLUMN sha1 BLOB",
+		"ALTER TABLE findex ADD COLUMN classes INTEGER NOT NULL "
+		    "DEFAULT 0",
 	};
 	sqlite3_stmt *st;
 	int version = 0;
@@ -153,7 +164,7 @@ migrate(char **msg)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (version == 0 || version >= 9)
+	if (version == 0 || version >= 10)
 		return SQLITE_OK;
 	for (i = 0; i < sizeof(columns) / sizeof(columns[0]); i++)
 		if (sqlite3_exec(db, columns[i], NULL, NULL, msg) != SQLITE_OK) {
@@ -505,6 +516,32 @@ actions_json(int64_t scan_id)
 		    (const char *)sqlite3_column_text(st, 2)));
 	sqlite3_finalize(st);
 	return a;
+}
+
+/*
+ * The sums of signature VERSION (SREC_SIGSUM_LEN bytes, sigsum.h), which
+ * the file index compares with those of the version a file was found
+ * clean under.  Kept for the versions of the last SIGSUM_KEEP days:
+ * older index entries are past any sane index_max_age.
+ */
+#define SIGSUM_KEEP	(90 * 86400)
+
+int
+store_sigsum_put(const char *version, const unsigned char *sum, int64_t now)
+{
+	sqlite3_stmt *st;
+
+	if ((st = prepare("INSERT OR REPLACE INTO sigsum (version, sum, "
+	    "seen) VALUES (?1, ?2, ?3)")) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, version, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, sum, SREC_SIGSUM_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	if (step_done(st) == -1 ||
+	    (st = prepare("DELETE FROM sigsum WHERE seen < ?1")) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, now - SIGSUM_KEEP);
+	return step_done(st);
 }
 
 /* Records a pause (since > 0) of what ("*": all) or its end (0). */

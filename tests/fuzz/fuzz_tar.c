@@ -24,7 +24,7 @@ on_file(void *arg, const struct walk_entry *we)
 	(void)arg;
 	if (we->kind == WALK_FILE)
 		(void)engine_scan_mem(engine, we->data, we->len, we->path,
-		    hits, err, sizeof(err));
+		    hits, NULL, err, sizeof(err));
 	return 0;
 }
 

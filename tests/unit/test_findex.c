@@ -2,7 +2,10 @@
  * The file index in a real state database (store_open's schema): a record
  * is trusted for [scan] index_max_age at most, each path between 3/4 of
  * it and all of it; a file read again because its record was too old is
- * trusted anew; one the scan did not read keeps its time.
+ * trusted anew; one the scan did not read keeps its time.  A record made
+ * under other signatures says which classes of file changed since, from
+ * the sums kept for both versions, and is written anew under the current
+ * version when the scan puts it back.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +20,8 @@
 
 #include "findex.h"
 #include "sentineld.h"
+#include "sigsum.h"
+#include "srec.h"
 
 #define T0	1000000000	/* when the first scan read the files */
 #define AGE	400		/* index_max_age, seconds */
@@ -97,6 +102,7 @@ scan_at(int64_t now)
 	for (i = 0; i < NPATHS; i++) {
 		path_of(i, p, sizeof(p));
 		rec_of(i, &r);
+		memset(&got, 0, sizeof(got));
 		if (ix->lookup(ix->p, "/dev/sda1", p, strlen(p), &got)) {
 			assert_memory_equal(&got, &r, sizeof(r));
 			known++;
@@ -155,12 +161,90 @@ test_no_bound(void **state)
 	findex_free(x);
 }
 
+/* Keeps the sums of VERSION: ELF lines summing to ELF, the rest 0. */
+static void
+keep_sum(const char *version, uint64_t elf)
+{
+	unsigned char b[SIGSUM_BYTES];
+	struct sigsum s;
+	char err[256];
+
+	memset(&s, 0, sizeof(s));
+	s.d[SC_ELF] = elf;
+	s.d[SC_PE] = 7;
+	sigsum_pack(&s, b);
+	assert_int_equal(store_open(db, err, sizeof(err)), 0);
+	assert_int_equal(store_sigsum_put(version, b, T0), 0);
+	store_close();
+}
+
+/* One record put under VERSION at NOW; what the lookup saw before, in
+ * *got (1 if found). */
+static int
+put_under(const char *version, int64_t now, const struct findex_rec *r,
+    struct findex_rec *got)
+{
+	const struct file_index *ix;
+	struct findex *x;
+	int found;
+
+	assert_non_null(x = findex_new(db, "uuid-3", version, 0, now));
+	ix = findex_iface(x);
+	memset(got, 0, sizeof(*got));
+	found = ix->lookup(ix->p, "/dev/sda1", "/bin/ls", 7, got);
+	ix->put(ix->p, "/dev/sda1", "/bin/ls", 7, r);
+	ix->tree_done(ix->p, "/dev/sda1");
+	assert_int_equal(findex_save(x), 0);
+	findex_free(x);
+	return found;
+}
+
+static void
+test_other_version(void **state)
+{
+	struct findex_rec r, got;
+
+	(void)state;
+	rec_of(3, &r);
+	memset(r.md5, 0xa5, sizeof(r.md5));
+	memset(r.sha1, 0x5a, sizeof(r.sha1));
+	r.classes = SC_ALWAYS | SC_BIT(SC_ELF);
+	keep_sum("sig-1", 1);
+	keep_sum("sig-2", 2);		/* an ELF signature more */
+	keep_sum("sig-3", 2);		/* only the hashes may differ */
+	assert_int_equal(put_under("sig-1", T0, &r, &got), 0);
+	/* Under sig-2: found, with its hashes and classes, and the ELF
+	 * class changed (and hashes, as between any two versions). */
+	assert_int_equal(put_under("sig-2", T0 + 1, &r, &got), 1);
+	assert_int_equal(got.changed, SC_BIT(SC_ELF) | SC_BIT(SC_HASH));
+	assert_int_equal(got.classes, r.classes);
+	assert_memory_equal(got.md5, r.md5, sizeof(r.md5));
+	assert_memory_equal(got.sha1, r.sha1, sizeof(r.sha1));
+	/* Put back under sig-2: now a record of sig-2. */
+	assert_int_equal(put_under("sig-2", T0 + 2, &r, &got), 1);
+	assert_int_equal(got.changed, 0);
+	assert_int_equal(put_under("sig-3", T0 + 3, &r, &got), 1);
+	assert_int_equal(got.changed, SC_BIT(SC_HASH));
+	/* A version without sums: everything may have changed. */
+	assert_int_equal(put_under("sig-4", T0 + 4, &r, &got), 1);
+	assert_int_equal(got.changed, SC_EVERY);
+	/* A record without hashes (an older index) spares nothing but
+	 * the same signatures: its classes are not known. */
+	memset(&r.md5, 0, sizeof(r.md5));
+	r.classes = 0;
+	assert_int_equal(put_under("sig-4", T0 + 5, &r, &got), 1);
+	assert_int_equal(put_under("sig-1", T0 + 6, &r, &got), 1);
+	assert_int_equal(got.classes, 0);
+	assert_int_equal(got.changed, SC_EVERY);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bounded_age),
 		cmocka_unit_test(test_no_bound),
+		cmocka_unit_test(test_other_version),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -140,6 +140,22 @@ test_ranges(void **state)
 	srec_u8(&b, 8);
 	srec_str(&b, "x");
 	assert_int_equal(decode(&b, &r, err), -1);
+	/* An index record with its hashes and classes, both ways. */
+	memset(&rec, 0, sizeof(rec));
+	rec.ino = 5;
+	memset(rec.md5, 0x11, sizeof(rec.md5));
+	memset(rec.sha1, 0x22, sizeof(rec.sha1));
+	rec.classes = 0x4041;
+	rec.changed = 0x2000;
+	srec_start(&b, SR_INDEX_PUT);
+	srec_str(&b, "/dev/sda");
+	srec_bytes(&b, "/x", 2);
+	srec_put_rec(&b, &rec);
+	assert_int_equal(decode(&b, &r, err), 0);
+	assert_memory_equal(r.rec.md5, rec.md5, sizeof(rec.md5));
+	assert_memory_equal(r.rec.sha1, rec.sha1, sizeof(rec.sha1));
+	assert_int_equal(r.rec.classes, 0x4041);
+	assert_int_equal(r.rec.changed, 0x2000);
 	/* Nanoseconds out of range in an index record. */
 	memset(&rec, 0, sizeof(rec));
 	rec.mtime_ns = 1000000000;
