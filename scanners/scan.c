@@ -970,17 +970,66 @@ read_heads(struct walk_ctx *c)
 			read_head(c, i);
 }
 
+/* How many streams visit_dir would start under D (-1: the top). */
+static size_t
+count_streams(const struct listing *l, const struct ltree *t, long d)
+{
+	long i, first = d == -1 ? t->top_first : t->first[d];
+	size_t n = 0, wanted = 0;
+
+	if (!(d == -1 ? t->top_needs : t->needs[d]))
+		return 0;
+	if (d == -1 ? t->top_pure : t->pure[d])
+		return 1;
+	for (i = first; i != -1; i = t->next[i]) {
+		wanted += l->e[i].plan == PLAN_FETCH ||
+		    l->e[i].plan == PLAN_LINK;
+		if (l->e[i].plan == PLAN_DIR)
+			n += count_streams(l, t, i);
+	}
+	return n + (wanted > 0);
+}
+
+/*
+ * Each stream costs a call into the appliance and a tar started there:
+ * with the appliance emulated, about what 0.5 MiB more in one stream
+ * costs.  When the files to read are spread over many directories (a
+ * signature update that makes every compiled Python file be read again)
+ * and what would stream needlessly is small next to that, the tree
+ * streams whole and what is not to be read is dropped as it passes.
+ */
+#define STREAM_COST_BYTES	(512 * 1024)
+#define STREAM_WHOLE_MIN	16
+
 static int
 stream_tree(struct walk_ctx *c, guestfs_h *g, char *err, size_t errlen)
 {
+	const struct listing *l = c->l;
 	struct ltree t;
+	uint64_t needless = 0;
+	size_t i, n;
 	int rc;
 
-	if (ltree_build(c->l, &t) == -1) {
+	if (ltree_build(l, &t) == -1) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	rc = visit_dir(c, g, &t, -1, err, errlen);
+	n = count_streams(l, &t, -1);
+	for (i = 0; i < l->n; i++) {
+		/* What was never listed must not come in unasked. */
+		if (l->e[i].plan == PLAN_TOO_DEEP)
+			n = 0;
+		if (S_ISREG(l->e[i].mode) && l->e[i].plan != PLAN_FETCH &&
+		    l->e[i].plan != PLAN_LINK)
+			needless += l->e[i].size;
+	}
+	if (n >= STREAM_WHOLE_MIN && needless <= n * STREAM_COST_BYTES) {
+		log_debug("scan %s: %s: one stream instead of %zu (%llu bytes "
+		    "not to be read stream along)", c->opts->guest,
+		    c->tree->fs, n, (unsigned long long)needless);
+		rc = stream_dir(c, g, "/", NULL, err, errlen);
+	} else
+		rc = visit_dir(c, g, &t, -1, err, errlen);
 	ltree_free(&t);
 	return rc;
 }

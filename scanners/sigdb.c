@@ -353,6 +353,9 @@ struct match {
 	struct sigdb_file	*f;
 	size_t			 n;
 	size_t			*by[H_N];	/* indices sorted by hash */
+	/* The first 16 bits of the files' hashes, a bit each: most lines
+	 * of a database of millions are passed over on four hex digits. */
+	unsigned char		 first[H_N][65536 / 8];
 	unsigned char		*allowed;
 	char			**ign;
 	size_t			 nign, capign;
@@ -494,6 +497,13 @@ match_line(void *arg, const char *ext, int official, const char *line,
 	if ((sp = memchr(line, ':', len)) == NULL)
 		return 0;
 	hn = (size_t)(sp - hp);
+	for (h = 0; h < H_N; h++)
+		if (hn == 2 * hlen[h])
+			break;
+	if (h == H_N || unhex(hp, 2, want) == -1 ||
+	    !(m->first[h][(want[0] << 8 | want[1]) >> 3] &
+	    1 << (want[1] & 7)))
+		return 0;
 	sp++;
 	if ((np = memchr(sp, ':', len - (size_t)(sp - line))) == NULL)
 		return 0;
@@ -511,11 +521,7 @@ match_line(void *arg, const char *ext, int official, const char *line,
 		    fl > (long long)cl_retflevel())
 			return 0;
 	}
-	for (h = 0; h < H_N; h++)
-		if (hn == 2 * hlen[h])
-			break;
-	if (h == H_N || unhex(hp, hlen[h], want) == -1 ||
-	    (size = num_field(sp, sn)) == -2)
+	if (unhex(hp, hlen[h], want) == -1 || (size = num_field(sp, sn)) == -2)
 		return 0;
 	if ((h == H_MD5) != ext_is(ext, ".hdb", ".fp") || m->n == 0)
 		return 0;
@@ -586,8 +592,13 @@ sigdb_match(const char *dir, struct sigdb_file *f, size_t n, char *err,
 	for (h = 0; h < H_N; h++) {
 		if ((m.by[h] = calloc(n ? n : 1, sizeof(size_t))) == NULL)
 			goto oom;
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
+			const unsigned char *x = hash_of(&f[i], h);
+
 			m.by[h][i] = i;
+			m.first[h][(x[0] << 8 | x[1]) >> 3] |=
+			    (unsigned char)(1 << (x[1] & 7));
+		}
 		sb.f = f;
 		sb.h = h;
 		qsort_r(m.by[h], n, sizeof(size_t), by_hash, &sb);

@@ -182,6 +182,8 @@ sigsum_file_classes(const char *type, unsigned int layers)
 		{ "CL_TYPE_MAIL", TEXTISH },
 		{ "CL_TYPE_SCRIPT", TEXTISH },
 		{ "CL_TYPE_BINARY_DATA", TEXTISH },
+		/* No signature targets it; handled as data. */
+		{ "CL_TYPE_PYTHON_COMPILED", TEXTISH },
 #undef TEXTISH
 	};
 	size_t i;
