@@ -439,6 +439,8 @@ srec_decode(const void *buf, size_t len, struct srec *r, char *err,
 	case SR_CACHE_Q:
 	case SR_CACHE_ADD:
 		take(&c, r->sha, SREC_SHA_LEN, "sha256");
+		if (r->type == SR_CACHE_ADD)
+			r->n[0] = get_u32(&c, "classes");
 		break;
 	case SR_INDEX_Q:
 	case SR_INDEX_DONE:
@@ -467,6 +469,7 @@ srec_decode(const void *buf, size_t len, struct srec *r, char *err,
 		break;
 	case SR_CACHE_A:
 		r->flag = get_u8(&c, "flag");
+		r->n[0] = get_u32(&c, "classes");
 		break;
 	case SR_READ_OK:
 		r->flag = get_u8(&c, "flag");

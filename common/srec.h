@@ -38,7 +38,7 @@ enum srec_type {
 	SR_SKIP,		/* reason, fs, path, guest_path, text */
 	SR_RESULT,		/* the scan's end: status and counts */
 	SR_CACHE_Q,		/* sha: known clean?  answered by SR_CACHE_A */
-	SR_CACHE_ADD,		/* sha: found clean */
+	SR_CACHE_ADD,		/* sha, classes: found clean */
 	SR_INDEX_Q,		/* fs (tree key), path: answered by SR_INDEX_A */
 	SR_INDEX_PUT,		/* fs, path, rec */
 	SR_INDEX_DONE,		/* fs */
@@ -47,7 +47,7 @@ enum srec_type {
 	SR_EXITED,		/* status: the wait(2) status */
 	/* sentineld -> scanner child */
 	SR_SCAN,		/* the request, see struct srec_scan */
-	SR_CACHE_A,		/* flag */
+	SR_CACHE_A,		/* flag, classes */
 	SR_INDEX_A,		/* flag, rec */
 	SR_READ_OK,		/* flag: 0 means cancelled; n[0]: engine
 				 * threads the scan may run now */

@@ -89,7 +89,7 @@ sink(int pri, const char *msg)
 }
 
 static int
-cache_is_clean(void *p, const unsigned char *sha)
+cache_is_clean(void *p, const unsigned char *sha, uint32_t *classes)
 {
 	struct srec_buf b;
 	struct srec a;
@@ -98,17 +98,19 @@ cache_is_clean(void *p, const unsigned char *sha)
 	srec_start(&b, SR_CACHE_Q);
 	srec_raw(&b, sha, SREC_SHA_LEN);
 	rpc(&b, SR_CACHE_A, &a);
+	*classes = (uint32_t)a.n[0];
 	return a.flag != 0;
 }
 
 static void
-cache_add_clean(void *p, const unsigned char *sha)
+cache_add_clean(void *p, const unsigned char *sha, uint32_t classes)
 {
 	struct srec_buf b;
 
 	(void)p;
 	srec_start(&b, SR_CACHE_ADD);
 	srec_raw(&b, sha, SREC_SHA_LEN);
+	srec_u32(&b, classes);
 	send_rec(&b);
 }
 

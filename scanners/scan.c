@@ -231,6 +231,7 @@ scan_data(struct walk_ctx *c, const struct walk_entry *we, struct lentry *e,
 	unsigned char sha[VERDICT_HASH_LEN];
 	const char *hits[ENGINE_NKINDS];
 	struct engine_seen seen;
+	uint32_t classes = 0;
 	enum skip_reason why;
 	char err[256];
 	int k;
@@ -265,12 +266,14 @@ scan_data(struct walk_ctx *c, const struct walk_entry *we, struct lentry *e,
 	}
 	/* Content seen clean before, in this guest or another, with the same
 	 * signatures, is not scanned again. */
-	if (cache != NULL && cache->is_clean(cache->p, sha)) {
+	if (cache != NULL && cache->is_clean(cache->p, sha, &classes)) {
 		pthread_mutex_lock(&c->rm);
 		c->res->cache_hits++;
 		pthread_mutex_unlock(&c->rm);
-		if (e != NULL)
+		if (e != NULL) {
 			e->clean = 1;
+			e->classes = classes;
+		}
 		return;
 	}
 	pthread_mutex_lock(&c->rm);
@@ -279,12 +282,12 @@ scan_data(struct walk_ctx *c, const struct walk_entry *we, struct lentry *e,
 	switch (engine_scan_mem(c->opts->engine, we->data, we->len, we->path,
 	    hits, &seen, err, sizeof(err))) {
 	case ENGINE_CLEAN:
+		classes = sigsum_file_classes(seen.type, seen.layers);
 		if (cache != NULL)
-			cache->add_clean(cache->p, sha);
+			cache->add_clean(cache->p, sha, classes);
 		if (e != NULL) {
 			e->clean = 1;
-			e->classes = sigsum_file_classes(seen.type,
-			    seen.layers);
+			e->classes = classes;
 		}
 		return;
 	case ENGINE_INFECTED:

@@ -931,6 +931,7 @@ handle(struct run *x, int fd, const struct srec *r)
 {
 	const struct scan_opts *o = x->o;
 	struct findex_rec rec;
+	uint32_t classes;
 	struct srec_buf b;
 	int found;
 
@@ -963,14 +964,17 @@ handle(struct run *x, int fd, const struct srec *r)
 		x->got_result = 1;
 		return 0;
 	case SR_CACHE_Q:
+		classes = 0;
 		srec_start(&b, SR_CACHE_A);
 		srec_u8(&b, o->cache != NULL &&
-		    o->cache->is_clean(o->cache->p, r->sha));
+		    o->cache->is_clean(o->cache->p, r->sha, &classes));
+		srec_u32(&b, classes);
 		reply(x, fd, &b);
 		return 0;
 	case SR_CACHE_ADD:
 		if (o->cache != NULL)
-			o->cache->add_clean(o->cache->p, r->sha);
+			o->cache->add_clean(o->cache->p, r->sha,
+			    (uint32_t)r->n[0]);
 		return 0;
 	case SR_INDEX_Q:
 		found = o->index != NULL && o->index->lookup(o->index->p,

@@ -327,9 +327,9 @@ struct store_history {
 void		 store_history(const char *, const char *, int64_t,
 		    struct store_history *);
 void		 store_verdicts_load(const char *, size_t,
-		    void (*)(void *, const unsigned char *), void *);
-int		 store_verdicts_save(const char *, const unsigned char *, size_t,
-		    size_t);
+		    void (*)(void *, const unsigned char *, uint32_t), void *);
+int		 store_verdicts_save(const char *, const unsigned char *,
+		    const uint32_t *, size_t, size_t);
 int		 store_open(const char *, char *, size_t);
 void		 store_close(void);
 int		 store_recover(void);

@@ -104,7 +104,8 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS verdicts ("
     " sha256 BLOB PRIMARY KEY,"
     " version TEXT NOT NULL,"
-    " used INTEGER NOT NULL);"
+    " used INTEGER NOT NULL,"
+    " classes INTEGER NOT NULL DEFAULT 0);"	/* sigsum.h; 0: not known */
     "CREATE INDEX IF NOT EXISTS verdicts_used ON verdicts(used);"
     "CREATE TABLE IF NOT EXISTS actions ("
     " scan_id INTEGER NOT NULL REFERENCES scans(id),"
@@ -115,7 +116,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS paused ("
     " what TEXT PRIMARY KEY,"		/* "*" or a guest's UUID */
     " since INTEGER NOT NULL);"
-    "PRAGMA user_version = 10;";
+    "PRAGMA user_version = 11;";
 
 /* Older databases lack the columns added since; the tables come from the
  * schema itself (IF NOT EXISTS). */
@@ -149,6 +150,8 @@ migrate(char **msg)
 		"ALTER TABLE scans ADD COLUMN carried_from INTEGER",
 		"ALTER TABLE findex ADD COLUMN verified INTEGER NOT NULL "
 		    "DEFAULT 0",
+		"ALTER TABLE verdicts ADD COLUMN classes INTEGER NOT NULL "
+		    "DEFAULT 0",
 		"ALTER TABLE findex ADD COLUMN md5 BLOB",
 		"ALTER TABLE findex ADD COLUMN sha1 BLOB",
 		"ALTER TABLE findex ADD COLUMN classes INTEGER NOT NULL "
@@ -164,7 +167,7 @@ migrate(char **msg)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (version == 0 || version >= 10)
+	if (version == 0 || version >= 11)
 		return SQLITE_OK;
 	for (i = 0; i < sizeof(columns) / sizeof(columns[0]); i++)
 		if (sqlite3_exec(db, columns[i], NULL, NULL, msg) != SQLITE_OK) {
@@ -944,7 +947,7 @@ store_history(const char *uuid, const char *name, int64_t now,
  */
 void
 store_verdicts_load(const char *version, size_t max,
-    void (*fn)(void *, const unsigned char *), void *arg)
+    void (*fn)(void *, const unsigned char *, uint32_t), void *arg)
 {
 	sqlite3_stmt *st;
 
@@ -952,20 +955,22 @@ store_verdicts_load(const char *version, size_t max,
 		sqlite3_bind_text(st, 1, version, -1, SQLITE_STATIC);
 		step_done(st);
 	}
-	if ((st = prepare("SELECT sha256 FROM (SELECT sha256, used FROM "
-	    "verdicts ORDER BY used DESC LIMIT ?1) ORDER BY used")) == NULL)
+	if ((st = prepare("SELECT sha256, classes FROM (SELECT sha256, used, "
+	    "classes FROM verdicts ORDER BY used DESC LIMIT ?1) ORDER BY used")) ==
+	    NULL)
 		return;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
 	while (sqlite3_step(st) == SQLITE_ROW)
 		if (sqlite3_column_bytes(st, 0) == VERDICT_HASH)
-			fn(arg, sqlite3_column_blob(st, 0));
+			fn(arg, sqlite3_column_blob(st, 0),
+			    (uint32_t)sqlite3_column_int64(st, 1));
 	sqlite3_finalize(st);
 }
 
 /* Records n clean hashes as used now; keeps at most max rows. */
 int
-store_verdicts_save(const char *version, const unsigned char *h, size_t n,
-    size_t max)
+store_verdicts_save(const char *version, const unsigned char *h,
+    const uint32_t *classes, size_t n, size_t max)
 {
 	sqlite3_stmt *st;
 	int64_t now = now_ms();
@@ -975,13 +980,14 @@ store_verdicts_save(const char *version, const unsigned char *h, size_t n,
 	if (txn_begin() == -1)
 		return -1;
 	if ((st = prepare("INSERT OR REPLACE INTO verdicts (sha256, version, "
-	    "used) VALUES (?1, ?2, ?3)")) == NULL)
+	    "used, classes) VALUES (?1, ?2, ?3, ?4)")) == NULL)
 		goto out;
 	for (i = 0; i < n; i++) {
 		sqlite3_bind_blob(st, 1, h + i * VERDICT_HASH, VERDICT_HASH,
 		    SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, version, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, now);
+		sqlite3_bind_int64(st, 4, classes[i]);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			log_warnx("state: %s", sqlite3_errmsg(db));
 			sqlite3_finalize(st);

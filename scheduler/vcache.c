@@ -9,7 +9,9 @@
  * scan, and loads it back at start.  New signatures (another engine
  * version) empty it: each version gets its own handle, and a scan still
  * running on the old engine finds its handle stale and neither reads nor
- * adds verdicts.
+ * adds verdicts.  With each hash go the classes of file its content is
+ * subject to (sigsum.h), so that a file known clean from another guest
+ * still has a type in its own guest's file index.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -26,9 +28,12 @@ struct vgen {
 	struct vgen		*next;
 };
 
+/* A slot's value: VC_USED and the classes (0: not known). */
+#define VC_USED	0x80000000u
+
 struct vset {
 	unsigned char	*keys;		/* nslots * 32 bytes */
-	unsigned char	*used;		/* nslots flags */
+	uint32_t	*used;		/* nslots values */
 	size_t		 nslots, n;
 };
 
@@ -37,6 +42,7 @@ static struct {
 	struct vset	 cur, old;
 	size_t		 half;		/* entries per set */
 	unsigned char	*pending;	/* hashes to persist */
+	uint32_t	*pclasses;	/* and their classes */
 	size_t		 npending, cappending;
 	char		 version[64];
 	unsigned int	 gen;		/* the current version's */
@@ -52,7 +58,7 @@ vset_init(struct vset *s, size_t entries)
 	while (n < entries * 2)
 		n *= 2;
 	s->keys = calloc(n, VERDICT_HASH_LEN);
-	s->used = calloc(n, 1);
+	s->used = calloc(n, sizeof(*s->used));
 	s->nslots = n;
 	s->n = 0;
 	return s->keys && s->used ? 0 : -1;
@@ -80,15 +86,17 @@ vset_slot(const struct vset *s, const unsigned char *h)
 	return i;
 }
 
-static int
-vset_has(const struct vset *s, const unsigned char *h)
+/* The slot's value for h: 0 if it is not there. */
+static uint32_t
+vset_get(const struct vset *s, const unsigned char *h)
 {
-	return s->nslots > 0 && s->used[vset_slot(s, h)];
+	return s->nslots > 0 ? s->used[vset_slot(s, h)] : 0;
 }
 
-/* Adds h to the newer set, retiring the older set when it is full. */
+/* Adds h to the newer set, retiring the older set when it is full; known
+ * classes replace unknown ones. */
 static void
-vset_add(const unsigned char *h)
+vset_add(const unsigned char *h, uint32_t classes)
 {
 	struct vset t;
 	size_t i;
@@ -107,15 +115,17 @@ vset_add(const unsigned char *h)
 	i = vset_slot(&vc.cur, h);
 	if (!vc.cur.used[i]) {
 		memcpy(vc.cur.keys + i * VERDICT_HASH_LEN, h, VERDICT_HASH_LEN);
-		vc.cur.used[i] = 1;
+		vc.cur.used[i] = VC_USED | classes;
 		vc.cur.n++;
-	}
+	} else if (classes != 0)
+		vc.cur.used[i] = VC_USED | classes;
 }
 
 static void
-pend(const unsigned char *h)
+pend(const unsigned char *h, uint32_t classes)
 {
 	unsigned char *np;
+	uint32_t *nc;
 	size_t ncap;
 
 	if (vc.npending == vc.cappending) {
@@ -123,8 +133,12 @@ pend(const unsigned char *h)
 		if ((np = realloc(vc.pending, ncap * VERDICT_HASH_LEN)) == NULL)
 			return;		/* not persisted: only a later rescan */
 		vc.pending = np;
+		if ((nc = realloc(vc.pclasses, ncap * sizeof(*nc))) == NULL)
+			return;
+		vc.pclasses = nc;
 		vc.cappending = ncap;
 	}
+	vc.pclasses[vc.npending] = classes;
 	memcpy(vc.pending + vc.npending++ * VERDICT_HASH_LEN, h,
 	    VERDICT_HASH_LEN);
 }
@@ -137,33 +151,34 @@ current(const void *p)
 }
 
 static int
-is_clean(void *p, const unsigned char *h)
+is_clean(void *p, const unsigned char *h, uint32_t *classes)
 {
-	int hit;
+	uint32_t v;
 
+	*classes = 0;
 	pthread_mutex_lock(&vc.mtx);
 	if (!current(p)) {
 		pthread_mutex_unlock(&vc.mtx);
 		return 0;
 	}
-	hit = vset_has(&vc.cur, h);
-	if (!hit && vset_has(&vc.old, h)) {
-		hit = 1;
-		vset_add(h);
+	if ((v = vset_get(&vc.cur, h)) == 0 &&
+	    (v = vset_get(&vc.old, h)) != 0)
+		vset_add(h, v & ~VC_USED);
+	if (v != 0) {
+		*classes = v & ~VC_USED;
+		pend(h, *classes);	/* its last use moves on */
 	}
-	if (hit)
-		pend(h);	/* its last use moves on */
 	pthread_mutex_unlock(&vc.mtx);
-	return hit;
+	return v != 0;
 }
 
 static void
-add_clean(void *p, const unsigned char *h)
+add_clean(void *p, const unsigned char *h, uint32_t classes)
 {
 	pthread_mutex_lock(&vc.mtx);
 	if (current(p)) {
-		vset_add(h);
-		pend(h);
+		vset_add(h, classes);
+		pend(h, classes);
 	}
 	pthread_mutex_unlock(&vc.mtx);
 }
@@ -176,7 +191,9 @@ reset(void)
 	vset_free(&vc.cur);
 	vset_free(&vc.old);
 	free(vc.pending);
+	free(vc.pclasses);
 	vc.pending = NULL;
+	vc.pclasses = NULL;
 	vc.npending = vc.cappending = 0;
 	vc.on = 0;
 	vc.gen++;
@@ -184,10 +201,10 @@ reset(void)
 }
 
 static void
-load_one(void *arg, const unsigned char *h)
+load_one(void *arg, const unsigned char *h, uint32_t classes)
 {
 	(void)arg;
-	vset_add(h);
+	vset_add(h, classes);
 }
 
 /* Sets the cache up for the engine's signatures; entries 0: no cache.
@@ -240,19 +257,24 @@ void
 vcache_flush(void)
 {
 	unsigned char *p;
+	uint32_t *pc;
 	size_t n;
 
 	if (!vc.on)
 		return;
 	pthread_mutex_lock(&vc.mtx);
 	p = vc.pending;
+	pc = vc.pclasses;
 	n = vc.npending;
 	vc.pending = NULL;
+	vc.pclasses = NULL;
 	vc.npending = vc.cappending = 0;
 	pthread_mutex_unlock(&vc.mtx);
-	if (n > 0 && store_verdicts_save(vc.version, p, n, 2 * vc.half) == -1)
+	if (n > 0 && store_verdicts_save(vc.version, p, pc, n,
+	    2 * vc.half) == -1)
 		log_warnx("verdict cache: %zu verdicts not saved", n);
 	free(p);
+	free(pc);
 }
 
 size_t

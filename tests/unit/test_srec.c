@@ -156,6 +156,16 @@ test_ranges(void **state)
 	assert_memory_equal(r.rec.sha1, rec.sha1, sizeof(rec.sha1));
 	assert_int_equal(r.rec.classes, 0x4041);
 	assert_int_equal(r.rec.changed, 0x2000);
+	/* A clean verdict carries the content's classes. */
+	srec_start(&b, SR_CACHE_ADD);
+	srec_raw(&b, rec.md5, SREC_SHA_LEN - 16);
+	srec_raw(&b, rec.md5, 16);
+	srec_u32(&b, 0x4081);
+	assert_int_equal(decode(&b, &r, err), 0);
+	assert_int_equal(r.n[0], 0x4081);
+	srec_start(&b, SR_CACHE_A);
+	srec_u8(&b, 1);
+	assert_int_equal(decode(&b, &r, err), -1);	/* classes missing */
 	/* Nanoseconds out of range in an index record. */
 	memset(&rec, 0, sizeof(rec));
 	rec.mtime_ns = 1000000000;
