@@ -157,6 +157,8 @@ srec_put_ready(struct srec_buf *b, const struct srec_ready *r)
 	srec_u64(b, r->load_ms);
 	srec_u8(b, r->has_sigsum);
 	srec_raw(b, r->sigsum, SREC_SIGSUM_LEN);
+	srec_u32(b, r->nallow);
+	srec_raw(b, r->allow, (size_t)r->nallow * 8);
 }
 
 /* The decoder's cursor.  The first failure sticks and says why. */
@@ -367,6 +369,11 @@ get_ready(struct cur *c, struct srec_ready *r)
 	take(c, r->sigsum, SREC_SIGSUM_LEN, "sums");
 	if (c->bad == NULL && r->has_sigsum > 1)
 		c->bad = "sums flag";
+	r->nallow = get_u32(c, "allowlist");
+	if (c->bad == NULL && r->nallow > SREC_MAX_ALLOW)
+		c->bad = "allowlist";
+	else
+		take(c, r->allow, (size_t)r->nallow * 8, "allowlist");
 }
 
 int

@@ -21,6 +21,7 @@
 #define SREC_FS_MAX	128		/* device or tree names */
 #define SREC_SHA_LEN	32
 #define SREC_SIGSUM_LEN	120	/* SIGSUM_BYTES: the signatures' sums */
+#define SREC_MAX_ALLOW	4096	/* SIGSUM_MAX_ALLOW: allowlist lines */
 #define SREC_MAX_DISKS	64
 #define SREC_MAX_THREADS	32	/* engine threads of a scan */
 #define SREC_MIN_SPOOL	(1024 * 1024)
@@ -111,6 +112,8 @@ struct srec_ready {
 	uint64_t	 load_ms;
 	uint8_t		 has_sigsum;	/* 0: the sums could not be taken */
 	unsigned char	 sigsum[SREC_SIGSUM_LEN];
+	uint32_t	 nallow;	/* the allowlist set, 8 bytes each */
+	unsigned char	 allow[SREC_MAX_ALLOW * 8];
 };
 
 /* A decoded record.  Strings are NUL-terminated; text fields (fs, name,

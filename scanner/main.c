@@ -28,6 +28,7 @@
 #include "srec.h"
 
 _Static_assert(SIGSUM_BYTES == SREC_SIGSUM_LEN, "sums as srec carries them");
+_Static_assert(SIGSUM_MAX_ALLOW == SREC_MAX_ALLOW, "allowlist sets alike");
 
 /*
  * The sums of the signatures the engine was loaded from, by class of file
@@ -39,7 +40,7 @@ _Static_assert(SIGSUM_BYTES == SREC_SIGSUM_LEN, "sums as srec carries them");
 static void
 take_sums(struct engine *e, const char *yara, struct srec_ready *rd)
 {
-	struct sigsum s;
+	static struct sigsum s;
 	struct timespec t0, t1;
 	char err[256];
 
@@ -58,6 +59,8 @@ take_sums(struct engine *e, const char *yara, struct srec_ready *rd)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	sigsum_pack(&s, rd->sigsum);
+	sigsum_pack_allow(&s, rd->allow);
+	rd->nallow = (uint32_t)s.nallow;
 	rd->has_sigsum = 1;
 	log_debug("signature sums taken in %lld ms", (long long)
 	    ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) /

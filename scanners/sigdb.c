@@ -339,6 +339,7 @@ sigdb_summary(const char *dir, const char *yaradir, struct sigsum *s,
 	if (yaradir != NULL && *yaradir != '\0' &&
 	    sum_rules(s, yaradir, err, errlen) == -1)
 		return -1;
+	sigsum_finish(s);
 	return 0;
 }
 

@@ -107,6 +107,13 @@ line_class(const char *ext, const char *line, size_t len)
 	return SC_OTHER;
 }
 
+static int
+is_allow(const char *ext)
+{
+	return strcmp(ext, ".fp") == 0 || strcmp(ext, ".sfp") == 0 ||
+	    strcmp(ext, ".ign") == 0 || strcmp(ext, ".ign2") == 0;
+}
+
 int
 sigsum_wants(const char *ext)
 {
@@ -126,13 +133,43 @@ sigsum_wants(const char *ext)
 void
 sigsum_line(struct sigsum *s, const char *ext, const char *line, size_t len)
 {
+	uint64_t h;
+
 	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n' ||
 	    line[len - 1] == ' ' || line[len - 1] == '\t'))
 		len--;
 	if (len == 0 || line[0] == '#')
 		return;
-	s->d[line_class(ext, line, len)] += mix(fnv64(fnv64(
-	    14695981039346656037ull, ext, strlen(ext) + 1), line, len));
+	h = mix(fnv64(fnv64(14695981039346656037ull, ext, strlen(ext) + 1),
+	    line, len));
+	if (is_allow(ext)) {
+		s->allow_sum += h;
+		if (s->nallow < SIGSUM_MAX_ALLOW)
+			s->allow[s->nallow++] = h;
+		else
+			s->allow_over = 1;
+		return;
+	}
+	s->d[line_class(ext, line, len)] += h;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void
+sigsum_finish(struct sigsum *s)
+{
+	if (s->allow_over) {
+		s->d[SC_OTHER] += s->allow_sum;
+		s->nallow = 0;
+		return;
+	}
+	qsort(s->allow, s->nallow, sizeof(s->allow[0]), cmp_u64);
 }
 
 void
@@ -147,9 +184,20 @@ sigsum_changed(const struct sigsum *a, const struct sigsum *b)
 	uint32_t m = 0;
 	int i;
 
+	size_t j, k;
+
 	for (i = 0; i < SIG_NCLASSES; i++)
 		if (a->d[i] != b->d[i])
 			m |= SC_BIT(i);
+	/* Both sorted: is every line of A still in B? */
+	for (j = k = 0; j < a->nallow; j++) {
+		while (k < b->nallow && b->allow[k] < a->allow[j])
+			k++;
+		if (k == b->nallow || b->allow[k] != a->allow[j]) {
+			m |= SC_BIT(SC_OTHER);
+			break;
+		}
+	}
 	return m;
 }
 
@@ -216,4 +264,35 @@ sigsum_unpack(struct sigsum *s, const unsigned char in[SIGSUM_BYTES])
 		for (k = 0; k < 8; k++)
 			s->d[i] |= (uint64_t)in[i * 8 + k] << (8 * k);
 	}
+	s->nallow = 0;
+}
+
+void
+sigsum_pack_allow(const struct sigsum *s, unsigned char *out)
+{
+	size_t i;
+	int k;
+
+	for (i = 0; i < s->nallow; i++)
+		for (k = 0; k < 8; k++)
+			out[i * 8 + k] = (unsigned char)(s->allow[i] >> (8 * k));
+}
+
+int
+sigsum_unpack_allow(struct sigsum *s, const unsigned char *in, size_t len)
+{
+	size_t i;
+	int k;
+
+	if (len % 8 != 0 || len / 8 > SIGSUM_MAX_ALLOW)
+		return -1;
+	for (i = 0; i < len / 8; i++) {
+		s->allow[i] = 0;
+		for (k = 0; k < 8; k++)
+			s->allow[i] |= (uint64_t)in[i * 8 + k] << (8 * k);
+		if (i > 0 && s->allow[i] < s->allow[i - 1])
+			return -1;
+	}
+	s->nallow = len / 8;
+	return 0;
 }

@@ -112,14 +112,16 @@ sum_get(struct findex *x, const char *version)
 	}
 	f->next = x->sums;
 	x->sums = f;
-	if (sqlite3_prepare_v2(x->db, "SELECT sum FROM sigsum WHERE version "
-	    "= ?1", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(x->db, "SELECT sum, allow FROM sigsum WHERE "
+	    "version = ?1", -1, &st, NULL) != SQLITE_OK)
 		return f;
 	sqlite3_bind_text(st, 1, version, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW &&
 	    sqlite3_column_bytes(st, 0) == SREC_SIGSUM_LEN) {
 		sigsum_unpack(&f->s, sqlite3_column_blob(st, 0));
-		f->known = 1;
+		/* Sums without their allowlist set are of no use. */
+		f->known = sigsum_unpack_allow(&f->s, sqlite3_column_blob(st,
+		    1), (size_t)sqlite3_column_bytes(st, 1)) == 0;
 	}
 	sqlite3_finalize(st);
 	return f;

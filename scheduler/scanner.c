@@ -573,6 +573,7 @@ scanner_keep_sigsum(const struct scanner *sc)
 {
 	if (sc->ready.has_sigsum &&
 	    store_sigsum_put(sc->ready.version, sc->ready.sigsum,
+	    sc->ready.allow, (size_t)sc->ready.nallow * 8,
 	    (int64_t)time(NULL)) == -1)
 		log_warnx("signature sums: not stored; files found clean "
 		    "under version %s will be read again after an update",

@@ -341,7 +341,8 @@ int		 store_pause(const char *, int64_t);
 int		 store_scan_action(int64_t, const char *, int64_t,
 		    const char *);
 int64_t		 store_paused(const char *);
-int		 store_sigsum_put(const char *, const unsigned char *, int64_t);
+int		 store_sigsum_put(const char *, const unsigned char *,
+		    const unsigned char *, size_t, int64_t);
 json_t		*store_scan_json_unstored(const struct job *);
 json_t		*store_scan_json(int64_t);
 /* Where a scan's lists start in a reply: row ids from an earlier page's

@@ -95,7 +95,8 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS sigsum ("	/* per signature version */
     " version TEXT PRIMARY KEY,"
     " sum BLOB NOT NULL,"			/* sigsum_pack */
-    " seen INTEGER NOT NULL);"
+    " seen INTEGER NOT NULL,"
+    " allow BLOB);"				/* sigsum_pack_allow */
     "CREATE TABLE IF NOT EXISTS guests ("
     " uuid TEXT PRIMARY KEY,"
     " name TEXT NOT NULL,"
@@ -152,6 +153,7 @@ migrate(char **msg)
 		    "DEFAULT 0",
 		"ALTER TABLE verdicts ADD COLUMN classes INTEGER NOT NULL "
 		    "DEFAULT 0",
+		"ALTER TABLE sigsum ADD COLUMN allow BLOB",
 		"ALTER TABLE findex ADD COLUMN md5 BLOB",
 		"ALTER TABLE findex ADD COLUMN sha1 BLOB",
 		"ALTER TABLE findex ADD COLUMN classes INTEGER NOT NULL "
@@ -171,8 +173,10 @@ migrate(char **msg)
 		return SQLITE_OK;
 	for (i = 0; i < sizeof(columns) / sizeof(columns[0]); i++)
 		if (sqlite3_exec(db, columns[i], NULL, NULL, msg) != SQLITE_OK) {
-			/* Already there (added by an earlier version). */
-			if (*msg != NULL && strstr(*msg, "duplicate column"))
+			/* Already there (added by an earlier version), or a
+			 * table the schema creates whole. */
+			if (*msg != NULL && (strstr(*msg, "duplicate column") ||
+			    strstr(*msg, "no such table")))
 				sqlite3_free(*msg), *msg = NULL;
 			else
 				return SQLITE_ERROR;
@@ -530,16 +534,19 @@ actions_json(int64_t scan_id)
 #define SIGSUM_KEEP	(90 * 86400)
 
 int
-store_sigsum_put(const char *version, const unsigned char *sum, int64_t now)
+store_sigsum_put(const char *version, const unsigned char *sum,
+    const unsigned char *allow, size_t allowlen, int64_t now)
 {
 	sqlite3_stmt *st;
 
 	if ((st = prepare("INSERT OR REPLACE INTO sigsum (version, sum, "
-	    "seen) VALUES (?1, ?2, ?3)")) == NULL)
+	    "seen, allow) VALUES (?1, ?2, ?3, ?4)")) == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, version, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, sum, SREC_SIGSUM_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_blob(st, 4, allowlen > 0 ? (const void *)allow :
+	    (const void *)"", (int)allowlen, SQLITE_STATIC);
 	if (step_done(st) == -1 ||
 	    (st = prepare("DELETE FROM sigsum WHERE seen < ?1")) == NULL)
 		return -1;

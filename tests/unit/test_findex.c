@@ -161,20 +161,26 @@ test_no_bound(void **state)
 	findex_free(x);
 }
 
-/* Keeps the sums of VERSION: ELF lines summing to ELF, the rest 0. */
+/* Keeps the sums of VERSION: ELF lines summing to ELF, PE to 7, and
+ * NALLOW allowlist lines 1, 2, ... */
 static void
-keep_sum(const char *version, uint64_t elf)
+keep_sum(const char *version, uint64_t elf, size_t nallow)
 {
-	unsigned char b[SIGSUM_BYTES];
-	struct sigsum s;
+	static struct sigsum s;
+	unsigned char b[SIGSUM_BYTES], a[64];
 	char err[256];
+	size_t i;
 
 	memset(&s, 0, sizeof(s));
 	s.d[SC_ELF] = elf;
 	s.d[SC_PE] = 7;
+	for (i = 0; i < nallow; i++)
+		s.allow[i] = i + 1;
+	s.nallow = nallow;
 	sigsum_pack(&s, b);
+	sigsum_pack_allow(&s, a);
 	assert_int_equal(store_open(db, err, sizeof(err)), 0);
-	assert_int_equal(store_sigsum_put(version, b, T0), 0);
+	assert_int_equal(store_sigsum_put(version, b, a, nallow * 8, T0), 0);
 	store_close();
 }
 
@@ -209,9 +215,10 @@ test_other_version(void **state)
 	memset(r.md5, 0xa5, sizeof(r.md5));
 	memset(r.sha1, 0x5a, sizeof(r.sha1));
 	r.classes = SC_ALWAYS | SC_BIT(SC_ELF);
-	keep_sum("sig-1", 1);
-	keep_sum("sig-2", 2);		/* an ELF signature more */
-	keep_sum("sig-3", 2);		/* only the hashes may differ */
+	keep_sum("sig-1", 1, 2);
+	keep_sum("sig-2", 2, 2);	/* an ELF signature more */
+	keep_sum("sig-3", 2, 3);	/* an allowlist line more: no change */
+	keep_sum("sig-5", 2, 1);	/* an allowlist line less */
 	assert_int_equal(put_under("sig-1", T0, &r, &got), 0);
 	/* Under sig-2: found, with its hashes and classes, and the ELF
 	 * class changed (and hashes, as between any two versions). */
@@ -225,6 +232,10 @@ test_other_version(void **state)
 	assert_int_equal(got.changed, 0);
 	assert_int_equal(put_under("sig-3", T0 + 3, &r, &got), 1);
 	assert_int_equal(got.changed, SC_BIT(SC_HASH));
+	/* A line taken off an allowlist may make any file a detection. */
+	assert_int_equal(put_under("sig-5", T0 + 3, &r, &got), 1);
+	assert_int_equal(got.changed, SC_BIT(SC_HASH) | SC_BIT(SC_OTHER));
+	assert_int_equal(put_under("sig-3", T0 + 3, &r, &got), 1);
 	/* A version without sums: everything may have changed. */
 	assert_int_equal(put_under("sig-4", T0 + 4, &r, &got), 1);
 	assert_int_equal(got.changed, SC_EVERY);

@@ -70,7 +70,7 @@ teardown(void **state)
 static uint32_t
 class_of(const char *ext, const char *line)
 {
-	struct sigsum s;
+	static struct sigsum s;
 	int i;
 
 	memset(&s, 0, sizeof(s));
@@ -98,7 +98,8 @@ test_line_class(void **state)
 	    SC_BIT(SC_ANY));
 	assert_int_equal(class_of(".mdb", "1024:abcd:C"), SC_BIT(SC_PE));
 	assert_int_equal(class_of(".cdb", "x"), SC_BIT(SC_CONTAINER));
-	assert_int_equal(class_of(".fp", "x"), SC_BIT(SC_OTHER));
+	assert_int_equal(class_of(".ftm", "x"), SC_BIT(SC_OTHER));
+	assert_int_equal(class_of(".fp", "x"), 0);	/* a set of its own */
 	assert_int_equal(class_of(".ndb", "# a comment"), 0);
 	assert_int_equal(class_of(".ndb", ""), 0);
 	assert_false(sigsum_wants(".hdb"));
@@ -112,7 +113,7 @@ test_line_class(void **state)
 static uint32_t
 changed_by(const char *file, const char *text)
 {
-	struct sigsum a, b;
+	static struct sigsum a, b;
 	char err[256];
 
 	rm_files();
@@ -133,11 +134,15 @@ test_update_classes(void **state)
 	assert_int_equal(changed_by("new.ldb",
 	    "New.Elf;Engine:51-255,Target:6;0;7f454c4641414141\n"),
 	    SC_BIT(SC_ELF));
-	/* Hash signatures are not summed; an allowlist is "every file". */
+	/* Hash signatures are not summed; an allowlist line added takes
+	 * detections away only, one removed is "every file". */
 	assert_int_equal(changed_by("new.hdb",
 	    "0123456789abcdef0123456789abcdef:5:New.Hash\n"), 0);
 	assert_int_equal(changed_by("new.fp",
-	    "0123456789abcdef0123456789abcdef:5:Some.Fp\n"), SC_BIT(SC_OTHER));
+	    "0123456789abcdef0123456789abcdef:5:Some.Fp\n"), 0);
+	assert_int_equal(changed_by("base.ign2", "Old.Any\n"), 0);
+	assert_int_equal(changed_by("new.ftm", "0:0:41424344:Test:CL_TYPE_ANY:"
+	    "CL_TYPE_TEXT_ASCII\n"), SC_BIT(SC_OTHER));
 	/* The order of lines does not count. */
 	assert_int_equal(changed_by("base.ndb", "B:1:*:4141\n" NDB),
 	    SC_BIT(SC_PE));
@@ -162,9 +167,40 @@ make_container(const char *name, const char *files, int gz)
 }
 
 static void
+test_allow_removed(void **state)
+{
+	static struct sigsum a, b;
+	char err[256], line[64];
+	FILE *f;
+	int i;
+
+	(void)state;
+	rm_files();
+	put_file("base.ndb", NDB);
+	put_file("local.ign2", "One.Sig\nTwo.Sig\n");
+	assert_int_equal(sigdb_summary(dir, NULL, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.nallow, 2);
+	put_file("local.ign2", "Two.Sig\nThree.Sig\n");
+	assert_int_equal(sigdb_summary(dir, NULL, &b, err, sizeof(err)), 0);
+	assert_int_equal(sigsum_changed(&a, &b), SC_BIT(SC_OTHER));
+	assert_int_equal(sigsum_changed(&b, &b), 0);
+	/* Too many lines to keep: summed, any change is "every file". */
+	snprintf(line, sizeof(line), "%s/big.ign2", dir);
+	assert_non_null(f = fopen(line, "w"));
+	for (i = 0; i < SIGSUM_MAX_ALLOW + 1; i++)
+		fprintf(f, "Sig.%d\n", i);
+	fclose(f);
+	assert_int_equal(sigdb_summary(dir, NULL, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.nallow, 0);
+	put_file("more.fp", "0123456789abcdef0123456789abcdef:5:Some.Fp\n");
+	assert_int_equal(sigdb_summary(dir, NULL, &b, err, sizeof(err)), 0);
+	assert_int_equal(sigsum_changed(&a, &b), SC_BIT(SC_OTHER));
+}
+
+static void
 test_containers(void **state)
 {
-	struct sigsum plain, cvd, cld;
+	static struct sigsum plain, cvd, cld;
 	char err[256];
 
 	(void)state;
@@ -332,6 +368,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_line_class),
 		cmocka_unit_test(test_update_classes),
+		cmocka_unit_test(test_allow_removed),
 		cmocka_unit_test(test_containers),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_file_classes),
