@@ -158,7 +158,10 @@ srec_put_ready(struct srec_buf *b, const struct srec_ready *r)
 	srec_u8(b, r->has_sigsum);
 	srec_raw(b, r->sigsum, SREC_SIGSUM_LEN);
 	srec_u32(b, r->nallow);
-	srec_raw(b, r->allow, (size_t)r->nallow * 8);
+	/* A count past the bound is sent as it is (the decoder refuses
+	 * it), never bytes past the array. */
+	srec_raw(b, r->allow, (size_t)(r->nallow < SREC_MAX_ALLOW ?
+	    r->nallow : SREC_MAX_ALLOW) * 8);
 }
 
 /* The decoder's cursor.  The first failure sticks and says why. */

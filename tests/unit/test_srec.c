@@ -15,13 +15,14 @@
 
 static struct srec_result result;
 static struct srec_scan scan;
+static struct srec_ready ready, q_ready;
 
 static int
 decode(const struct srec_buf *b, struct srec *r, char *err)
 {
 	r->scan = &scan;
 	r->result = &result;
-	r->ready = NULL;
+	r->ready = &ready;
 	return srec_decode(b->b, b->len, r, err, 256);
 }
 
@@ -156,6 +157,24 @@ test_ranges(void **state)
 	assert_memory_equal(r.rec.sha1, rec.sha1, sizeof(rec.sha1));
 	assert_int_equal(r.rec.classes, 0x4041);
 	assert_int_equal(r.rec.changed, 0x2000);
+	/* The engine's sums and allowlist set, and a set past its bound. */
+	memset(&ready, 0, sizeof(ready));
+	ready.has_sigsum = 1;
+	ready.sigsum[3] = 9;
+	ready.nallow = SREC_MAX_ALLOW;
+	ready.allow[SREC_MAX_ALLOW * 8 - 1] = 7;
+	q_ready = ready;
+	srec_start(&b, SR_READY);
+	srec_put_ready(&b, &q_ready);
+	memset(&ready, 0, sizeof(ready));
+	assert_int_equal(decode(&b, &r, err), 0);
+	assert_int_equal(ready.nallow, SREC_MAX_ALLOW);
+	assert_int_equal(ready.allow[SREC_MAX_ALLOW * 8 - 1], 7);
+	assert_int_equal(ready.sigsum[3], 9);
+	q_ready.nallow = SREC_MAX_ALLOW + 1;
+	srec_start(&b, SR_READY);
+	srec_put_ready(&b, &q_ready);
+	assert_int_equal(decode(&b, &r, err), -1);
 	/* A clean verdict carries the content's classes. */
 	srec_start(&b, SR_CACHE_ADD);
 	srec_raw(&b, rec.md5, SREC_SHA_LEN - 16);
