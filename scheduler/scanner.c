@@ -562,12 +562,6 @@ scanner_yara_rules(const struct scanner *sc)
 	return sc->ready.yara_rules;
 }
 
-const unsigned char *
-scanner_sigsum(const struct scanner *sc)
-{
-	return sc->ready.has_sigsum ? sc->ready.sigsum : NULL;
-}
-
 void
 scanner_keep_sigsum(const struct scanner *sc)
 {

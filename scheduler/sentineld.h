@@ -200,10 +200,9 @@ const char	*scanner_libversion(const struct scanner *);
 unsigned int	 scanner_signatures(const struct scanner *);
 unsigned int	 scanner_yara_rules(const struct scanner *);
 uint64_t	 scanner_load_ms(const struct scanner *);
-/* The sums of its signatures by class of file (sigsum.h), or NULL when
- * the scanner could not take them. */
-const unsigned char *scanner_sigsum(const struct scanner *);
-/* Keeps them in the state database for the file index of later scans. */
+/* Keeps the sums of its signatures by class of file (sigsum.h), when the
+ * scanner could take them, in the state database for the file index of
+ * later scans. */
 void		 scanner_keep_sigsum(const struct scanner *);
 pid_t		 scanner_pid(const struct scanner *);
 
