@@ -94,6 +94,8 @@ srec_put_rec(struct srec_buf *b, const struct srec_rec *r)
 	srec_raw(b, r->sha1, sizeof(r->sha1));
 	srec_u32(b, r->classes);
 	srec_u32(b, r->changed);
+	srec_u8(b, r->has_ext);
+	srec_raw(b, r->ext, sizeof(r->ext));
 }
 
 void
@@ -110,6 +112,8 @@ srec_put_scan(struct srec_buf *b, const struct srec_scan *s)
 	srec_u8(b, s->use_cache);
 	srec_u8(b, s->use_index);
 	srec_u8(b, s->verbose);
+	srec_u8(b, s->extents);
+	srec_u8(b, s->clone);
 	srec_u32(b, s->ndisks);
 	for (i = 0; i < s->ndisks && i < SREC_MAX_DISKS; i++) {
 		srec_str(b, s->disks[i].path);
@@ -286,9 +290,33 @@ get_rec(struct cur *c, struct srec_rec *r)
 	take(c, r->sha1, sizeof(r->sha1), "index record");
 	r->classes = get_u32(c, "index record");
 	r->changed = get_u32(c, "index record");
+	r->has_ext = get_u8(c, "index record");
+	take(c, r->ext, sizeof(r->ext), "index record");
+	if (c->bad == NULL && r->has_ext > 1)
+		c->bad = "index record extents flag";
 	if (c->bad == NULL && (r->mtime_ns < 0 || r->mtime_ns > 999999999 ||
 	    r->ctime_ns < 0 || r->ctime_ns > 999999999))
 		c->bad = "index record nanoseconds";
+}
+
+static void
+get_own(struct cur *c, struct srec_own *o)
+{
+	uint32_t i;
+
+	o->more = get_u8(c, "more");
+	o->n = get_u32(c, "range count");
+	if (c->bad == NULL && (o->more > 1 || o->n > SREC_OWN_MAX)) {
+		c->bad = "range count";
+		return;
+	}
+	for (i = 0; i < o->n && c->bad == NULL; i++) {
+		o->start[i] = get_u64(c, "range");
+		o->len[i] = get_u64(c, "range");
+		if (c->bad == NULL && (o->len[i] == 0 ||
+		    o->start[i] + o->len[i] < o->start[i]))
+			c->bad = "range";
+	}
 }
 
 static void
@@ -311,6 +339,10 @@ get_scan(struct cur *c, struct srec_scan *s)
 	s->use_cache = get_u8(c, "flags");
 	s->use_index = get_u8(c, "flags");
 	s->verbose = get_u8(c, "flags");
+	s->extents = get_u8(c, "flags");
+	s->clone = get_u8(c, "flags");
+	if (c->bad == NULL && (s->extents > 1 || s->clone > 1))
+		c->bad = "flags";
 	s->ndisks = get_u32(c, "disk count");
 	if (c->bad == NULL && (s->ndisks == 0 || s->ndisks > SREC_MAX_DISKS)) {
 		c->bad = "disk count";
@@ -387,12 +419,14 @@ srec_decode(const void *buf, size_t len, struct srec *r, char *err,
 	struct srec_scan *scan = r->scan;
 	struct srec_result *result = r->result;
 	struct srec_ready *ready = r->ready;
+	struct srec_own *own = r->own;
 	uint8_t t;
 
 	memset(r, 0, sizeof(*r));
 	r->scan = scan;
 	r->result = result;
 	r->ready = ready;
+	r->own = own;
 	if (len > SREC_MAX) {
 		snprintf(err, errlen, "record of %zu bytes, over %d", len,
 		    SREC_MAX);
@@ -492,6 +526,22 @@ srec_decode(const void *buf, size_t len, struct srec *r, char *err,
 		r->flag = get_u8(&c, "flag");
 		if (r->flag)
 			get_rec(&c, &r->rec);
+		r->base_found = get_u8(&c, "base flag");
+		if (r->base_found)
+			get_rec(&c, &r->base);
+		break;
+	case SR_OWN_Q:
+		r->n[0] = get_u32(&c, "disk");
+		r->n[1] = get_u32(&c, "from");
+		if (c.bad == NULL && r->n[0] >= SREC_MAX_DISKS)
+			c.bad = "disk";
+		break;
+	case SR_OWN_A:
+		if (r->own == NULL) {
+			c.bad = "unexpected own ranges";
+			break;
+		}
+		get_own(&c, r->own);
 		break;
 	case SR_READY:
 		if (ready == NULL) {
@@ -530,9 +580,10 @@ srec_type_name(int t)
 {
 	static const char *names[SR_NTYPES] = { "?", "log", "progress",
 	    "detection", "skip", "result", "cache query", "cache add",
-	    "index query", "index put", "index done", "read", "exited",
+	    "index query", "index put", "index done", "read", "own ranges",
+	    "exited",
 	    "scan", "cache answer", "index answer", "read answer", "ready",
-	    "failed", "spawn", "spawned" };
+	    "failed", "spawn", "spawned", "own ranges answer" };
 
 	return t > 0 && t < SR_NTYPES ? names[t] : "unknown";
 }

@@ -44,12 +44,14 @@ enum srec_type {
 	SR_INDEX_PUT,		/* fs, path, rec */
 	SR_INDEX_DONE,		/* fs */
 	SR_READ,		/* n bytes read: answered by SR_READ_OK */
+	SR_OWN_Q,		/* disk, from: a clone's own ranges?
+				 * answered by SR_OWN_A */
 	/* zygote -> sentineld, on a scan's channel after its child ended */
 	SR_EXITED,		/* status: the wait(2) status */
 	/* sentineld -> scanner child */
 	SR_SCAN,		/* the request, see struct srec_scan */
 	SR_CACHE_A,		/* flag, classes */
-	SR_INDEX_A,		/* flag, rec */
+	SR_INDEX_A,		/* flag, rec, base flag, base rec */
 	SR_READ_OK,		/* flag: 0 means cancelled; n[0]: engine
 				 * threads the scan may run now */
 	/* zygote <-> sentineld */
@@ -57,6 +59,8 @@ enum srec_type {
 	SR_FAILED,		/* text: the zygote could not start */
 	SR_SPAWN,		/* sentineld asks for a child; a fd rides along */
 	SR_SPAWNED,		/* pid (0: failed, text says why) */
+	/* sentineld -> scanner child, at the end not to move the others */
+	SR_OWN_A,		/* more, n ranges: see struct srec_own */
 	SR_NTYPES
 };
 
@@ -66,6 +70,8 @@ struct srec_rec {		/* a file index record, as findex_rec */
 	unsigned char	 sha[SREC_SHA_LEN];
 	unsigned char	 md5[16], sha1[20];
 	uint32_t	 classes, changed;
+	uint8_t		 has_ext;	/* ext: where its bytes lie */
+	unsigned char	 ext[16];
 };
 
 struct srec_disk {
@@ -82,6 +88,9 @@ struct srec_scan {
 	uint64_t	 spool;		/* bytes of the spool */
 	uint32_t	 threads;	/* engine threads, 1..SREC_MAX_THREADS */
 	uint8_t		 use_cache, use_index, verbose;
+	uint8_t		 extents;	/* learn where files lie */
+	uint8_t		 clone;		/* a linked clone: base records in
+					 * SR_INDEX_A, own ranges SR_OWN_Q */
 	uint32_t	 ndisks;
 	struct srec_disk disks[SREC_MAX_DISKS];
 	uint32_t	 nexcludes;
@@ -101,6 +110,15 @@ struct srec_result {
 	uint32_t	 fs_scanned, fs_failed, ndetections, streams;
 	char		 os[SREC_FS_MAX];
 	uint64_t	 launch_ms, stream_ms;
+};
+
+/* A linked clone's own ranges of one disk (bytes its overlay holds), in
+ * order, from the n-th asked for. */
+#define SREC_OWN_MAX	2048
+struct srec_own {
+	uint8_t		 more;
+	uint32_t	 n;
+	uint64_t	 start[SREC_OWN_MAX], len[SREC_OWN_MAX];
 };
 
 struct srec_ready {
@@ -133,11 +151,14 @@ struct srec {
 	size_t		 pathlen;
 	unsigned char	 sha[SREC_SHA_LEN];
 	struct srec_rec	 rec;
+	uint8_t		 base_found;	/* SR_INDEX_A */
+	struct srec_rec	 base;
 	/* Large parts, only for their types (NULL otherwise); the caller
 	 * gives the storage. */
 	struct srec_scan	*scan;
 	struct srec_result	*result;
 	struct srec_ready	*ready;
+	struct srec_own		*own;
 };
 
 /* An encoder: a fixed buffer and an overflow flag. */

@@ -52,6 +52,9 @@ send_rec(const struct srec_buf *b)
 	}
 }
 
+static struct srec_own own_buf;	/* SR_OWN_A's, read under rpc_mtx's
+					 * caller (the scan's thread) */
+
 /* Sends Q and waits for a record of type WANT into A. */
 static void
 rpc(const struct srec_buf *q, enum srec_type want, struct srec *a)
@@ -67,6 +70,7 @@ rpc(const struct srec_buf *q, enum srec_type want, struct srec *a)
 	a->scan = NULL;
 	a->result = NULL;
 	a->ready = NULL;
+	a->own = want == SR_OWN_A ? &own_buf : NULL;
 	if (srec_decode(buf, (size_t)n, a, err, sizeof(err)) == -1)
 		lost(err);
 	if (a->type != want)
@@ -116,10 +120,11 @@ cache_add_clean(void *p, const unsigned char *sha, uint32_t classes)
 
 static int
 index_lookup(void *p, const char *key, const char *path, size_t len,
-    struct findex_rec *rec)
+    struct findex_rec *rec, struct findex_rec *base)
 {
 	struct srec_buf b;
 	struct srec a;
+	int found = 0;
 
 	(void)p;
 	/* What cannot be asked is read again: slower, never wrong. */
@@ -129,10 +134,69 @@ index_lookup(void *p, const char *key, const char *path, size_t len,
 	srec_str(&b, key);
 	srec_bytes(&b, path, len);
 	rpc(&b, SR_INDEX_A, &a);
-	if (!a.flag)
-		return 0;
-	findex_rec_from_srec(rec, &a.rec);
-	return 1;
+	if (a.flag) {
+		findex_rec_from_srec(rec, &a.rec);
+		found |= FINDEX_OWN;
+	}
+	if (a.base_found && base != NULL) {
+		findex_rec_from_srec(base, &a.base);
+		found |= FINDEX_BASE;
+	}
+	return found;
+}
+
+/*
+ * A linked clone's own ranges, disk by disk, from sentineld: NULL (every
+ * file is read) if they cannot be had.  Bounded by what sentineld sends
+ * (OWN_MAX_RANGES a disk).
+ */
+static struct own_map *
+fetch_own(size_t ndisks)
+{
+	struct own_map *m;
+	struct srec_buf b;
+	struct srec a;
+	size_t d, i, cap;
+	uint64_t last;
+
+	if ((m = calloc(ndisks, sizeof(*m))) == NULL)
+		return NULL;
+	for (d = 0; d < ndisks; d++) {
+		cap = 0;
+		last = 0;
+		do {
+			srec_start(&b, SR_OWN_Q);
+			srec_u32(&b, (uint32_t)d);
+			srec_u32(&b, (uint32_t)m[d].n);
+			rpc(&b, SR_OWN_A, &a);
+			if (m[d].n + a.own->n > OWN_MAX_RANGES)
+				goto fail;
+			if (m[d].n + a.own->n > cap) {
+				struct own_range *r;
+
+				cap = (m[d].n + a.own->n) * 2;
+				if ((r = realloc(m[d].r, cap * sizeof(*r))) ==
+				    NULL)
+					goto fail;
+				m[d].r = r;
+			}
+			for (i = 0; i < a.own->n; i++) {
+				/* In order, apart: or none is trusted. */
+				if (a.own->start[i] < last)
+					goto fail;
+				m[d].r[m[d].n].start = a.own->start[i];
+				m[d].r[m[d].n].end = last = a.own->start[i] +
+				    a.own->len[i];
+				m[d].n++;
+			}
+		} while (a.own->more && a.own->n > 0);
+	}
+	return m;
+fail:
+	for (d = 0; d < ndisks; d++)
+		free(m[d].r);
+	free(m);
+	return NULL;
 }
 
 static void
@@ -324,7 +388,7 @@ send_results(const struct scan_result *res)
 }
 
 int
-child_main(int fd, struct engine *e, int verbose)
+child_main(int fd, struct engine *e, int verbose, int fiemap_fd)
 {
 	static unsigned char buf[SREC_MAX];
 	struct verdict_cache cache = { NULL, cache_is_clean, cache_add_clean };
@@ -357,6 +421,7 @@ child_main(int fd, struct engine *e, int verbose)
 	r.scan = s;
 	r.result = NULL;
 	r.ready = NULL;
+	r.own = NULL;
 	if (srec_decode(buf, (size_t)n, &r, err, sizeof(err)) == -1)
 		lost(err);
 	if (r.type != SR_SCAN)
@@ -389,6 +454,12 @@ child_main(int fd, struct engine *e, int verbose)
 	o.confine_parser = sandbox_confine_parser;
 	o.threads = s->threads;
 	o.spool_size = (size_t)s->spool;
+	o.extents = s->extents;
+	o.fiemap_fd = fiemap_fd;
+	/* The base's records come with the index's answers. */
+	if (s->clone && s->use_index && (o.own = fetch_own(s->ndisks)) == NULL)
+		log_warnx("scan %s: a linked clone whose own ranges could not "
+		    "be had: every file is read", s->guest);
 	granted_guest = s->guest;
 	granted_max = s->threads;
 

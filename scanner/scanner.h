@@ -27,6 +27,6 @@ int	sandbox_check(char *const *, size_t);
 
 /* child.c: runs one scan on channel FD with ENGINE; returns the exit
  * status. */
-int	child_main(int, struct engine *, int);
+int	child_main(int, struct engine *, int, int);
 
 #endif

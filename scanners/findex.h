@@ -24,6 +24,9 @@ struct findex_rec {
 	uint32_t	 changed;	/* from sentineld: the classes whose
 					 * signatures changed since it was
 					 * found clean (0: same signatures) */
+	uint8_t		 has_ext;	/* ext: a hash of where its bytes lie
+					 * on the guest's disks (extents.h) */
+	unsigned char	 ext[16];
 };
 
 /* The record as it crosses between a scanner and sentineld (srec.h). */
@@ -41,6 +44,8 @@ findex_rec_from_srec(struct findex_rec *to, const struct srec_rec *from)
 	memcpy(to->sha1, from->sha1, sizeof(to->sha1));
 	to->classes = from->classes;
 	to->changed = from->changed;
+	to->has_ext = from->has_ext;
+	memcpy(to->ext, from->ext, sizeof(to->ext));
 }
 
 static inline void
@@ -57,13 +62,20 @@ findex_rec_to_srec(struct srec_rec *to, const struct findex_rec *from)
 	memcpy(to->sha1, from->sha1, sizeof(to->sha1));
 	to->classes = from->classes;
 	to->changed = from->changed;
+	to->has_ext = from->has_ext;
+	memcpy(to->ext, from->ext, sizeof(to->ext));
 }
+
+#define FINDEX_OWN	1
+#define FINDEX_BASE	2
 
 struct file_index {
 	void	*p;
-	/* PATH of tree FS as last found clean: 1 and *rec, or 0. */
+	/* PATH of tree FS as last found clean: FINDEX_OWN and *rec, or 0;
+	 * with BASE (a linked clone's scan), also FINDEX_BASE and *base
+	 * when the base's index has it. */
 	int	(*lookup)(void *, const char *, const char *, size_t,
-		    struct findex_rec *);
+		    struct findex_rec *, struct findex_rec *);
 	/* PATH of FS is clean now, as REC. */
 	void	(*put)(void *, const char *, const char *, size_t,
 		    const struct findex_rec *);

@@ -208,6 +208,8 @@ lentry_to_rec(const struct lentry *e, struct findex_rec *rec)
 	memcpy(rec->sha1, e->sha1, sizeof(rec->sha1));
 	rec->classes = e->classes;
 	rec->changed = e->changed;
+	rec->has_ext = e->has_ext;
+	memcpy(rec->ext, e->ext, sizeof(rec->ext));
 }
 
 void
@@ -225,6 +227,8 @@ lentry_from_rec(struct lentry *e, const struct findex_rec *rec)
 	memcpy(e->sha1, rec->sha1, sizeof(e->sha1));
 	e->classes = rec->classes;
 	e->changed = rec->changed;
+	e->has_ext = rec->has_ext;
+	memcpy(e->ext, rec->ext, sizeof(e->ext));
 }
 
 int

@@ -57,6 +57,9 @@ struct lentry {
 	uint32_t	 classes;	/* sigsum.h; 0: not known */
 	uint32_t	 changed;	/* sentineld's index: classes changed
 					 * since it was found clean */
+	uint8_t		 has_ext;	/* where its bytes lie (extents.h) */
+	uint8_t		 own;		/* some in a clone's own ranges */
+	unsigned char	 ext[16];
 };
 
 struct listing {

@@ -18,6 +18,7 @@
 
 #include "engine.h"
 #include "findex.h"
+#include "extents.h"
 #include "guestsrc.h"
 #include "listing.h"
 #include "log.h"
@@ -99,6 +100,8 @@ struct walk_ctx {
 	/* The tree's files known clean under other signatures: to check
 	 * by their hashes, and read again for the update's types. */
 	size_t			 nhashes, nreread;
+	struct extents_run	 ext;
+	size_t			 nbase;		/* taken from a clone's base */
 };
 
 /* PATH (LEN bytes, of the tree's filesystem) as the result shows it:
@@ -457,6 +460,63 @@ excluded(struct walk_ctx *c, const char *path, size_t len)
 	return r;
 }
 
+/* Where the tree's files lie, when the index keeps it (for linked clones
+ * of this guest) or this is a clone.  Without it, files are read. */
+static void
+learn_extents(struct walk_ctx *c, guestfs_h *g, struct listing *l)
+{
+	const struct scan_opts *o = c->opts;
+	struct extents_run *x = &c->ext;
+	size_t placed = x->placed, own = x->own, unc = x->uncertain;
+	char why[256];
+
+	if (o->index == NULL || (!o->extents && o->own == NULL))
+		return;
+	if (extents_learn(x, g, o->fiemap_fd, l, o->own, o->ndisks, why,
+	    sizeof(why)) == -1) {
+		log_warnx("scan %s: %s: where its files lie is not known: %s",
+		    o->guest, c->tree->fs, why);
+		return;
+	}
+	if (why[0] != '\0')
+		log_info("scan %s: %s: where its files lie is not known (%s)%s",
+		    o->guest, c->tree->fs, why, o->own != NULL ?
+		    ": a linked clone's files read in full" : "");
+	else
+		log_debug("scan %s: %s: %zu files placed, %zu not certain, "
+		    "%zu in the clone's own ranges", o->guest, c->tree->fs,
+		    x->placed - placed, x->uncertain - unc, x->own - own);
+}
+
+/*
+ * Whether the file E (PATH) is known: FINDEX_OWN when the guest's index
+ * has it unchanged (same inode, size and times), FINDEX_BASE when it is a
+ * linked clone's file that lies, every byte of it, where its base's file
+ * of the same path lay and nowhere the clone's overlay holds (the same
+ * blocks of the same image: the same bytes, whatever the clone did to its
+ * metadata); 0 if neither.  *rec is what is known.
+ */
+static int
+known_file(struct walk_ctx *c, struct lentry *e, const char *path,
+    struct findex_rec *rec)
+{
+	const struct file_index *idx = c->opts->index;
+	struct findex_rec base;
+	int found;
+
+	memset(&base, 0, sizeof(base));
+	found = idx->lookup(idx->p, c->tree->key, path, e->pathlen, rec,
+	    c->opts->own != NULL && e->has_ext && !e->own ? &base : NULL);
+	if ((found & FINDEX_OWN) && lentry_unchanged(e, rec))
+		return FINDEX_OWN;
+	if ((found & FINDEX_BASE) && base.has_ext && base.size == e->size &&
+	    memcmp(base.ext, e->ext, sizeof(base.ext)) == 0) {
+		*rec = base;
+		return FINDEX_BASE;
+	}
+	return 0;
+}
+
 /* Decides what becomes of each listed name; counts what is not read. */
 static size_t
 plan_tree(struct walk_ctx *c)
@@ -470,9 +530,11 @@ plan_tree(struct walk_ctx *c)
 	const struct lentry *pe;
 	size_t i, fetch = 0;
 	long p;
+	int known;
 
-	c->nhashes = c->nreread = 0;
+	c->nhashes = c->nreread = c->nbase = 0;
 	for (i = 0; i < l->n; i++) {
+		known = 0;
 		struct lentry *e = &l->e[i];
 		const char *path = listing_path(l, i);
 
@@ -512,10 +574,9 @@ plan_tree(struct walk_ctx *c)
 			 * on their own (read_heads), and it is counted
 			 * then. */
 			e->plan = PLAN_TOO_LARGE;
-		} else if (idx != NULL && idx->lookup(idx->p, c->tree->key,
-		    path, e->pathlen, &rec) && lentry_unchanged(e, &rec) &&
-		    !(rec.changed & (rec.classes ? rec.classes : SC_EVERY) &
-		    ~SC_BIT(SC_HASH))) {
+		} else if (idx != NULL && (known = known_file(c, e, path,
+		    &rec)) && !(rec.changed & (rec.classes ? rec.classes :
+		    SC_EVERY) & ~SC_BIT(SC_HASH))) {
 			/* The kernel sets ctime on every change: same inode,
 			 * size and times is taken as the same content (a
 			 * guest's root could fake it only by setting the
@@ -523,6 +584,8 @@ plan_tree(struct walk_ctx *c)
 			 * other signatures, whose changes touch no class of
 			 * file it is: only its hashes are checked against
 			 * the hash signatures (check_hashes). */
+			if (known == FINDEX_BASE)
+				c->nbase++;
 			memcpy(e->sha, rec.sha, sizeof(rec.sha));
 			memcpy(e->md5, rec.md5, sizeof(rec.md5));
 			memcpy(e->sha1, rec.sha1, sizeof(rec.sha1));
@@ -537,8 +600,7 @@ plan_tree(struct walk_ctx *c)
 				c->nhashes++;
 			}
 		} else {
-			if (idx != NULL && rec.changed != 0 &&
-			    lentry_unchanged(e, &rec))
+			if (known != 0 && rec.changed != 0)
 				c->nreread++;
 			e->plan = PLAN_FETCH;
 			fetch++;
@@ -1052,6 +1114,7 @@ relaunch(struct walk_ctx *c, const struct tree *t, char *err, size_t errlen)
 	pthread_mutex_unlock(&pr->mtx);
 	guestfs_close(c->g);
 	c->g = NULL;
+	c->ext.uploaded = NULL;		/* a new appliance has not the program */
 	if ((g = gsrc_launch(c->opts, pr, err, errlen)) == NULL)
 		return NULL;
 	c->g = g;
@@ -1106,7 +1169,13 @@ scan_tree(struct walk_ctx *c, const struct tree *t, char *err, size_t errlen)
 	if (rc != 0)
 		goto fail;
 	rc = -1;
+	learn_extents(c, g, &l);
 	fetch = plan_tree(c);
+	if (c->nbase > 0)
+		log_info("scan %s: %s: %zu files lie where the linked clone's "
+		    "base had them, outside the clone's own ranges: known "
+		    "from the base's scan, not read", c->opts->guest, t->fs,
+		    c->nbase);
 	fetch += check_hashes(c);
 	log_debug("scan %s: %s: %zu names, %zu files to read, %llu unchanged",
 	    c->opts->guest, t->fs, l.n, fetch,

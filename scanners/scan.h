@@ -15,6 +15,7 @@ struct engine;
 struct read_budget;
 struct verdict_cache;
 struct file_index;
+struct own_map;
 
 struct scan_disk {
 	char	*path;		/* file or block device on the host, or the
@@ -46,7 +47,31 @@ struct scan_opts {
 	 * threads (0: 1), of which progress->threads may scan at once. */
 	unsigned int		 threads;
 	size_t			 spool_size;
+	/* Where each file's bytes lie on the disks (extents.h): learnt
+	 * when `extents` is set and the program sentinel-fiemap is open
+	 * as fiemap_fd (else -1), for the index, so that linked clones of
+	 * this guest can be spared reading what they share with it. */
+	int			 extents;
+	int			 fiemap_fd;
+	/* A linked clone's scan: the ranges of each disk (ndisks of them)
+	 * its own overlay holds, and its base's file index (on
+	 * sentineld's side; the scanner has it through `index`); a file
+	 * that lies wholly outside those ranges where the base's file of
+	 * the same path lay is the base's file.  NULL: not a clone. */
+	const struct own_map	*own;
+	const struct file_index	*base_index;
 };
+
+/* Byte ranges [start, end) of one disk, in order, none overlapping. */
+struct own_range {
+	uint64_t	 start, end;
+};
+
+struct own_map {
+	struct own_range	*r;
+	size_t			 n;
+};
+#define OWN_MAX_RANGES	(1U << 20)	/* a disk's; past it, no clone */
 #define SCAN_SPOOL_DEFAULT	(64UL * 1024 * 1024)
 #define SCAN_MAX_THREADS	32	/* YARA's concurrent scans per rules */
 

@@ -152,7 +152,7 @@ tree_load(struct findex *x, struct ftree *t)
 	t->loaded = 1;
 	if (db_open(x) == -1 || sqlite3_prepare_v2(x->db, "SELECT path, ino, "
 	    "size, mtime_s, mtime_ns, ctime_s, ctime_ns, sha256, verified, "
-	    "md5, sha1, classes, version FROM findex "
+	    "md5, sha1, classes, version, ext FROM findex "
 	    "WHERE guest_uuid = ?1 AND tree = ?2", -1, &st,
 	    NULL) != SQLITE_OK) {
 		if (x->db != NULL)
@@ -185,6 +185,11 @@ tree_load(struct findex *x, struct ftree *t)
 		}
 		m.changed = changed_since(x, (const char *)
 		    sqlite3_column_text(st, 12));
+		if (sqlite3_column_bytes(st, 13) == sizeof(m.ext)) {
+			memcpy(m.ext, sqlite3_column_blob(st, 13),
+			    sizeof(m.ext));
+			m.has_ext = 1;
+		}
 		n = sqlite3_column_bytes(st, 0);
 		if (listing_add(&t->old, sqlite3_column_blob(st, 0), (size_t)n,
 		    &m) == -1)
@@ -224,7 +229,7 @@ too_old(const struct findex *x, const char *path, size_t len,
 
 static int
 ix_lookup(void *p, const char *key, const char *path, size_t len,
-    struct findex_rec *rec)
+    struct findex_rec *rec, struct findex_rec *base)
 {
 	struct findex *x = p;
 	struct ftree *t;
@@ -241,8 +246,9 @@ ix_lookup(void *p, const char *key, const char *path, size_t len,
 		t->old.e[i].seen = 1;
 		return 0;
 	}
+	(void)base;	/* a base is another guest's index: findex_base */
 	lentry_to_rec(&t->old.e[i], rec);
-	return 1;
+	return FINDEX_OWN;
 }
 
 static void
@@ -386,7 +392,9 @@ same_record(const struct ftree *t, size_t i)
 		return 0;
 	o = &t->old.e[k];
 	return same_file(o, e) && o->verified_s == e->verified_s &&
-	    o->changed == 0 && o->classes == e->classes;
+	    o->changed == 0 && o->classes == e->classes &&
+	    o->has_ext == e->has_ext && memcmp(o->ext, e->ext,
+	    sizeof(o->ext)) == 0;
 }
 
 /*
@@ -410,9 +418,9 @@ tree_save(struct findex *x, struct ftree *t)
 	    "?1 AND tree = ?2 AND path = ?3", -1, &del, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(x->db, "INSERT OR REPLACE INTO findex "
 	    "(guest_uuid, tree, path, ino, size, mtime_s, mtime_ns, ctime_s, "
-	    "ctime_ns, sha256, version, verified, md5, sha1, classes) VALUES "
-	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-	    "?15)", -1, &ins, NULL) != SQLITE_OK)
+	    "ctime_ns, sha256, version, verified, md5, sha1, classes, ext) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+	    "?14, ?15, ?16)", -1, &ins, NULL) != SQLITE_OK)
 		goto out;
 	for (i = 0; t->done && i < t->old.n; i++) {
 		const char *path = listing_path(&t->old, i);
@@ -462,6 +470,11 @@ tree_save(struct findex *x, struct ftree *t)
 		sqlite3_bind_blob(ins, 14, e->sha1, sizeof(e->sha1),
 		    SQLITE_STATIC);
 		sqlite3_bind_int64(ins, 15, e->classes);
+		if (e->has_ext)
+			sqlite3_bind_blob(ins, 16, e->ext, sizeof(e->ext),
+			    SQLITE_STATIC);
+		else
+			sqlite3_bind_null(ins, 16);
 		if (sqlite3_step(ins) != SQLITE_DONE)
 			goto fail;
 		sqlite3_reset(ins);
@@ -530,4 +543,51 @@ findex_free(struct findex *x)
 	free(x->uuid);
 	free(x->version);
 	free(x);
+}
+
+/*
+ * A linked clone's base, if it was scanned as a guest: the guest whose
+ * newest complete scan read exactly the images the clone's disks are
+ * backed by, as they are now (the same stamp: device, inode, size and
+ * times of every file, and the same settings), so that its file index
+ * describes them.  On a connection of its own, in the worker.
+ */
+int
+findex_base_guest(const char *dbpath, const char *stamp, const char *self,
+    char *uuid)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK)
+		goto out;
+	sqlite3_busy_timeout(db, 10000);
+	/* The newest complete scan of each guest, of those that ever read
+	 * these images. */
+	if (sqlite3_prepare_v2(db, "SELECT s.guest_uuid FROM scans s WHERE "
+	    "s.guest_uuid != ?2 AND s.disk_stamp = ?1 AND s.id = (SELECT "
+	    "MAX(id) FROM scans WHERE guest_uuid = s.guest_uuid AND status IN "
+	    "('clean', 'infected')) ORDER BY s.id DESC LIMIT 1", -1, &st,
+	    NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, stamp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, self, -1, SQLITE_STATIC);
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		snprintf(uuid, 37, "%s", (const char *)sqlite3_column_text(st,
+		    0));
+		rc = 1;
+		break;
+	case SQLITE_DONE:
+		rc = 0;
+		break;
+	}
+out:
+	if (rc == -1 && db != NULL)
+		log_warnx("file index: a clone's base: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
 }

@@ -49,6 +49,8 @@ idle_once(void)
 		fn();
 }
 
+static void	clone_free(struct job *);
+
 static void
 job_free(struct job *j)
 {
@@ -66,6 +68,8 @@ job_free(struct job *j)
 	free(j->settings);
 	free(j->prev_stamp);
 	free(j->disk_stamp);
+	free(j->base_stamp);
+	clone_free(j);
 	free(j->backend);
 	free(j->backend_settings);
 	for (size_t i = 0; i < j->nexcludes; i++)
@@ -92,17 +96,75 @@ carry_over(struct job *j)
 
 	if (j->view.kind != VIEW_OFFLINE || j->settings == NULL)
 		return;
-	if ((j->disk_stamp = disk_stamp(j->disks, j->ndisks, j->settings, why,
-	    sizeof(why))) == NULL) {
+	if ((j->disk_stamp = disk_stamp(j->disks, j->ndisks, j->settings,
+	    &j->base_stamp, why, sizeof(why))) == NULL) {
 		log_debug("scan %s: no stamp of its images (%s): read in full",
 		    j->guest, why);
 		return;
 	}
-	if (j->full || j->prev_stamp == NULL ||
+	if (!j->carry || j->full || j->prev_stamp == NULL ||
 	    strcmp(j->prev_sig, j->sig_version) != 0 ||
 	    strcmp(j->prev_stamp, j->disk_stamp) != 0)
 		return;
 	j->carried_from = j->prev_from > 0 ? j->prev_from : j->prev_id;
+}
+
+static void
+clone_free(struct job *j)
+{
+	size_t i;
+
+	for (i = 0; j->own != NULL && i < j->ndisks; i++)
+		free(j->own[i].r);
+	free(j->own);
+	j->own = NULL;
+	findex_free(j->base_findex);
+	j->base_findex = NULL;
+}
+
+/*
+ * A shut-off guest read in full: where its files lie is learnt, for the
+ * index (linked clones of it are spared what they share).  If it is a
+ * linked clone of a guest scanned with its images as they are now, the
+ * scanner gets that guest's index and the ranges the clone's own
+ * overlays hold: a file that lies where the base's file of the same path
+ * lay, outside them, is not read.  Anything uncertain: read in full.
+ */
+static void
+clone_prepare(struct job *j)
+{
+	char base[37], why[512];
+	size_t i;
+
+	if (j->disk_stamp == NULL || j->findex == NULL)
+		return;
+	j->opts.extents = 1;
+	if (j->base_stamp == NULL)
+		return;
+	if (findex_base_guest(sd.conf.state_path, j->base_stamp, j->uuid,
+	    base) != 1)
+		return;
+	if ((j->own = calloc(j->ndisks, sizeof(*j->own))) == NULL)
+		return;
+	for (i = 0; i < j->ndisks; i++)
+		if (disk_own_ranges(&j->disks[i], &j->own[i], why,
+		    sizeof(why)) == -1) {
+			log_info("scan %s: a linked clone read in full: %s",
+			    j->guest, why);
+			clone_free(j);
+			return;
+		}
+	if ((j->base_findex = findex_new(sd.conf.state_path, base,
+	    j->sig_version, sd.conf.index_max_age, (int64_t)time(NULL))) ==
+	    NULL) {
+		clone_free(j);
+		return;
+	}
+	j->opts.own = j->own;
+	j->opts.base_index = findex_iface(j->base_findex);
+	log_info("scan %s: a linked clone of guest %s, scanned with its images "
+	    "as they are: what lies outside its own ranges is known from that "
+	    "scan", j->guest, base);
 }
 
 static void
@@ -133,6 +195,7 @@ worker(void *arg)
 		j->result.status = SCAN_FAILED;
 		snprintf(j->result.reason, sizeof(j->result.reason), "%s", err);
 	} else {
+		clone_prepare(j);
 		schedule_cpu_hold();
 		scanner_run(j->scanner, &j->opts, &j->progress, &j->result);
 		schedule_cpu_release();
@@ -506,7 +569,9 @@ start(struct job *j)
 	j->strict = sd.conf.strict;
 	j->opts.excludes = j->excludes;
 	j->opts.nexcludes = j->nexcludes;
-	if (sd.conf.carry_unchanged && scan_settings(j) == -1) {
+	/* The stamp serves linked clones too (clone_prepare). */
+	j->carry = sd.conf.carry_unchanged;
+	if ((j->carry || sd.conf.file_index) && scan_settings(j) == -1) {
 		j->result.status = SCAN_FAILED;
 		snprintf(j->result.reason, sizeof(j->result.reason),
 		    "out of memory");

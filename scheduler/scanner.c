@@ -450,6 +450,7 @@ wait_ready(struct scanner *sc, char *err, size_t errlen)
 	r.scan = NULL;
 	r.result = NULL;
 	r.ready = &sc->ready;
+	r.own = NULL;
 	if (srec_decode(buf, (size_t)n, &r, derr, sizeof(derr)) == -1) {
 		snprintf(err, errlen, "scanner: %s", derr);
 		return -1;
@@ -806,6 +807,7 @@ spawn(struct scanner *sc, int *fdp, char *err, size_t errlen)
 	r.scan = NULL;
 	r.result = NULL;
 	r.ready = NULL;
+	r.own = NULL;
 	if (srec_decode(buf, (size_t)n, &r, derr, sizeof(derr)) == -1 ||
 	    r.type != SR_SPAWNED) {
 		snprintf(err, errlen, "scanner: %s", r.type != SR_SPAWNED ?
@@ -920,6 +922,28 @@ log_child(const struct scan_opts *o, const struct srec *r)
 		log_debug("scanner (%s): %s", o->guest, r->text);
 }
 
+/* A clone's own ranges of disk DISK, from the FROM-th: as many as a
+ * record holds (none for a disk it has not, or a scan of no clone). */
+static void
+reply_own(struct run *x, int fd, size_t disk, size_t from)
+{
+	const struct own_map *m = x->o->own != NULL && disk < x->o->ndisks ?
+	    &x->o->own[disk] : NULL;
+	static __thread struct srec_buf b;
+	size_t i, n = 0;
+
+	if (m != NULL && from < m->n)
+		n = m->n - from < SREC_OWN_MAX ? m->n - from : SREC_OWN_MAX;
+	srec_start(&b, SR_OWN_A);
+	srec_u8(&b, m != NULL && from + n < m->n);
+	srec_u32(&b, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		srec_u64(&b, m->r[from + i].start);
+		srec_u64(&b, m->r[from + i].end - m->r[from + i].start);
+	}
+	reply(x, fd, &b);
+}
+
 /* One record from the child; -1 if it breaks the protocol. */
 static int
 handle(struct run *x, int fd, const struct srec *r)
@@ -928,7 +952,7 @@ handle(struct run *x, int fd, const struct srec *r)
 	struct findex_rec rec;
 	uint32_t classes;
 	struct srec_buf b;
-	int found;
+	int found, i;
 
 	if (x->got_result && r->type != SR_EXITED && r->type != SR_LOG) {
 		snprintf(x->bad, sizeof(x->bad), "%s record after the result",
@@ -972,17 +996,24 @@ handle(struct run *x, int fd, const struct srec *r)
 			    (uint32_t)r->n[0]);
 		return 0;
 	case SR_INDEX_Q:
-		found = o->index != NULL && o->index->lookup(o->index->p,
-		    r->fs, r->path, r->pathlen, &rec);
 		srec_start(&b, SR_INDEX_A);
-		srec_u8(&b, (uint8_t)found);
-		if (found) {
+		for (i = 0; i < 2; i++) {
+			const struct file_index *ix = i == 0 ? o->index :
+			    o->base_index;
 			struct srec_rec sr;
 
-			findex_rec_to_srec(&sr, &rec);
-			srec_put_rec(&b, &sr);
+			found = ix != NULL && ix->lookup(ix->p, r->fs,
+			    r->path, r->pathlen, &rec, NULL) != 0;
+			srec_u8(&b, (uint8_t)found);
+			if (found) {
+				findex_rec_to_srec(&sr, &rec);
+				srec_put_rec(&b, &sr);
+			}
 		}
 		reply(x, fd, &b);
+		return 0;
+	case SR_OWN_Q:
+		reply_own(x, fd, (size_t)r->n[0], (size_t)r->n[1]);
 		return 0;
 	case SR_INDEX_PUT:
 		/* Bounded: past it the files are read again next time. */
@@ -1150,6 +1181,8 @@ scanner_run(struct scanner *sc, const struct scan_opts *o,
 	s->use_cache = o->cache != NULL;
 	s->use_index = o->index != NULL;
 	s->verbose = (uint8_t)log_verbose_on();
+	s->extents = o->extents != 0;
+	s->clone = o->own != NULL && o->base_index != NULL;
 	s->ndisks = (uint32_t)o->ndisks;
 	for (i = 0; i < o->ndisks; i++) {
 		const struct scan_disk *d = &o->disks[i];
@@ -1231,6 +1264,7 @@ scanner_run(struct scanner *sc, const struct scan_opts *o,
 		r.scan = NULL;
 		r.result = &x.final;
 		r.ready = NULL;
+		r.own = NULL;
 		if (srec_decode(buf, (size_t)n, &r, x.bad, sizeof(x.bad)) ==
 		    -1 || handle(&x, fd, &r) == -1)
 			break;

@@ -110,6 +110,7 @@ struct job {
 	 * is not read again (diskstamp.c): that scan's result is carried
 	 * over.  Set at start, on the loop: */
 	int				 full;		/* scan --full */
+	int				 carry;		/* carry_unchanged */
 	char				*settings;	/* what shapes a result */
 	int64_t				 prev_id;	/* last complete scan */
 	int64_t				 prev_from;	/* its own source */
@@ -117,7 +118,11 @@ struct job {
 	char				 prev_sig[48];
 	/* By the worker: */
 	char				*disk_stamp;	/* the images now, or NULL */
+	char				*base_stamp;	/* their backing images' */
 	int64_t				 carried_from;	/* result carried over */
+	/* A linked clone whose base was scanned as a guest: */
+	struct findex			*base_findex;	/* the base's index */
+	struct own_map			*own;		/* one per disk */
 	char				*backend;	/* copies: a reload */
 	char				*backend_settings; /* may free sd.conf's */
 	char				**excludes;	/* exclude_paths, split */
@@ -172,6 +177,10 @@ struct findex	*findex_new(const char *, const char *, const char *,
 const struct file_index *findex_iface(struct findex *);
 int		 findex_save(struct findex *);
 void		 findex_free(struct findex *);
+/* The guest (into UUID, 37 bytes) other than SELF whose newest complete
+ * scan read images of stamp STAMP: 1, or 0 if none (-1 on error). */
+int		 findex_base_guest(const char *, const char *, const char *,
+		    char *);
 
 /* main.c */
 unsigned int	 derive_max_scans(void);
@@ -262,6 +271,8 @@ json_t		*jobs_unstored_json(const char *, const char *);
 /* schedule.c */
 /* diskstamp.c */
 char		*disk_stamp(const struct scan_disk *, size_t, const char *,
+		    char **, char *, size_t);
+int		 disk_own_ranges(const struct scan_disk *, struct own_map *,
 		    char *, size_t);
 
 void		 retention_init(void);

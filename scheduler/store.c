@@ -91,6 +91,7 @@ static const char schema[] =
     " verified INTEGER NOT NULL DEFAULT 0,"	/* last read: findex.c */
     " md5 BLOB, sha1 BLOB,"		/* for later hash signatures */
     " classes INTEGER NOT NULL DEFAULT 0,"	/* sigsum.h; 0: not known */
+    " ext BLOB,"				/* where it lies: extents.h */
     " PRIMARY KEY (guest_uuid, tree, path)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS sigsum ("	/* per signature version */
     " version TEXT PRIMARY KEY,"
@@ -117,7 +118,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS paused ("
     " what TEXT PRIMARY KEY,"		/* "*" or a guest's UUID */
     " since INTEGER NOT NULL);"
-    "PRAGMA user_version = 11;";
+    "PRAGMA user_version = 12;";
 
 /* Older databases lack the columns added since; the tables come from the
  * schema itself (IF NOT EXISTS). */
@@ -158,6 +159,7 @@ migrate(char **msg)
 		"ALTER TABLE findex ADD COLUMN sha1 BLOB",
 		"ALTER TABLE findex ADD COLUMN classes INTEGER NOT NULL "
 		    "DEFAULT 0",
+		"ALTER TABLE findex ADD COLUMN ext BLOB",
 	};
 	sqlite3_stmt *st;
 	int version = 0;
@@ -169,7 +171,7 @@ migrate(char **msg)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (version == 0 || version >= 11)
+	if (version == 0 || version >= 12)
 		return SQLITE_OK;
 	for (i = 0; i < sizeof(columns) / sizeof(columns[0]); i++)
 		if (sqlite3_exec(db, columns[i], NULL, NULL, msg) != SQLITE_OK) {

@@ -30,6 +30,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct srec_scan scan;
 	static struct srec_result result;
 	static struct srec_ready ready;
+	static struct srec_own own;
 	static struct srec_result result2;
 	static struct srec_buf b;
 	struct srec r, r2;
@@ -39,6 +40,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.scan = &scan;
 	r.result = &result;
 	r.ready = &ready;
+	r.own = &own;
 	if (srec_decode(data, size, &r, err, sizeof(err)) == -1) {
 		if (strnlen(err, sizeof(err)) == sizeof(err))
 			abort();
@@ -72,6 +74,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r2.scan = NULL;
 		r2.result = &result2;
 		r2.ready = NULL;
+		r2.own = NULL;
 		if (b.over || srec_decode(b.b, b.len, &r2, err,
 		    sizeof(err)) == -1 || memcmp(&result, &result2,
 		    sizeof(result)) != 0)

@@ -16,6 +16,7 @@ libexecdir=$(sed -n 's/^CMAKE_INSTALL_LIBEXECDIR:PATH=//p' "$BUILDDIR/CMakeCache
 for f in sbin/sentineld bin/sentinelctl share/man/man8/sentineld.8 share/man/man1/sentinelctl.1 \
     share/man/man5/sentineld.conf.5 lib/systemd/system/sentineld.service lib/tmpfiles.d/sentinel.conf \
     lib/sysusers.d/sentinel.conf "$libexecdir/sentinel/sentinel-scanner" \
+    "$libexecdir/sentinel/sentinel-fiemap" \
     include/sentinel/plugin.h "$libdir/sentinel/plugins/jsonl.so" "$libdir/sentinel/plugins/exec.so" \
     "$libdir/sentinel/plugins/syslog.so" "$libdir/sentinel/plugins/libvirt-action.so"; do
 	[ -f "$dest$prefix/$f" ] || fail "$prefix/$f not installed: $(find "$dest" -type f)"

@@ -103,7 +103,7 @@ scan_at(int64_t now)
 		path_of(i, p, sizeof(p));
 		rec_of(i, &r);
 		memset(&got, 0, sizeof(got));
-		if (ix->lookup(ix->p, "/dev/sda1", p, strlen(p), &got)) {
+		if (ix->lookup(ix->p, "/dev/sda1", p, strlen(p), &got, NULL)) {
 			assert_memory_equal(&got, &r, sizeof(r));
 			known++;
 		}
@@ -157,8 +157,50 @@ test_no_bound(void **state)
 	assert_non_null(x = findex_new(db, "uuid-2", "sig-1", 0,
 	    T0 + 100L * 365 * 86400));
 	ix = findex_iface(x);
-	assert_true(ix->lookup(ix->p, "/dev/sda1", "/a", 2, &got));
+	assert_true(ix->lookup(ix->p, "/dev/sda1", "/a", 2, &got, NULL));
 	findex_free(x);
+}
+
+/* Where a file lies is kept with it, and a new place is written even
+ * when nothing else of the file changed. */
+static void
+test_ext(void **state)
+{
+	struct findex *x;
+	struct findex_rec r, got;
+	const struct file_index *ix;
+	char uuid[37];
+
+	(void)state;
+	rec_of(1, &r);
+	assert_non_null(x = findex_new(db, "uuid-3", "sig-1", 0, T0));
+	ix = findex_iface(x);
+	ix->put(ix->p, "/dev/sda1", "/a", 2, &r);	/* no place */
+	ix->tree_done(ix->p, "/dev/sda1");
+	assert_int_equal(findex_save(x), 0);
+	findex_free(x);
+	assert_non_null(x = findex_new(db, "uuid-3", "sig-1", 0, T0));
+	ix = findex_iface(x);
+	assert_int_equal(ix->lookup(ix->p, "/dev/sda1", "/a", 2, &got, NULL),
+	    FINDEX_OWN);
+	assert_false(got.has_ext);
+	got.has_ext = 1;
+	memset(got.ext, 0x42, sizeof(got.ext));
+	ix->put(ix->p, "/dev/sda1", "/a", 2, &got);
+	ix->tree_done(ix->p, "/dev/sda1");
+	assert_int_equal(findex_save(x), 0);
+	findex_free(x);
+	assert_non_null(x = findex_new(db, "uuid-3", "sig-1", 0, T0));
+	ix = findex_iface(x);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(ix->lookup(ix->p, "/dev/sda1", "/a", 2, &got, NULL),
+	    FINDEX_OWN);
+	assert_true(got.has_ext);
+	assert_int_equal(got.ext[15], 0x42);
+	findex_free(x);
+	/* No scan of these images: no base. */
+	assert_int_equal(findex_base_guest(db, "1:2:3:4.5:6.7;|", "uuid-9",
+	    uuid), 0);
 }
 
 /* Keeps the sums of VERSION: ELF lines summing to ELF, PE to 7, and
@@ -197,7 +239,7 @@ put_under(const char *version, int64_t now, const struct findex_rec *r,
 	assert_non_null(x = findex_new(db, "uuid-3", version, 0, now));
 	ix = findex_iface(x);
 	memset(got, 0, sizeof(*got));
-	found = ix->lookup(ix->p, "/dev/sda1", "/bin/ls", 7, got);
+	found = ix->lookup(ix->p, "/dev/sda1", "/bin/ls", 7, got, NULL);
 	ix->put(ix->p, "/dev/sda1", "/bin/ls", 7, r);
 	ix->tree_done(ix->p, "/dev/sda1");
 	assert_int_equal(findex_save(x), 0);
@@ -255,6 +297,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bounded_age),
 		cmocka_unit_test(test_no_bound),
+		cmocka_unit_test(test_ext),
 		cmocka_unit_test(test_other_version),
 	};
 

@@ -23,6 +23,7 @@ decode(const struct srec_buf *b, struct srec *r, char *err)
 	r->scan = &scan;
 	r->result = &result;
 	r->ready = &ready;
+	r->own = NULL;
 	return srec_decode(b->b, b->len, r, err, 256);
 }
 
@@ -240,11 +241,90 @@ test_ranges(void **state)
 	r.scan = NULL;
 	r.result = NULL;
 	r.ready = NULL;
+	r.own = NULL;
 	assert_int_equal(srec_decode(b.b, b.len, &r, err, sizeof(err)), -1);
 	/* The encoder says when a record would not fit. */
 	srec_start(&b, SR_LOG);
 	srec_raw(&b, err, SREC_MAX);
 	assert_true(b.over);
+}
+
+/* A linked clone's records: the base's record beside the guest's own,
+ * where a file lies, and the clone's own ranges, each bounded. */
+static void
+test_clone(void **state)
+{
+	static struct srec_buf b;
+	static struct srec_own own;
+	struct srec_rec rec;
+	struct srec r;
+	char err[256];
+	uint32_t i;
+
+	(void)state;
+	memset(&rec, 0, sizeof(rec));
+	rec.ino = 9;
+	rec.has_ext = 1;
+	memset(rec.ext, 0x5a, sizeof(rec.ext));
+	srec_start(&b, SR_INDEX_A);
+	srec_u8(&b, 0);
+	srec_u8(&b, 1);
+	srec_put_rec(&b, &rec);
+	assert_int_equal(decode(&b, &r, err), 0);
+	assert_int_equal(r.flag, 0);
+	assert_int_equal(r.base_found, 1);
+	assert_int_equal(r.base.ino, 9);
+	assert_int_equal(r.base.has_ext, 1);
+	assert_memory_equal(r.base.ext, rec.ext, sizeof(rec.ext));
+	/* The base's flag is not optional; an ext flag is 0 or 1. */
+	srec_start(&b, SR_INDEX_A);
+	srec_u8(&b, 0);
+	assert_int_equal(decode(&b, &r, err), -1);
+	rec.has_ext = 2;
+	srec_start(&b, SR_INDEX_PUT);
+	srec_str(&b, "/dev/sda");
+	srec_bytes(&b, "/x", 2);
+	srec_put_rec(&b, &rec);
+	assert_int_equal(decode(&b, &r, err), -1);
+	/* Own ranges: only where storage was given for them. */
+	srec_start(&b, SR_OWN_A);
+	srec_u8(&b, 1);
+	srec_u32(&b, SREC_OWN_MAX);
+	for (i = 0; i < SREC_OWN_MAX; i++) {
+		srec_u64(&b, (uint64_t)i * 65536);
+		srec_u64(&b, 4096);
+	}
+	assert_false(b.over);
+	assert_int_equal(decode(&b, &r, err), -1);
+	r.scan = NULL;
+	r.result = NULL;
+	r.ready = NULL;
+	r.own = &own;
+	assert_int_equal(srec_decode(b.b, b.len, &r, err, sizeof(err)), 0);
+	assert_int_equal(own.n, SREC_OWN_MAX);
+	assert_int_equal(own.more, 1);
+	assert_int_equal(own.start[SREC_OWN_MAX - 1],
+	    (uint64_t)(SREC_OWN_MAX - 1) * 65536);
+	srec_start(&b, SR_OWN_A);		/* one too many */
+	srec_u8(&b, 0);
+	srec_u32(&b, SREC_OWN_MAX + 1);
+	assert_int_equal(srec_decode(b.b, b.len, &r, err, sizeof(err)), -1);
+	srec_start(&b, SR_OWN_A);		/* an empty range */
+	srec_u8(&b, 0);
+	srec_u32(&b, 1);
+	srec_u64(&b, 5);
+	srec_u64(&b, 0);
+	assert_int_equal(srec_decode(b.b, b.len, &r, err, sizeof(err)), -1);
+	srec_start(&b, SR_OWN_A);		/* one that wraps */
+	srec_u8(&b, 0);
+	srec_u32(&b, 1);
+	srec_u64(&b, UINT64_MAX - 1);
+	srec_u64(&b, 4);
+	assert_int_equal(srec_decode(b.b, b.len, &r, err, sizeof(err)), -1);
+	srec_start(&b, SR_OWN_Q);
+	srec_u32(&b, SREC_MAX_DISKS);
+	srec_u32(&b, 0);
+	assert_int_equal(decode(&b, &r, err), -1);
 }
 
 static void
@@ -282,6 +362,7 @@ main(void)
 		cmocka_unit_test(test_detection),
 		cmocka_unit_test(test_framing),
 		cmocka_unit_test(test_ranges),
+		cmocka_unit_test(test_clone),
 		cmocka_unit_test(test_transport),
 	};
 

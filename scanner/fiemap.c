@@ -1,0 +1,230 @@
+/*
+ * sentinel-fiemap: runs inside the libguestfs appliance, never on the
+ * host.  The scanner uploads it there (statically linked: the appliance
+ * has its own libraries) and runs it on one mounted filesystem to learn
+ * where each regular file's bytes lie on the guest's disks, so that a
+ * linked clone's file whose blocks are all its base's, untouched by the
+ * clone's overlay, need not be read.
+ *
+ *	sentinel-fiemap ROOT SKIP
+ *
+ * Output, text, one line each:
+ *	fs DISK OFFSET			the filesystem's device is disk DISK
+ *					(0 for sda) from byte OFFSET
+ *	uncertain WORD			or: no file's place can be trusted
+ *	INO SIZE N [LOGICAL PHYSICAL LENGTH UNWRITTEN]...
+ *					a file; N -1: its place is not
+ *					certain (inline, encoded, too many
+ *					extents); PHYSICAL is on the disk
+ *	more NEXT			output full: run again with SKIP NEXT
+ *	end
+ *
+ * The filesystem's device must not have been written since the appliance
+ * started: a journal or log replayed at mount (ro mounts replay into the
+ * appliance's overlay) would put bytes where the guest's images do not
+ * have them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+
+#define MAX_EXTENTS	64
+#define MAX_OUTPUT	(1536 * 1024)	/* of the 4 MB a reply may carry */
+#define EXT_MAGIC	0xEF53
+#define XFS_MAGIC	0x58465342
+
+#define UNCERTAIN_FLAGS	(FIEMAP_EXTENT_UNKNOWN | FIEMAP_EXTENT_DELALLOC | \
+	FIEMAP_EXTENT_ENCODED | FIEMAP_EXTENT_DATA_ENCRYPTED | \
+	FIEMAP_EXTENT_NOT_ALIGNED | FIEMAP_EXTENT_DATA_INLINE | \
+	FIEMAP_EXTENT_DATA_TAIL)
+
+static uint64_t	 part_start;	/* bytes */
+static dev_t	 fs_dev;
+static long	 skip, seen;
+static size_t	 out;
+static int	 full;
+
+static int
+read_sys(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* The disk (sdX, vdX) and offset of the device DEV: 0, or -1 with *why. */
+static int
+place(dev_t dev, int *disk, uint64_t *start, const char **why)
+{
+	char sys[128], buf[512], real[PATH_MAX], *base;
+	unsigned long long w, v[5];
+	size_t n;
+
+	snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u", major(dev),
+	    minor(dev));
+	snprintf(buf, sizeof(buf), "%s/dm", sys);
+	if (access(buf, F_OK) == 0) {
+		*why = "device-mapper";
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s/stat", sys);
+	if (read_sys(buf, buf, sizeof(buf)) == -1 ||
+	    sscanf(buf, "%llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+	    &v[3], &w) != 5) {
+		*why = "no-stat";
+		return -1;
+	}
+	if (w != 0) {
+		*why = "written";	/* a journal replayed, say */
+		return -1;
+	}
+	*start = 0;
+	snprintf(buf, sizeof(buf), "%s/partition", sys);
+	if (access(buf, F_OK) == 0) {
+		snprintf(buf, sizeof(buf), "%s/start", sys);
+		if (read_sys(buf, buf, sizeof(buf)) == -1) {
+			*why = "no-start";
+			return -1;
+		}
+		*start = strtoull(buf, NULL, 10) * 512;
+		snprintf(buf, sizeof(buf), "%s/..", sys);
+	} else
+		snprintf(buf, sizeof(buf), "%s", sys);
+	if (realpath(buf, real) == NULL) {
+		*why = "no-sysfs";
+		return -1;
+	}
+	base = strrchr(real, '/');
+	base = base ? base + 1 : real;
+	n = strlen(base);
+	if (n != 3 || (base[0] != 's' && base[0] != 'v') || base[1] != 'd' ||
+	    base[2] < 'a' || base[2] > 'z') {
+		*why = "not-a-disk";
+		return -1;
+	}
+	*disk = base[2] - 'a';
+	return 0;
+}
+
+static int
+visit(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	union {
+		struct fiemap	fm;
+		char		buf[sizeof(struct fiemap) +
+				    MAX_EXTENTS * sizeof(struct fiemap_extent)];
+	} u;
+	struct fiemap_extent *e;
+	uint32_t i;
+	int fd, ok;
+
+	(void)ftw;
+	if (flag != FTW_F || !S_ISREG(st->st_mode) || st->st_dev != fs_dev)
+		return 0;
+	if (seen++ < skip)
+		return 0;
+	if (out >= MAX_OUTPUT) {
+		full = 1;
+		return 1;
+	}
+	ok = 0;
+	memset(&u, 0, sizeof(u));
+	u.fm.fm_start = 0;
+	u.fm.fm_length = FIEMAP_MAX_OFFSET;
+	u.fm.fm_extent_count = MAX_EXTENTS;
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC)) != -1) {
+		struct stat fst;
+
+		if (fstat(fd, &fst) == 0 && fst.st_ino == st->st_ino &&
+		    ioctl(fd, FS_IOC_FIEMAP, &u.fm) == 0) {
+			ok = 1;
+			/* All of it mapped: none, or the last says so. */
+			if (u.fm.fm_mapped_extents > 0 &&
+			    !(u.fm.fm_extents[u.fm.fm_mapped_extents - 1].
+			    fe_flags & FIEMAP_EXTENT_LAST))
+				ok = 0;
+			for (i = 0; ok && i < u.fm.fm_mapped_extents; i++)
+				if (u.fm.fm_extents[i].fe_flags &
+				    UNCERTAIN_FLAGS)
+					ok = 0;
+		}
+		close(fd);
+	}
+	if (!ok) {
+		out += (size_t)printf("%" PRIu64 " %" PRIu64 " -1\n",
+		    (uint64_t)st->st_ino, (uint64_t)st->st_size);
+		return 0;
+	}
+	out += (size_t)printf("%" PRIu64 " %" PRIu64 " %u",
+	    (uint64_t)st->st_ino, (uint64_t)st->st_size,
+	    u.fm.fm_mapped_extents);
+	for (i = 0; i < u.fm.fm_mapped_extents; i++) {
+		e = &u.fm.fm_extents[i];
+		out += (size_t)printf(" %llu %llu %llu %d",
+		    (unsigned long long)e->fe_logical,
+		    (unsigned long long)(e->fe_physical + part_start),
+		    (unsigned long long)e->fe_length,
+		    (e->fe_flags & FIEMAP_EXTENT_UNWRITTEN) != 0);
+	}
+	out += (size_t)printf("\n");
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct statfs sfs;
+	struct stat st;
+	const char *why = NULL;
+	int disk = 0;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: sentinel-fiemap ROOT SKIP\n");
+		return 2;
+	}
+	skip = strtol(argv[2], NULL, 10);
+	if (stat(argv[1], &st) == -1 || statfs(argv[1], &sfs) == -1) {
+		printf("uncertain no-root\nend\n");
+		return 0;
+	}
+	fs_dev = st.st_dev;
+	if (sfs.f_type != EXT_MAGIC && sfs.f_type != XFS_MAGIC)
+		why = "filesystem-type";
+	else
+		(void)place(st.st_dev, &disk, &part_start, &why);
+	if (why != NULL) {
+		printf("uncertain %s\nend\n", why);
+		return 0;
+	}
+	printf("fs %d %llu\n", disk, (unsigned long long)part_start);
+	if (nftw(argv[1], visit, 64, FTW_PHYS | FTW_MOUNT) == -1) {
+		printf("uncertain walk\nend\n");
+		return 0;
+	}
+	if (full)
+		printf("more %ld\n", seen - 1);
+	printf("end\n");
+	return 0;
+}

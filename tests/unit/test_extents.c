@@ -1,0 +1,183 @@
+/* Where files lie: sentinel-fiemap's replies as the scanner parses them,
+ * the hash of a file's place, and a linked clone's own ranges. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "extents.h"
+#include "listing.h"
+#include "scan.h"
+
+static long
+add(struct listing *l, const char *path, uint64_t ino, uint64_t size)
+{
+	struct lentry m;
+	long i;
+
+	memset(&m, 0, sizeof(m));
+	m.mode = S_IFREG | 0644;
+	m.ino = ino;
+	m.size = size;
+	m.nlink = 1;
+	i = listing_add(l, path, strlen(path), &m);
+	assert_true(i >= 0);
+	return i;
+}
+
+/* Parses TEXT into L with OWN (NOWN ranges of disk 0, or none). */
+static int
+parse(struct listing *l, const char *text, const struct own_range *own,
+    size_t nown, size_t ndisks, long *next, char *why)
+{
+	struct extents_run x;
+	struct own_map m[2];
+	size_t *byino, n;
+	int rc;
+
+	memset(&x, 0, sizeof(x));
+	memset(m, 0, sizeof(m));
+	m[0].r = (struct own_range *)own;
+	m[0].n = nown;
+	byino = extents_by_ino(l, &n);
+	assert_non_null(byino);
+	rc = extents_parse(&x, text, l, byino, n, own ? m : NULL, ndisks,
+	    next, why, 256);
+	free(byino);
+	return rc;
+}
+
+static void
+test_parse(void **state)
+{
+	static const struct own_range own[] = {
+		{ 20000, 24096 }, { 90000, 91000 },
+	};
+	struct listing l;
+	char why[256];
+	long a, b, b2, c, d, next = 0;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	a = add(&l, "/a", 10, 100);
+	b = add(&l, "/b", 11, 200);
+	b2 = add(&l, "/b2", 11, 200);	/* a hard link */
+	c = add(&l, "/c", 12, 5);
+	d = add(&l, "/d", 13, 7);	/* not in the reply */
+	assert_int_equal(parse(&l, "fs 0 1048576\n"
+	    "10 100 1 0 5000 4096 0\n"
+	    "11 200 2 0 9000 4096 0 4096 20000 4096 1\n"
+	    "12 5 -1\n"
+	    "more 3\n"
+	    "end\n", own, 2, 1, &next, why), 1);
+	assert_int_equal(next, 3);
+	assert_true(l.e[a].has_ext);
+	assert_false(l.e[a].own);
+	assert_true(l.e[b].has_ext);
+	assert_true(l.e[b].own);		/* its second extent */
+	assert_true(l.e[b2].has_ext);
+	assert_memory_equal(l.e[b].ext, l.e[b2].ext, sizeof(l.e[b].ext));
+	assert_memory_not_equal(l.e[a].ext, l.e[b].ext, sizeof(l.e[a].ext));
+	assert_false(l.e[c].has_ext);		/* not certain */
+	assert_false(l.e[d].has_ext);
+	listing_free(&l);
+}
+
+/* The same place and size: the same hash; anything else differs. */
+static void
+test_same_place(void **state)
+{
+	static const char *replies[] = {
+		"fs 0 0\n10 100 1 0 5000 4096 0\nend\n",
+		"fs 0 0\n10 100 1 0 5000 4096 0\nend",	/* same */
+		"fs 0 0\n10 100 1 0 5001 4096 0\nend\n",	/* moved */
+		"fs 0 0\n10 100 1 0 5000 4096 1\nend\n",	/* unwritten */
+		"fs 0 0\n10 100 1 4096 5000 4096 0\nend\n",	/* logical */
+		"fs 1 0\n10 100 1 0 5000 4096 0\nend\n",	/* disk */
+	};
+	unsigned char ext[6][16];
+	struct listing l;
+	char why[256];
+	long a, next;
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < 6; i++) {
+		memset(&l, 0, sizeof(l));
+		a = add(&l, "/a", 10, 100);
+		assert_int_equal(parse(&l, replies[i], NULL, 0, 2, &next, why),
+		    0);
+		assert_true(l.e[a].has_ext);
+		assert_false(l.e[a].own);
+		memcpy(ext[i], l.e[a].ext, 16);
+		listing_free(&l);
+	}
+	assert_memory_equal(ext[0], ext[1], 16);
+	for (i = 1; i < 6; i++)
+		for (k = i + 1; k < 6; k++)
+			assert_memory_not_equal(ext[i], ext[k], 16);
+	/* A size other than the listing's: changed since, not placed. */
+	memset(&l, 0, sizeof(l));
+	a = add(&l, "/a", 10, 101);
+	assert_int_equal(parse(&l, replies[0], NULL, 0, 1, &next, why), 0);
+	assert_false(l.e[a].has_ext);
+	listing_free(&l);
+}
+
+/* What cannot be trusted places nothing, and says why. */
+static void
+test_refused(void **state)
+{
+	static const char *bad[] = {
+		"fs 0 0\n10 100 1 0 5000\nend\n",		/* short */
+		"fs 0 0\n10 100 1 0 5000 4096 0 7\nend\n",	/* long */
+		"fs 3 0\n10 100 1 0 5000 4096 0\nend\n",	/* disk */
+		"fs 0 0\n10 100 65 0 5000 4096 0\nend\n",	/* count */
+		"fs 0 0\n10 100 1 0 18446744073709551615 4096 0\nend\n",
+		"fs 0 0\n10 100 1 0 5000 0 0\nend\n",		/* empty */
+		"fs 0 0\n10 100 1 0 5000 4096 2\nend\n",	/* flag */
+		"fs 0 0\n10 100 1 0 5000 4096 0\n",		/* no end */
+		"fs 0 0\n10 100 1 0 99999999999999999999 4096 0\nend\n",
+		"fs 0 0\n10 100 1 0 -5000 4096 0\nend\n",
+		"hello\n",
+		"",
+	};
+	struct listing l;
+	char why[256];
+	long next;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&l, 0, sizeof(l));
+		add(&l, "/a", 10, 100);
+		why[0] = '\0';
+		assert_int_equal(parse(&l, bad[i], NULL, 0, 2, &next, why), -1);
+		assert_true(why[0] != '\0');
+		listing_free(&l);
+	}
+	memset(&l, 0, sizeof(l));
+	add(&l, "/a", 10, 100);
+	assert_int_equal(parse(&l, "uncertain written\nend\n", NULL, 0, 1,
+	    &next, why), -1);
+	assert_string_equal(why, "written");
+	listing_free(&l);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_same_place),
+		cmocka_unit_test(test_refused),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
