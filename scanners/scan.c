@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 
 #include "engine.h"
-#include "findex.h"
 #include "extents.h"
+#include "findex.h"
 #include "guestsrc.h"
 #include "listing.h"
 #include "log.h"
@@ -534,10 +534,10 @@ plan_tree(struct walk_ctx *c)
 
 	c->nhashes = c->nreread = c->nbase = 0;
 	for (i = 0; i < l->n; i++) {
-		known = 0;
 		struct lentry *e = &l->e[i];
 		const char *path = listing_path(l, i);
 
+		known = 0;
 		memset(&rec, 0, sizeof(rec));
 		p = listing_parent(l, i);
 		pe = p == -1 ? NULL : &l->e[p];

@@ -246,7 +246,7 @@ ix_lookup(void *p, const char *key, const char *path, size_t len,
 		t->old.e[i].seen = 1;
 		return 0;
 	}
-	(void)base;	/* a base is another guest's index: findex_base */
+	(void)base;	/* a base is another guest's findex (jobs.c) */
 	lentry_to_rec(&t->old.e[i], rec);
 	return FINDEX_OWN;
 }
