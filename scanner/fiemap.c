@@ -9,8 +9,8 @@
  *	sentinel-fiemap ROOT SKIP
  *
  * Output, text, one line each:
- *	fs DISK OFFSET			the filesystem's device is disk DISK
- *					(0 for sda) from byte OFFSET
+ *	fs DISK OFFSET			the filesystem's device is the disk
+ *					named DISK (sda) from byte OFFSET
  *	uncertain WORD			or: no file's place can be trusted
  *	INO SIZE N [LOGICAL PHYSICAL LENGTH UNWRITTEN]...
  *					a file; N -1: its place is not
@@ -73,9 +73,10 @@ read_sys(const char *path, char *buf, size_t len)
 	return 0;
 }
 
-/* The disk (sdX, vdX) and offset of the device DEV: 0, or -1 with *why. */
+/* The disk (its kernel name, at most 15 letters and digits, into DISK)
+ * and offset of the device DEV: 0, or -1 with *why. */
 static int
-place(dev_t dev, int *disk, uint64_t *start, const char **why)
+place(dev_t dev, char *disk, uint64_t *start, const char **why)
 {
 	char sys[128], buf[512], real[PATH_MAX], *base;
 	unsigned long long w, v[5];
@@ -118,12 +119,12 @@ place(dev_t dev, int *disk, uint64_t *start, const char **why)
 	base = strrchr(real, '/');
 	base = base ? base + 1 : real;
 	n = strlen(base);
-	if (n != 3 || (base[0] != 's' && base[0] != 'v') || base[1] != 'd' ||
-	    base[2] < 'a' || base[2] > 'z') {
+	if (n == 0 || n > 15 || strspn(base, "abcdefghijklmnopqrstuvwxyz"
+	    "0123456789") != n) {
 		*why = "not-a-disk";
 		return -1;
 	}
-	*disk = base[2] - 'a';
+	memcpy(disk, base, n + 1);
 	return 0;
 }
 
@@ -198,7 +199,7 @@ main(int argc, char **argv)
 	struct statfs sfs;
 	struct stat st;
 	const char *why = NULL;
-	int disk = 0;
+	char disk[16] = "";
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: sentinel-fiemap ROOT SKIP\n");
@@ -213,12 +214,12 @@ main(int argc, char **argv)
 	if (sfs.f_type != EXT_MAGIC && sfs.f_type != XFS_MAGIC)
 		why = "filesystem-type";
 	else
-		(void)place(st.st_dev, &disk, &part_start, &why);
+		(void)place(st.st_dev, disk, &part_start, &why);
 	if (why != NULL) {
 		printf("uncertain %s\nend\n", why);
 		return 0;
 	}
-	printf("fs %d %llu\n", disk, (unsigned long long)part_start);
+	printf("fs %s %llu\n", disk, (unsigned long long)part_start);
 	if (nftw(argv[1], visit, 64, FTW_PHYS | FTW_MOUNT) == -1) {
 		printf("uncertain walk\nend\n");
 		return 0;

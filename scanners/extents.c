@@ -91,14 +91,31 @@ num(const char **p, uint64_t *v)
 	return 0;
 }
 
+/* The start of the line at P, for a message: letters, digits, spaces
+ * and a few marks; anything else shown as '?'. */
+static const char *
+shown(const char *p, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len && p[i] != '\0' && p[i] != '\n'; i++)
+		buf[i] = (p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' &&
+		    p[i] <= '9') || p[i] == ' ' || p[i] == '-' ? p[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
 int
 extents_parse(struct extents_run *x, const char *text, struct listing *l,
     const size_t *byino, size_t nbyino, const struct own_map *own,
     size_t ndisks, long *next, char *why, size_t whylen)
 {
 	unsigned char buf[4 + 8 + MAX_EXTENTS * 25], ext[32];
-	const char *p = text, *eol;
-	uint64_t disk = 0, v, ino, size, n, lo, ph, len, un;
+	char line[48];
+	const char *p = text, *eol, *ls = text;
+	uint64_t disk, v, ino, size, n, lo, ph, len, un;
+	char name[16];
+	long idx;
 	size_t lineno = 0, k, b, a, z;
 	int own_file, more = 0;
 
@@ -108,15 +125,23 @@ extents_parse(struct extents_run *x, const char *text, struct listing *l,
 		    p + 10);
 		return -1;
 	}
-	if (strncmp(p, "fs ", 3) != 0 || (p += 2, num(&p, &disk)) == -1 ||
-	    num(&p, &v) == -1 || *p != '\n' || disk >= ndisks ||
-	    disk >= 26) {
-		snprintf(why, whylen, "a reply not understood");
+	/* The disk by its name in the appliance, as libguestfs numbers the
+	 * drives it was given. */
+	p += strncmp(p, "fs ", 3) == 0 ? 3 : 0;
+	k = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789");
+	if (p == text || k == 0 || k > 15 || p[k] != ' ' ||
+	    (memcpy(name, p, k), name[k] = '\0', p += k,
+	    num(&p, &v)) == -1 || *p != '\n' ||
+	    (idx = x->disk_index(x->arg, name)) < 0 || (size_t)idx >= ndisks) {
+		snprintf(why, whylen, "a reply not understood: \"%s\"",
+		    shown(text, line, sizeof(line)));
 		return -1;
 	}
+	disk = (uint64_t)idx;
 	p++;
 	for (;;) {
 		lineno++;
+		ls = p;
 		/* The appliance's reply may have lost its last newline. */
 		if (strcmp(p, "end") == 0 || strcmp(p, "end\n") == 0)
 			break;
@@ -194,8 +219,19 @@ extents_parse(struct extents_run *x, const char *text, struct listing *l,
 	}
 	return more;
 bad:
-	snprintf(why, whylen, "a reply not understood (line %zu)", lineno);
+	snprintf(why, whylen, "a reply not understood (line %zu: \"%s\")",
+	    lineno, shown(ls, line, sizeof(line)));
 	return -1;
+}
+
+/* The index of the drive the appliance names NAME ("sda"), or -1. */
+static long
+drive_index(void *g, const char *name)
+{
+	char dev[32];
+
+	snprintf(dev, sizeof(dev), "/dev/%s", name);
+	return guestfs_device_index(g, dev);
 }
 
 /* Uploads the program into the appliance G once. */
@@ -238,6 +274,8 @@ extents_learn(struct extents_run *x, guestfs_h *g, int fd,
 	}
 	if (upload(x, g, fd, why, whylen) == -1)
 		return -1;
+	x->disk_index = drive_index;
+	x->arg = g;
 	if ((byino = extents_by_ino(l, &nbyino)) == NULL) {
 		snprintf(why, whylen, "out of memory");
 		return -1;

@@ -21,6 +21,9 @@
 struct extents_run {
 	guestfs_h	*uploaded;	/* the appliance that has the program */
 	size_t		 files, placed, uncertain, own;
+	/* The index of the drive named ("sda"), or -1. */
+	long		(*disk_index)(void *, const char *);
+	void		*arg;
 };
 
 /* Learns where the regular files of L lie, for the tree mounted on the

@@ -31,6 +31,16 @@ add(struct listing *l, const char *path, uint64_t ino, uint64_t size)
 	return i;
 }
 
+/* As the appliance names drives: sda, sdb, ... */
+static long
+drive(void *arg, const char *name)
+{
+	(void)arg;
+	if (strlen(name) != 3 || strncmp(name, "sd", 2) != 0)
+		return -1;
+	return name[2] - 'a';
+}
+
 /* Parses TEXT into L with OWN (NOWN ranges of disk 0, or none). */
 static int
 parse(struct listing *l, const char *text, const struct own_range *own,
@@ -42,6 +52,7 @@ parse(struct listing *l, const char *text, const struct own_range *own,
 	int rc;
 
 	memset(&x, 0, sizeof(x));
+	x.disk_index = drive;
 	memset(m, 0, sizeof(m));
 	m[0].r = (struct own_range *)own;
 	m[0].n = nown;
@@ -70,7 +81,7 @@ test_parse(void **state)
 	b2 = add(&l, "/b2", 11, 200);	/* a hard link */
 	c = add(&l, "/c", 12, 5);
 	d = add(&l, "/d", 13, 7);	/* not in the reply */
-	assert_int_equal(parse(&l, "fs 0 1048576\n"
+	assert_int_equal(parse(&l, "fs sda 1048576\n"
 	    "10 100 1 0 5000 4096 0\n"
 	    "11 200 2 0 9000 4096 0 4096 20000 4096 1\n"
 	    "12 5 -1\n"
@@ -94,12 +105,12 @@ static void
 test_same_place(void **state)
 {
 	static const char *replies[] = {
-		"fs 0 0\n10 100 1 0 5000 4096 0\nend\n",
-		"fs 0 0\n10 100 1 0 5000 4096 0\nend",	/* same */
-		"fs 0 0\n10 100 1 0 5001 4096 0\nend\n",	/* moved */
-		"fs 0 0\n10 100 1 0 5000 4096 1\nend\n",	/* unwritten */
-		"fs 0 0\n10 100 1 4096 5000 4096 0\nend\n",	/* logical */
-		"fs 1 0\n10 100 1 0 5000 4096 0\nend\n",	/* disk */
+		"fs sda 0\n10 100 1 0 5000 4096 0\nend\n",
+		"fs sda 0\n10 100 1 0 5000 4096 0\nend",	/* same */
+		"fs sda 0\n10 100 1 0 5001 4096 0\nend\n",	/* moved */
+		"fs sda 0\n10 100 1 0 5000 4096 1\nend\n",	/* unwritten */
+		"fs sda 0\n10 100 1 4096 5000 4096 0\nend\n",	/* logical */
+		"fs sdb 0\n10 100 1 0 5000 4096 0\nend\n",	/* disk */
 	};
 	unsigned char ext[6][16];
 	struct listing l;
@@ -135,17 +146,21 @@ static void
 test_refused(void **state)
 {
 	static const char *bad[] = {
-		"fs 0 0\n10 100 1 0 5000\nend\n",		/* short */
-		"fs 0 0\n10 100 1 0 5000 4096 0 7\nend\n",	/* long */
-		"fs 3 0\n10 100 1 0 5000 4096 0\nend\n",	/* disk */
-		"fs 0 0\n10 100 65 0 5000 4096 0\nend\n",	/* count */
-		"fs 0 0\n10 100 1 0 18446744073709551615 4096 0\nend\n",
-		"fs 0 0\n10 100 1 0 5000 0 0\nend\n",		/* empty */
-		"fs 0 0\n10 100 1 0 5000 4096 2\nend\n",	/* flag */
-		"fs 0 0\n10 100 1 0 5000 4096 0\n",		/* no end */
-		"fs 0 0\n10 100 1 0 99999999999999999999 4096 0\nend\n",
-		"fs 0 0\n10 100 1 0 -5000 4096 0\nend\n",
+		"fs sda 0\n10 100 1 0 5000\nend\n",		/* short */
+		"fs sda 0\n10 100 1 0 5000 4096 0 7\nend\n",	/* long */
+		"fs sdd 0\n10 100 1 0 5000 4096 0\nend\n",	/* disk */
+		"fs sda 0\n10 100 65 0 5000 4096 0\nend\n",	/* count */
+		"fs sda 0\n10 100 1 0 18446744073709551615 4096 0\nend\n",
+		"fs sda 0\n10 100 1 0 5000 0 0\nend\n",		/* empty */
+		"fs sda 0\n10 100 1 0 5000 4096 2\nend\n",	/* flag */
+		"fs sda 0\n10 100 1 0 5000 4096 0\n",		/* no end */
+		"fs sda 0\n10 100 1 0 99999999999999999999 4096 0\nend\n",
+		"fs sda 0\n10 100 1 0 -5000 4096 0\nend\n",
 		"hello\n",
+		"fs\n10 100 1 0 5000 4096 0\nend\n",
+		"fs vda 0\n10 100 1 0 5000 4096 0\nend\n",		/* no drive */
+		"fs sda\n10 100 1 0 5000 4096 0\nend\n",
+		"sda 0\n10 100 1 0 5000 4096 0\nend\n",
 		"",
 	};
 	struct listing l;
