@@ -23,6 +23,42 @@ G_ALL="$G_INFECTED $G_CLEAN $G_NOFS $G_CLONE $G_LAYOUT $G_HOSTILE"
 
 export SENTINEL_SOCKET=$SOCK
 
+# A test that hangs is killed by ctest with nothing said of why.  A
+# watchdog, a little before ctest's timeout, prints what the daemons
+# logged and where their processes wait, then ends the test.  It holds
+# none of the test's output open (ctest would wait for it) and leaves when
+# the test does.
+watchdog() {	# SECONDS
+	local test=$$ t=0
+	(
+		exec </dev/null >/dev/null 2>&1
+		while [ "$t" -lt "$1" ]; do
+			sleep 5
+			kill -0 "$test" || exit 0
+			t=$((t + 5))
+		done
+		{
+			echo "FAIL: still running after $1 s; what the daemons did:"
+			find "$WORK" -maxdepth 1 -name '*.log' -mmin -20 |
+			while read -r f; do
+				echo "--- last lines of $f"
+				tail -n 40 "$f"
+			done
+			echo "--- processes"
+			ps -eo pid,ppid,etimes,wchan:24,args --forest |
+			    grep -E 'sentinel|qemu|nbd' | grep -v grep
+			for p in $(pgrep -f 'sentineld|sentinel-scanner|qemu-system'); do
+				echo "--- $p: $(tr '\0' ' ' < "/proc/$p/cmdline" | cut -c1-100)"
+				cat "/proc/$p/stack" 2>/dev/null | head -12
+			done
+		} > "/proc/$test/fd/2"
+		pkill -TERM -P "$test"
+		kill -TERM "$test"
+	) &
+	disown
+}
+watchdog "${SENTINEL_TEST_WATCHDOG:-840}"
+
 fail() {
 	echo "FAIL: $*" >&2
 	exit 1
@@ -173,6 +209,8 @@ private_daemon() {
 	sock=$WORK/$1.sock
 	conf=$WORK/$1.conf
 	log=$WORK/$1.log
+	# Each run from nothing: a test run again finds no state of the last.
+	rm -rf "$WORK/$1.db" "$WORK/$1.db-wal" "$WORK/$1.db-shm"
 	write_conf "$conf" "$sock" "$WORK/$1.db"
 	: > "$log"
 }

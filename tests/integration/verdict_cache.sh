@@ -4,6 +4,7 @@
 . "$TESTDIR/lib.sh"
 
 private_daemon cache
+rm -rf "$WORK/cachedb"
 mkdir -p "$WORK/cachedb"
 cp "$DB"/* "$WORK/cachedb/"
 sed -i "s|^database = .*|database = $WORK/cachedb|" "$conf"
