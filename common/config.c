@@ -42,6 +42,10 @@ const struct opt_entry config_options[] = {
 	{ "guestfs", "backend_settings", OPT_STRING, 0, 0, "",
 	    OFF(guestfs_backend_settings),
 	    "libguestfs backend settings, colon separated (e.g. force_tcg)" },
+	{ "guestfs", "launch_timeout", OPT_DURATION, 0, 3600, "5m",
+	    OFF(guestfs_launch_timeout),
+	    "an appliance not up in this time is killed and launched once "
+	    "more, then the scan fails (0: wait as long as libguestfs does)" },
 	{ "scanner", "user", OPT_STRING, 0, 0, "sentinel-scan",
 	    OFF(scanner_user),
 	    "unprivileged user the scanner processes and their appliances run "

@@ -42,6 +42,7 @@ struct config {
 	char		*yara_rules;		/* "" means no YARA */
 	char		*guestfs_backend;	/* "" means libguestfs' default */
 	char		*guestfs_backend_settings;
+	uint64_t	 guestfs_launch_timeout;	/* seconds, 0: none */
 	char		*scanner_user;
 	char		*scanner_dir;
 	char		*scanner_appliance;

@@ -109,6 +109,7 @@ srec_put_scan(struct srec_buf *b, const struct srec_scan *s)
 	srec_u64(b, s->max_listing);
 	srec_u64(b, s->spool);
 	srec_u32(b, s->threads);
+	srec_u32(b, s->launch_timeout);
 	srec_u8(b, s->use_cache);
 	srec_u8(b, s->use_index);
 	srec_u8(b, s->verbose);
@@ -336,6 +337,7 @@ get_scan(struct cur *c, struct srec_scan *s)
 		c->bad = "threads";
 	if (c->bad == NULL && s->spool < SREC_MIN_SPOOL)
 		c->bad = "spool";
+	s->launch_timeout = get_u32(c, "launch_timeout");
 	s->use_cache = get_u8(c, "flags");
 	s->use_index = get_u8(c, "flags");
 	s->verbose = get_u8(c, "flags");

@@ -87,6 +87,7 @@ struct srec_scan {
 	uint64_t	 max_listing;
 	uint64_t	 spool;		/* bytes of the spool */
 	uint32_t	 threads;	/* engine threads, 1..SREC_MAX_THREADS */
+	uint32_t	 launch_timeout;	/* seconds, 0: none */
 	uint8_t		 use_cache, use_index, verbose;
 	uint8_t		 extents;	/* learn where files lie */
 	uint8_t		 clone;		/* a linked clone: base records in

@@ -443,6 +443,7 @@ child_main(int fd, struct engine *e, int verbose, int fiemap_fd)
 	o.ndisks = s->ndisks;
 	o.backend = "direct";
 	o.backend_settings = s->backend_settings;
+	o.launch_timeout = s->launch_timeout;
 	o.max_file_size = s->max_file_size;
 	o.max_listing = s->max_listing;
 	o.excludes = excludes;

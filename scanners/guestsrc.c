@@ -5,12 +5,15 @@
  * (CVE-2010-3851).  The guest filesystem is parsed only inside the
  * appliance.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sys/stat.h>
@@ -61,9 +64,9 @@ user_cancel(void *g)
 	guestfs_user_cancel(g);
 }
 
-guestfs_h *
-gsrc_launch(const struct scan_opts *o, struct scan_progress *pr, char *err,
-    size_t errlen)
+/* A handle with the scan's backend and its disks, read-only. */
+static guestfs_h *
+handle(const struct scan_opts *o, char *err, size_t errlen)
 {
 	guestfs_h *g;
 	char *copy = NULL, **v = NULL;
@@ -120,29 +123,161 @@ gsrc_launch(const struct scan_opts *o, struct scan_progress *pr, char *err,
 			goto fail;
 		}
 	}
-	pthread_mutex_lock(&pr->mtx);
-	pr->g = g;
-	pr->on_cancel = user_cancel;
-	pthread_mutex_unlock(&pr->mtx);
-	if (atomic_load(&pr->cancel)) {
-		snprintf(err, errlen, "cancelled");
-		goto fail;
-	}
-	if (guestfs_launch(g) == -1) {
-		snprintf(err, errlen, "appliance launch: %s",
-		    gsrc_error(g));
-		goto fail;
-	}
 	free(v);
 	free(copy);
 	return g;
 fail:
+	guestfs_close(g);
+	free(v);
+	free(copy);
+	return NULL;
+}
+
+/*
+ * Kills this process's children: the appliance's qemu (and libguestfs's
+ * recovery process), so that a launch waiting for it fails at once.
+ * libguestfs does not say qemu's pid before the appliance is up.
+ */
+static void
+kill_children(void)
+{
+	DIR *d;
+	struct dirent *de;
+	char path[64], buf[256], *p, *end;
+	long pid, ppid;
+	pid_t self = getpid();
+	ssize_t n;
+	int fd;
+
+	if ((d = opendir("/proc")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		pid = strtol(de->d_name, &end, 10);
+		if (*end != '\0' || pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		/* "PID (COMM) STATE PPID ...": COMM is the process's to
+		 * choose; the last ')' ends it. */
+		if ((p = strrchr(buf, ')')) != NULL &&
+		    sscanf(p + 1, " %*c %ld", &ppid) == 1 && ppid == self)
+			kill((pid_t)pid, SIGKILL);
+	}
+	closedir(d);
+}
+
+struct launch_watch {
+	pthread_mutex_t	 m;
+	pthread_cond_t	 cv;
+	unsigned int	 secs;
+	int		 done, fired;
+};
+
+static void *
+launch_watch(void *arg)
+{
+	struct launch_watch *w = arg;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += w->secs;
+	pthread_mutex_lock(&w->m);
+	while (!w->done &&
+	    pthread_cond_timedwait(&w->cv, &w->m, &ts) != ETIMEDOUT)
+		;
+	if (!w->done) {
+		w->fired = 1;
+		kill_children();
+	}
+	pthread_mutex_unlock(&w->m);
+	return NULL;
+}
+
+/*
+ * guestfs_launch, bounded: 0 when the appliance is up, 1 when it was not
+ * within `secs` seconds (it is killed), -1 when the launch failed.
+ */
+static int
+launch_bounded(guestfs_h *g, unsigned int secs)
+{
+	struct launch_watch w;
+	pthread_condattr_t a;
+	pthread_t t;
+	int rc, watched = 0;
+
+	memset(&w, 0, sizeof(w));
+	w.secs = secs;
+	pthread_mutex_init(&w.m, NULL);
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&w.cv, &a);
+	pthread_condattr_destroy(&a);
+	/* Without the watch (no thread to be had), libguestfs's own bound. */
+	if (secs > 0 && pthread_create(&t, NULL, launch_watch, &w) == 0)
+		watched = 1;
+	rc = guestfs_launch(g);
+	pthread_mutex_lock(&w.m);
+	w.done = 1;
+	pthread_cond_signal(&w.cv);
+	pthread_mutex_unlock(&w.m);
+	if (watched)
+		pthread_join(t, NULL);
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.m);
+	return w.fired ? 1 : rc == -1 ? -1 : 0;
+}
+
+/*
+ * The appliance, up.  One that does not come up within the launch
+ * timeout (a kernel that hangs at boot, under TCG now and then; or on a
+ * partition table it reads) is killed and launched once more.
+ */
+guestfs_h *
+gsrc_launch(const struct scan_opts *o, struct scan_progress *pr, char *err,
+    size_t errlen)
+{
+	guestfs_h *g;
+	int attempt, r;
+
+	for (attempt = 1; ; attempt++) {
+		if ((g = handle(o, err, errlen)) == NULL)
+			return NULL;
+		pthread_mutex_lock(&pr->mtx);
+		pr->g = g;
+		pr->on_cancel = user_cancel;
+		pthread_mutex_unlock(&pr->mtx);
+		if (atomic_load(&pr->cancel)) {
+			snprintf(err, errlen, "cancelled");
+			break;
+		}
+		if ((r = launch_bounded(g, o->launch_timeout)) == 0)
+			return g;
+		if (r == -1) {
+			snprintf(err, errlen, "appliance launch: %s",
+			    gsrc_error(g));
+			break;
+		}
+		snprintf(err, errlen, "the appliance did not come up within "
+		    "%u s%s", o->launch_timeout, attempt > 1 ? ", twice" : "");
+		if (attempt > 1 || atomic_load(&pr->cancel))
+			break;
+		log_warnx("scan %s: %s: killed, launching it once more",
+		    o->guest, err);
+		pthread_mutex_lock(&pr->mtx);
+		pr->g = NULL;
+		pthread_mutex_unlock(&pr->mtx);
+		guestfs_close(g);
+	}
 	pthread_mutex_lock(&pr->mtx);
 	pr->g = NULL;
 	pthread_mutex_unlock(&pr->mtx);
 	guestfs_close(g);
-	free(v);
-	free(copy);
 	return NULL;
 }
 

@@ -31,6 +31,9 @@ struct scan_opts {
 	size_t			 ndisks;
 	const char		*backend;	/* NULL/"": libguestfs default */
 	const char		*backend_settings;
+	/* Seconds the appliance may take to come up (0: libguestfs's own
+	 * bound) before it is killed and launched once more. */
+	unsigned int		 launch_timeout;
 	uint64_t		 max_file_size;
 	uint64_t		 max_listing;	/* bytes of a tree's listing */
 	char *const		*excludes;	/* glob patterns of guest paths */

@@ -562,6 +562,7 @@ start(struct job *j)
 	}
 	j->opts.backend = j->backend;
 	j->opts.backend_settings = j->backend_settings;
+	j->opts.launch_timeout = (unsigned int)sd.conf.guestfs_launch_timeout;
 	j->opts.max_file_size = sd.conf.max_file_size;
 	j->opts.max_listing = sd.conf.max_listing_size;
 	j->opts.threads = effective_engine_threads(&sd.conf);

@@ -1174,6 +1174,7 @@ scanner_run(struct scanner *sc, const struct scan_opts *o,
 	    o->backend_settings ? o->backend_settings : "");
 	s->max_file_size = o->max_file_size;
 	s->max_listing = o->max_listing;
+	s->launch_timeout = o->launch_timeout;
 	s->threads = o->threads < 1 ? 1 : o->threads > SREC_MAX_THREADS ?
 	    SREC_MAX_THREADS : o->threads;
 	s->spool = o->spool_size < SREC_MIN_SPOOL ? SREC_MIN_SPOOL :
