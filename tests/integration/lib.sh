@@ -95,6 +95,8 @@ tmpdir = $WORK/clamtmp
 [guestfs]
 backend = direct
 backend_settings = ${SENTINEL_TEST_BACKEND_SETTINGS:-force_tcg}
+; Up in 15-40 s here; one that hangs at boot costs 2 minutes, not 20.
+launch_timeout = 2m
 [control]
 socket = $2
 [state]

@@ -21,7 +21,7 @@ daemon_serves "a cancelled scan"
 # killed, and the scan fails saying so, not after libguestfs's 20 minutes.
 kill -TERM "$pid"; wait "$pid"
 private_daemon launch
-sed -i 's/^\[guestfs\]$/&\nlaunch_timeout = 1s/' "$conf"
+sed -i 's/^launch_timeout = .*/launch_timeout = 1s/' "$conf"
 private_daemon_start
 ctl --socket "$sock" --json scan "$G_INFECTED" --wait
 expect_rc 2 "scan whose appliance never comes up in time"
