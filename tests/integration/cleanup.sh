@@ -25,7 +25,7 @@ pkill -TERM -f "sentineld -f -c $WORK/" 2>/dev/null && sleep 2
 # In the sanitizer build every daemon's exit is checked for leaks and
 # errors, the shared one's and the tests' own.
 for f in "$WORK"/*.log; do
-	if grep -q "ERROR: LeakSanitizer\|ERROR: AddressSanitizer\|runtime error:" "$f"; then
+	if grep -q "ERROR: LeakSanitizer\|ERROR: AddressSanitizer\|Sanitizer: failed to\|runtime error:" "$f"; then
 		echo "FAIL: sanitizer report in $f:" >&2
 		cat "$f" >&2
 		status=1
