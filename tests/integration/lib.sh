@@ -52,8 +52,10 @@ watchdog() {	# SECONDS
 				cat "/proc/$p/stack" 2>/dev/null | head -12
 			done
 		} > "/proc/$test/fd/2"
-		pkill -TERM -P "$test"
+		# The test first: it ends as soon as what it waits for does,
+		# and never goes on to its next step.
 		kill -TERM "$test"
+		pkill -TERM -P "$test"
 	) &
 	disown
 }
