@@ -6,6 +6,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* A guest's UUID as text ("8-4-4-4-12" hex digits), and a buffer for it. */
+#define UUID_LEN	36
+#define UUID_BUF	(UUID_LEN + 1)
+
 /* "4096", "64k", "100M", "2G" (powers of 1024).  0 on success, -1 on error. */
 int	 parse_size(const char *, uint64_t *);
 /* "90", "90s", "15m", "24h", "7d".  Result in seconds.  0 or -1. */

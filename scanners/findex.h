@@ -2,7 +2,9 @@
  * The per-guest file index as the scan library sees it: what each file
  * was (inode, size, times, content hash) when last found clean with the
  * current signatures.  A file whose metadata is unchanged is not read
- * again.  The daemon keeps it in its state database.
+ * again.  The daemon keeps it in its state database
+ * (scheduler/indexstore.c); the scanner child asks for it over its
+ * channel (scanner/child.c).
  */
 #ifndef SENTINEL_FINDEX_H
 #define SENTINEL_FINDEX_H

@@ -57,7 +57,7 @@ struct pending {
 	int		 wait;
 	int		 full;		/* scan --full */
 	uv_timer_t	*follow;	/* progress events until the end */
-	char		 uuid[37];	/* of the scan followed */
+	char		 uuid[UUID_BUF];	/* of the scan followed */
 };
 
 struct wreq {

@@ -12,6 +12,7 @@
  * use libvirt: they carry on meanwhile.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,9 @@
 #include "log.h"
 #include "sentineld.h"
 #include "util.h"
+
+_Static_assert(VIR_UUID_STRING_BUFLEN == UUID_BUF,
+    "libvirt's UUID text is sentinel's");
 
 struct inv_waiter {
 	inventory_cb		 fn;
@@ -56,7 +60,7 @@ static uv_timer_t refresh_timer;
 
 /* Guests that stopped, waiting for a refresh to see them shut off. */
 struct stopped {
-	char		 uuid[VIR_UUID_STRING_BUFLEN];
+	char		 uuid[UUID_BUF];
 	struct stopped	*next;
 };
 static struct stopped *stop_pending, *stop_inflight;
@@ -83,7 +87,7 @@ static struct {
 	int		 cb[3];
 	int		 timer;
 	int		 backoff_ms;
-	int		 lost;		/* the close callback's reason + 1 */
+	atomic_int	 lost;		/* the close callback's reason + 1 */
 	int		 quit;
 	/* The loop thread's copy of up. */
 	int		 live;
@@ -494,7 +498,7 @@ on_close(virConnectPtr c, int reason, void *arg)
 {
 	(void)c;
 	(void)arg;
-	__atomic_store_n(&ev.lost, reason + 1, __ATOMIC_RELAXED);
+	atomic_store(&ev.lost, reason + 1);
 	virEventUpdateTimeout(ev.timer, 0);
 }
 
@@ -534,8 +538,7 @@ ev_tick(int timer, void *arg)
 
 	(void)arg;
 	if (ev.conn != NULL) {
-		if ((lost = __atomic_exchange_n(&ev.lost, 0,
-		    __ATOMIC_RELAXED)) == 0) {
+		if ((lost = atomic_exchange(&ev.lost, 0)) == 0) {
 			virEventUpdateTimeout(timer, -1);
 			return;
 		}
@@ -571,7 +574,7 @@ ev_tick(int timer, void *arg)
 	/* A libvirtd that hangs is noticed too, not only one that exits.
 	 * Drivers without keepalive (test://) refuse it: no matter. */
 	virConnectSetKeepAlive(ev.conn, EV_KEEPALIVE_S, EV_KEEPALIVE_COUNT);
-	__atomic_store_n(&ev.lost, 0, __ATOMIC_RELAXED);
+	atomic_store(&ev.lost, 0);
 	ev.backoff_ms = EV_BACKOFF_MIN_MS;
 	virEventUpdateTimeout(timer, -1);
 	ev_set(1, "");

@@ -5,6 +5,7 @@
  * clients can wait on them.  Workers touch nothing of the daemon's state:
  * they post the finished job back to the loop through a uv_async.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@
 static struct jobq queued = TAILQ_HEAD_INITIALIZER(queued);
 static struct jobq running = TAILQ_HEAD_INITIALIZER(running);
 static struct jobq done = TAILQ_HEAD_INITIALIZER(done);	/* by workers */
-static uv_mutex_t done_mtx;
+static pthread_mutex_t done_mtx = PTHREAD_MUTEX_INITIALIZER;
 static uv_async_t done_async;
 static unsigned int nrunning;
 static void (*on_idle)(void);
@@ -133,7 +134,7 @@ clone_free(struct job *j)
 static void
 clone_prepare(struct job *j)
 {
-	char base[37], why[512];
+	char base[UUID_BUF], why[512];
 	size_t i;
 
 	if (j->disk_stamp == NULL || j->findex == NULL)
@@ -167,7 +168,7 @@ clone_prepare(struct job *j)
 	    "scan", j->guest, base);
 }
 
-static void
+static void *
 worker(void *arg)
 {
 	struct job *j = arg;
@@ -207,10 +208,11 @@ worker(void *arg)
 	    findex_save(j->findex) == -1)
 		log_warnx("scan %s: the file index could not be saved; the "
 		    "next scan reads every file", j->guest);
-	uv_mutex_lock(&done_mtx);
+	pthread_mutex_lock(&done_mtx);
 	TAILQ_INSERT_TAIL(&done, j, done_entry);
-	uv_mutex_unlock(&done_mtx);
+	pthread_mutex_unlock(&done_mtx);
 	uv_async_send(&done_async);
+	return NULL;
 }
 
 /* Tells every waiter of j and forgets them. */
@@ -447,13 +449,13 @@ on_done(uv_async_t *a)
 
 	(void)a;
 	for (;;) {
-		uv_mutex_lock(&done_mtx);
+		pthread_mutex_lock(&done_mtx);
 		if ((j = TAILQ_FIRST(&done)) != NULL)
 			TAILQ_REMOVE(&done, j, done_entry);
-		uv_mutex_unlock(&done_mtx);
+		pthread_mutex_unlock(&done_mtx);
 		if (j == NULL)
 			break;
-		uv_thread_join(&j->thread);
+		pthread_join(j->thread, NULL);
 		TAILQ_REMOVE(&running, j, entry);
 		nrunning--;
 		finish(j);
@@ -611,7 +613,7 @@ start(struct job *j)
 	j->state = JOB_RUNNING;
 	store_scan_started(j);
 	plugins_scan_started(j);
-	if (uv_thread_create(&j->thread, worker, j) != 0) {
+	if (pthread_create(&j->thread, NULL, worker, j) != 0) {
 		j->result.status = SCAN_FAILED;
 		snprintf(j->result.reason, sizeof(j->result.reason),
 		    "cannot start a worker thread");
@@ -735,8 +737,7 @@ jobs_check_time(int64_t now)
 int
 jobs_init(void)
 {
-	if (uv_mutex_init(&done_mtx) != 0 ||
-	    uv_async_init(sd.loop, &done_async, on_done) != 0 ||
+	if (uv_async_init(sd.loop, &done_async, on_done) != 0 ||
 	    uv_timer_init(sd.loop, &unstored_timer) != 0 ||
 	    uv_timer_init(sd.loop, &scratch_timer) != 0)
 		return -1;

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h"
+
 #include "window.h"
 
 #define POL_MAX_DEVS	8
@@ -45,7 +47,7 @@ enum pol_where { POL_NONE, POL_LATER, POL_READY, POL_PARKED, POL_RUNNING };
 struct pol_dev;
 
 struct pol_guest {
-	char		 uuid[37];
+	char		 uuid[UUID_BUF];
 	void		*user;			/* the caller's, e.g. a job */
 	/* configuration */
 	int64_t		 interval_ms;

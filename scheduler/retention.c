@@ -33,7 +33,7 @@ struct prune {
 	int64_t		 keep_ms;	/* 0: scans are kept */
 	int64_t		 forget_ms;	/* 0: guests are never forgotten */
 	long long	 keep_n;
-	char		(*uuids)[37];	/* the guests libvirt defines, or */
+	char		(*uuids)[UUID_BUF];	/* the guests libvirt defines, or */
 	size_t		 nuuids;
 	int		 have_uuids;	/* unknown: libvirt not reachable */
 	/* What it did. */
@@ -74,7 +74,7 @@ static int
 prune_guests(struct prune *p, sqlite3 *db)
 {
 	sqlite3_stmt *st = NULL, *del = NULL, *g;
-	char uuid[37];
+	char uuid[UUID_BUF];
 	size_t i;
 	int n;
 

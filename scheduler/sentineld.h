@@ -1,10 +1,45 @@
 /*
  * sentineld's private header: the daemon's state, owned by the libuv loop
  * thread, and the prototypes of its modules.
+ *
+ * The threads, and what each may touch.  Data crosses between them one
+ * way: a queue under a mutex, then uv_async_send() to wake the loop.
+ * Counters read across threads are C11 atomics.  pthreads throughout.
+ *
+ *   loop	    The libuv loop (main.c): sd, the inventory's guests, the
+ *		    policy, the control clients, the state database's main
+ *		    connection (store.c), and every field of a job marked
+ *		    (loop) below.  The only thread that calls into the other
+ *		    modules' state.
+ *   pool	    libuv's work threads, one request each, results read by
+ *		    the request's done callback on the loop: the inventory's
+ *		    refresh (its own libvirt connection), retention's prune
+ *		    (its own database connection), a reload's wait for the
+ *		    new scanner (scanner.c).
+ *   worker	    One per running scan (jobs.c): the job's fields marked
+ *		    (worker) while it runs; the view, the NBD exports, the
+ *		    disk stamps, the file index (its own database
+ *		    connection), and the scanner child's records
+ *		    (scanner_run).  Hands the job back on the done queue.
+ *		    The loop reads `progress` (atomics) and may cancel.
+ *   reaper	    One per scanner process (scanner.c): waits for it to exit,
+ *		    says so through died_async.
+ *   abort	    A view's abort (view.c): ends a backup job on a
+ *		    libvirt connection of its own after the job has left.
+ *   events	    libvirt's event loop (inventory.c, ev_main): the `ev`
+ *		    struct's fields marked as the event thread's own; the
+ *		    rest under ev.mtx, read by the loop after ev.async.
+ *   plugin	    One per loaded plugin (plugins.c): takes events off its
+ *		    queue (under its mutex), calls the plugin; the plugin's
+ *		    records come back through records_async.
+ *
+ * Scanner children are processes, not threads: they share nothing but
+ * their channel (srec.h).
  */
 #ifndef SENTINELD_H
 #define SENTINELD_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/queue.h>
 #include <sys/types.h>
@@ -25,7 +60,7 @@ struct verdict_cache;
 /* A guest as libvirt last described it. */
 struct guest {
 	char			*name;
-	char			 uuid[37];
+	char			 uuid[UUID_BUF];
 	char			*state;		/* "running", "shut off", ... */
 	struct scan_disk	*disks;
 	size_t			 ndisks;
@@ -92,16 +127,22 @@ struct export {
 	char			 sock[108];
 };
 
-/* A scan, from the request until its result is stored. */
+/*
+ * A scan, from the request until its result is stored.  (loop): set and
+ * read on the loop only.  (worker): written by the scan's worker thread
+ * between its start and its hand-back, read by the loop only after it
+ * (jobs.c, on_done joins the thread first).  Anything else: set on the
+ * loop before the worker starts, read-only while it runs.
+ */
 struct job {
 	int64_t				 id;		/* row in scans */
 	char				*guest;
-	char				 uuid[37];
+	char				 uuid[UUID_BUF];
 	const char			*trigger;
-	enum job_state			 state;
-	struct pol_guest		*pg;		/* its place in the policy */
-	char				 cancel_why[96];	/* who cancelled it */
-	int64_t				 queued_ms, started_ms, ended_ms;
+	enum job_state			 state;		/* (loop) */
+	struct pol_guest		*pg;		/* (loop) policy place */
+	char				 cancel_why[96];	/* (loop) who */
+	int64_t				 queued_ms, started_ms, ended_ms; /* (loop) */
 	struct scan_disk		*disks;
 	size_t				 ndisks;
 	char				*disk_note;	/* disks left out */
@@ -116,33 +157,36 @@ struct job {
 	int64_t				 prev_from;	/* its own source */
 	char				*prev_stamp;	/* its images, or NULL */
 	char				 prev_sig[48];
-	/* By the worker: */
+	/* (worker): */
 	char				*disk_stamp;	/* the images now, or NULL */
 	char				*base_stamp;	/* their backing images' */
 	int64_t				 carried_from;	/* result carried over */
 	/* A linked clone whose base was scanned as a guest: */
 	struct findex			*base_findex;	/* the base's index */
 	struct own_map			*own;		/* one per disk */
+	/* Set on the loop before the worker starts: */
 	char				*backend;	/* copies: a reload */
 	char				*backend_settings; /* may free sd.conf's */
 	char				**excludes;	/* exclude_paths, split */
 	size_t				 nexcludes;
-	struct findex			*findex;	/* per-guest file index */
+	struct findex			*findex;	/* used by the worker */
 	struct scanner			*scanner;	/* the one it started on */
 	char				*export_dir;	/* [scanner] dir, copied */
-	struct export			*exports;	/* one per disk, or none */
-	size_t				 nexports;
-	struct scan_disk		*xdisks;	/* what the scanner reads */
+	struct export			*exports;	/* (worker) one a disk */
+	size_t				 nexports;	/* (worker) */
+	struct scan_disk		*xdisks;	/* (worker) what the
+							 * scanner reads */
 	struct read_budget		*budget;
 	char				 sig_version[48];
-	struct scan_opts		 opts;
-	struct scan_progress		 progress;
-	struct scan_result		 result;
-	struct view			 view;
-	uv_thread_t			 thread;
-	TAILQ_HEAD(, job_waiter)	 waiters;
-	TAILQ_ENTRY(job)		 entry;		/* queued or running */
-	TAILQ_ENTRY(job)		 done_entry;	/* handed back by the worker */
+	struct scan_opts		 opts;		/* own, base_index,
+							 * disks: (worker) */
+	struct scan_progress		 progress;	/* atomics: both */
+	struct scan_result		 result;	/* (worker) */
+	struct view			 view;		/* (worker) */
+	pthread_t			 thread;
+	TAILQ_HEAD(, job_waiter)	 waiters;	/* (loop) */
+	TAILQ_ENTRY(job)		 entry;		/* (loop) queued, running */
+	TAILQ_ENTRY(job)		 done_entry;	/* under done_mtx */
 };
 TAILQ_HEAD(jobq, job);
 
@@ -167,7 +211,7 @@ void		 plugins_close(void);
 int		 plugins_conf_same(const struct plugin_conf *,
 		    const struct plugin_conf *);
 
-/* findex.c */
+/* indexstore.c: the file index's store (the interface: scanners/findex.h) */
 struct findex;
 /* The file index of guest UUID in the state database at PATH, for a scan
  * with signatures VERSION starting at NOW (seconds since the epoch),

@@ -11,12 +11,12 @@
 
 #include <sqlite3.h>
 
+#include "cache.h"
 #include "log.h"
 #include "sentineld.h"
 #include "srec.h"
 #include "util.h"
 
-#define VERDICT_HASH	32	/* sha256 */
 
 static sqlite3 *db;
 static sqlite3 *mem;	/* for results db cannot take */
@@ -88,7 +88,7 @@ static const char schema[] =
     " ctime_s INTEGER, ctime_ns INTEGER,"
     " sha256 BLOB NOT NULL,"
     " version TEXT NOT NULL,"
-    " verified INTEGER NOT NULL DEFAULT 0,"	/* last read: findex.c */
+    " verified INTEGER NOT NULL DEFAULT 0,"	/* last read: indexstore.c */
     " md5 BLOB, sha1 BLOB,"		/* for later hash signatures */
     " classes INTEGER NOT NULL DEFAULT 0,"	/* sigsum.h; 0: not known */
     " ext BLOB,"				/* where it lies: extents.h */
@@ -970,7 +970,7 @@ store_verdicts_load(const char *version, size_t max,
 		return;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
 	while (sqlite3_step(st) == SQLITE_ROW)
-		if (sqlite3_column_bytes(st, 0) == VERDICT_HASH)
+		if (sqlite3_column_bytes(st, 0) == VERDICT_HASH_LEN)
 			fn(arg, sqlite3_column_blob(st, 0),
 			    (uint32_t)sqlite3_column_int64(st, 1));
 	sqlite3_finalize(st);
@@ -992,7 +992,7 @@ store_verdicts_save(const char *version, const unsigned char *h,
 	    "used, classes) VALUES (?1, ?2, ?3, ?4)")) == NULL)
 		goto out;
 	for (i = 0; i < n; i++) {
-		sqlite3_bind_blob(st, 1, h + i * VERDICT_HASH, VERDICT_HASH,
+		sqlite3_bind_blob(st, 1, h + i * VERDICT_HASH_LEN, VERDICT_HASH_LEN,
 		    SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, version, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, now);

@@ -30,7 +30,6 @@
 #include "sentineld.h"
 #include "util.h"
 
-#define UUID_LEN	36
 #define SOCK_SUFFIX	".sock"
 #define SCRATCH_SUFFIX	".qcow2"
 

@@ -169,7 +169,7 @@ test_ext(void **state)
 	struct findex *x;
 	struct findex_rec r, got;
 	const struct file_index *ix;
-	char uuid[37];
+	char uuid[UUID_BUF];
 
 	(void)state;
 	rec_of(1, &r);

@@ -51,7 +51,7 @@ struct sim {
 static char *
 uuid_of(unsigned int i)
 {
-	static char buf[37];
+	static char buf[UUID_BUF];
 
 	snprintf(buf, sizeof(buf), "%08x-%04x-4%03x-8%03x-%012x", i * 2654435761u,
 	    i & 0xffff, i % 4096, (i / 7) % 4096, i);
