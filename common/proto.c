@@ -107,10 +107,16 @@ proto_check_hello(json_t *msg, char *err, size_t errlen)
 		    "\"version\":%d} as the first message", SENTINEL_PROTO_VERSION);
 		return -1;
 	}
-	if (!json_is_integer(v) ||
-	    json_integer_value(v) != SENTINEL_PROTO_VERSION) {
-		snprintf(err, errlen, "protocol version mismatch: this daemon "
-		    "speaks version %d", SENTINEL_PROTO_VERSION);
+	if (!json_is_integer(v)) {
+		snprintf(err, errlen, "protocol version mismatch: the hello "
+		    "has no version; this daemon speaks version %d",
+		    SENTINEL_PROTO_VERSION);
+		return -1;
+	}
+	if (json_integer_value(v) != SENTINEL_PROTO_VERSION) {
+		snprintf(err, errlen, "protocol version mismatch: the client "
+		    "speaks version %lld, this daemon version %d",
+		    (long long)json_integer_value(v), SENTINEL_PROTO_VERSION);
 		return -1;
 	}
 	return 0;

@@ -12,6 +12,17 @@
 
 #include <jansson.h>
 
+/*
+ * The protocol's version, checked on the hello.  It changes when a client
+ * of one version could misread a daemon of another: a command, field or
+ * reply removed or renamed, a field whose type or meaning changes, the
+ * framing or the hello itself.  It does not change for what an older
+ * client can ignore: a new command, a new optional request field, a new
+ * reply field.  A daemon speaks one version; a mismatch is refused at the
+ * hello, with both versions in the message.
+ */
+#define SENTINEL_PROTO_VERSION	1
+
 #define PROTO_MAX_LINE	65536	/* longest accepted line, newline excluded */
 
 /* Splits a byte stream into lines of at most PROTO_MAX_LINE bytes. */

@@ -153,6 +153,19 @@ test_hello(void **state)
 	    SENTINEL_PROTO_VERSION + 1);
 	assert_int_equal(proto_check_hello(j, err, sizeof(err)), -1);
 	assert_memory_equal(err, "protocol version mismatch", 25);
+	{
+		char want[128];
+
+		/* Both versions named, the client's first. */
+		snprintf(want, sizeof(want), "protocol version mismatch: the "
+		    "client speaks version %d, this daemon version %d",
+		    SENTINEL_PROTO_VERSION + 1, SENTINEL_PROTO_VERSION);
+		assert_string_equal(err, want);
+	}
+	json_decref(j);
+	j = json_pack("{s:s}", "hello", "sentinel");
+	assert_int_equal(proto_check_hello(j, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "the hello has no version"));
 	json_decref(j);
 	j = json_pack("{s:s}", "cmd", "status");
 	assert_int_equal(proto_check_hello(j, err, sizeof(err)), -1);
