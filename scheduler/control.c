@@ -44,9 +44,17 @@ struct client {
 	int		 hello;
 	int		 closed;
 	int		 refs;
+	int		 npending;	/* requests answered later */
 	int		 counted;	/* not root: one of nusers */
 	TAILQ_ENTRY(client) entry;
 	char		 rbuf[65536];
+};
+
+/* What a scan request waits for before its reply. */
+enum scan_wait {
+	WAIT_NONE,		/* the reply says it is queued */
+	WAIT_RESULT,		/* the scan's result */
+	WAIT_FOLLOW		/* progress events, then the result */
 };
 
 /* A request whose answer comes later (after a refresh, or a scan). */
@@ -54,7 +62,7 @@ struct pending {
 	struct client	*c;
 	long long	 id;
 	char		*guest;
-	int		 wait;
+	enum scan_wait	 wait;
 	int		 full;		/* scan --full */
 	uv_timer_t	*follow;	/* progress events until the end */
 	char		 uuid[UUID_BUF];	/* of the scan followed */
@@ -169,7 +177,8 @@ reply_ok(struct client *c, long long id, json_t *body)
 }
 
 static struct pending *
-pending_new(struct client *c, long long id, const char *guest, int wait)
+pending_new(struct client *c, long long id, const char *guest,
+    enum scan_wait wait)
 {
 	struct pending *p;
 
@@ -183,6 +192,7 @@ pending_new(struct client *c, long long id, const char *guest, int wait)
 	p->id = id;
 	p->wait = wait;
 	client_ref(c);
+	c->npending++;
 	return p;
 }
 
@@ -199,6 +209,7 @@ pending_free(struct pending *p)
 		uv_timer_stop(p->follow);
 		uv_close((uv_handle_t *)p->follow, follow_closed);
 	}
+	p->c->npending--;
 	client_unref(p->c);
 	free(p->guest);
 	free(p);
@@ -333,10 +344,10 @@ follow_start(struct pending *p, const char *uuid)
 
 /* What became of a scan request, from jobs_submit's *was. */
 static const char *
-request_name(int was)
+request_name(enum submitted was)
 {
-	return was == 2 ? "already running" : was == 1 ?
-	    "moved to the front" : "queued";
+	return was == SUBMIT_RUNNING ? "already running" :
+	    was == SUBMIT_QUEUED ? "moved to the front" : "queued";
 }
 
 static void
@@ -347,7 +358,7 @@ scan_ready(void *arg)
 	struct job *j;
 	json_t *sj;
 	char err[256];
-	int was;
+	enum submitted was;
 
 	if ((g = inventory_find(p->guest)) == NULL) {
 		unknown_guest(p->c, p->id, p->guest);
@@ -361,9 +372,9 @@ scan_ready(void *arg)
 	}
 	/* Read in full even if its images are unchanged; a scan already
 	 * running goes on as it started (its worker owns the job now). */
-	if (p->full && was != 2)
+	if (p->full && was != SUBMIT_RUNNING)
 		j->full = 1;
-	if (!p->wait) {
+	if (p->wait == WAIT_NONE) {
 		sj = job_progress_json(j);
 		json_object_set_new(sj, "request",
 		    json_string(request_name(was)));
@@ -371,7 +382,7 @@ scan_ready(void *arg)
 		pending_free(p);
 		return;
 	}
-	if (p->wait == 2)
+	if (p->wait == WAIT_FOLLOW)
 		follow_start(p, g->uuid);
 	jobs_wait(j, scan_finished, p);
 }
@@ -386,7 +397,7 @@ scan_all_ready(void *arg)
 	struct job *j;
 	char err[256];
 	size_t i;
-	int was;
+	enum submitted was;
 
 	for (i = 0; i < inventory_count(); i++) {
 		g = inventory_at(i);
@@ -430,7 +441,7 @@ cmd_guests(struct client *c, long long id, json_t *req)
 	struct pending *p;
 
 	(void)req;
-	if ((p = pending_new(c, id, NULL, 0)) == NULL) {
+	if ((p = pending_new(c, id, NULL, WAIT_NONE)) == NULL) {
 		reply_error(c, id, "out of memory");
 		return;
 	}
@@ -463,7 +474,7 @@ cmd_scan(struct client *c, long long id, json_t *req)
 			    "\"wait\" and \"follow\"");
 			return;
 		}
-		if ((p = pending_new(c, id, NULL, 0)) == NULL) {
+		if ((p = pending_new(c, id, NULL, WAIT_NONE)) == NULL) {
 			reply_error(c, id, "out of memory");
 			return;
 		}
@@ -484,9 +495,8 @@ cmd_scan(struct client *c, long long id, json_t *req)
 		reply_error(c, id, "\"full\" must be true or false");
 		return;
 	}
-	/* wait: 1 for the result, 2 with progress events before it. */
-	if ((p = pending_new(c, id, name, json_is_true(follow) ? 2 :
-	    json_is_true(wait))) == NULL) {
+	if ((p = pending_new(c, id, name, json_is_true(follow) ? WAIT_FOLLOW :
+	    json_is_true(wait) ? WAIT_RESULT : WAIT_NONE)) == NULL) {
 		reply_error(c, id, "out of memory");
 		return;
 	}
@@ -633,7 +643,7 @@ cmd_reload(struct client *c, long long id, json_t *req)
 	struct pending *p;
 
 	(void)req;
-	if ((p = pending_new(c, id, NULL, 0)) == NULL) {
+	if ((p = pending_new(c, id, NULL, WAIT_NONE)) == NULL) {
 		reply_error(c, id, "out of memory");
 		return;
 	}
@@ -1052,7 +1062,7 @@ on_client_timer(uv_timer_t *t)
 	struct client *c = t->data;
 
 	/* Waiting for a scan or a refresh is not idle. */
-	if (c->hello && c->refs > 2) {
+	if (c->hello && c->npending > 0) {
 		uv_timer_start(t, on_client_timer, IDLE_TIMEOUT_MS, 0);
 		return;
 	}

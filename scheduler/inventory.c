@@ -277,7 +277,7 @@ scan_stopped(void)
 	struct stopped *s, *next;
 	const struct guest *g;
 	char err[256];
-	int was;
+	enum submitted was;
 
 	for (s = stop_inflight, stop_inflight = NULL; s != NULL; s = next) {
 		next = s->next;

@@ -759,16 +759,15 @@ jobs_find(const char *uuid)
 }
 
 /* An on-demand scan of g: queued ahead of every scheduled scan, or the
- * scan already queued (moved to the front) or running.  *was says which:
- * 0 new, 1 was queued, 2 is running. */
+ * scan already queued (moved to the front) or running; *was says which. */
 struct job *
-jobs_submit(const struct guest *g, const char *trigger, int *was, char *err,
-    size_t errlen)
+jobs_submit(const struct guest *g, const char *trigger, enum submitted *was,
+    char *err, size_t errlen)
 {
 	struct pol_guest *pg;
 	struct job *j;
 
-	*was = 0;
+	*was = SUBMIT_NEW;
 	if (sd.stopping) {
 		snprintf(err, errlen, "sentineld is stopping");
 		return NULL;
@@ -778,7 +777,8 @@ jobs_submit(const struct guest *g, const char *trigger, int *was, char *err,
 		return NULL;
 	}
 	if ((j = pg->user) != NULL) {
-		*was = j->state == JOB_RUNNING ? 2 : 1;
+		*was = j->state == JOB_RUNNING ? SUBMIT_RUNNING :
+		    SUBMIT_QUEUED;
 		if (j->state == JOB_RUNNING)
 			return j;
 	} else {
@@ -789,8 +789,8 @@ jobs_submit(const struct guest *g, const char *trigger, int *was, char *err,
 		TAILQ_INSERT_TAIL(&queued, j, entry);
 	}
 	policy_demand_guest(pg);
-	log_info("scan %s: %s (%s)", g->name, *was ? "moved to the front" :
-	    "queued", trigger);
+	log_info("scan %s: %s (%s)", g->name, *was == SUBMIT_QUEUED ?
+	    "moved to the front" : "queued", trigger);
 	schedule_kick();
 	return j;
 }

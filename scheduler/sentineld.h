@@ -297,8 +297,14 @@ char		*domxml_backup_socket(const char *);
 
 /* jobs.c */
 int		 jobs_init(void);
-struct job	*jobs_submit(const struct guest *, const char *, int *, char *,
-		    size_t);
+/* What jobs_submit found for the guest. */
+enum submitted {
+	SUBMIT_NEW,		/* queued now */
+	SUBMIT_QUEUED,		/* was queued: moved to the front */
+	SUBMIT_RUNNING		/* is running: that scan is the answer */
+};
+struct job	*jobs_submit(const struct guest *, const char *,
+		    enum submitted *, char *, size_t);
 void		 jobs_start(struct pol_guest *);
 void		 jobs_check_time(int64_t);
 const char	*jobs_cancel(struct job *);
