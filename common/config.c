@@ -678,33 +678,46 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 	return -1;
 }
 
-static void
-print_value(const struct opt_entry *o, const void *base, FILE *f)
+/* The value of option O in BASE (a struct config, or a guest_conf), as
+ * -n prints it; malloc'd, NULL without memory. */
+static char *
+value_text(const struct opt_entry *o, const void *base)
 {
 	const char *p = (const char *)base + o->off;
+	char *s = NULL;
+	int n = -1;
 
 	switch (o->type) {
 	case OPT_STRING:
 	case OPT_WINDOWS:
-		fprintf(f, "%s = %s\n", o->name, *(char *const *)p);
+		n = asprintf(&s, "%s", *(char *const *)p);
 		break;
 	case OPT_INT:
-		fprintf(f, "%s = %lld\n", o->name, *(const long long *)p);
+		n = asprintf(&s, "%lld", *(const long long *)p);
 		break;
 	case OPT_SIZE:
-		fprintf(f, "%s = %" PRIu64 "\n", o->name, *(const uint64_t *)p);
+		n = asprintf(&s, "%" PRIu64, *(const uint64_t *)p);
 		break;
 	case OPT_DURATION:
-		fprintf(f, "%s = %" PRIu64 "s\n", o->name,
-		    *(const uint64_t *)p);
+		n = asprintf(&s, "%" PRIu64 "s", *(const uint64_t *)p);
 		break;
 	case OPT_DOUBLE:
-		fprintf(f, "%s = %g\n", o->name, *(const double *)p);
+		n = asprintf(&s, "%g", *(const double *)p);
 		break;
 	case OPT_BOOL:
-		fprintf(f, "%s = %s\n", o->name, *(const int *)p ? "yes" : "no");
+		n = asprintf(&s, "%s", *(const int *)p ? "yes" : "no");
 		break;
 	}
+	return n < 0 ? NULL : s;
+}
+
+static void
+print_value(const struct opt_entry *o, const void *base, FILE *f)
+{
+	char *v = value_text(o, base);
+
+	fprintf(f, "%s = %s\n", o->name, v != NULL ? v : "?");
+	free(v);
 }
 
 /* HELP as "# " comment lines of at most 78 columns (the parser reads
@@ -728,6 +741,47 @@ print_help(const char *help, FILE *f)
 		p = cut + 1;
 	}
 	fprintf(f, "# %s\n", p);
+}
+
+int
+config_walk(const struct config *c, config_walk_fn fn, void *arg)
+{
+	const struct plugin_conf *p;
+	const struct guest_conf *g;
+	char section[256], *v;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < config_noptions; i++) {
+		const struct opt_entry *o = &config_options[i];
+
+		if ((v = value_text(o, c)) == NULL)
+			return -1;
+		rc = fn(arg, o->section, o->name, v);
+		free(v);
+		if (rc == -1)
+			return -1;
+	}
+	for (g = c->guests; g != NULL; g = g->next) {
+		snprintf(section, sizeof(section), "guest %s", g->name);
+		for (i = 0; i < guest_noptions; i++) {
+			if (!(g->set & (1u << i)))
+				continue;
+			if ((v = value_text(&guest_options[i], g)) == NULL)
+				return -1;
+			rc = fn(arg, section, guest_options[i].name, v);
+			free(v);
+			if (rc == -1)
+				return -1;
+		}
+	}
+	for (p = c->plugins; p != NULL; p = p->next) {
+		snprintf(section, sizeof(section), "plugin %s", p->name);
+		for (i = 0; i < p->n; i++)
+			if (fn(arg, section, p->keys[i], p->values[i]) == -1)
+				return -1;
+	}
+	return 0;
 }
 
 void

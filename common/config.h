@@ -140,6 +140,12 @@ int	config_load(struct config *, const char *, char *, size_t);
 int	config_set(struct config *, const char *, const char *, const char *,
 	    char *, size_t);
 void	config_print(const struct config *, FILE *);
+/* Every effective setting, in -n's order and text: FN(ARG, SECTION, NAME,
+ * VALUE), sections as "scan", "guest NAME", "plugin NAME".  -1 when FN
+ * returns -1 or memory runs out, else 0. */
+typedef int (*config_walk_fn)(void *, const char *, const char *,
+    const char *);
+int	config_walk(const struct config *, config_walk_fn, void *);
 void	config_free(struct config *);
 const struct opt_entry *config_find(const char *, const char *);
 

@@ -736,37 +736,49 @@ cmd_version(struct client *c, long long id, json_t *req)
 
 /* The effective settings: the text `sentineld -n` prints, and the same
  * as an object of sections of name: value (as the file would say). */
+/* One setting into the object of its section. */
+static int
+config_put(void *arg, const char *section, const char *name,
+    const char *value)
+{
+	json_t *o = arg, *sec, *v;
+	char *esc;
+
+	if ((sec = json_object_get(o, section)) == NULL &&
+	    json_object_set_new(o, section, sec = json_object()) == -1)
+		return -1;
+	/* Bytes that are not UTF-8 (a path in a setting) are escaped. */
+	if ((v = json_string(value)) == NULL &&
+	    (esc = escape_bytes(value, strlen(value))) != NULL) {
+		v = json_string(esc);
+		free(esc);
+	}
+	return json_object_set_new(sec, name, v);
+}
+
 static void
 cmd_config(struct client *c, long long id, json_t *req)
 {
-	json_t *o = json_object(), *sec = NULL;
-	char *text = NULL, *line, *save = NULL, *copy, *eq;
+	json_t *o;
+	char *text = NULL;
 	size_t len = 0;
 	FILE *f;
 
 	(void)req;
 	if ((f = open_memstream(&text, &len)) == NULL) {
-		json_decref(o);
 		reply_error(c, id, "out of memory");
 		return;
 	}
 	config_print(&sd.conf, f);
 	fclose(f);
-	if ((copy = strdup(text)) != NULL)
-		for (line = strtok_r(copy, "\n", &save); line != NULL;
-		    line = strtok_r(NULL, "\n", &save)) {
-			if (line[0] == '[' && line[strlen(line) - 1] == ']') {
-				line[strlen(line) - 1] = '\0';
-				sec = json_object();
-				json_object_set_new(o, line + 1, sec);
-			} else if (sec != NULL && line[0] != '#' &&
-			    (eq = strstr(line, " = ")) != NULL) {
-				*eq = '\0';
-				json_object_set_new(sec, line,
-				    json_string(eq + 3));
-			}
-		}
-	free(copy);
+	/* From the option table, not from the text: what -n prints. */
+	if ((o = json_object()) == NULL ||
+	    config_walk(&sd.conf, config_put, o) == -1) {
+		json_decref(o);
+		free(text);
+		reply_error(c, id, "out of memory building the reply");
+		return;
+	}
 	reply_ok(c, id, json_pack("{s:s, s:s, s:o}", "path", sd.conf_path,
 	    "text", text, "config", o));
 	free(text);

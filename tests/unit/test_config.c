@@ -233,6 +233,76 @@ test_print_roundtrip(void **state)
 	config_free(&d);
 }
 
+/* config_walk gives what config_print prints, setting by setting. */
+struct walked {
+	char	 text[65536];
+	size_t	 len;
+	char	 section[256];
+	int	 stop_after, n;
+};
+
+static int
+walk_one(void *arg, const char *section, const char *name, const char *value)
+{
+	struct walked *w = arg;
+
+	if (w->stop_after > 0 && w->n == w->stop_after)
+		return -1;
+	w->n++;
+	if (strcmp(w->section, section) != 0) {
+		w->len += (size_t)snprintf(w->text + w->len,
+		    sizeof(w->text) - w->len, "[%s]\n", section);
+		snprintf(w->section, sizeof(w->section), "%s", section);
+	}
+	w->len += (size_t)snprintf(w->text + w->len, sizeof(w->text) - w->len,
+	    "%s = %s\n", name, value);
+	return 0;
+}
+
+static void
+test_walk(void **state)
+{
+	static struct walked w;
+	struct config c;
+	char err[256], *printed = NULL, *line, *save = NULL, *p;
+	size_t len = 0, n = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(load(&c,
+	    "[scan]\nmax_file_size = 3M\n"
+	    "[guest web01]\npriority = 5\n"
+	    "[plugin jsonl]\npath = /var/log/x.jsonl\n", err, sizeof(err)), 0);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(config_walk(&c, walk_one, &w), 0);
+	/* The same lines as -n, comments and blank lines aside. */
+	f = open_memstream(&printed, &len);
+	config_print(&c, f);
+	fclose(f);
+	p = malloc(len + 1);
+	p[0] = '\0';
+	for (line = strtok_r(printed, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		if (line[0] != '#') {
+			strcat(p, line);
+			strcat(p, "\n");
+			n++;
+		}
+	assert_string_equal(w.text, p);
+	assert_true(n > 60);
+	assert_non_null(strstr(w.text, "[guest web01]\npriority = 5\n"));
+	assert_non_null(strstr(w.text, "[plugin jsonl]\npath = /var/log/x.jsonl\n"));
+	assert_non_null(strstr(w.text, "max_file_size = 3145728\n"));
+	free(p);
+	free(printed);
+	/* A callback's -1 stops the walk and is returned. */
+	memset(&w, 0, sizeof(w));
+	w.stop_after = 3;
+	assert_int_equal(config_walk(&c, walk_one, &w), -1);
+	assert_int_equal(w.n, 3);
+	config_free(&c);
+}
+
 int
 main(void)
 {
@@ -244,6 +314,7 @@ main(void)
 		cmocka_unit_test(test_schedule_and_guests),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_print_roundtrip),
+		cmocka_unit_test(test_walk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
