@@ -9,6 +9,9 @@
  * whose mode was loosened still serves only root and the group.  A client
  * that says no hello within HELLO_TIMEOUT_MS, or sends nothing for
  * IDLE_TIMEOUT_MS with no request outstanding, is told so and closed.
+ *
+ * This file moves bytes and checks peers: the connection, the hello, the
+ * framing, the replies.  What each command does is ctlcmds.c's.
  */
 #include <errno.h>
 #include <grp.h>
@@ -21,20 +24,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <libvirt/libvirt.h>
-
 #include "log.h"
 #include "proto.h"
 #include "sentinel/version.h"
 #include "sentineld.h"
-#include "throttle.h"
 #include "util.h"
 
 #define MAX_PENDING_WRITE	(4 * 1024 * 1024)
-#define MAX_NAME		1024
 #define HELLO_TIMEOUT_MS	10000
 #define IDLE_TIMEOUT_MS		600000
-#define FOLLOW_MS		1000	/* between progress events */
 
 struct client {
 	uv_pipe_t	 pipe;
@@ -48,24 +46,6 @@ struct client {
 	int		 counted;	/* not root: one of nusers */
 	TAILQ_ENTRY(client) entry;
 	char		 rbuf[65536];
-};
-
-/* What a scan request waits for before its reply. */
-enum scan_wait {
-	WAIT_NONE,		/* the reply says it is queued */
-	WAIT_RESULT,		/* the scan's result */
-	WAIT_FOLLOW		/* progress events, then the result */
-};
-
-/* A request whose answer comes later (after a refresh, or a scan). */
-struct pending {
-	struct client	*c;
-	long long	 id;
-	char		*guest;
-	enum scan_wait	 wait;
-	int		 full;		/* scan --full */
-	uv_timer_t	*follow;	/* progress events until the end */
-	char		 uuid[UUID_BUF];	/* of the scan followed */
 };
 
 struct wreq {
@@ -96,6 +76,21 @@ client_unref(struct client *c)
 		return;
 	linebuf_free(&c->lb);
 	free(c);
+}
+
+/* Whether C's connection is closed (what is sent to it is dropped). */
+int
+client_closed(const struct client *c)
+{
+	return c->closed;
+}
+
+/* A request of C whose answer comes later: +1 when it is taken, -1 when
+ * answered.  A client with one is not idle. */
+void
+client_pending(struct client *c, int delta)
+{
+	c->npending += delta;
 }
 
 static void
@@ -138,11 +133,7 @@ client_send(struct client *c, json_t *msg)
 	}
 }
 
-static void
-reply_error(struct client *c, long long id, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
+void
 reply_error(struct client *c, long long id, const char *fmt, ...)
 {
 	char msg[1024];
@@ -160,7 +151,7 @@ reply_error(struct client *c, long long id, const char *fmt, ...)
 }
 
 /* Sends {"id":id,"ok":true} merged with body (body's reference is taken). */
-static void
+void
 reply_ok(struct client *c, long long id, json_t *body)
 {
 	/* A reply that could not be built (json_pack failed: no memory) is
@@ -176,702 +167,19 @@ reply_ok(struct client *c, long long id, json_t *body)
 	json_decref(body);
 }
 
-static struct pending *
-pending_new(struct client *c, long long id, const char *guest,
-    enum scan_wait wait)
-{
-	struct pending *p;
-
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		return NULL;
-	if (guest != NULL && (p->guest = strdup(guest)) == NULL) {
-		free(p);
-		return NULL;
-	}
-	p->c = c;
-	p->id = id;
-	p->wait = wait;
-	client_ref(c);
-	c->npending++;
-	return p;
-}
-
-static void
-follow_closed(uv_handle_t *h)
-{
-	free(h);
-}
-
-static void
-pending_free(struct pending *p)
-{
-	if (p->follow != NULL) {
-		uv_timer_stop(p->follow);
-		uv_close((uv_handle_t *)p->follow, follow_closed);
-	}
-	p->c->npending--;
-	client_unref(p->c);
-	free(p->guest);
-	free(p);
-}
-
-/* A string member of o, or "" when absent. */
-static const char *
-str_of(const json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s != NULL ? s : "";
-}
-
-/* A time in ms since the epoch, or null for none. */
-static json_t *
-since_json(int64_t ms)
-{
-	return ms > 0 ? json_integer(ms) : json_null();
-}
-
-static json_t *
-libvirt_json(void)
-{
-	json_t *o = json_pack("{s:s, s:b, s:b, s:I}", "uri",
-	    sd.conf.libvirt_uri, "connected", inventory_connected(),
-	    "events", inventory_live(),
-	    "guests", (json_int_t)inventory_count());
-
-	if (!inventory_connected())
-		json_object_set_new(o, "error", json_string(inventory_error()));
-	return o;
-}
-
-static json_t *
-guest_json(const struct guest *g)
-{
-	json_t *disks = json_array(), *o, *last;
-	struct job *j;
-	size_t i;
-
-	for (i = 0; i < g->ndisks; i++)
-		json_array_append_new(disks, json_pack("{s:s, s:s, s:s}",
-		    "target", g->disks[i].target, "path", g->disks[i].path,
-		    "format", g->disks[i].format));
-	o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "name", g->name,
-	    "uuid", g->uuid, "state", g->state, "disks", disks, "paused",
-	    since_json(schedule_paused(g->uuid)), "next_due",
-	    schedule_next_due_json(g->uuid));
-	if (g->disk_note != NULL)
-		json_object_set_new(o, "disks_not_scanned",
-		    json_string(g->disk_note));
-	if ((last = jobs_unstored_json(g->uuid, NULL)) != NULL)
-		json_object_del(last, "detections");
-	else
-		last = store_last_scan(g->uuid, NULL, 0);
-	json_object_set_new(o, "last_scan", last ? last : json_null());
-	j = jobs_find(g->uuid);
-	json_object_set_new(o, "scan", j ? job_progress_json(j) : json_null());
-	return o;
-}
-
-static void
-guests_ready(void *arg)
-{
-	struct pending *p = arg;
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; i < inventory_count(); i++)
-		json_array_append_new(a, guest_json(inventory_at(i)));
-	reply_ok(p->c, p->id, json_pack("{s:o, s:o}", "guests", a,
-	    "libvirt", libvirt_json()));
-	pending_free(p);
-}
-
-static void
-unknown_guest(struct client *c, long long id, const char *name)
-{
-	char *esc = escape_bytes(name, strlen(name));
-
-	if (inventory_connected())
-		reply_error(c, id, "unknown guest \"%s\": libvirt at %s has no "
-		    "such domain", esc ? esc : "?", sd.conf.libvirt_uri);
-	else
-		reply_error(c, id, "unknown guest \"%s\": libvirt is "
-		    "unreachable (%s)", esc ? esc : "?", inventory_error());
-	free(esc);
-}
-
-static void
-scan_finished(void *arg, const json_t *scan)
-{
-	struct pending *p = arg;
-
-	reply_ok(p->c, p->id, json_pack("{s:O}", "scan", scan));
-	pending_free(p);
-}
-
-/* scan --follow: the scan's progress every FOLLOW_MS, as events with the
- * request's id, until the reply that ends the stream. */
-static void
-follow_tick(uv_timer_t *t)
-{
-	struct pending *p = t->data;
-	struct job *j;
-	json_t *ev;
-
-	if (p->c->closed) {
-		uv_timer_stop(t);	/* the scan goes on; nobody follows */
-		return;
-	}
-	if ((j = jobs_find(p->uuid)) == NULL)
-		return;
-	ev = json_pack("{s:I, s:s, s:o}", "id", (json_int_t)p->id, "event",
-	    "progress", "scan", job_progress_json(j));
-	client_send(p->c, ev);
-	json_decref(ev);
-}
-
-static void
-follow_start(struct pending *p, const char *uuid)
-{
-	if ((p->follow = calloc(1, sizeof(*p->follow))) == NULL)
-		return;		/* no events; the final reply still comes */
-	snprintf(p->uuid, sizeof(p->uuid), "%s", uuid);
-	uv_timer_init(sd.loop, p->follow);
-	p->follow->data = p;
-	follow_tick(p->follow);
-	uv_timer_start(p->follow, follow_tick, FOLLOW_MS, FOLLOW_MS);
-}
-
-/* What became of a scan request, from jobs_submit's *was. */
-static const char *
-request_name(enum submitted was)
-{
-	return was == SUBMIT_RUNNING ? "already running" :
-	    was == SUBMIT_QUEUED ? "moved to the front" : "queued";
-}
-
-static void
-scan_ready(void *arg)
-{
-	struct pending *p = arg;
-	const struct guest *g;
-	struct job *j;
-	json_t *sj;
-	char err[256];
-	enum submitted was;
-
-	if ((g = inventory_find(p->guest)) == NULL) {
-		unknown_guest(p->c, p->id, p->guest);
-		pending_free(p);
-		return;
-	}
-	if ((j = jobs_submit(g, "on-demand", &was, err, sizeof(err))) == NULL) {
-		reply_error(p->c, p->id, "scan %s: %s", g->name, err);
-		pending_free(p);
-		return;
-	}
-	/* Read in full even if its images are unchanged; a scan already
-	 * running goes on as it started (its worker owns the job now). */
-	if (p->full && was != SUBMIT_RUNNING)
-		j->full = 1;
-	if (p->wait == WAIT_NONE) {
-		sj = job_progress_json(j);
-		json_object_set_new(sj, "request",
-		    json_string(request_name(was)));
-		reply_ok(p->c, p->id, json_pack("{s:o}", "scan", sj));
-		pending_free(p);
-		return;
-	}
-	if (p->wait == WAIT_FOLLOW)
-		follow_start(p, g->uuid);
-	jobs_wait(j, scan_finished, p);
-}
-
-/* scan --all: every guest libvirt knows, on demand, under the caps. */
-static void
-scan_all_ready(void *arg)
-{
-	struct pending *p = arg;
-	const struct guest *g;
-	json_t *a = json_array(), *sj;
-	struct job *j;
-	char err[256];
-	size_t i;
-	enum submitted was;
-
-	for (i = 0; i < inventory_count(); i++) {
-		g = inventory_at(i);
-		if ((j = jobs_submit(g, "on-demand", &was, err, sizeof(err))) ==
-		    NULL)
-			sj = json_pack("{s:s, s:s}", "guest", g->name, "error",
-			    err);
-		else {
-			sj = job_progress_json(j);
-			json_object_set_new(sj, "request",
-			    json_string(request_name(was)));
-		}
-		json_array_append_new(a, sj);
-	}
-	reply_ok(p->c, p->id, json_pack("{s:o}", "scans", a));
-	pending_free(p);
-}
-
-/* Reads "guest" of a request: a string of sane length. */
-static const char *
-req_guest(struct client *c, long long id, json_t *req)
-{
-	json_t *g = json_object_get(req, "guest");
-
-	if (!json_is_string(g)) {
-		reply_error(c, id, "this command needs a string \"guest\"");
-		return NULL;
-	}
-	if (json_string_length(g) == 0 || json_string_length(g) > MAX_NAME ||
-	    strlen(json_string_value(g)) != json_string_length(g)) {
-		reply_error(c, id, "\"guest\" must be 1 to %d bytes, no NUL",
-		    MAX_NAME);
-		return NULL;
-	}
-	return json_string_value(g);
-}
-
-static void
-cmd_guests(struct client *c, long long id, json_t *req)
-{
-	struct pending *p;
-
-	(void)req;
-	if ((p = pending_new(c, id, NULL, WAIT_NONE)) == NULL) {
-		reply_error(c, id, "out of memory");
-		return;
-	}
-	/* Following libvirt's events, the list is current; else it is read
-	 * again first. */
-	if (inventory_live())
-		guests_ready(p);
-	else
-		inventory_refresh(guests_ready, p);
-}
-
-static void
-cmd_scan(struct client *c, long long id, json_t *req)
-{
-	json_t *wait = json_object_get(req, "wait");
-	json_t *all = json_object_get(req, "all");
-	json_t *follow = json_object_get(req, "follow");
-	json_t *full = json_object_get(req, "full");
-	struct pending *p;
-	const char *name;
-
-	if (all != NULL && !json_is_boolean(all)) {
-		reply_error(c, id, "\"all\" must be true or false");
-		return;
-	}
-	if (json_is_true(all)) {
-		if (json_object_get(req, "guest") != NULL ||
-		    json_is_true(wait) || json_is_true(follow)) {
-			reply_error(c, id, "\"all\" goes without \"guest\", "
-			    "\"wait\" and \"follow\"");
-			return;
-		}
-		if ((p = pending_new(c, id, NULL, WAIT_NONE)) == NULL) {
-			reply_error(c, id, "out of memory");
-			return;
-		}
-		inventory_refresh(scan_all_ready, p);
-		return;
-	}
-	if ((name = req_guest(c, id, req)) == NULL)
-		return;
-	if (wait != NULL && !json_is_boolean(wait)) {
-		reply_error(c, id, "\"wait\" must be true or false");
-		return;
-	}
-	if (follow != NULL && !json_is_boolean(follow)) {
-		reply_error(c, id, "\"follow\" must be true or false");
-		return;
-	}
-	if (full != NULL && !json_is_boolean(full)) {
-		reply_error(c, id, "\"full\" must be true or false");
-		return;
-	}
-	if ((p = pending_new(c, id, name, json_is_true(follow) ? WAIT_FOLLOW :
-	    json_is_true(wait) ? WAIT_RESULT : WAIT_NONE)) == NULL) {
-		reply_error(c, id, "out of memory");
-		return;
-	}
-	p->full = json_is_true(full);
-	inventory_refresh(scan_ready, p);
-}
-
-/* An optional row id where a page starts: 0 if absent, -1 (answered) if
- * not a positive integer. */
-static int
-page_from(struct client *c, long long id, json_t *req, const char *key,
-    int64_t *from)
-{
-	json_t *v = json_object_get(req, key);
-
-	*from = 0;
-	if (v == NULL || json_is_null(v))
-		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) <= 0) {
-		reply_error(c, id, "\"%s\" must be a positive integer (a "
-		    "\"next\" value of the last page)", key);
-		return -1;
-	}
-	*from = json_integer_value(v);
-	return 0;
-}
-
-static void
-cmd_results(struct client *c, long long id, json_t *req)
-{
-	const struct guest *g;
-	const char *name;
-	json_t *scan, *sk = json_object_get(req, "skipped");
-	json_t *sid = json_object_get(req, "scan");
-	struct store_page pg = { 0, 0 };
-	char *esc;
-	int flags;
-
-	if ((name = req_guest(c, id, req)) == NULL)
-		return;
-	if (sk != NULL && !json_is_boolean(sk)) {
-		reply_error(c, id, "\"skipped\" must be true or false");
-		return;
-	}
-	if (sid != NULL && (!json_is_integer(sid) ||
-	    json_integer_value(sid) <= 0)) {
-		reply_error(c, id, "\"scan\" must be a positive integer (a scan "
-		    "id)");
-		return;
-	}
-	/* A next page of a long list: of one scan, from where the last
-	 * page said. */
-	if (page_from(c, id, req, "detections_from", &pg.detections_from) ==
-	    -1 || page_from(c, id, req, "skipped_from", &pg.skipped_from) ==
-	    -1)
-		return;
-	if ((pg.detections_from > 0 || pg.skipped_from > 0) && sid == NULL) {
-		reply_error(c, id, "\"detections_from\" and \"skipped_from\" "
-		    "need \"scan\"");
-		return;
-	}
-	g = inventory_find(name);
-	flags = STORE_DETECTIONS | (json_is_true(sk) ? STORE_SKIPPED : 0);
-	if (sid != NULL) {
-		scan = store_scan_by_id(json_integer_value(sid), flags, &pg);
-		if (scan != NULL && strcmp(str_of(scan, g ? "uuid" : "guest"),
-		    g ? g->uuid : name) != 0) {
-			json_decref(scan);
-			scan = NULL;
-		}
-		if (scan == NULL) {
-			esc = escape_bytes(name, strlen(name));
-			reply_error(c, id, "guest \"%s\" has no scan %lld",
-			    esc ? esc : "?",
-			    (long long)json_integer_value(sid));
-			free(esc);
-			return;
-		}
-	/* A result waiting for the state database is the newest. */
-	} else if ((scan = jobs_unstored_json(g ? g->uuid : NULL, name)) ==
-	    NULL)
-		scan = store_last_scan(g ? g->uuid : NULL, g ? NULL : name,
-		    flags);
-	if (scan == NULL) {
-		if (g == NULL) {
-			unknown_guest(c, id, name);
-			return;
-		}
-		esc = escape_bytes(name, strlen(name));
-		reply_error(c, id, "guest \"%s\" has not been scanned yet",
-		    esc ? esc : "?");
-		free(esc);
-		return;
-	}
-	reply_ok(c, id, json_pack("{s:o}", "scan", scan));
-}
-
-static void
-cmd_cancel(struct client *c, long long id, json_t *req)
-{
-	const struct guest *g;
-	const char *name, *what;
-	struct job *j;
-	json_t *sj;
-
-	if ((name = req_guest(c, id, req)) == NULL)
-		return;
-	if ((g = inventory_find(name)) == NULL) {
-		unknown_guest(c, id, name);
-		return;
-	}
-	if ((j = jobs_find(g->uuid)) == NULL) {
-		reply_error(c, id, "guest \"%s\" has no scan running or "
-		    "requested", g->name);
-		return;
-	}
-	sj = job_progress_json(j);	/* before a withdrawn job is freed */
-	what = jobs_cancel(j);
-	json_object_set_new(sj, "request", json_string(what));
-	reply_ok(c, id, json_pack("{s:o}", "scan", sj));
-}
-
-static void
-reload_replied(void *arg, const char *err)
-{
-	struct pending *p = arg;
-
-	if (err != NULL)
-		reply_error(p->c, p->id, "reload failed, the signatures "
-		    "loaded before stay: %s", err);
-	else
-		reply_ok(p->c, p->id, json_pack("{s:{s:s, s:i, s:i, s:I, s:s}}",
-		    "engine", "database", scanner_dbdir(sd.scanner),
-		    "signatures", (int)scanner_signatures(sd.scanner),
-		    "yara_rules", (int)scanner_yara_rules(sd.scanner),
-		    "load_ms", (json_int_t)scanner_load_ms(sd.scanner),
-		    "version", scanner_version(sd.scanner)));
-	pending_free(p);
-}
-
-static void
-cmd_reload(struct client *c, long long id, json_t *req)
-{
-	struct pending *p;
-
-	(void)req;
-	if ((p = pending_new(c, id, NULL, WAIT_NONE)) == NULL) {
-		reply_error(c, id, "out of memory");
-		return;
-	}
-	signatures_reload(reload_replied, p);
-}
-
-/* pause and resume, of one guest or (without "guest") of all. */
-static void
-pause_resume(struct client *c, long long id, json_t *req, int on)
-{
-	const struct guest *g = NULL;
-	const char *name;
-	char err[256];
-
-	if (json_object_get(req, "guest") != NULL) {
-		if ((name = req_guest(c, id, req)) == NULL)
-			return;
-		if ((g = inventory_find(name)) == NULL) {
-			unknown_guest(c, id, name);
-			return;
-		}
-	}
-	if (schedule_pause(g ? g->uuid : NULL, g ? g->name : NULL, on, err,
-	    sizeof(err)) == -1) {
-		reply_error(c, id, "%s", err);
-		return;
-	}
-	reply_ok(c, id, json_pack("{s:o, s:b, s:o}", "guest",
-	    g ? json_string(g->name) : json_null(), "paused", on,
-	    "all_paused", since_json(schedule_paused(NULL))));
-}
-
-static void
-cmd_pause(struct client *c, long long id, json_t *req)
-{
-	pause_resume(c, id, req, 1);
-}
-
-static void
-cmd_resume(struct client *c, long long id, json_t *req)
-{
-	pause_resume(c, id, req, 0);
-}
-
-/* Past scans, newest first: of a guest (known or gone), or of all. */
-static void
-cmd_history(struct client *c, long long id, json_t *req)
-{
-	const struct guest *g = NULL;
-	const char *name = NULL;
-	json_t *lj = json_object_get(req, "limit");
-	json_int_t limit = 20;
-	int64_t before;
-
-	if (json_object_get(req, "guest") != NULL) {
-		if ((name = req_guest(c, id, req)) == NULL)
-			return;
-		g = inventory_find(name);
-	}
-	if (lj != NULL) {
-		if (!json_is_integer(lj) || json_integer_value(lj) < 1 ||
-		    json_integer_value(lj) > 100000) {
-			reply_error(c, id, "\"limit\" must be an integer from 1 "
-			    "to 100000");
-			return;
-		}
-		limit = json_integer_value(lj);
-	}
-	if (page_from(c, id, req, "before", &before) == -1)
-		return;
-	reply_ok(c, id, store_history_json(g ? g->uuid : NULL, g ? NULL : name,
-	    limit, before));
-}
-
-static void
-cmd_version(struct client *c, long long id, json_t *req)
-{
-	unsigned long lv = 0;
-	char lvs[32];
-
-	(void)req;
-	virGetVersion(&lv, NULL, NULL);
-	snprintf(lvs, sizeof(lvs), "%lu.%lu.%lu", lv / 1000000,
-	    lv / 1000 % 1000, lv % 1000);
-	reply_ok(c, id, json_pack("{s:s, s:i, s:s, s:s, s:s, s:s}", "version",
-	    SENTINEL_VERSION, "protocol", SENTINEL_PROTO_VERSION, "libclamav",
-	    scanner_libversion(sd.scanner), "signatures", scanner_version(sd.scanner),
-	    "libvirt", lvs, "libuv", uv_version_string()));
-}
-
-/* The effective settings: the text `sentineld -n` prints, and the same
- * as an object of sections of name: value (as the file would say). */
-/* One setting into the object of its section. */
-static int
-config_put(void *arg, const char *section, const char *name,
-    const char *value)
-{
-	json_t *o = arg, *sec, *v;
-	char *esc;
-
-	if ((sec = json_object_get(o, section)) == NULL &&
-	    json_object_set_new(o, section, sec = json_object()) == -1)
-		return -1;
-	/* Bytes that are not UTF-8 (a path in a setting) are escaped. */
-	if ((v = json_string(value)) == NULL &&
-	    (esc = escape_bytes(value, strlen(value))) != NULL) {
-		v = json_string(esc);
-		free(esc);
-	}
-	return json_object_set_new(sec, name, v);
-}
-
-static void
-cmd_config(struct client *c, long long id, json_t *req)
-{
-	json_t *o;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f;
-
-	(void)req;
-	if ((f = open_memstream(&text, &len)) == NULL) {
-		reply_error(c, id, "out of memory");
-		return;
-	}
-	config_print(&sd.conf, f);
-	fclose(f);
-	/* From the option table, not from the text: what -n prints. */
-	if ((o = json_object()) == NULL ||
-	    config_walk(&sd.conf, config_put, o) == -1) {
-		json_decref(o);
-		free(text);
-		reply_error(c, id, "out of memory building the reply");
-		return;
-	}
-	reply_ok(c, id, json_pack("{s:s, s:s, s:o}", "path", sd.conf_path,
-	    "text", text, "config", o));
-	free(text);
-}
-
-static void
-cmd_schedule(struct client *c, long long id, json_t *req)
-{
-	(void)req;
-	reply_ok(c, id, json_pack("{s:o}", "guests", schedule_json()));
-}
-
-static void
-cmd_status(struct client *c, long long id, json_t *req)
-{
-	struct pressure pr;
-	int high;
-
-	(void)req;
-	high = schedule_pressure(&pr);
-	reply_ok(c, id, json_pack("{s:s, s:i, s:I, s:o, s:o, s:{s:s, s:i, s:i, "
-	    "s:I, s:s, s:I}, s:{s:i, s:s, s:b}, s:{s:i, s:i, s:i, s:i, s:I, "
-	    "s:o}, s:{s:f, s:f, s:f, s:b}}",
-	    "version", SENTINEL_VERSION,
-	    "pid", (int)getpid(),
-	    "uptime", (json_int_t)((now_ms() - sd.started_ms) / 1000),
-	    "paused", since_json(schedule_paused(NULL)),
-	    "libvirt", libvirt_json(),
-	    "engine", "database", scanner_dbdir(sd.scanner),
-	    "signatures", (int)scanner_signatures(sd.scanner),
-	    "yara_rules", (int)scanner_yara_rules(sd.scanner),
-	    "load_ms", (json_int_t)scanner_load_ms(sd.scanner),
-	    "version", scanner_version(sd.scanner),
-	    "cached_clean", (json_int_t)vcache_size(),
-	    "scanner", "pid", (int)scanner_pid(sd.scanner),
-	    "user", sd.conf.scanner_user,
-	    "reloading", scanner_reloading(),
-	    "scans", "running", (int)jobs_running(),
-	    "queued", (int)schedule_waiting(),
-	    "max_concurrent", (int)sd.max_scans,
-	    "per_storage", (int)sd.conf.per_storage_scans,
-	    "read_rate", (json_int_t)throttle_rate(schedule_throttle()),
-	    "jobs", jobs_json(),
-	    "pressure", "io", pr.io, "cpu", pr.cpu, "load", pr.load,
-	    "high", high));
-}
-
-static const struct ctl_cmd {
-	const char	*name;
-	void		(*fn)(struct client *, long long, json_t *);
-} ctl_cmds[] = {
-	{ "guests",	cmd_guests },
-	{ "scan",	cmd_scan },
-	{ "cancel",	cmd_cancel },
-	{ "reload",	cmd_reload },
-	{ "results",	cmd_results },
-	{ "schedule",	cmd_schedule },
-	{ "status",	cmd_status },
-	{ "pause",	cmd_pause },
-	{ "resume",	cmd_resume },
-	{ "history",	cmd_history },
-	{ "version",	cmd_version },
-	{ "config",	cmd_config },
-};
 
 static void
 handle_request(struct client *c, json_t *req)
 {
-	char err[256], known[256] = "";
+	char err[256];
 	const char *cmd;
 	long long id;
-	size_t i;
 
 	if (proto_request(req, &cmd, &id, err, sizeof(err)) == -1) {
 		reply_error(c, id, "%s", err);
 		return;
 	}
-	for (i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++) {
-		if (strcmp(cmd, ctl_cmds[i].name) == 0) {
-			ctl_cmds[i].fn(c, id, req);
-			return;
-		}
-		snprintf(known + strlen(known), sizeof(known) - strlen(known),
-		    "%s%s", i ? ", " : "", ctl_cmds[i].name);
-	}
-	if (strlen(cmd) > 64)
-		reply_error(c, id, "unknown command (known: %s)", known);
-	else {
-		char *esc = escape_bytes(cmd, strlen(cmd));
-		reply_error(c, id, "unknown command \"%s\" (known: %s)",
-		    esc ? esc : "?", known);
-		free(esc);
-	}
+	ctl_handle(c, id, cmd, req);
 }
 
 static int

@@ -271,6 +271,15 @@ void		 control_close_clients(void);
 void		 client_send(struct client *, json_t *);
 void		 client_ref(struct client *);
 void		 client_unref(struct client *);
+void		 client_pending(struct client *, int);
+int		 client_closed(const struct client *);
+/* {"ok":true,"id":ID} merged with BODY (taken; NULL: an error reply). */
+void		 reply_ok(struct client *, long long, json_t *);
+void		 reply_error(struct client *, long long, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+/* ctlcmds.c: a request's command, run (its reply sent, now or later). */
+void		 ctl_handle(struct client *, long long, const char *, json_t *);
 
 /* inventory.c */
 typedef void (*inventory_cb)(void *);
