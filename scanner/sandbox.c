@@ -97,8 +97,14 @@ ll_add(int rfd, const char *path, uint64_t rights, uint64_t handled,
 	if ((fd = open(path, O_PATH | O_CLOEXEC)) == -1) {
 		if (optional && errno == ENOENT)
 			return 0;
-		snprintf(err, errlen, "landlock: %s: %s", path,
-		    strerror(errno));
+		if (strncmp(path, "/tmp/", 5) == 0 ||
+		    strncmp(path, "/var/tmp/", 9) == 0)
+			snprintf(err, errlen, "%s is under /tmp or /var/tmp, "
+			    "which the scanner's sandbox replaces with its own "
+			    "directory: put it elsewhere", path);
+		else
+			snprintf(err, errlen, "landlock: %s: %s", path,
+			    strerror(errno));
 		return -1;
 	}
 	/* Directory rights on a file are refused: keep the file ones. */
@@ -186,16 +192,29 @@ out:
 static int
 mounts(const struct sandbox_conf *sc, char *err, size_t errlen)
 {
+	char src[64];
+	int fd, rc, e;
+
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1) {
 		snprintf(err, errlen, "making / private: %s", strerror(errno));
 		return -1;
 	}
 	/* qemu puts its snapshot files in /var/tmp, libguestfs its
-	 * sockets in /tmp: both are the scanner's directory. */
-	if (mount(sc->tmpdir, "/tmp", NULL, MS_BIND, NULL) == -1 ||
-	    mount(sc->tmpdir, "/var/tmp", NULL, MS_BIND, NULL) == -1) {
+	 * sockets in /tmp: both are the scanner's directory.  Bound from
+	 * a descriptor taken first: a tmpdir under /tmp or /var/tmp is
+	 * hidden by the first bind. */
+	if ((fd = open(sc->tmpdir, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s", sc->tmpdir, strerror(errno));
+		return -1;
+	}
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	rc = mount(src, "/tmp", NULL, MS_BIND, NULL) == -1 ||
+	    mount(src, "/var/tmp", NULL, MS_BIND, NULL) == -1 ? -1 : 0;
+	e = errno;
+	close(fd);
+	if (rc == -1) {
 		snprintf(err, errlen, "bind %s on /tmp and /var/tmp: %s",
-		    sc->tmpdir, strerror(errno));
+		    sc->tmpdir, strerror(e));
 		return -1;
 	}
 	if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
