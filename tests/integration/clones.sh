@@ -55,7 +55,7 @@ scan "$G_CBASE" 0
 scan "$G_CA" 0
 grep -q "scan $G_CA: a linked clone of guest" "$log" || fail "clone a did not find its base: $(cat "$log")"
 [ "$(field files)" -eq 0 ] && [ "$(field unchanged)" -eq "$nall" ] ||
-	fail "clone a: $(field files) files read, $(field unchanged) of $nall known from its base: $scan"
+	fail "clone a: $(field files) files read, $(field unchanged) of $nall known from its base: $scan; what the daemon said: $(grep "$G_CA\|$G_CBASE" "$log")"
 ok "clone a: all $nall files known from its base's scan, none read"
 
 scan "$G_CB" 1
@@ -66,7 +66,7 @@ grep -q "scan $G_CB: a linked clone of guest" "$log" || fail "clone b did not fi
 	fail "clone b: the file changed under its filesystem not found: $scan"
 nread=$(field files)
 [ "$nread" -ge 1 ] && [ "$nread" -lt $((nall / 4)) ] ||
-	fail "clone b: $nread of $nall files read, expected only those in its overlay: $scan"
+	fail "clone b: $nread of $nall files read, expected only those in its overlay: $scan; what the daemon said: $(grep "$G_CB\|$G_CBASE" "$log")"
 [ $(( $(field files) + $(field unchanged) )) -eq "$nall" ] || fail "clone b: files + unchanged != $nall: $scan"
 grep -q "scan $G_CB: .*files lie where the linked clone's base had them" "$log" ||
 	fail "clone b: no line for the files taken from the base: $(cat "$log")"
