@@ -9,8 +9,12 @@
  *	sentinel-fiemap ROOT SKIP
  *
  * Output, text, one line each:
- *	fs DISK OFFSET			the filesystem's device is the disk
- *					named DISK (sda) from byte OFFSET
+ *	fs DRIVE OFFSET			the filesystem's device is the
+ *					drive libguestfs added as DRIVE
+ *					(hd0, hd1: qemu's ids, not the
+ *					kernel's sdX, which the appliance's
+ *					own disk can take first) from byte
+ *					OFFSET
  *	uncertain WORD			or: no file's place can be trusted
  *	INO SIZE N [LOGICAL PHYSICAL LENGTH UNWRITTEN]...
  *					a file; N -1: its place is not
@@ -24,6 +28,7 @@
  * appliance's overlay) would put bytes where the guest's images do not
  * have them.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -73,8 +78,48 @@ read_sys(const char *path, char *buf, size_t len)
 	return 0;
 }
 
-/* The disk (its kernel name, at most 15 letters and digits, into DISK)
- * and offset of the device DEV: 0, or -1 with *why. */
+/*
+ * The drive whose kernel name is KNAME, as libguestfs added it: "hdN"
+ * from qemu's device id, which udev links as
+ * /dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_hdN.  0, or -1 if none is.
+ */
+static int
+drive_id(const char *kname, char *id, size_t len)
+{
+	static const char pfx[] = "scsi-0QEMU_QEMU_HARDDISK_hd";
+	char path[300], link[PATH_MAX];
+	const char *num, *b;
+	struct dirent *de;
+	ssize_t n;
+	DIR *d;
+	int rc = -1;
+
+	if ((d = opendir("/dev/disk/by-id")) == NULL)
+		return -1;
+	while (rc == -1 && (de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, pfx, sizeof(pfx) - 1) != 0)
+			continue;
+		num = de->d_name + sizeof(pfx) - 1;
+		if (*num == '\0' || strlen(num) > 3 ||
+		    strspn(num, "0123456789") != strlen(num))
+			continue;	/* hd0-part1, ... */
+		snprintf(path, sizeof(path), "/dev/disk/by-id/%s", de->d_name);
+		if ((n = readlink(path, link, sizeof(link) - 1)) <= 0)
+			continue;
+		link[n] = '\0';
+		b = strrchr(link, '/');
+		b = b ? b + 1 : link;
+		if (strcmp(b, kname) == 0) {
+			snprintf(id, len, "hd%s", num);
+			rc = 0;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+/* The drive (as drive_id names it, into DISK) and offset of the device
+ * DEV: 0, or -1 with *why. */
 static int
 place(dev_t dev, char *disk, uint64_t *start, const char **why)
 {
@@ -124,7 +169,10 @@ place(dev_t dev, char *disk, uint64_t *start, const char **why)
 		*why = "not-a-disk";
 		return -1;
 	}
-	memcpy(disk, base, n + 1);
+	if (drive_id(base, disk, 16) == -1) {
+		*why = "no-drive-id";
+		return -1;
+	}
 	return 0;
 }
 

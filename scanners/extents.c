@@ -224,14 +224,25 @@ bad:
 	return -1;
 }
 
-/* The index of the drive the appliance names NAME ("sda"), or -1. */
-static long
-drive_index(void *g, const char *name)
+/*
+ * Not the kernel's name of the disk ("sda"): the appliance's own disk can
+ * take sda first, and a guest's drive then is sdb (SCSI devices are probed
+ * at once).  libguestfs gives each drive a qemu id, hd0, hd1, ... in the
+ * order it added them; sentinel-fiemap names the drive by it.
+ */
+long
+extents_drive_index(void *arg, const char *name)
 {
-	char dev[32];
+	size_t k;
 
-	snprintf(dev, sizeof(dev), "/dev/%s", name);
-	return guestfs_device_index(g, dev);
+	(void)arg;
+	if (strncmp(name, "hd", 2) != 0)
+		return -1;
+	k = strspn(name + 2, "0123456789");
+	if (k == 0 || k > 3 || name[2 + k] != '\0' ||
+	    (k > 1 && name[2] == '0'))
+		return -1;
+	return strtol(name + 2, NULL, 10);
 }
 
 /* Uploads the program into the appliance G once. */
@@ -274,7 +285,7 @@ extents_learn(struct extents_run *x, guestfs_h *g, int fd,
 	}
 	if (upload(x, g, fd, why, whylen) == -1)
 		return -1;
-	x->disk_index = drive_index;
+	x->disk_index = extents_drive_index;
 	x->arg = g;
 	if ((byino = extents_by_ino(l, &nbyino)) == NULL) {
 		snprintf(why, whylen, "out of memory");

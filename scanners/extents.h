@@ -21,10 +21,15 @@
 struct extents_run {
 	guestfs_h	*uploaded;	/* the appliance that has the program */
 	size_t		 files, placed, uncertain, own;
-	/* The index of the drive named ("sda"), or -1. */
+	/* The index of the drive named ("hd0"), or -1. */
 	long		(*disk_index)(void *, const char *);
 	void		*arg;
 };
+
+/* The index of the drive sentinel-fiemap names NAME: "hdN" is the N-th
+ * drive libguestfs added (qemu's device id, in the appliance's
+ * /dev/disk/by-id), N < 1000; -1 for any other name. */
+long		 extents_drive_index(void *, const char *);
 
 /* Learns where the regular files of L lie, for the tree mounted on the
  * appliance's "/": sets has_ext, ext and (with OWN, NDISKS maps) own of

@@ -31,15 +31,6 @@ add(struct listing *l, const char *path, uint64_t ino, uint64_t size)
 	return i;
 }
 
-/* As the appliance names drives: sda, sdb, ... */
-static long
-drive(void *arg, const char *name)
-{
-	(void)arg;
-	if (strlen(name) != 3 || strncmp(name, "sd", 2) != 0)
-		return -1;
-	return name[2] - 'a';
-}
 
 /* Parses TEXT into L with OWN (NOWN ranges of disk 0, or none). */
 static int
@@ -52,7 +43,7 @@ parse(struct listing *l, const char *text, const struct own_range *own,
 	int rc;
 
 	memset(&x, 0, sizeof(x));
-	x.disk_index = drive;
+	x.disk_index = extents_drive_index;
 	memset(m, 0, sizeof(m));
 	m[0].r = (struct own_range *)own;
 	m[0].n = nown;
@@ -81,7 +72,7 @@ test_parse(void **state)
 	b2 = add(&l, "/b2", 11, 200);	/* a hard link */
 	c = add(&l, "/c", 12, 5);
 	d = add(&l, "/d", 13, 7);	/* not in the reply */
-	assert_int_equal(parse(&l, "fs sda 1048576\n"
+	assert_int_equal(parse(&l, "fs hd0 1048576\n"
 	    "10 100 1 0 5000 4096 0\n"
 	    "11 200 2 0 9000 4096 0 4096 20000 4096 1\n"
 	    "12 5 -1\n"
@@ -105,12 +96,12 @@ static void
 test_same_place(void **state)
 {
 	static const char *replies[] = {
-		"fs sda 0\n10 100 1 0 5000 4096 0\nend\n",
-		"fs sda 0\n10 100 1 0 5000 4096 0\nend",	/* same */
-		"fs sda 0\n10 100 1 0 5001 4096 0\nend\n",	/* moved */
-		"fs sda 0\n10 100 1 0 5000 4096 1\nend\n",	/* unwritten */
-		"fs sda 0\n10 100 1 4096 5000 4096 0\nend\n",	/* logical */
-		"fs sdb 0\n10 100 1 0 5000 4096 0\nend\n",	/* disk */
+		"fs hd0 0\n10 100 1 0 5000 4096 0\nend\n",
+		"fs hd0 0\n10 100 1 0 5000 4096 0\nend",	/* same */
+		"fs hd0 0\n10 100 1 0 5001 4096 0\nend\n",	/* moved */
+		"fs hd0 0\n10 100 1 0 5000 4096 1\nend\n",	/* unwritten */
+		"fs hd0 0\n10 100 1 4096 5000 4096 0\nend\n",	/* logical */
+		"fs hd1 0\n10 100 1 0 5000 4096 0\nend\n",	/* disk */
 	};
 	unsigned char ext[6][16];
 	struct listing l;
@@ -146,21 +137,21 @@ static void
 test_refused(void **state)
 {
 	static const char *bad[] = {
-		"fs sda 0\n10 100 1 0 5000\nend\n",		/* short */
-		"fs sda 0\n10 100 1 0 5000 4096 0 7\nend\n",	/* long */
-		"fs sdd 0\n10 100 1 0 5000 4096 0\nend\n",	/* disk */
-		"fs sda 0\n10 100 65 0 5000 4096 0\nend\n",	/* count */
-		"fs sda 0\n10 100 1 0 18446744073709551615 4096 0\nend\n",
-		"fs sda 0\n10 100 1 0 5000 0 0\nend\n",		/* empty */
-		"fs sda 0\n10 100 1 0 5000 4096 2\nend\n",	/* flag */
-		"fs sda 0\n10 100 1 0 5000 4096 0\n",		/* no end */
-		"fs sda 0\n10 100 1 0 99999999999999999999 4096 0\nend\n",
-		"fs sda 0\n10 100 1 0 -5000 4096 0\nend\n",
+		"fs hd0 0\n10 100 1 0 5000\nend\n",		/* short */
+		"fs hd0 0\n10 100 1 0 5000 4096 0 7\nend\n",	/* long */
+		"fs hd3 0\n10 100 1 0 5000 4096 0\nend\n",	/* disk */
+		"fs hd0 0\n10 100 65 0 5000 4096 0\nend\n",	/* count */
+		"fs hd0 0\n10 100 1 0 18446744073709551615 4096 0\nend\n",
+		"fs hd0 0\n10 100 1 0 5000 0 0\nend\n",		/* empty */
+		"fs hd0 0\n10 100 1 0 5000 4096 2\nend\n",	/* flag */
+		"fs hd0 0\n10 100 1 0 5000 4096 0\n",		/* no end */
+		"fs hd0 0\n10 100 1 0 99999999999999999999 4096 0\nend\n",
+		"fs hd0 0\n10 100 1 0 -5000 4096 0\nend\n",
 		"hello\n",
 		"fs\n10 100 1 0 5000 4096 0\nend\n",
-		"fs vda 0\n10 100 1 0 5000 4096 0\nend\n",		/* no drive */
-		"fs sda\n10 100 1 0 5000 4096 0\nend\n",
-		"sda 0\n10 100 1 0 5000 4096 0\nend\n",
+		"fs sda 0\n10 100 1 0 5000 4096 0\nend\n",		/* no drive */
+		"fs hd0\n10 100 1 0 5000 4096 0\nend\n",
+		"hd0 0\n10 100 1 0 5000 4096 0\nend\n",
 		"",
 	};
 	struct listing l;
@@ -185,10 +176,27 @@ test_refused(void **state)
 	listing_free(&l);
 }
 
+/* Drives by libguestfs's ids, never by the kernel's names. */
+static void
+test_drive_index(void **state)
+{
+	(void)state;
+	assert_int_equal(extents_drive_index(NULL, "hd0"), 0);
+	assert_int_equal(extents_drive_index(NULL, "hd12"), 12);
+	assert_int_equal(extents_drive_index(NULL, "hd999"), 999);
+	assert_int_equal(extents_drive_index(NULL, "hd1000"), -1);
+	assert_int_equal(extents_drive_index(NULL, "hd01"), -1);
+	assert_int_equal(extents_drive_index(NULL, "hd"), -1);
+	assert_int_equal(extents_drive_index(NULL, "hd0x"), -1);
+	assert_int_equal(extents_drive_index(NULL, "sda"), -1);
+	assert_int_equal(extents_drive_index(NULL, "appliance"), -1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_drive_index),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_same_place),
 		cmocka_unit_test(test_refused),
