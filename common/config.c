@@ -21,6 +21,9 @@ const struct opt_entry config_options[] = {
 	{ "libvirt", "refresh", OPT_DURATION, 1, 86400, "60s",
 	    OFF(libvirt_refresh),
 	    "how often the guest inventory is re-read from libvirt" },
+	{ "libvirt", "guests", OPT_STRING, 0, 0, "*", OFF(libvirt_guests),
+	    "glob patterns of the guest names sentinel sees, separated by "
+	    "spaces: any other guest is not listed, scheduled or scanned" },
 	{ "clamav", "database", OPT_STRING, 0, 0, "",
 	    OFF(clamav_database),
 	    "signature directory; empty means libclamav's default" },

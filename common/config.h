@@ -37,6 +37,7 @@ struct opt_entry {
 
 struct config {
 	char		*libvirt_uri;
+	char		*libvirt_guests;	/* patterns of names seen */
 	char		*clamav_database;	/* "" means libclamav's default */
 	char		*clamav_tmpdir;
 	char		*yara_rules;		/* "" means no YARA */

@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +149,31 @@ format_size(uint64_t v, char *buf, size_t len)
 		snprintf(buf, len, "%" PRIu64 "B", v);
 	else
 		snprintf(buf, len, "%.1f%c", d, units[u]);
+}
+
+int
+name_matches(const char *patterns, const char *name)
+{
+	char pat[256];
+	const char *p = patterns;
+	size_t n;
+	int any = 0;
+
+	for (;;) {
+		p += strspn(p, " \t");
+		if ((n = strcspn(p, " \t")) == 0)
+			return !any;
+		any = 1;
+		/* A pattern longer than any name libvirt allows matches
+		 * nothing rather than a cut of itself. */
+		if (n < sizeof(pat)) {
+			memcpy(pat, p, n);
+			pat[n] = '\0';
+			if (fnmatch(pat, name, 0) == 0)
+				return 1;
+		}
+		p += n;
+	}
 }
 
 int

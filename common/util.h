@@ -19,6 +19,9 @@ int	 parse_int(const char *, long long, long long, long long *);
 /* Bytes to text that is safe to print: printable ASCII stays, backslash
  * becomes "\\", everything else "\xNN".  Returns malloc'd string. */
 char	*escape_bytes(const void *, size_t);
+/* 1 if NAME matches one of PATTERNS (fnmatch(3) globs separated by spaces
+ * or tabs), or PATTERNS has none; else 0. */
+int	 name_matches(const char *, const char *);
 /* mkdir -p: makes path and its missing parents with mode.  0 or -1. */
 int	 mkdir_p(const char *, mode_t);
 /* mkdir -p of the directory part of path (nothing for a bare name). */

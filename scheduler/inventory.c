@@ -39,6 +39,7 @@ struct inv_waiter {
 struct inv_work {
 	uv_work_t	 req;
 	char		*uri;
+	char		*only;		/* [libvirt] guests */
 	char		*scratch_dir;	/* to find orphaned backup jobs */
 	struct guest	*guests;
 	size_t		 nguests;
@@ -235,6 +236,11 @@ refresh_work(uv_work_t *req)
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
+		const char *name = virDomainGetName(doms[i]);
+
+		/* Another's guests: not described, not even their XML. */
+		if (name != NULL && !name_matches(w->only, name))
+			continue;
 		if (describe(doms[i], &w->guests[w->nguests], err,
 		    sizeof(err)) == -1) {
 			/* A guest undefined meanwhile, or odd XML: skip it. */
@@ -339,6 +345,7 @@ refresh_done(uv_work_t *req, int status)
 		guests_free(w->guests, w->nguests);
 	}
 	free(w->uri);
+	free(w->only);
 	free(w->scratch_dir);
 	free(w);
 	refreshing = 0;
@@ -380,9 +387,12 @@ start_refresh(void)
 
 	if ((w = calloc(1, sizeof(*w))) == NULL ||
 	    (w->uri = strdup(sd.conf.libvirt_uri)) == NULL ||
+	    (w->only = strdup(sd.conf.libvirt_guests)) == NULL ||
 	    (w->scratch_dir = strdup(sd.conf.scratch_dir)) == NULL) {
-		if (w != NULL)
+		if (w != NULL) {
 			free(w->uri);
+			free(w->only);
+		}
 		free(w);
 		log_warnx("inventory: out of memory");
 		flush_waiters();
@@ -397,6 +407,7 @@ start_refresh(void)
 		refreshing = 0;
 		stopped_keep();
 		free(w->uri);
+		free(w->only);
 		free(w->scratch_dir);
 		free(w);
 		log_warnx("inventory: cannot queue a refresh");

@@ -88,6 +88,22 @@ test_escape(void **state)
 }
 
 static void
+test_names(void **state)
+{
+	(void)state;
+	assert_int_equal(name_matches("", "web1"), 1);	/* none: all */
+	assert_int_equal(name_matches("  \t ", "web1"), 1);
+	assert_int_equal(name_matches("*", "web1"), 1);
+	assert_int_equal(name_matches("web*", "web1"), 1);
+	assert_int_equal(name_matches("web*", "db1"), 0);
+	assert_int_equal(name_matches("db? \tweb*", "web1"), 1);
+	assert_int_equal(name_matches("db? web[0-9]", "db1"), 1);
+	assert_int_equal(name_matches("db? web[0-9]", "db10"), 0);
+	assert_int_equal(name_matches("web1", "web10"), 0);	/* whole name */
+	assert_int_equal(name_matches("a-*", "a-b c"), 1);
+}
+
+static void
 test_mkdir(void **state)
 {
 	char base[] = "/tmp/sentinel-mkdir-XXXXXX", path[256];
@@ -123,6 +139,7 @@ main(void)
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_ints),
 		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_mkdir),
 	};
 
