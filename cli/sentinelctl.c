@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cmdtab.h"
 #include "config.h"
 #include "proto.h"
 #include "sentinel/version.h"
@@ -24,16 +25,13 @@
 
 #define MAX_REPLY	(64 * 1024 * 1024)
 
+
 struct ctl {
 	int		 fd;
 	int		 json;
-	int		 wait;
-	int		 skipped;	/* results --skipped */
-	int		 all;
-	int		 follow;	/* scan --follow */
-	int		 full;		/* scan --full */
-	long long	 scan_id;	/* results --scan; 0: the last */
-	long long	 limit;		/* history --limit; 0: the default */
+	/* The command's options, as common/cmdtab.c defines them: 1 for a
+	 * flag given, the number of one with a value; 0: not given. */
+	long long	 opt[ARG_COUNT];
 	int		 raw_text;	/* config: the file's lines as they are */
 	const char	*socket;
 	char		*buf;		/* bytes read, not yet parsed */
@@ -54,46 +52,23 @@ static int	cmd_version(struct ctl *, int, char **);
 static int	cmd_config(struct ctl *, int, char **);
 static int	cmd_resume(struct ctl *, int, char **);
 
+/* What sentinelctl does with each command of cmd_table, by name. */
 static const struct ctl_command {
 	const char	*name;
-	int		 nargs;		/* positional arguments; -1: 0 or 1;
-					 * -2: any number */
 	int		(*fn)(struct ctl *, int, char **);
-	const char	*usage;
-	const char	*help;
 } commands[] = {
-	{ "guests", 0, cmd_guests, "guests",
-	    "list the guests libvirt knows and their last scan" },
-	{ "scan", -2, cmd_scan,
-	    "scan NAME... [--wait | --follow] [--full] | --all",
-	    "scan guests now, ahead of the schedule; --wait waits for the "
-	    "results (exit status: the worst), --follow also shows one "
-	    "scan's progress (Ctrl-C stops following, not the scan); --full "
-	    "reads a shut-off guest whose images are unchanged all the same; "
-	    "--all queues every guest" },
-	{ "cancel", 1, cmd_cancel, "cancel NAME",
-	    "stop a guest's running scan, or withdraw its request" },
-	{ "pause", -1, cmd_pause, "pause [NAME]",
-	    "no scan on schedule, of a guest or of all, until resumed "
-	    "(on-demand scans still run; running scans go on)" },
-	{ "resume", -1, cmd_resume, "resume [NAME]",
-	    "put a guest, or all, back on schedule" },
-	{ "results", 1, cmd_results, "results NAME [--scan ID] [--skipped]",
-	    "the last scan of a guest (or scan ID), its detections and what "
-	    "it did not scan; --skipped lists those paths" },
-	{ "history", -1, cmd_history, "history [NAME] [--limit N]",
-	    "past scans, newest first, of a guest or of all (20 unless "
-	    "--limit)" },
-	{ "schedule", 0, cmd_schedule, "schedule",
-	    "each guest's state, next due time and what holds it back" },
-	{ "reload", 0, cmd_reload, "reload",
-	    "load the signatures again; the old ones stay if that fails" },
-	{ "status", 0, cmd_status, "status",
-	    "daemon, libvirt, signatures, caps, pressure and running scans" },
-	{ "config", 0, cmd_config, "config",
-	    "the daemon's effective settings" },
-	{ "version", 0, cmd_version, "version",
-	    "versions of sentinelctl, sentineld and the libraries it uses" },
+	{ "guests",	cmd_guests },
+	{ "scan",	cmd_scan },
+	{ "cancel",	cmd_cancel },
+	{ "pause",	cmd_pause },
+	{ "resume",	cmd_resume },
+	{ "results",	cmd_results },
+	{ "history",	cmd_history },
+	{ "schedule",	cmd_schedule },
+	{ "reload",	cmd_reload },
+	{ "status",	cmd_status },
+	{ "config",	cmd_config },
+	{ "version",	cmd_version },
 };
 
 static void __attribute__((noreturn))
@@ -103,9 +78,9 @@ usage(void)
 
 	fprintf(stderr, "usage: sentinelctl [--json] [--socket PATH] "
 	    "COMMAND [ARGS]\ncommands:\n");
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(stderr, "  %s\n      %s\n", commands[i].usage,
-		    commands[i].help);
+	for (i = 0; i < cmd_count; i++)
+		fprintf(stderr, "  %s\n      %s\n", cmd_table[i].usage,
+		    cmd_table[i].help);
 	exit(EXIT_ERROR);
 }
 
@@ -347,6 +322,34 @@ show_event(struct ctl *c, json_t *ev)
 	fflush(stdout);
 }
 
+/*
+ * A request of command NAME, of GUEST (or NULL), with the options given on
+ * the command line that the command takes, each as the command table
+ * types it.
+ */
+static json_t *
+request(const struct ctl *c, const char *name, const char *guest)
+{
+	const struct cmd_entry *e = cmd_find(name);
+	json_t *req, *v;
+	int a;
+
+	if ((req = json_pack("{s:s}", "cmd", name)) == NULL)
+		die("out of memory");
+	if (guest != NULL && ((v = json_string(guest)) == NULL ||
+	    json_object_set_new(req, "guest", v) == -1))
+		die("guest name \"%s\" is not UTF-8", guest);
+	for (a = 0; a < ARG_COUNT; a++) {
+		if (c->opt[a] == 0 || !(e->args & CMD_ARG(a)))
+			continue;
+		v = cmd_args[a].type == CA_BOOL ? json_true() :
+		    json_integer(c->opt[a]);
+		if (json_object_set_new(req, cmd_args[a].name, v) == -1)
+			die("out of memory");
+	}
+	return req;
+}
+
 /* Sends a request and returns the successful reply, or dies. */
 static json_t *
 ctl_request(struct ctl *c, json_t *req)
@@ -563,7 +566,7 @@ cmd_guests(struct ctl *c, int argc, char **argv)
 
 	(void)argc;
 	(void)argv;
-	r = ctl_request(c, json_pack("{s:s}", "cmd", "guests"));
+	r = ctl_request(c, request(c, "guests", NULL));
 	if (c->json) {
 		print_json(r);
 		json_decref(r);
@@ -677,7 +680,7 @@ scan_many_show(struct ctl *c, json_t *r, const char *guest, json_t *all,
 		json_object_set_new(r, "guest", json_string(guest));
 		json_array_append(all, r);
 	} else if (json_is_true(json_object_get(r, "ok"))) {
-		if (c->wait) {
+		if (c->opt[ARG_WAIT]) {
 			print_scan(json_object_get(r, "scan"));
 			if (more)
 				putchar('\n');
@@ -703,9 +706,8 @@ scan_many(struct ctl *c, int argc, char **argv)
 	size_t k;
 
 	for (i = 0; i < argc; i++) {
-		req = json_pack("{s:s, s:s, s:b, s:b, s:i}", "cmd", "scan",
-		    "guest", argv[i], "wait", c->wait, "full", c->full, "id",
-		    i + 1);
+		req = request(c, "scan", argv[i]);
+		json_object_set_new(req, "id", json_integer(i + 1));
 		ctl_write(c, req);
 		json_decref(req);
 	}
@@ -723,7 +725,7 @@ scan_many(struct ctl *c, int argc, char **argv)
 			if (!c->json)
 				fprintf(stderr, "sentinelctl: %s\n",
 				    str(r, "error"));
-		} else if (c->wait) {
+		} else if (c->opt[ARG_WAIT]) {
 			rc = worse(rc, status_exit(str(json_object_get(r,
 			    "scan"), "status")));
 			if (has_pages(json_object_get(r, "scan"))) {
@@ -758,12 +760,8 @@ cmd_scan(struct ctl *c, int argc, char **argv)
 	int rc = EXIT_CLEAN;
 	size_t i;
 
-	if (c->all) {
-		if (argc != 0 || c->wait || c->follow || c->full)
-			die("scan --all takes no guest name, --wait, --follow "
-			    "or --full");
-		r = ctl_request(c, json_pack("{s:s, s:b}", "cmd", "scan", "all",
-		    1));
+	if (c->opt[ARG_ALL]) {
+		r = ctl_request(c, request(c, "scan", NULL));
 		if (c->json)
 			print_json(r);
 		else {
@@ -782,34 +780,28 @@ cmd_scan(struct ctl *c, int argc, char **argv)
 		json_decref(r);
 		return rc;
 	}
-	if (argc == 0)
-		die("usage: sentinelctl scan NAME... [--wait | --follow] "
-		    "[--full] | "
-		    "--all");
 	if (argc > 1) {
-		if (c->follow)
+		if (c->opt[ARG_FOLLOW])
 			die("--follow takes one guest");
 		return scan_many(c, argc, argv);
 	}
-	if (c->follow) {
+	if (c->opt[ARG_FOLLOW]) {
 		following = argv[0];
 		signal(SIGINT, stop_following);
-		c->wait = 1;
+		c->opt[ARG_WAIT] = 1;
 	}
-	r = ctl_request(c, json_pack("{s:s, s:s, s:b, s:b, s:b}", "cmd",
-	    "scan", "guest", argv[0], "wait", c->wait, "follow", c->follow,
-	    "full", c->full));
+	r = ctl_request(c, request(c, "scan", argv[0]));
 	signal(SIGINT, SIG_DFL);
-	if (c->follow && !c->json && isatty(STDOUT_FILENO))
+	if (c->opt[ARG_FOLLOW] && !c->json && isatty(STDOUT_FILENO))
 		printf("\r\033[K");
 	s = json_object_get(r, "scan");
-	if (c->wait) {
+	if (c->opt[ARG_WAIT]) {
 		fetch_pages(c, argv[0], s);
 		rc = status_exit(str(s, "status"));
 	}
 	if (c->json)
 		print_json(r);
-	else if (c->wait)
+	else if (c->opt[ARG_WAIT])
 		print_scan(s);
 	else
 		printf("scan %lld of %s: %s\n", num(s, "id"), str(s, "guest"),
@@ -825,11 +817,7 @@ cmd_results(struct ctl *c, int argc, char **argv)
 	int rc;
 
 	(void)argc;
-	r = json_pack("{s:s, s:s, s:b}", "cmd", "results", "guest", argv[0],
-	    "skipped", c->skipped);
-	if (c->scan_id > 0)
-		json_object_set_new(r, "scan", json_integer(c->scan_id));
-	r = ctl_request(c, r);
+	r = ctl_request(c, request(c, "results", argv[0]));
 	s = json_object_get(r, "scan");
 	fetch_pages(c, argv[0], s);
 	rc = status_exit(str(s, "status"));
@@ -845,17 +833,15 @@ static int
 cmd_history(struct ctl *c, int argc, char **argv)
 {
 	json_t *req, *r = NULL, *s, *page, *nx;
-	long long left = c->limit > 0 ? c->limit : 20;
+	long long left = c->opt[ARG_LIMIT] > 0 ? c->opt[ARG_LIMIT] : 20;
 	json_int_t before = 0;
 	char when[32], note[128];
 	size_t i;
 
 	/* A page at a time (every reply is bounded), into one list. */
 	for (;;) {
-		req = json_pack("{s:s, s:I}", "cmd", "history", "limit",
-		    (json_int_t)left);
-		if (argc == 1)
-			json_object_set_new(req, "guest", json_string(argv[0]));
+		req = request(c, "history", argc == 1 ? argv[0] : NULL);
+		json_object_set_new(req, "limit", json_integer(left));
 		if (before > 0)
 			json_object_set_new(req, "before",
 			    json_integer(before));
@@ -908,7 +894,7 @@ cmd_version(struct ctl *c, int argc, char **argv)
 
 	(void)argc;
 	(void)argv;
-	r = ctl_request(c, json_pack("{s:s}", "cmd", "version"));
+	r = ctl_request(c, request(c, "version", NULL));
 	if (c->json) {
 		json_object_set_new(r, "client_version",
 		    json_string(SENTINEL_VERSION));
@@ -935,7 +921,7 @@ cmd_config(struct ctl *c, int argc, char **argv)
 	(void)argv;
 	/* The file is root's, its lines shown as they are. */
 	c->raw_text = 1;
-	r = ctl_request(c, json_pack("{s:s}", "cmd", "config"));
+	r = ctl_request(c, request(c, "config", NULL));
 	if (c->json)
 		print_json(r);
 	else
@@ -950,8 +936,7 @@ cmd_cancel(struct ctl *c, int argc, char **argv)
 	json_t *r, *s;
 
 	(void)argc;
-	r = ctl_request(c, json_pack("{s:s, s:s}", "cmd", "cancel", "guest",
-	    argv[0]));
+	r = ctl_request(c, request(c, "cancel", argv[0]));
 	s = json_object_get(r, "scan");
 	if (c->json)
 		print_json(r);
@@ -967,9 +952,7 @@ pause_resume(struct ctl *c, int argc, char **argv, const char *cmd)
 {
 	json_t *req, *r;
 
-	req = json_pack("{s:s}", "cmd", cmd);
-	if (argc == 1)
-		json_object_set_new(req, "guest", json_string(argv[0]));
+	req = request(c, cmd, argc == 1 ? argv[0] : NULL);
 	r = ctl_request(c, req);
 	if (c->json)
 		print_json(r);
@@ -1007,7 +990,7 @@ cmd_reload(struct ctl *c, int argc, char **argv)
 
 	(void)argc;
 	(void)argv;
-	r = ctl_request(c, json_pack("{s:s}", "cmd", "reload"));
+	r = ctl_request(c, request(c, "reload", NULL));
 	e = json_object_get(r, "engine");
 	if (c->json)
 		print_json(r);
@@ -1029,7 +1012,7 @@ cmd_schedule(struct ctl *c, int argc, char **argv)
 
 	(void)argc;
 	(void)argv;
-	r = ctl_request(c, json_pack("{s:s}", "cmd", "schedule"));
+	r = ctl_request(c, request(c, "schedule", NULL));
 	if (c->json) {
 		print_json(r);
 		json_decref(r);
@@ -1071,7 +1054,7 @@ cmd_status(struct ctl *c, int argc, char **argv)
 
 	(void)argc;
 	(void)argv;
-	r = ctl_request(c, json_pack("{s:s}", "cmd", "status"));
+	r = ctl_request(c, request(c, "status", NULL));
 	if (c->json) {
 		print_json(r);
 		json_decref(r);
@@ -1132,55 +1115,115 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	return EXIT_CLEAN;
 }
 
-static long long
-positive(const char *s, const char *what)
-{
-	char *end;
-	long long v;
+/* The global options, then one per option of the command table. */
+enum { OPT_JSON = 'j', OPT_SOCKET = 's', OPT_HELP = 'h', OPT_VERSION = 'V',
+    OPT_ARG = 256 };
 
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v <= 0)
-		die("%s needs a positive number, not \"%s\"", what, s);
-	return v;
+static void
+options(struct option *lo, char *so, size_t solen)
+{
+	static const struct option global[] = {
+		{ "json",	no_argument,		NULL, OPT_JSON },
+		{ "socket",	required_argument,	NULL, OPT_SOCKET },
+		{ "help",	no_argument,		NULL, OPT_HELP },
+		{ "version",	no_argument,		NULL, OPT_VERSION },
+	};
+	size_t n = 0, k;
+	int a;
+
+	snprintf(so, solen, "+jhVs:");
+	for (k = 0; k < sizeof(global) / sizeof(global[0]); k++)
+		lo[n++] = global[k];
+	for (a = 0; a < ARG_COUNT; a++) {
+		if (!(cmd_args[a].flags & CA_CLI))
+			continue;
+		lo[n].name = cmd_args[a].name;
+		lo[n].has_arg = cmd_args[a].type == CA_BOOL ? no_argument :
+		    required_argument;
+		lo[n].flag = NULL;
+		lo[n].val = OPT_ARG + a;
+		n++;
+		if (cmd_args[a].short_opt != 0) {
+			k = strlen(so);
+			snprintf(so + k, solen - k, "%c%s",
+			    cmd_args[a].short_opt,
+			    cmd_args[a].type == CA_BOOL ? "" : ":");
+		}
+	}
+	memset(&lo[n], 0, sizeof(lo[n]));
 }
 
 /* One option, before or after the command. */
 static void
 option(struct ctl *c, int ch)
 {
+	const struct cmd_arg *a;
+	long long v;
+	int i;
+
 	switch (ch) {
-	case 'k': c->skipped = 1; break;
-	case 'j': c->json = 1; break;
-	case 's': c->socket = optarg; break;
-	case 'w': c->wait = 1; break;
-	case 'f': c->follow = 1; break;
-	case 'F': c->full = 1; break;
-	case 'a': c->all = 1; break;
-	case 'S': c->scan_id = positive(optarg, "--scan"); break;
-	case 'l': c->limit = positive(optarg, "--limit"); break;
-	default: usage();
+	case OPT_JSON: c->json = 1; return;
+	case OPT_SOCKET: c->socket = optarg; return;
+	case OPT_HELP: usage();
+	}
+	for (i = 0; i < ARG_COUNT; i++)
+		if (ch == OPT_ARG + i || (cmd_args[i].short_opt != 0 &&
+		    ch == cmd_args[i].short_opt))
+			break;
+	if (i == ARG_COUNT)
+		usage();
+	a = &cmd_args[i];
+	if (a->type == CA_BOOL) {
+		c->opt[i] = 1;
+		return;
+	}
+	if (parse_int(optarg, a->min, a->max, &v) == -1) {
+		if (a->max == INT64_MAX)
+			die("--%s needs a number from %lld up, not \"%s\"",
+			    a->name, a->min, optarg);
+		die("--%s needs a number from %lld to %lld, not \"%s\"",
+		    a->name, a->min, a->max, optarg);
+	}
+	c->opt[i] = v;
+}
+
+/* The command's positional names and options, as its entry says. */
+static void
+check_args(const struct ctl *c, const struct cmd_entry *e, int nargs)
+{
+	char takers[128];
+	int a, alone = -1, given = 0;
+
+	for (a = 0; a < ARG_COUNT; a++) {
+		if (c->opt[a] == 0)
+			continue;
+		given++;
+		if (cmd_args[a].flags & CA_ALONE)
+			alone = a;
+		if (e->args & CMD_ARG(a))
+			continue;
+		cmd_takers(a, takers, sizeof(takers));
+		die("--%s goes with %s only", cmd_args[a].name, takers);
+	}
+	if (alone != -1 && (nargs != 0 || given > 1))
+		die("%s --%s takes no guest name and no other option", e->name,
+		    cmd_args[alone].name);
+	if ((e->guest == CG_NONE && nargs != 0) ||
+	    (e->guest == CG_OPTIONAL && nargs > 1) ||
+	    (e->guest == CG_ONE && nargs != 1) ||
+	    (e->guest == CG_MANY && nargs == 0 && alone == -1)) {
+		fprintf(stderr, "usage: sentinelctl %s\n", e->usage);
+		exit(EXIT_ERROR);
 	}
 }
 
 int
 main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "json",	no_argument,		NULL, 'j' },
-		{ "socket",	required_argument,	NULL, 's' },
-		{ "wait",	no_argument,		NULL, 'w' },
-		{ "follow",	no_argument,		NULL, 'f' },
-		{ "full",	no_argument,		NULL, 'F' },
-		{ "all",	no_argument,		NULL, 'a' },
-		{ "skipped",	no_argument,		NULL, 'k' },
-		{ "scan",	required_argument,	NULL, 'S' },
-		{ "limit",	required_argument,	NULL, 'l' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ "version",	no_argument,		NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
+	struct option longopts[4 + ARG_COUNT + 1];
+	char shortopts[64];
 	struct ctl c;
+	const struct cmd_entry *e;
 	const struct ctl_command *cmd = NULL;
 	int ch, rc;
 	size_t i;
@@ -1192,8 +1235,9 @@ main(int argc, char *argv[])
 	c.socket = getenv("SENTINEL_SOCKET");
 	if (c.socket == NULL || *c.socket == '\0')
 		c.socket = "/run/sentinel/sentineld.sock";
-	while ((ch = getopt_long(argc, argv, "+afhjks:wVS:l:", longopts, NULL)) != -1) {
-		if (ch == 'V') {
+	options(longopts, shortopts, sizeof(shortopts));
+	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if (ch == OPT_VERSION) {
 			printf("sentinelctl %s\n", SENTINEL_VERSION);
 			return EXIT_CLEAN;
 		}
@@ -1201,32 +1245,27 @@ main(int argc, char *argv[])
 	}
 	if (optind >= argc)
 		usage();
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[optind], commands[i].name) == 0)
-			cmd = &commands[i];
-	if (cmd == NULL) {
+	if ((e = cmd_find(argv[optind])) == NULL) {
 		fprintf(stderr, "sentinelctl: unknown command \"%s\"\n",
 		    argv[optind]);
 		usage();
 	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(e->name, commands[i].name) == 0)
+			cmd = &commands[i];
+	if (cmd == NULL)
+		die("command %s is not built into this sentinelctl", e->name);
 	/* Options may also follow the command: "scan NAME --wait". */
 	argc -= optind;
 	argv += optind;
 	optind = 0;	/* glibc: start over, forgetting the "+" mode */
-	while ((ch = getopt_long(argc, argv, "afhjks:wS:l:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, shortopts + 1, longopts,
+	    NULL)) != -1) {
+		if (ch == OPT_VERSION)
+			usage();
 		option(&c, ch);
 	}
-	if (cmd->nargs >= 0 ? argc - optind != cmd->nargs :
-	    cmd->nargs == -1 && argc - optind > 1) {
-		fprintf(stderr, "usage: sentinelctl %s\n", cmd->usage);
-		return EXIT_ERROR;
-	}
-	if ((c.wait || c.all || c.follow || c.full) && cmd->fn != cmd_scan)
-		die("--wait, --follow, --full and --all go with scan only");
-	if ((c.skipped || c.scan_id) && cmd->fn != cmd_results)
-		die("--skipped and --scan go with results only");
-	if (c.limit && cmd->fn != cmd_history)
-		die("--limit goes with history only");
+	check_args(&c, e, argc - optind);
 	ctl_connect(&c);
 	ctl_hello(&c);
 	rc = cmd->fn(&c, argc - optind, argv + optind);

@@ -17,9 +17,11 @@
  * of one version could misread a daemon of another: a command, field or
  * reply removed or renamed, a field whose type or meaning changes, the
  * framing or the hello itself.  It does not change for what an older
- * client can ignore: a new command, a new optional request field, a new
- * reply field.  A daemon speaks one version; a mismatch is refused at the
- * hello, with both versions in the message.
+ * client can ignore (a new reply field) or an older daemon refuses by
+ * name (a new command, a new optional request field: every request is
+ * checked against common/cmdtab.c, and a key its command does not take
+ * is an error, never ignored).  A daemon speaks one version; a mismatch
+ * is refused at the hello, with both versions in the message.
  */
 #define SENTINEL_PROTO_VERSION	1
 

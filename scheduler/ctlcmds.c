@@ -3,7 +3,10 @@
  * with.  control.c hands each request here (ctl_handle) once its hello,
  * framing and peer are checked; replies go back through reply_ok and
  * reply_error.  A request whose answer comes later (after an inventory
- * refresh, or a scan) is a struct pending that holds its client.
+ * refresh, or a scan) is a struct pending that holds its client.  Each
+ * request is checked against its command's entry of common/cmdtab.c
+ * (its keys, their types and bounds, its guest) before its handler runs:
+ * the handlers read their arguments as the table says they are.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +15,7 @@
 
 #include <libvirt/libvirt.h>
 
+#include "cmdtab.h"
 #include "log.h"
 #include "proto.h"
 #include "sentinel/version.h"
@@ -19,7 +23,6 @@
 #include "throttle.h"
 #include "util.h"
 
-#define MAX_NAME		1024
 #define FOLLOW_MS		1000	/* between progress events */
 
 /* What a scan request waits for before its reply. */
@@ -280,23 +283,11 @@ scan_all_ready(void *arg)
 	pending_free(p);
 }
 
-/* Reads "guest" of a request: a string of sane length. */
+/* The request's "guest", checked by cmd_check; NULL if it has none. */
 static const char *
-req_guest(struct client *c, long long id, json_t *req)
+req_guest(json_t *req)
 {
-	json_t *g = json_object_get(req, "guest");
-
-	if (!json_is_string(g)) {
-		reply_error(c, id, "this command needs a string \"guest\"");
-		return NULL;
-	}
-	if (json_string_length(g) == 0 || json_string_length(g) > MAX_NAME ||
-	    strlen(json_string_value(g)) != json_string_length(g)) {
-		reply_error(c, id, "\"guest\" must be 1 to %d bytes, no NUL",
-		    MAX_NAME);
-		return NULL;
-	}
-	return json_string_value(g);
+	return json_string_value(json_object_get(req, "guest"));
 }
 
 static void
@@ -320,24 +311,9 @@ cmd_guests(struct client *c, long long id, json_t *req)
 static void
 cmd_scan(struct client *c, long long id, json_t *req)
 {
-	json_t *wait = json_object_get(req, "wait");
-	json_t *all = json_object_get(req, "all");
-	json_t *follow = json_object_get(req, "follow");
-	json_t *full = json_object_get(req, "full");
 	struct pending *p;
-	const char *name;
 
-	if (all != NULL && !json_is_boolean(all)) {
-		reply_error(c, id, "\"all\" must be true or false");
-		return;
-	}
-	if (json_is_true(all)) {
-		if (json_object_get(req, "guest") != NULL ||
-		    json_is_true(wait) || json_is_true(follow)) {
-			reply_error(c, id, "\"all\" goes without \"guest\", "
-			    "\"wait\" and \"follow\"");
-			return;
-		}
+	if (json_is_true(json_object_get(req, "all"))) {
 		if ((p = pending_new(c, id, NULL, WAIT_NONE)) == NULL) {
 			reply_error(c, id, "out of memory");
 			return;
@@ -345,78 +321,42 @@ cmd_scan(struct client *c, long long id, json_t *req)
 		inventory_refresh(scan_all_ready, p);
 		return;
 	}
-	if ((name = req_guest(c, id, req)) == NULL)
-		return;
-	if (wait != NULL && !json_is_boolean(wait)) {
-		reply_error(c, id, "\"wait\" must be true or false");
-		return;
-	}
-	if (follow != NULL && !json_is_boolean(follow)) {
-		reply_error(c, id, "\"follow\" must be true or false");
-		return;
-	}
-	if (full != NULL && !json_is_boolean(full)) {
-		reply_error(c, id, "\"full\" must be true or false");
-		return;
-	}
-	if ((p = pending_new(c, id, name, json_is_true(follow) ? WAIT_FOLLOW :
-	    json_is_true(wait) ? WAIT_RESULT : WAIT_NONE)) == NULL) {
+	if ((p = pending_new(c, id, req_guest(req),
+	    json_is_true(json_object_get(req, "follow")) ? WAIT_FOLLOW :
+	    json_is_true(json_object_get(req, "wait")) ? WAIT_RESULT :
+	    WAIT_NONE)) == NULL) {
 		reply_error(c, id, "out of memory");
 		return;
 	}
-	p->full = json_is_true(full);
+	p->full = json_is_true(json_object_get(req, "full"));
 	inventory_refresh(scan_ready, p);
 }
 
-/* An optional row id where a page starts: 0 if absent, -1 (answered) if
- * not a positive integer. */
-static int
-page_from(struct client *c, long long id, json_t *req, const char *key,
-    int64_t *from)
+/* An optional row id where a page starts (checked by cmd_check): 0 if
+ * absent or null. */
+static int64_t
+page_from(json_t *req, const char *key)
 {
 	json_t *v = json_object_get(req, key);
 
-	*from = 0;
-	if (v == NULL || json_is_null(v))
-		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) <= 0) {
-		reply_error(c, id, "\"%s\" must be a positive integer (a "
-		    "\"next\" value of the last page)", key);
-		return -1;
-	}
-	*from = json_integer_value(v);
-	return 0;
+	return json_is_integer(v) ? json_integer_value(v) : 0;
 }
 
 static void
 cmd_results(struct client *c, long long id, json_t *req)
 {
 	const struct guest *g;
-	const char *name;
+	const char *name = req_guest(req);
 	json_t *scan, *sk = json_object_get(req, "skipped");
 	json_t *sid = json_object_get(req, "scan");
 	struct store_page pg = { 0, 0 };
 	char *esc;
 	int flags;
 
-	if ((name = req_guest(c, id, req)) == NULL)
-		return;
-	if (sk != NULL && !json_is_boolean(sk)) {
-		reply_error(c, id, "\"skipped\" must be true or false");
-		return;
-	}
-	if (sid != NULL && (!json_is_integer(sid) ||
-	    json_integer_value(sid) <= 0)) {
-		reply_error(c, id, "\"scan\" must be a positive integer (a scan "
-		    "id)");
-		return;
-	}
 	/* A next page of a long list: of one scan, from where the last
 	 * page said. */
-	if (page_from(c, id, req, "detections_from", &pg.detections_from) ==
-	    -1 || page_from(c, id, req, "skipped_from", &pg.skipped_from) ==
-	    -1)
-		return;
+	pg.detections_from = page_from(req, "detections_from");
+	pg.skipped_from = page_from(req, "skipped_from");
 	if ((pg.detections_from > 0 || pg.skipped_from > 0) && sid == NULL) {
 		reply_error(c, id, "\"detections_from\" and \"skipped_from\" "
 		    "need \"scan\"");
@@ -466,8 +406,7 @@ cmd_cancel(struct client *c, long long id, json_t *req)
 	struct job *j;
 	json_t *sj;
 
-	if ((name = req_guest(c, id, req)) == NULL)
-		return;
+	name = req_guest(req);
 	if ((g = inventory_find(name)) == NULL) {
 		unknown_guest(c, id, name);
 		return;
@@ -522,9 +461,7 @@ pause_resume(struct client *c, long long id, json_t *req, int on)
 	const char *name;
 	char err[256];
 
-	if (json_object_get(req, "guest") != NULL) {
-		if ((name = req_guest(c, id, req)) == NULL)
-			return;
+	if ((name = req_guest(req)) != NULL) {
 		if ((g = inventory_find(name)) == NULL) {
 			unknown_guest(c, id, name);
 			return;
@@ -556,28 +493,12 @@ cmd_resume(struct client *c, long long id, json_t *req)
 static void
 cmd_history(struct client *c, long long id, json_t *req)
 {
-	const struct guest *g = NULL;
-	const char *name = NULL;
+	const char *name = req_guest(req);
+	const struct guest *g = name ? inventory_find(name) : NULL;
 	json_t *lj = json_object_get(req, "limit");
-	json_int_t limit = 20;
-	int64_t before;
+	json_int_t limit = lj != NULL ? json_integer_value(lj) : 20;
+	int64_t before = page_from(req, "before");
 
-	if (json_object_get(req, "guest") != NULL) {
-		if ((name = req_guest(c, id, req)) == NULL)
-			return;
-		g = inventory_find(name);
-	}
-	if (lj != NULL) {
-		if (!json_is_integer(lj) || json_integer_value(lj) < 1 ||
-		    json_integer_value(lj) > 100000) {
-			reply_error(c, id, "\"limit\" must be an integer from 1 "
-			    "to 100000");
-			return;
-		}
-		limit = json_integer_value(lj);
-	}
-	if (page_from(c, id, req, "before", &before) == -1)
-		return;
 	reply_ok(c, id, store_history_json(g ? g->uuid : NULL, g ? NULL : name,
 	    limit, before));
 }
@@ -690,10 +611,11 @@ cmd_status(struct client *c, long long id, json_t *req)
 	    "high", high));
 }
 
-static const struct ctl_cmd {
+/* The handler of each command of cmd_table, by name. */
+static const struct ctl_handler {
 	const char	*name;
 	void		(*fn)(struct client *, long long, json_t *);
-} ctl_cmds[] = {
+} ctl_handlers[] = {
 	{ "guests",	cmd_guests },
 	{ "scan",	cmd_scan },
 	{ "cancel",	cmd_cancel },
@@ -708,20 +630,50 @@ static const struct ctl_cmd {
 	{ "config",	cmd_config },
 };
 
+static void
+(*handler(const char *name))(struct client *, long long, json_t *)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(ctl_handlers) / sizeof(ctl_handlers[0]); i++)
+		if (strcmp(name, ctl_handlers[i].name) == 0)
+			return ctl_handlers[i].fn;
+	return NULL;
+}
+
+/* At start: a command of the table that this daemon cannot run is a
+ * mistake of the build, not of a client. */
+int
+ctl_check_table(char *err, size_t errlen)
+{
+	size_t i;
+
+	for (i = 0; i < cmd_count; i++)
+		if (handler(cmd_table[i].name) == NULL) {
+			snprintf(err, errlen, "control command %s has no "
+			    "handler", cmd_table[i].name);
+			return -1;
+		}
+	return 0;
+}
+
 void
 ctl_handle(struct client *c, long long id, const char *cmd, json_t *req)
 {
-	char known[256] = "";
+	const struct cmd_entry *e;
+	char known[256] = "", err[512];
 	size_t i;
 
-	for (i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++) {
-		if (strcmp(cmd, ctl_cmds[i].name) == 0) {
-			ctl_cmds[i].fn(c, id, req);
-			return;
-		}
-		snprintf(known + strlen(known), sizeof(known) - strlen(known),
-		    "%s%s", i ? ", " : "", ctl_cmds[i].name);
+	if ((e = cmd_find(cmd)) != NULL) {
+		if (cmd_check(e, req, err, sizeof(err)) == -1)
+			reply_error(c, id, "%s", err);
+		else
+			handler(cmd)(c, id, req);
+		return;
 	}
+	for (i = 0; i < cmd_count; i++)
+		snprintf(known + strlen(known), sizeof(known) - strlen(known),
+		    "%s%s", i ? ", " : "", cmd_table[i].name);
 	if (strlen(cmd) > 64)
 		reply_error(c, id, "unknown command (known: %s)", known);
 	else {

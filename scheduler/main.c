@@ -443,7 +443,8 @@ main(int argc, char *argv[])
 	uv_signal_start(&sig_hup, on_hup, SIGHUP);
 	uv_timer_init(sd.loop, &self_timer);
 	self_check_start();
-	if (control_init(err, sizeof(err)) == -1)
+	if (ctl_check_table(err, sizeof(err)) == -1 ||
+	    control_init(err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	plugins_init();
 	inventory_init();

@@ -278,8 +278,11 @@ void		 reply_ok(struct client *, long long, json_t *);
 void		 reply_error(struct client *, long long, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 
-/* ctlcmds.c: a request's command, run (its reply sent, now or later). */
+/* ctlcmds.c: a request's command, checked against common/cmdtab.c and
+ * run (its reply sent, now or later); at start, that every command of the
+ * table has its handler. */
 void		 ctl_handle(struct client *, long long, const char *, json_t *);
+int		 ctl_check_table(char *, size_t);
 
 /* inventory.c */
 typedef void (*inventory_cb)(void *);

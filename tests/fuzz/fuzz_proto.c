@@ -1,17 +1,20 @@
-/* libFuzzer: the control protocol's framing and request parsing, as the
- * daemon applies them to whatever a client sends. */
+/* libFuzzer: the control protocol's framing, request parsing and the
+ * check of a request against its command's entry, as the daemon applies
+ * them to whatever a client sends. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "cmdtab.h"
 #include "proto.h"
 
 static int
 on_line(void *arg, const char *line, size_t len)
 {
+	const struct cmd_entry *e;
 	const char *cmd;
 	long long id;
-	char err[256];
+	char err[512];
 	json_t *o;
 	char *enc;
 	size_t n;
@@ -22,9 +25,12 @@ on_line(void *arg, const char *line, size_t len)
 	if ((o = proto_parse(line, len, err, sizeof(err))) == NULL)
 		return 0;
 	(void)proto_check_hello(o, err, sizeof(err));
-	if (proto_request(o, &cmd, &id, err, sizeof(err)) == 0 &&
-	    (enc = proto_encode(o, &n)) != NULL)
-		free(enc);
+	if (proto_request(o, &cmd, &id, err, sizeof(err)) == 0) {
+		if ((e = cmd_find(cmd)) != NULL)
+			(void)cmd_check(e, o, err, sizeof(err));
+		if ((enc = proto_encode(o, &n)) != NULL)
+			free(enc);
+	}
 	json_decref(o);
 	return 0;
 }
