@@ -6,10 +6,10 @@
 # changed since its scan serves no clone: the clone is read in full.
 . "$TESTDIR/lib.sh"
 
-G_CBASE=sentinel-test-cbase
-G_CA=sentinel-test-clone-a
-G_CB=sentinel-test-clone-b
-G_CC=sentinel-test-clone-c
+G_CBASE=$NS-cbase
+G_CA=$NS-clone-a
+G_CB=$NS-clone-b
+G_CC=$NS-clone-c
 cleanup() {
 	kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 	for g in $G_CBASE $G_CA $G_CB $G_CC; do sg_undefine "$g"; done

@@ -6,7 +6,7 @@
 # scans everything else: the detection is reported.
 . "$TESTDIR/lib.sh"
 
-G=sentinel-test-deep
+G=$NS-deep
 T=$WORK/content/deep
 trap 'sg_undefine $G; rm -rf "$T" "$WORK/deep.img"' EXIT
 rm -rf "$T"

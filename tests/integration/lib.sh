@@ -6,19 +6,22 @@ set -u
 # shellcheck source=../../scripts/guests.sh
 . "$SRCDIR/scripts/guests.sh"
 
-# Guest images live where libvirt's qemu may read them.
-WORK=/var/lib/libvirt/images/sentinel-test
+# Guest images live where libvirt's qemu may read them.  SENTINEL_TEST_NS
+# names the run's directory, guests and group: two runs with different
+# names (the plain and the sanitizer build) run side by side.
+NS=${SENTINEL_TEST_NS:-sentinel-test}
+WORK=/var/lib/libvirt/images/$NS
 SOCK=$WORK/sentineld.sock
 CONF=$WORK/sentineld.conf
 PIDFILE=$WORK/sentineld.pid
 DB=$WORK/signatures
-G_INFECTED=sentinel-test-infected
-G_CLEAN=sentinel-test-clean
-G_NOFS=sentinel-test-nofs
-G_CLONE=sentinel-test-clone
-G_LAYOUT=sentinel-test-layout
-G_HOSTILE=sentinel-test-hostile
-G_TICKER=sentinel-test-ticker	# the view test's own, running
+G_INFECTED=$NS-infected
+G_CLEAN=$NS-clean
+G_NOFS=$NS-nofs
+G_CLONE=$NS-clone
+G_LAYOUT=$NS-layout
+G_HOSTILE=$NS-hostile
+G_TICKER=$NS-ticker	# the view test's own, running
 G_ALL="$G_INFECTED $G_CLEAN $G_NOFS $G_CLONE $G_LAYOUT $G_HOSTILE"
 
 export SENTINEL_SOCKET=$SOCK
@@ -91,6 +94,9 @@ daemon_serves() {
 # write_conf FILE SOCKET STATE: a daemon config for the test guests.
 write_conf() {
 	cat > "$1" <<EOT
+[libvirt]
+; This run's guests only: another run may share the host.
+guests = $NS-*
 [clamav]
 database = $DB
 tmpdir = $WORK/clamtmp

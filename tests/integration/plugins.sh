@@ -26,7 +26,7 @@ in=\$(cat)
 printf '%s|%s|%s|%s|%s|%s|%s\\n' "\$SENTINEL_EVENT" "\$SENTINEL_GUEST" "\$SENTINEL_SCAN_ID" \\
     "\${SENTINEL_STATUS:-}" "\${SENTINEL_SIGNATURE:-}" "\${SENTINEL_PATH:-}" "\$in" >> $execout
 [ "\$SENTINEL_EVENT" = scan_started ] && exit 3
-[ "\$SENTINEL_EVENT" = scan_finished ] && [ "\$SENTINEL_STATUS" = clean ] && sleep 100
+[ "\$SENTINEL_EVENT" = scan_finished ] && [ "\$SENTINEL_STATUS" = clean ] && sleep 100.$$
 exit 0
 EOT
 chmod 755 "$pdir/record"
@@ -165,7 +165,7 @@ ok "SIGHUP: new file, the rotated one untouched"
 
 wait_line 100 "$log" "plugin notify: .* for scan_finished of $G_CLEAN: timed out after 2 s; killed" ||
 	fail "timeout not logged: $(cat "$log")"
-pgrep -f "sleep 100" >/dev/null && fail "the timed-out program's child outlived it"
+pgrep -f "sleep 100.$$" >/dev/null && fail "the timed-out program's child outlived it"
 grep -q "^<157>.*: guest $G_CLEAN: scan [0-9]* clean, " "$WORK/syslog.out" || fail "syslog clean scan: $(cat "$WORK/syslog.out")"
 ok "exec: a program past its timeout is killed with its children, and logged"
 
