@@ -94,6 +94,16 @@ enum view_kind {
 struct _virConnect;
 struct _virDomain;
 
+/*
+ * A scan's view of its guest's disks (view.c), inside its job.  Untagged
+ * fields are set on the loop before the worker starts and read-only
+ * after.  (worker): written by the scan's worker (view_begin, view_end),
+ * read by the loop only after the hand-back.  (mtx): under the job's
+ * progress.mtx, written by the worker and by the loop's scratch check
+ * (view_check_scratch), which also reads the (worker) fields marked
+ * "while job" under that lock, and only while job is set: view_end
+ * clears job under the lock before it lets them go.
+ */
 struct view {
 	/* Settings, copied when the scan starts. */
 	int			 want;		/* try a backup job */
@@ -103,22 +113,22 @@ struct view {
 	char			*dir;		/* scratch_dir */
 	char			*uri;
 	/* What the scan got. */
-	enum view_kind		 kind;
-	const char		*consistency;	/* backup: crash-/application- */
-	char			 note[384];	/* why live, or no freeze */
-	int64_t			 at_ms;		/* when taken (wall clock) */
-	int64_t			 begin_ms, end_ms; /* cost of taking, ending */
-	uint64_t		 scratch_used;	/* most seen, bytes */
-	/* The backup job, while it runs; guarded by the job's
-	 * progress.mtx where the loop reads it. */
-	struct _virConnect	*conn;
-	struct _virDomain	*dom;
-	int			 job;
-	int			 aborting;	/* past max_scratch */
-	char			 sock[108];
-	char			**scratch;	/* one per disk */
-	struct scan_disk	*disks;		/* the NBD exports */
-	size_t			 ndisks;
+	enum view_kind		 kind;		/* (worker) */
+	const char		*consistency;	/* (worker) crash-/application- */
+	char			 note[384];	/* (worker) why live, no freeze */
+	int64_t			 at_ms;		/* (worker) when taken */
+	int64_t			 begin_ms, end_ms; /* (worker) cost of taking,
+						 * ending */
+	uint64_t		 scratch_used;	/* (mtx) most seen, bytes */
+	/* The backup job, while it runs. */
+	struct _virConnect	*conn;		/* (worker) */
+	struct _virDomain	*dom;		/* (worker; while job) */
+	int			 job;		/* (mtx) a job of ours runs */
+	int			 aborting;	/* (mtx) past max_scratch */
+	char			 sock[108];	/* (worker; while job) */
+	char			**scratch;	/* (worker; while job) per disk */
+	struct scan_disk	*disks;		/* (worker) the NBD exports */
+	size_t			 ndisks;	/* (worker; while job) */
 };
 
 /* A disk exported read-only to the scanner by qemu-nbd (export.c). */
