@@ -5,7 +5,7 @@
 # max_clients connections; root is served past it.
 . "$TESTDIR/lib.sh"
 
-GROUP=$NS-ctl
+GROUP=$TESTNS-ctl
 getent group $GROUP >/dev/null || groupadd -r $GROUP || fail "groupadd"
 gid=$(getent group $GROUP | cut -d: -f3)
 private_daemon access

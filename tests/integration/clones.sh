@@ -6,10 +6,10 @@
 # changed since its scan serves no clone: the clone is read in full.
 . "$TESTDIR/lib.sh"
 
-G_CBASE=$NS-cbase
-G_CA=$NS-clone-a
-G_CB=$NS-clone-b
-G_CC=$NS-clone-c
+G_CBASE=$TESTNS-cbase
+G_CA=$TESTNS-clone-a
+G_CB=$TESTNS-clone-b
+G_CC=$TESTNS-clone-c
 cleanup() {
 	kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 	for g in $G_CBASE $G_CA $G_CB $G_CC; do sg_undefine "$g"; done

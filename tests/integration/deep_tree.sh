@@ -6,7 +6,7 @@
 # scans everything else: the detection is reported.
 . "$TESTDIR/lib.sh"
 
-G=$NS-deep
+G=$TESTNS-deep
 T=$WORK/content/deep
 trap 'sg_undefine $G; rm -rf "$T" "$WORK/deep.img"' EXIT
 rm -rf "$T"

@@ -7,7 +7,7 @@
 
 private_daemon faults
 private_daemon_start
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; sg_undefine $NS-truncated' EXIT
+trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; sg_undefine $TESTNS-truncated' EXIT
 
 # wait_qemus N: until the daemon has N appliance qemu children; sets qemus.
 wait_qemus() {
@@ -65,9 +65,9 @@ ok "killed appliance: $killed ($(jq -r .scan.reason <<<"$first")); the other sca
 # zeros, so the filesystem is not found).
 qemu-img convert -O qcow2 "$WORK/golden.img" "$WORK/truncated.qcow2"
 truncate -s 300000 "$WORK/truncated.qcow2"
-sg_undefine $NS-truncated
-sg_define $NS-truncated "$WORK" "$WORK/truncated.qcow2" qcow2 || fail "define"
-ctl --socket "$sock" --json scan $NS-truncated --wait
+sg_undefine $TESTNS-truncated
+sg_define $TESTNS-truncated "$WORK" "$WORK/truncated.qcow2" qcow2 || fail "define"
+ctl --socket "$sock" --json scan $TESTNS-truncated --wait
 expect_rc 2 "scan of a truncated image"
 scan=$(jq .scan <<<"$OUT")
 [ "$(jq -r .status <<<"$scan")" = failed ] || fail "status: $scan"

@@ -9,19 +9,19 @@ set -u
 # Guest images live where libvirt's qemu may read them.  SENTINEL_TEST_NS
 # names the run's directory, guests and group: two runs with different
 # names (the plain and the sanitizer build) run side by side.
-NS=${SENTINEL_TEST_NS:-sentinel-test}
-WORK=/var/lib/libvirt/images/$NS
+TESTNS=${SENTINEL_TEST_NS:-sentinel-test}
+WORK=/var/lib/libvirt/images/$TESTNS
 SOCK=$WORK/sentineld.sock
 CONF=$WORK/sentineld.conf
 PIDFILE=$WORK/sentineld.pid
 DB=$WORK/signatures
-G_INFECTED=$NS-infected
-G_CLEAN=$NS-clean
-G_NOFS=$NS-nofs
-G_CLONE=$NS-clone
-G_LAYOUT=$NS-layout
-G_HOSTILE=$NS-hostile
-G_TICKER=$NS-ticker	# the view test's own, running
+G_INFECTED=$TESTNS-infected
+G_CLEAN=$TESTNS-clean
+G_NOFS=$TESTNS-nofs
+G_CLONE=$TESTNS-clone
+G_LAYOUT=$TESTNS-layout
+G_HOSTILE=$TESTNS-hostile
+G_TICKER=$TESTNS-ticker	# the view test's own, running
 G_ALL="$G_INFECTED $G_CLEAN $G_NOFS $G_CLONE $G_LAYOUT $G_HOSTILE"
 
 export SENTINEL_SOCKET=$SOCK
@@ -96,7 +96,7 @@ write_conf() {
 	cat > "$1" <<EOT
 [libvirt]
 ; This run's guests only: another run may share the host.
-guests = $NS-*
+guests = $TESTNS-*
 [clamav]
 database = $DB
 tmpdir = $WORK/clamtmp

@@ -4,7 +4,7 @@
 # and an undefined guest leaves the list while its results stay.
 . "$TESTDIR/lib.sh"
 
-G=$NS-events
+G=$TESTNS-events
 private_daemon events
 sed -i "1i [libvirt]\nrefresh = 1h" "$conf"
 printf '[guest %s]\nscan_on_shutdown = yes\n' "$G" >> "$conf"

@@ -8,7 +8,7 @@
 . "$TESTDIR/lib.sh"
 : "${BUILDDIR:?}"
 
-RUN=$NS-running-infected
+RUN=$TESTNS-running-infected
 NS=http://sentinel.invalid/xmlns/infected/1
 pdir=$WORK/action-plugins
 rm -rf "$pdir" "$WORK/content/runinf"

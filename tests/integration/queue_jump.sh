@@ -28,7 +28,7 @@ for g in $G_CLONE $G_CLEAN; do
 done
 for g in $G_CLEAN $G_CLONE; do
 	ctl --socket "$sock" --json results "$g"
-	eval "start_$(tr -c 'a-z\n' _ <<<"${g#"$NS"-}")=$(jq .scan.started <<<"$OUT")"
+	eval "start_$(tr -c 'a-z\n' _ <<<"${g#"$TESTNS"-}")=$(jq .scan.started <<<"$OUT")"
 done
 [ "$start_clone" -lt "$start_clean" ] || fail "clone started at $start_clone, after clean at $start_clean"
 ok "the moved guest started first"

@@ -7,7 +7,9 @@
 
 private_daemon retention
 sed -i 's|^\[state\]$|[state]\nkeep_scans = 30d\nkeep_per_guest = 2\nforget_guests = 1d|' "$conf"
-printf '[libvirt]\nuri = test:///default\nguests = *\n' >> "$conf"
+# The test driver's guest is named "test": every guest, not this run's.
+sed -i 's|^guests = .*|guests = *|' "$conf"
+printf '[libvirt]\nuri = test:///default\n' >> "$conf"
 db=$WORK/retention.db
 rm -f "$db" "$db"-wal "$db"-shm
 # A first start creates the schema.

@@ -31,22 +31,23 @@ daemon_serves "an unknown guest"
 ok "daemon keeps serving"
 
 # [libvirt] guests: a daemon sees only the guests its patterns name; the
-# others are unknown to it, even to an on-demand scan.  A reload widens it.
+# others are unknown to it, even to an on-demand scan.  A reload of the
+# configuration (SIGHUP) widens it.
 private_daemon only
-sed -i "s|^guests = .*|guests = $G_CLEAN $NS-inf*|" "$conf"
+sed -i "s|^guests = .*|guests = $G_CLEAN $TESTNS-inf*|" "$conf"
 private_daemon_start
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
 ctl --socket "$sock" --json guests
 expect_rc 0 "guests of a daemon with patterns"
 [ "$(jq -r '[.guests[].name] | sort | join(" ")' <<<"$OUT")" = "$G_CLEAN $G_INFECTED" ] ||
-	fail "guests = $G_CLEAN $NS-inf*: $OUT"
+	fail "guests = $G_CLEAN $TESTNS-inf*: $OUT"
 ctl --socket "$sock" scan "$G_NOFS"
 expect_rc 2 "scan of a guest no pattern names"
 grep -q "unknown guest \"$G_NOFS\"" <<<"$ERR" || fail "message: $ERR"
-sed -i "s|^guests = .*|guests = $NS-*|" "$conf"
-ctl --socket "$sock" reload
-expect_rc 0 "reload"
-for _ in $(seq 1 100); do
+sed -i "s|^guests = .*|guests = $TESTNS-*|" "$conf"
+kill -HUP "$pid"
+wait_line 300 "$log" "reload: configuration" || fail "no reload: $(cat "$log")"
+for _ in $(seq 1 300); do
 	ctl --socket "$sock" --json guests
 	jq -e --arg g "$G_NOFS" '.guests[] | select(.name == $g)' <<<"$OUT" >/dev/null && break
 	sleep 0.1
@@ -55,4 +56,4 @@ for g in $G_ALL; do
 	jq -e --arg g "$g" '.guests[] | select(.name == $g)' <<<"$OUT" >/dev/null ||
 		fail "$g not seen after the reload: $OUT"
 done
-ok "[libvirt] guests: only the guests named; a reload widens the list"
+ok "[libvirt] guests: only the guests named; SIGHUP widens the list"
