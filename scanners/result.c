@@ -104,7 +104,6 @@ skip_reason_name(enum skip_reason r)
 	return (unsigned int)r < SKIP_NREASONS ? names[r] : "unknown";
 }
 
-
 uint64_t
 scan_not_scanned(const uint64_t skipped[SKIP_NREASONS])
 {

@@ -167,7 +167,6 @@ reply_ok(struct client *c, long long id, json_t *body)
 	json_decref(body);
 }
 
-
 static void
 handle_request(struct client *c, json_t *req)
 {

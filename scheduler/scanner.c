@@ -587,7 +587,6 @@ scanner_pid(const struct scanner *sc)
 	return sc->pid;
 }
 
-
 /* At start, before the loop: the first scanner, ready. */
 struct scanner *
 scanner_start(const struct config *c, char *err, size_t errlen)

@@ -17,7 +17,6 @@
 #include "srec.h"
 #include "util.h"
 
-
 static sqlite3 *db;
 static sqlite3 *mem;	/* for results db cannot take */
 

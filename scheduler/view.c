@@ -50,7 +50,6 @@ view_kind_name(enum view_kind k)
 	return "unknown";
 }
 
-
 /* "0123...-uuid" followed by SUFFIX or "-TARGET" SUFFIX: ours. */
 static int
 our_name(const char *name)
@@ -94,7 +93,6 @@ remove_stale(const char *dir)
 	}
 	closedir(d);
 }
-
 
 static int
 prepare_dir(const struct config *c, char *why, size_t len)
