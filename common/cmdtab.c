@@ -85,6 +85,17 @@ arg_of(const struct cmd_entry *e, const char *key)
 	return -1;
 }
 
+/* Appends ITEM (in quotes if QUOTE) to the list in BUF: "a", "a and b",
+ * "a, b and c"; LAST says ITEM ends it. */
+static void
+list_add(char *buf, size_t len, int quote, const char *item, int last)
+{
+	size_t n = strlen(buf);
+
+	snprintf(buf + n, len - n, "%s%s%s%s", n == 0 ? "" : last ? " and " :
+	    ", ", quote ? "\"" : "", item, quote ? "\"" : "");
+}
+
 /* "\"guest\", \"a\" and \"b\"": the keys E takes (with "guest" if
  * GUEST), but for those in SKIP. */
 static void
@@ -92,17 +103,16 @@ arg_list(const struct cmd_entry *e, int guest, unsigned int skip, char *buf,
     size_t len)
 {
 	unsigned int left = e->args & ~skip;
-	size_t n;
 	int a;
 
-	snprintf(buf, len, "%s", guest ? "\"guest\"" : "");
+	buf[0] = '\0';
+	if (guest)
+		list_add(buf, len, 1, "guest", left == 0);
 	for (a = 0; a < ARG_COUNT; a++) {
 		if (!(left & CMD_ARG(a)))
 			continue;
 		left &= ~CMD_ARG(a);
-		n = strlen(buf);
-		snprintf(buf + n, len - n, "%s\"%s\"", n == 0 ? "" : left ?
-		    ", " : " and ", cmd_args[a].name);
+		list_add(buf, len, 1, cmd_args[a].name, left == 0);
 	}
 }
 
@@ -208,18 +218,13 @@ cmd_check(const struct cmd_entry *e, json_t *req, char *err, size_t errlen)
 void
 cmd_takers(enum cmd_arg_id a, char *buf, size_t len)
 {
-	size_t i, n, left = 0;
+	size_t i, left = 0;
 
 	for (i = 0; i < cmd_count; i++)
 		if (cmd_table[i].args & CMD_ARG(a))
 			left++;
 	buf[0] = '\0';
-	for (i = 0; i < cmd_count; i++) {
-		if (!(cmd_table[i].args & CMD_ARG(a)))
-			continue;
-		left--;
-		n = strlen(buf);
-		snprintf(buf + n, len - n, "%s%s", n == 0 ? "" : left ?
-		    ", " : " and ", cmd_table[i].name);
-	}
+	for (i = 0; i < cmd_count; i++)
+		if (cmd_table[i].args & CMD_ARG(a))
+			list_add(buf, len, 0, cmd_table[i].name, --left == 0);
 }
