@@ -3,7 +3,6 @@
  * the command line, as common/cmdtab.c defines it, and runs the
  * commands; client.c and show.c do the talking and the rendering.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdint.h>
