@@ -162,9 +162,9 @@ export_one(const char *dir, const char *uuid, size_t idx,
 		sleep_ms(20);
 	}
 	close(p[0]);
-	/* Root's socket, in a directory only root may write: the scanner's
-	 * group may connect, nobody else. */
-	if (chown(x->sock, 0, scanner_gid()) == -1 ||
+	/* Root's socket (qemu-nbd's, forked by root), in a directory only
+	 * root may write: the scanner's group may connect, nobody else. */
+	if (chown(x->sock, (uid_t)-1, scanner_gid()) == -1 ||
 	    chmod(x->sock, 0660) == -1) {
 		snprintf(err, errlen, "export socket %s: %s", x->sock,
 		    strerror(errno));
