@@ -296,8 +296,8 @@ on_hup(uv_signal_t *s, int signum)
 #undef KEEP
 	config_free(&old);
 	sd.max_scans = effective_max_scans(&sd.conf);
-	log_info("reload: configuration %s read; at most %u scans at once",
-	    sd.conf_path, sd.max_scans);
+	log_info("reload: configuration %s read; at most %u scan%s at once",
+	    sd.conf_path, sd.max_scans, sd.max_scans == 1 ? "" : "s");
 	/* The signatures load in the background, beside the engine in use:
 	 * sentineld serves throughout, so the reload is done here. */
 	service_notify("READY=1\nSTATUS=configuration reloaded");
@@ -449,9 +449,9 @@ main(int argc, char *argv[])
 	plugins_init();
 	inventory_init();
 	retention_init();
-	log_info("sentineld %s ready on %s; libvirt %s; at most %u scans at "
+	log_info("sentineld %s ready on %s; libvirt %s; at most %u scan%s at "
 	    "once", SENTINEL_VERSION, sd.conf.control_socket,
-	    sd.conf.libvirt_uri, sd.max_scans);
+	    sd.conf.libvirt_uri, sd.max_scans, sd.max_scans == 1 ? "" : "s");
 	service_notify("READY=1\nSTATUS=serving");
 
 	uv_run(sd.loop, UV_RUN_DEFAULT);
