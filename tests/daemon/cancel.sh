@@ -2,10 +2,15 @@
 # and is recorded incomplete; with nothing to cancel it is an error.
 . "$TESTDIR/lib.sh"
 
-private_daemon cancel
-sed -i 's/^max_concurrent_scans = 2$/max_concurrent_scans = 1/' "$conf"
-private_daemon_start
-trap 'kill -TERM $pid 2>/dev/null; wait $pid' EXIT
+G_INFECTED=infected
+G_CLEAN=clean
+guests "$G_INFECTED" "$G_CLEAN"
+# Running when it is cancelled.
+printf 'progress 5\nsleep 120\n' | behave "$G_INFECTED"
+write_conf
+sed -i 's/^max_concurrent_scans = 2$/max_concurrent_scans = 1/' "$CONF"
+daemon_start
+sock=$SOCK
 
 ctl --socket "$sock" scan "$G_INFECTED"
 expect_rc 0 "scan $G_INFECTED"

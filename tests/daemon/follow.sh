@@ -4,6 +4,19 @@
 # command.
 . "$TESTDIR/lib.sh"
 
+G_INFECTED=infected G_CLEAN=clean G_LAYOUT=layout
+guests "$G_INFECTED" "$G_CLEAN" "$G_LAYOUT"
+printf 'progress 3\nsleep 1.2\nprogress 3\ndetect /eicar.com Eicar-Test-Signature\n' |
+	behave "$G_INFECTED"
+printf 'progress 2\nsleep 2\n' | behave "$G_CLEAN"
+# Five filesystems, one after the other.
+for fs in sda1 sda2 vg0/root vg0/home sdb; do
+	printf 'fs /dev/%s\nprogress 4\nsleep 0.6\n' "$fs"
+done | behave "$G_LAYOUT"
+echo 'detect /home/x.exe Win.Test.Sig' >> "$STANDIN_DIR/$G_LAYOUT"
+write_conf
+daemon_start
+
 ctl scan "$G_INFECTED" --follow
 expect_rc 1 "scan --follow of the infected guest"
 grep -q "^$G_INFECTED: running, [0-9]* files, .* read" <<<"$OUT" ||

@@ -3,10 +3,21 @@
 # and resuming puts them back: each pause on its own.
 . "$TESTDIR/lib.sh"
 
+G_INFECTED=infected G_CLEAN=clean G_NOFS=nofs G_CLONE=clone
+guests "$G_INFECTED" "$G_CLEAN" "$G_NOFS" "$G_CLONE"
+for i in $(seq 1 46); do
+	echo "detect /testfiles/clam$i.exe Clamav.Test.File-$i"
+done | behave "$G_INFECTED"
+echo 'fail no filesystem could be mounted' | behave "$G_NOFS"
+sock=$SOCK
+log=$LOG
+
 # First run: nothing on schedule; pause everything, and the clean guest.
-private_daemon pause
-private_daemon_start
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
+write_conf
+for g in $G_INFECTED $G_CLEAN $G_NOFS $G_CLONE; do
+	printf '[guest %s]\nexclude = yes\n' "$g" >> "$CONF"
+done
+daemon_start
 ctl --socket "$sock" pause
 expect_rc 0 "pause"
 grep -q "all scheduled scans paused" <<<"$OUT" || fail "pause text: $OUT"
@@ -16,19 +27,18 @@ expect_rc 0 "pause $G_CLEAN"
 ctl --socket "$sock" pause no-such-guest
 expect_rc 2 "pause of an unknown guest"
 grep -q 'unknown guest "no-such-guest"' <<<"$ERR" || fail "message: $ERR"
-kill -TERM "$pid"
-wait "$pid"
+daemon_stop
 
 # Second run: four guests due at once, all paused.
-SCHEDULED=1 write_conf "$conf" "$sock" "$WORK/pause.db"
-printf '[schedule]\njitter = 0\n' >> "$conf"
-private_daemon_start
+write_conf
+printf '[schedule]\njitter = 0\n' >> "$CONF"
+daemon_start
 grep -q "schedule: paused since [0-9]* s ago" "$log" || fail "pause not kept: $(cat "$log")"
 sleep 3
 ctl --socket "$sock" --json schedule
 [ "$(jq '[.guests[] | select(.state == "paused" and .next_due == null)] | length' <<<"$OUT")" -eq 4 ] ||
 	fail "four guests should be paused: $OUT"
-[ -z "$(appliances "$pid")" ] || fail "an appliance started while paused"
+[ -z "$(scan_processes)" ] || fail "a scan started while paused"
 ctl --socket "$sock" status
 grep -q "^schedule: *paused since" <<<"$OUT" || fail "status text: $OUT"
 ctl --socket "$sock" guests

@@ -5,6 +5,12 @@
 . "$TESTDIR/lib.sh"
 
 : "${RAWCLIENT:?}"
+G_CLEAN=clean
+guests "$G_CLEAN"
+# Long enough for its waiter to be killed in the middle.
+echo 'sleep 2' | behave "$G_CLEAN"
+write_conf
+daemon_start
 HELLO='{"hello":"sentinel","version":1}'
 
 # No hello first: refused, then the hello still works on the same line.

@@ -2,10 +2,17 @@
 # others; a running guest says so.
 . "$TESTDIR/lib.sh"
 
-private_daemon jump
-sed -i 's/^max_concurrent_scans = 2$/max_concurrent_scans = 1/' "$conf"
-private_daemon_start
-trap 'kill -TERM $pid 2>/dev/null; wait $pid' EXIT
+G_INFECTED=infected
+G_CLEAN=clean
+G_CLONE=clone
+guests "$G_INFECTED" "$G_CLEAN" "$G_CLONE"
+for g in $G_INFECTED $G_CLEAN $G_CLONE; do
+	echo 'sleep 1.5' | behave "$g"
+done
+write_conf
+sed -i 's/^max_concurrent_scans = 2$/max_concurrent_scans = 1/' "$CONF"
+daemon_start
+sock=$SOCK
 
 for g in $G_INFECTED $G_CLEAN $G_CLONE; do
 	ctl --socket "$sock" scan "$g"
@@ -26,9 +33,9 @@ for g in $G_CLONE $G_CLEAN; do
 	ctl --socket "$sock" scan "$g" --wait
 	expect_rc 0 "waiting for $g"
 done
-for g in $G_CLEAN $G_CLONE; do
-	ctl --socket "$sock" --json results "$g"
-	eval "start_$(tr -c 'a-z\n' _ <<<"${g#"$TESTNS"-}")=$(jq .scan.started <<<"$OUT")"
-done
+ctl --socket "$sock" --json results "$G_CLEAN"
+start_clean=$(jq .scan.started <<<"$OUT")
+ctl --socket "$sock" --json results "$G_CLONE"
+start_clone=$(jq .scan.started <<<"$OUT")
 [ "$start_clone" -lt "$start_clean" ] || fail "clone started at $start_clone, after clean at $start_clean"
 ok "the moved guest started first"

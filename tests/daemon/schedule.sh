@@ -1,20 +1,28 @@
 # Four guests come due at once with max_concurrent_scans = 2: the daemon
-# never runs more than two appliances (its qemu children and its own
-# state agree), queued guests say the cap holds them, and all four are
-# scanned on schedule.
+# never runs more than two scan processes (each boots one appliance: the
+# processes and its own state agree), queued guests say the cap holds
+# them, and all four are scanned on schedule.
 . "$TESTDIR/lib.sh"
 
-SCHEDULED=1 private_daemon sched
-printf '[schedule]\njitter = 0\n' >> "$conf"
-private_daemon_start
-trap 'kill -TERM $pid 2>/dev/null; wait $pid' EXIT
+G_INFECTED=infected G_CLEAN=clean G_NOFS=nofs G_CLONE=clone
+G_ALL="$G_INFECTED $G_CLEAN $G_NOFS $G_CLONE layout hostile"
+# shellcheck disable=SC2086
+guests $G_ALL
+printf 'sleep 1\ndetect /eicar.com Eicar-Test-Signature\n' | behave "$G_INFECTED"
+echo 'sleep 1' | behave "$G_CLEAN"
+printf 'sleep 1\nfail no filesystem could be mounted\n' | behave "$G_NOFS"
+echo 'sleep 1' | behave "$G_CLONE"
+write_conf
+printf '[schedule]\njitter = 0\n[guest layout]\nexclude = yes\n[guest hostile]\nexclude = yes\n' >> "$CONF"
+daemon_start
+sock=$SOCK
 
 max_qemu=0
 max_running=0
 saw_cap=0
 done_=0
 for _ in $(seq 1 1500); do
-	n=$(pgrep -c -P "$pid" qemu)
+	n=$(scan_processes | wc -l)
 	[ "$n" -le "$max_qemu" ] || max_qemu=$n
 	ctl --socket "$sock" --json schedule
 	[ "$RC" -eq 0 ] || fail "schedule: $ERR"
@@ -26,9 +34,9 @@ for _ in $(seq 1 1500); do
 	[ "$done_" -lt 4 ] || break
 	sleep 0.2
 done
-echo "peak: $max_qemu appliances, $max_running running scans; $done_ guests scanned"
+echo "peak: $max_qemu scan processes, $max_running running scans; $done_ guests scanned"
 [ "$done_" -eq 4 ] || fail "only $done_ of 4 guests scanned on schedule: $OUT"
-[ "$max_qemu" -le 2 ] || fail "$max_qemu appliances at once, cap 2"
+[ "$max_qemu" -le 2 ] || fail "$max_qemu scan processes at once, cap 2"
 [ "$max_running" -le 2 ] || fail "$max_running scans at once, cap 2"
 [ "$max_running" -eq 2 ] || fail "never two scans at once: the cap was not used"
 [ "$saw_cap" -eq 1 ] || fail "no guest was ever shown waiting for the cap"
@@ -49,9 +57,8 @@ grep -q "^$G_CLEAN .*idle .*clean" <<<"$OUT" || fail "schedule text: $OUT"
 ok "next due after interval, failed guest retried after retry_min"
 
 # A restart does not scan them again.
-kill -TERM "$pid"
-wait "$pid"
-private_daemon_start
+daemon_stop
+daemon_start
 sleep 3
 ctl --socket "$sock" --json schedule
 [ "$(jq '[.guests[] | select(.state != "idle" and .state != "excluded")] | length' <<<"$OUT")" -eq 0 ] ||
