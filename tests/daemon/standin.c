@@ -10,23 +10,19 @@
  * What a scan of guest G does is read from $STANDIN_DIR/G, one command a
  * line (none: clean, three files, at once):
  *
- *	files N			the result's file count (at least those
- *				progress counted)
  *	progress N		N files more, a progress record each
  *	fs NAME			the filesystem progress names from here on
  *	sleep SECONDS		waits (fractions allowed); a cancel (SIGUSR1)
  *				ends the scan incomplete "cancelled"
  *	detect PATH SIGNATURE	a detection
- *	skip REASON PATH	a skipped file (REASON as skip_reason_name)
  *	fail REASON		the scan failed
- *	read BYTES		asks for BYTES of the read budget
  *	crash			dies of SIGSEGV
  *	hang			ignores cancels from here on
  *	garbage			sends a record that is not one
  *
  * Each scan appends "GUEST PID" to $STANDIN_DIR/scans.log as it starts.
- * SR_READY carries the version $STANDIN_VERSION (standin-1) and the
- * signature directory's stamp, so that SelfCheck and reload behave.
+ * SR_READY carries the signature version "standin-1" and the signature
+ * directory's stamp, so that SelfCheck and reload behave.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -101,17 +97,6 @@ nap(int fd, double s)
 }
 
 static int
-skip_reason(const char *name)
-{
-	int i;
-
-	for (i = 0; i < SKIP_NREASONS; i++)
-		if (strcmp(skip_reason_name(i), name) == 0)
-			return i;
-	return SKIP_UNREADABLE;
-}
-
-static int
 child(int fd)
 {
 	static unsigned char buf[SREC_MAX];
@@ -161,9 +146,7 @@ child(int fd)
 	}
 	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
 		a[0] = c[0] = '\0';
-		if (sscanf(line, "files %llu", &v) == 1)
-			files = v;
-		else if (sscanf(line, "progress %llu", &v) == 1) {
+		if (sscanf(line, "progress %llu", &v) == 1) {
 			for (; v > 0 && !cancelled; v--) {
 				done++;
 				progress(fd);
@@ -184,24 +167,9 @@ child(int fd)
 			send_or_die(fd, &b);
 			res.ndetections++;
 			res.status = SCAN_INFECTED;
-		} else if (sscanf(line, "skip %511s %511s", a, c) == 2) {
-			srec_start(&b, SR_SKIP);
-			srec_u8(&b, (uint8_t)skip_reason(a));
-			srec_str(&b, fs);
-			srec_bytes(&b, c, strlen(c));
-			srec_u8(&b, 1);
-			srec_str(&b, "");
-			send_or_die(fd, &b);
-			res.skipped[skip_reason(a)]++;
 		} else if (sscanf(line, "fail %511[^\n]", a) == 1) {
 			res.status = SCAN_FAILED;
 			snprintf(res.reason, sizeof(res.reason), "%s", a);
-		} else if (sscanf(line, "read %llu", &v) == 1) {
-			srec_start(&b, SR_READ);
-			srec_u64(&b, v);
-			send_or_die(fd, &b);
-			if ((n = srec_recv(fd, buf, NULL)) <= 0)
-				return 2;
 		} else if (strncmp(line, "crash", 5) == 0) {
 			raise(SIGSEGV);
 		} else if (strncmp(line, "hang", 4) == 0) {
@@ -278,7 +246,7 @@ main(int argc, char *argv[])
 	static unsigned char buf[SREC_MAX];
 	static struct srec_ready rd;
 	static struct srec_buf rb;
-	const char *dbdir = "", *yara = "", *v;
+	const char *dbdir = "", *yara = "";
 	struct pollfd pfd;
 	struct srec r;
 	char err[256];
@@ -302,9 +270,7 @@ main(int argc, char *argv[])
 	}
 	signal(SIGPIPE, SIG_IGN);
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-	v = getenv("STANDIN_VERSION");
-	snprintf(rd.version, sizeof(rd.version), "%s", v != NULL ? v :
-	    "standin-1");
+	snprintf(rd.version, sizeof(rd.version), "standin-1");
 	sig_dir_stamp(dbdir, yara, rd.stamp, sizeof(rd.stamp));
 	snprintf(rd.dbdir, sizeof(rd.dbdir), "%s", dbdir);
 	snprintf(rd.libversion, sizeof(rd.libversion), "0.0.0-standin");
