@@ -53,18 +53,26 @@ on_exit() {
 }
 trap on_exit EXIT
 
-# guests NAME[:running]...: the node XML, one guest a word, shut off
-# unless :running; each has one 1 MiB raw disk.  Replaces any before.
+# guests NAME[:running][:qcow2]...: the node XML, one guest a word, shut
+# off unless :running; each has one disk, NAME.img, 1 MiB raw, or with
+# :qcow2 NAME.qcow2 over it.  Replaces any before.
 guests() {
-	local spec name state i=0
+	local spec name state disk format i=0
 	{
 		echo "<node>"
 		for spec in "$@"; do
 			i=$((i + 1))
 			name=${spec%%:*}
 			state=5
-			[ "$spec" = "$name:running" ] && state=1
-			truncate -s 1M "$WORK/$name.img"
+			case "$spec" in *:running*) state=1 ;; esac
+			disk=$WORK/$name.img
+			format=raw
+			[ -e "$disk" ] || truncate -s 1M "$disk"
+			case "$spec" in *:qcow2*)
+				format=qcow2
+				qemu-img create -q -f qcow2 -F raw -b "$disk" "$WORK/$name.qcow2"
+				disk=$WORK/$name.qcow2
+			esac
 			cat <<EOT
  <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
   <name>$name</name>
@@ -73,8 +81,8 @@ guests() {
   <os><type>hvm</type></os>
   <devices>
    <disk type='file' device='disk'>
-    <driver name='qemu' type='raw'/>
-    <source file='$WORK/$name.img'/>
+    <driver name='qemu' type='$format'/>
+    <source file='$disk'/>
     <target dev='vda' bus='virtio'/>
    </disk>
   </devices>

@@ -21,8 +21,9 @@
  *	garbage			sends a record that is not one
  *
  * Each scan appends "GUEST PID" to $STANDIN_DIR/scans.log as it starts.
- * SR_READY carries the signature version "standin-1" and the signature
- * directory's stamp, so that SelfCheck and reload behave.
+ * SR_READY carries the signature directory's stamp, and as the signature
+ * version "standin-" and that stamp: new signatures are a new version, as
+ * a reload, SelfCheck and what is keyed by version expect.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -50,6 +51,17 @@ static size_t nkids;
 static volatile sig_atomic_t cancelled, deaf;
 static uint64_t done;			/* files, as progress said */
 static char fs[SREC_FS_MAX] = "/dev/sda";
+
+#ifdef __SANITIZE_ADDRESS__
+/* "crash" dies of SIGSEGV as in production, as sentinel-scanner's
+ * children do in a sanitizer build. */
+const char *__asan_default_options(void);
+const char *
+__asan_default_options(void)
+{
+	return "handle_segv=0";
+}
+#endif
 
 static void
 on_usr1(int sig)
@@ -270,8 +282,8 @@ main(int argc, char *argv[])
 	}
 	signal(SIGPIPE, SIG_IGN);
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-	snprintf(rd.version, sizeof(rd.version), "standin-1");
 	sig_dir_stamp(dbdir, yara, rd.stamp, sizeof(rd.stamp));
+	snprintf(rd.version, sizeof(rd.version), "standin-%.50s", rd.stamp);
 	snprintf(rd.dbdir, sizeof(rd.dbdir), "%s", dbdir);
 	snprintf(rd.libversion, sizeof(rd.libversion), "0.0.0-standin");
 	rd.signatures = 1;

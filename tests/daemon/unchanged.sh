@@ -6,12 +6,15 @@
 # again.
 . "$TESTDIR/lib.sh"
 
-private_daemon unchanged
-mkdir -p "$WORK/unchdb"
-cp "$DB"/* "$WORK/unchdb/"
-sed -i "s|^database = .*|database = $WORK/unchdb|; s|^carry_unchanged = no|carry_unchanged = yes|" "$conf"
-private_daemon_start
-trap 'kill -TERM $pid 2>/dev/null; wait $pid' EXIT
+G_INFECTED=infected
+guests "$G_INFECTED:qcow2"
+for i in $(seq 1 46); do
+	echo "detect /testfiles/clam$i.exe Clamav.Test.File-$i"
+done | behave "$G_INFECTED"
+write_conf
+sed -i "s|^carry_unchanged = no|carry_unchanged = yes|" "$CONF"
+daemon_start
+sock=$SOCK
 field() { jq -r ".$1" <<<"$scan"; }
 scan() {	# GUEST [--full]: sets $scan and $secs
 	local t0 t1
@@ -23,7 +26,8 @@ scan() {	# GUEST [--full]: sets $scan and $secs
 	secs=$(echo "scale=2; ($t1 - $t0) / 1000000000" | bc)
 }
 
-# The infected guest: a qcow2 overlay over a raw image.
+# The infected guest: a qcow2 overlay over a raw image (what a scan of it
+# finds is the stand-in's).
 scan "$G_INFECTED"
 first=$(field id)
 ndet=$(field detection_count)
@@ -64,10 +68,10 @@ scan "$G_INFECTED"
 ok "a change to the backing image: read again, then carried again"
 
 # New signatures: read again.
-echo "0123456789abcdef0123456789abcdef:1:Sentinel.Test.Unchanged" > "$WORK/unchdb/extra.hdb"
+echo "0123456789abcdef0123456789abcdef:1:Sentinel.Test.Unchanged" > "$WORK/db/extra.hdb"
 ctl --socket "$sock" --json reload
 expect_rc 0 "reload"
 scan "$G_INFECTED"
 [ "$(field carried_from)" = null ] || fail "carried over new signatures: $scan"
 ok "new signatures: read again"
-SENTINEL_SOCKET=$sock daemon_serves "unchanged guests"
+daemon_serves "unchanged guests"
