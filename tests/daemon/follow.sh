@@ -8,7 +8,7 @@ G_INFECTED=infected G_CLEAN=clean G_LAYOUT=layout
 guests "$G_INFECTED" "$G_CLEAN" "$G_LAYOUT"
 printf 'progress 3\nsleep 1.2\nprogress 3\ndetect /eicar.com Eicar-Test-Signature\n' |
 	behave "$G_INFECTED"
-printf 'progress 2\nsleep 2\n' | behave "$G_CLEAN"
+printf 'progress 2\nsleep 4\n' | behave "$G_CLEAN"
 # Five filesystems, one after the other.
 for fs in sda1 sda2 vg0/root vg0/home sdb; do
 	printf 'fs /dev/%s\nprogress 4\nsleep 0.6\n' "$fs"

@@ -8,10 +8,10 @@ G_INFECTED=infected G_CLEAN=clean G_NOFS=nofs G_CLONE=clone
 G_ALL="$G_INFECTED $G_CLEAN $G_NOFS $G_CLONE layout hostile"
 # shellcheck disable=SC2086
 guests $G_ALL
-printf 'sleep 1\ndetect /eicar.com Eicar-Test-Signature\n' | behave "$G_INFECTED"
-echo 'sleep 1' | behave "$G_CLEAN"
-printf 'sleep 1\nfail no filesystem could be mounted\n' | behave "$G_NOFS"
-echo 'sleep 1' | behave "$G_CLONE"
+printf 'sleep 2\ndetect /eicar.com Eicar-Test-Signature\n' | behave "$G_INFECTED"
+echo 'sleep 2' | behave "$G_CLEAN"
+printf 'sleep 2\nfail no filesystem could be mounted\n' | behave "$G_NOFS"
+echo 'sleep 2' | behave "$G_CLONE"
 write_conf
 printf '[schedule]\njitter = 0\n[guest layout]\nexclude = yes\n[guest hostile]\nexclude = yes\n' >> "$CONF"
 daemon_start
