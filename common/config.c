@@ -70,6 +70,21 @@ const struct opt_entry config_options[] = {
 	    OFF(max_clients),
 	    "clients of the group connected at once; past it they are refused "
 	    "(root is always served)" },
+	{ "metrics", "listen", OPT_STRING, 0, 0, "", OFF(metrics_listen),
+	    "serve Prometheus metrics at /metrics on HOST:PORT, a loopback "
+	    "address (127.0.0.1, [::1], localhost), or on a Unix socket path; "
+	    "empty: not served" },
+	{ "metrics", "textfile", OPT_STRING, 0, 0, "", OFF(metrics_textfile),
+	    "write the metrics to this file (node_exporter's textfile "
+	    "collector: a NAME.prom in its directory) every "
+	    "textfile_interval; empty: not written" },
+	{ "metrics", "textfile_interval", OPT_DURATION, 1, 86400, "60s",
+	    OFF(metrics_textfile_interval),
+	    "how often the textfile is written" },
+	{ "metrics", "guest_labels", OPT_BOOL, 0, 1, "no",
+	    OFF(metrics_guest_labels),
+	    "add per-guest series labelled with the guest's name (last scan's "
+	    "end and detections, last complete scan): one series per guest" },
 	{ "state", "path", OPT_STRING, 0, 0, "/var/lib/sentinel/state.db",
 	    OFF(state_path), "SQLite database of scans and detections" },
 	{ "state", "keep_scans", OPT_DURATION, 0, 100 * 366 * 86400LL, "180d",
@@ -243,7 +258,7 @@ const struct opt_entry guest_options[] = {
 };
 const size_t guest_noptions = sizeof(guest_options) / sizeof(guest_options[0]);
 const size_t config_noptions = sizeof(config_options) / sizeof(config_options[0]);
-_Static_assert(sizeof(config_options) / sizeof(config_options[0]) <= 64,
+_Static_assert(sizeof(config_options) / sizeof(config_options[0]) <= 128,
     "parse_ctx.seen is too small for the option table");
 
 const struct opt_entry *
@@ -463,7 +478,7 @@ struct parse_ctx {
 	FILE		*f;
 	int		 lineno;	/* line inih is handling now */
 	int		 errline;	/* first line the handler refused */
-	unsigned char	 seen[64];
+	unsigned char	 seen[128];
 	char		 msg[256];
 };
 

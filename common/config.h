@@ -50,6 +50,10 @@ struct config {
 	char		*control_socket;
 	char		*control_group;		/* "" means root only */
 	long long	 max_clients;		/* of the group, at once */
+	char		*metrics_listen;	/* "" means not served */
+	char		*metrics_textfile;	/* "" means not written */
+	uint64_t	 metrics_textfile_interval;	/* seconds */
+	int		 metrics_guest_labels;
 	char		*state_path;
 	uint64_t	 keep_scans;		/* seconds; 0: forever */
 	long long	 keep_per_guest;

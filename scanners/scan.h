@@ -99,6 +99,7 @@ enum scan_status {
 	SCAN_INCOMPLETE,	/* cancelled or part of the guest unscanned */
 	SCAN_FAILED,		/* nothing could be scanned */
 };
+#define SCAN_NSTATUS	(SCAN_FAILED + 1)
 
 /* Why a file (or a filesystem) was not scanned. */
 enum skip_reason {

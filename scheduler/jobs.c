@@ -418,6 +418,7 @@ finish(struct job *j)
 		free(path);
 	}
 	plugins_scan_finished(j);
+	metrics_scan_done(j);
 	if ((scan = kept ? store_scan_json_unstored(j) :
 	    store_scan_json(j->id)) == NULL)
 		scan = json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)j->id,
@@ -863,6 +864,12 @@ jobs_json(void)
 	TAILQ_FOREACH(j, &queued, entry)
 		json_array_append_new(a, job_progress_json(j));
 	return a;
+}
+
+unsigned int
+jobs_unstored_count(void)
+{
+	return nunstored;
 }
 
 unsigned int

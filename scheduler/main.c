@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,6 +98,16 @@ read_config(struct config *c, const char *path, int explicit, char *err,
 		    "sandbox)", path, c->guestfs_backend);
 		return -1;
 	}
+	if (*c->metrics_listen != '\0') {
+		struct sockaddr_storage ss;
+		char why[384];
+
+		if (metrics_parse_listen(c->metrics_listen, &ss, why,
+		    sizeof(why)) == -1) {
+			snprintf(err, errlen, "%s: %s", path, why);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -146,6 +157,7 @@ all_idle(void)
 {
 	log_info("stopping: no scan running");
 	control_close_clients();
+	metrics_close();
 	inventory_close();
 	retention_close();
 	plugins_close();
@@ -257,6 +269,8 @@ on_hup(uv_signal_t *s, int signum)
 	note_restart("[control] group", sd.conf.control_group,
 	    nc.control_group);
 	note_restart("[state] path", sd.conf.state_path, nc.state_path);
+	note_restart("[metrics] listen", sd.conf.metrics_listen,
+	    nc.metrics_listen);
 	note_restart("[libvirt] uri", sd.conf.libvirt_uri, nc.libvirt_uri);
 	note_restart("[clamav] database", sd.conf.clamav_database,
 	    nc.clamav_database);
@@ -277,6 +291,7 @@ on_hup(uv_signal_t *s, int signum)
 	KEEP(control_socket);
 	KEEP(control_group);
 	KEEP(state_path);
+	KEEP(metrics_listen);
 	KEEP(libvirt_uri);
 	/* Plugins are loaded at start: their sections stay as loaded. */
 	if (!plugins_conf_same(sd.conf.plugins, old.plugins))
@@ -302,6 +317,7 @@ on_hup(uv_signal_t *s, int signum)
 	 * sentineld serves throughout, so the reload is done here. */
 	service_notify("READY=1\nSTATUS=configuration reloaded");
 	schedule_reconf();
+	metrics_reconf();
 	view_setup(&sd.conf, 0);
 	inventory_refresh(NULL, NULL);
 	plugins_reopen();
@@ -447,6 +463,8 @@ main(int argc, char *argv[])
 	    control_init(err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	plugins_init();
+	if (metrics_init(err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	inventory_init();
 	retention_init();
 	log_info("sentineld %s ready on %s; libvirt %s; at most %u scan%s at "

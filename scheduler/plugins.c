@@ -61,6 +61,7 @@ struct plugin {
 	unsigned int			 nq;
 	int				 quit;
 	uint64_t			 dropped;	/* since last said */
+	uint64_t			 dropped_total;	/* (mtx) */
 	_Atomic int64_t			 busy_since;	/* a hook runs; 0 */
 	int				 slow_said;
 	struct plugin			*next;
@@ -441,6 +442,20 @@ on_watch(uv_timer_t *t)
 }
 
 void
+plugins_dropped(void (*fn)(void *, const char *, uint64_t), void *arg)
+{
+	struct plugin *p;
+	uint64_t n;
+
+	for (p = plugins; p != NULL; p = p->next) {
+		pthread_mutex_lock(&p->mtx);
+		n = p->dropped_total;
+		pthread_mutex_unlock(&p->mtx);
+		fn(arg, p->name, n);
+	}
+}
+
+void
 plugins_init(void)
 {
 	const struct plugin_conf *pc;
@@ -520,6 +535,7 @@ post(const struct pev *ev)
 		pthread_mutex_lock(&p->mtx);
 		if (p->nq >= cap || p->quit) {
 			p->dropped++;
+			p->dropped_total++;
 			pthread_mutex_unlock(&p->mtx);
 			pev_free(e);
 			continue;

@@ -448,6 +448,37 @@ schedule_next_due_json(const char *uuid)
 	return pg != NULL ? next_due_json(pg) : json_null();
 }
 
+void
+schedule_count_states(const char *const *names, size_t n,
+    unsigned int *counts)
+{
+	const struct guest *g;
+	struct pol_guest *pg;
+	const char *st;
+	int64_t now = now_ms();
+	size_t i, k;
+
+	memset(counts, 0, n * sizeof(*counts));
+	for (i = 0; i < inventory_count(); i++) {
+		g = inventory_at(i);
+		if ((pg = policy_find(pol, g->uuid)) == NULL)
+			continue;
+		st = policy_explain(pol, pg, now, &last_pressure);
+		for (k = 0; k < n && strcmp(names[k], st) != 0; k++)
+			;
+		if (k < n)
+			counts[k]++;
+	}
+}
+
+int64_t
+schedule_last_complete(const char *uuid)
+{
+	const struct pol_guest *pg = policy_find(pol, uuid);
+
+	return pg != NULL ? pg->last_ok_end : 0;
+}
+
 /* One row per guest libvirt knows, for `sentinelctl schedule`. */
 json_t *
 schedule_json(void)

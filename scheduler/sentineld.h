@@ -218,6 +218,9 @@ void		 plugins_scan_started(const struct job *);
 void		 plugins_scan_finished(const struct job *);
 void		 plugins_reopen(void);
 void		 plugins_close(void);
+/* Calls FN with each plugin's name and the events its queue dropped. */
+void		 plugins_dropped(void (*)(void *, const char *, uint64_t),
+		    void *);
 int		 plugins_conf_same(const struct plugin_conf *,
 		    const struct plugin_conf *);
 
@@ -335,6 +338,7 @@ void		 jobs_unwait(void *);
 struct job	*jobs_find(const char *);
 json_t		*jobs_json(void);
 unsigned int	 jobs_running(void);
+unsigned int	 jobs_unstored_count(void);
 void		 jobs_shutdown(void (*)(void));
 void		 jobs_close(void);
 json_t		*job_progress_json(struct job *);
@@ -377,6 +381,21 @@ int		 schedule_pause(const char *, const char *, int, char *,
 		    size_t);
 int64_t		 schedule_paused(const char *);
 json_t		*schedule_next_due_json(const char *);
+/* How many guests are in each of the N states NAMES (policy_explain's
+ * words), into COUNTS. */
+void		 schedule_count_states(const char *const *, size_t,
+		    unsigned int *);
+/* The end of guest UUID's last complete scan (ms), 0 if none. */
+int64_t		 schedule_last_complete(const char *);
+
+/* metrics.c */
+struct sockaddr_storage;
+void		 metrics_scan_done(const struct job *);
+int		 metrics_parse_listen(const char *, struct sockaddr_storage *,
+		    char *, size_t);
+int		 metrics_init(char *, size_t);
+void		 metrics_reconf(void);
+void		 metrics_close(void);
 
 /* view.c */
 int		 view_setup(const struct config *, int);
@@ -442,5 +461,12 @@ json_t		*store_history_json(const char *, const char *, int64_t,
 #define STORE_DETECTIONS	0x1	/* with a scan's detections */
 #define STORE_SKIPPED		0x2	/* with the paths not scanned */
 json_t		*store_last_scan(const char *, const char *, int);
+/* The last scan of guest UUID that ended: its end and detections (zeros
+ * when none); 0, or -1 on a database error. */
+struct store_last {
+	int64_t		 ended_ms;
+	int64_t		 detections;
+};
+int		 store_last_result(const char *, struct store_last *);
 
 #endif

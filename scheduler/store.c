@@ -901,6 +901,26 @@ store_last_scan(const char *uuid, const char *name, int with_detections)
 	return o;
 }
 
+int
+store_last_result(const char *uuid, struct store_last *l)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(l, 0, sizeof(*l));
+	if ((st = prepare("SELECT ended, (SELECT count(*) FROM detections "
+	    "WHERE scan_id = scans.id) FROM scans WHERE guest_uuid = ?1 AND "
+	    "ended IS NOT NULL ORDER BY id DESC LIMIT 1")) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		l->ended_ms = sqlite3_column_int64(st, 0);
+		l->detections = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
 /*
  * What the schedule needs of a guest's past, so that a restart continues
  * where it was: when it was first seen (recorded now if never), the end of

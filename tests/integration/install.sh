@@ -18,7 +18,8 @@ for f in sbin/sentineld bin/sentinelctl share/man/man8/sentineld.8 share/man/man
     lib/sysusers.d/sentinel.conf "$libexecdir/sentinel/sentinel-scanner" \
     "$libexecdir/sentinel/sentinel-fiemap" \
     include/sentinel/plugin.h "$libdir/sentinel/plugins/jsonl.so" "$libdir/sentinel/plugins/exec.so" \
-    "$libdir/sentinel/plugins/syslog.so" "$libdir/sentinel/plugins/libvirt-action.so"; do
+    "$libdir/sentinel/plugins/syslog.so" "$libdir/sentinel/plugins/libvirt-action.so" \
+    share/sentinel/grafana-sentinel.json; do
 	[ -f "$dest$prefix/$f" ] || fail "$prefix/$f not installed: $(find "$dest" -type f)"
 done
 # The example plugin builds against the installed header alone.
