@@ -55,24 +55,27 @@ trap on_exit EXIT
 
 # guests NAME[:running][:qcow2]...: the node XML, one guest a word, shut
 # off unless :running; each has one disk, NAME.img, 1 MiB raw, or with
-# :qcow2 NAME.qcow2 over it.  Replaces any before.
+# :qcow2 NAME.qcow2 over it (NAME with what is not [A-Za-z0-9._-] as _).
+# Replaces any before.
 guests() {
-	local spec name state disk format i=0
+	local spec name file state disk format i=0
 	{
 		echo "<node>"
 		for spec in "$@"; do
 			i=$((i + 1))
 			name=${spec%%:*}
+			file=$(printf '%s' "$name" | tr -c 'A-Za-z0-9._-' _)
 			state=5
 			case "$spec" in *:running*) state=1 ;; esac
-			disk=$WORK/$name.img
+			disk=$WORK/$file.img
 			format=raw
 			[ -e "$disk" ] || truncate -s 1M "$disk"
 			case "$spec" in *:qcow2*)
 				format=qcow2
-				qemu-img create -q -f qcow2 -F raw -b "$disk" "$WORK/$name.qcow2"
-				disk=$WORK/$name.qcow2
+				qemu-img create -q -f qcow2 -F raw -b "$disk" "$WORK/$file.qcow2"
+				disk=$WORK/$file.qcow2
 			esac
+			name=$(printf '%s' "$name" | sed 's/&/\&amp;/g; s/</\&lt;/g; s/>/\&gt;/g')
 			cat <<EOT
  <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
   <name>$name</name>

@@ -12,6 +12,7 @@
  *
  *	progress N		N files more, a progress record each
  *	fs NAME			the filesystem progress names from here on
+ *	launch SECONDS		the appliance launch time the result says
  *	sleep SECONDS		waits (fractions allowed); a cancel (SIGUSR1)
  *				ends the scan incomplete "cancelled"
  *	detect PATH SIGNATURE	a detection
@@ -163,6 +164,8 @@ child(int fd)
 				done++;
 				progress(fd);
 			}
+		} else if (sscanf(line, "launch %lf", &secs) == 1) {
+			res.launch_ms = (uint64_t)(secs * 1000);
 		} else if (sscanf(line, "fs %127s", a) == 1) {
 			snprintf(fs, sizeof(fs), "%s", a);
 		} else if (sscanf(line, "sleep %lf", &secs) == 1) {
