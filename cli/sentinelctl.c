@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmdtab.h"
@@ -604,6 +605,17 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	printf("signatures:   %lld from %s, %lld YARA rules (version %s, loaded "
 	    "in %lld ms)\n", num(en, "signatures"), str(en, "database"),
 	    num(en, "yara_rules"), str(en, "version"), num(en, "load_ms"));
+	if (json_is_integer(json_object_get(en, "built"))) {
+		char built[32];
+		long long age = (long long)time(NULL) - num(en, "built");
+
+		format_time(num(en, "built") * 1000, built, sizeof(built));
+		printf("              dated %s, %lld %s ago%s\n", built,
+		    age >= 172800 ? age / 86400 : age / 3600,
+		    age >= 172800 ? "days" : "hours",
+		    json_is_true(json_object_get(en, "outdated")) ?
+		    "; OUTDATED: older than [clamav] max_signature_age" : "");
+	}
 	printf("cache:        %lld clean content hashes\n",
 	    num(en, "cached_clean"));
 	if (json_is_object(json_object_get(r, "scanner")))

@@ -34,6 +34,11 @@ const struct opt_entry config_options[] = {
 	    OFF(self_check),
 	    "how often the signature directory is checked for changes, which "
 	    "reload the signatures (clamd's SelfCheck); 0: never" },
+	{ "clamav", "max_signature_age", OPT_DURATION, 0, 366 * 86400LL, "3d",
+	    OFF(max_signature_age),
+	    "signatures older than this (the newest build time in the .cvd and "
+	    ".cld headers, else the newest file) are said in the log, status "
+	    "and metrics: freshclam is not bringing updates; 0: not checked" },
 	{ "yara", "rules", OPT_STRING, 0, 0, "",
 	    OFF(yara_rules),
 	    "directory of YARA rules (*.yar, *.yara) run beside ClamAV on "

@@ -66,6 +66,7 @@ struct config {
 	uint64_t	 max_file_scan_time;	/* seconds */
 	char		*exclude_paths;
 	uint64_t	 self_check;		/* seconds; 0 means never */
+	uint64_t	 max_signature_age;	/* seconds; 0: not checked */
 	uint64_t	 libvirt_refresh;
 	long long	 per_storage_scans;
 	long long	 verdict_cache;		/* entries; 0 means off */

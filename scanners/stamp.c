@@ -4,10 +4,13 @@
  * matter.  It is a change detector, not a defence: the directory is root's.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "stamp.h"
 
@@ -88,4 +91,65 @@ sig_dir_stamp(const char *dir, const char *yaradir, char *out, size_t outlen)
 		files_stamp(yaradir, sig_is_rules, y, sizeof(y));
 		snprintf(out + strlen(out), outlen - strlen(out), "+y%s", y);
 	}
+}
+
+/*
+ * A CVD or CLD file starts with a 512-byte header, "ClamAV-VDB:" and
+ * colon-separated fields: build time as text, version, signatures,
+ * functionality level, MD5, digital signature, builder, then the build
+ * time in seconds since the epoch.  That last field, or -1.
+ */
+static int64_t
+cvd_build_time(const char *path)
+{
+	char hdr[513], *f, *save = NULL, *end;
+	long long t;
+	ssize_t n;
+	int fd, i;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, hdr, 512);
+	close(fd);
+	if (n < 11 || strncmp(hdr, "ClamAV-VDB:", 11) != 0)
+		return -1;
+	hdr[n] = '\0';
+	hdr[strcspn(hdr, "\n")] = '\0';
+	for (i = 0, f = strtok_r(hdr, ":", &save); f != NULL && i < 8;
+	    i++, f = strtok_r(NULL, ":", &save))
+		;
+	if (f == NULL)
+		return -1;
+	t = strtoll(f, &end, 10);
+	return end != f && t > 0 ? (int64_t)t : -1;
+}
+
+int64_t
+sig_dir_time(const char *dir)
+{
+	char path[4096];
+	struct dirent *de;
+	struct stat st;
+	const char *dot;
+	int64_t newest = 0, official = 0, t;
+	DIR *d;
+
+	if (dir == NULL || (d = opendir(dir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (!sig_is_database(de->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &st) == -1 || !S_ISREG(st.st_mode))
+			continue;
+		dot = strrchr(de->d_name, '.');
+		if ((strcmp(dot, ".cvd") == 0 || strcmp(dot, ".cld") == 0) &&
+		    (t = cvd_build_time(path)) != -1) {
+			if (t > official)
+				official = t;
+		} else if ((int64_t)st.st_mtime > newest)
+			newest = (int64_t)st.st_mtime;
+	}
+	closedir(d);
+	return official > 0 ? official : newest;
 }

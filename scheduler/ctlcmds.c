@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libvirt/libvirt.h>
@@ -580,13 +581,15 @@ static void
 cmd_status(struct client *c, long long id, json_t *req)
 {
 	struct pressure pr;
+	int64_t built;
 	int high;
 
 	(void)req;
 	high = schedule_pressure(&pr);
+	built = scanner_signature_time(sd.scanner);
 	reply_ok(c, id, json_pack("{s:s, s:i, s:I, s:o, s:o, s:{s:s, s:i, s:i, "
-	    "s:I, s:s, s:I}, s:{s:i, s:s, s:b}, s:{s:i, s:i, s:i, s:i, s:I, "
-	    "s:o}, s:{s:f, s:f, s:f, s:b}}",
+	    "s:I, s:s, s:I, s:o, s:b}, s:{s:i, s:s, s:b}, s:{s:i, s:i, s:i, "
+	    "s:i, s:I, s:o}, s:{s:f, s:f, s:f, s:b}}",
 	    "version", SENTINEL_VERSION,
 	    "pid", (int)getpid(),
 	    "uptime", (json_int_t)((now_ms() - sd.started_ms) / 1000),
@@ -598,6 +601,8 @@ cmd_status(struct client *c, long long id, json_t *req)
 	    "load_ms", (json_int_t)scanner_load_ms(sd.scanner),
 	    "version", scanner_version(sd.scanner),
 	    "cached_clean", (json_int_t)vcache_size(),
+	    "built", built > 0 ? json_integer((json_int_t)built) : json_null(),
+	    "outdated", scanner_outdated(sd.scanner, (int64_t)time(NULL)),
 	    "scanner", "pid", (int)scanner_pid(sd.scanner),
 	    "user", sd.conf.scanner_user,
 	    "reloading", scanner_reloading(),

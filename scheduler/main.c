@@ -441,6 +441,7 @@ main(int argc, char *argv[])
 	    (unsigned long long)scanner_load_ms(sd.scanner),
 	    (int)scanner_pid(sd.scanner));
 	scanner_keep_sigsum(sd.scanner);
+	scanner_loaded();
 	if (vcache_init((size_t)sd.conf.verdict_cache,
 	    scanner_version(sd.scanner)) == -1)
 		fatalx("verdict cache: out of memory for %lld entries",

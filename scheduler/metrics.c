@@ -16,7 +16,6 @@
  * [metrics] guest_labels says so: a series per guest.
  */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -230,31 +229,6 @@ put_dropped(void *arg, const char *plugin, uint64_t n)
 	put(p, "\"} %llu\n", (unsigned long long)n);
 }
 
-/* The newest modification of a signature database file in DIR: when
- * freshclam last brought signatures.  0 if none could be read. */
-static int64_t
-signatures_mtime(const char *dir)
-{
-	struct dirent *de;
-	struct stat st;
-	char path[4096];
-	int64_t newest = 0;
-	DIR *d;
-
-	if (dir == NULL || *dir == '\0' || (d = opendir(dir)) == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-		    (int64_t)st.st_mtime > newest)
-			newest = (int64_t)st.st_mtime;
-	}
-	closedir(d);
-	return newest;
-}
-
 static void
 put_guest(struct page *p, const char *name, const struct guest *g, double v,
     int decimals)
@@ -405,13 +379,19 @@ render(size_t *len)
 		    "Time the current engine took to load its signatures.");
 		put(&p, "sentinel_engine_load_seconds %.3f\n",
 		    (double)scanner_load_ms(sc) / 1000);
-		if ((sigs = signatures_mtime(scanner_dbdir(sc))) > 0) {
+		if ((sigs = scanner_signature_time(sc)) > 0) {
 			head(&p, "sentinel_signatures_age_seconds", "gauge",
-			    "Time since the newest signature database file "
-			    "was written (freshclam's last update).");
+			    "Age of the loaded signatures: since the newest "
+			    "build time of the .cvd and .cld headers, or the "
+			    "newest database file.");
 			put(&p, "sentinel_signatures_age_seconds %lld\n",
 			    (long long)(time(NULL) - sigs));
 		}
+		head(&p, "sentinel_signatures_outdated", "gauge", "1 while the "
+		    "loaded signatures are older than [clamav] "
+		    "max_signature_age.");
+		put(&p, "sentinel_signatures_outdated %d\n",
+		    scanner_outdated(sc, (int64_t)time(NULL)));
 	}
 	head(&p, "sentinel_plugin_events_dropped_total", "counter",
 	    "Events a plugin's full queue dropped.");

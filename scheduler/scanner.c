@@ -55,6 +55,7 @@ struct scanner {
 	pthread_mutex_t		 mtx;		/* one spawn at a time */
 	atomic_int		 dead;
 	struct srec_ready	 ready;
+	int64_t			 sig_time;	/* sig_dir_time at ready */
 };
 
 /* Children of every scanner, so that a stop can end them all. */
@@ -72,6 +73,7 @@ static uv_async_t died_async;
 static pthread_mutex_t died_mtx = PTHREAD_MUTEX_INITIALIZER;
 static int died_open;
 static uv_timer_t restart_timer;
+static uv_timer_t age_timer;		/* hourly: are they outdated? */
 static uint64_t restart_ms = RESTART_MIN_MS;
 static int reloading;
 
@@ -493,6 +495,8 @@ wait_ready(struct scanner *sc, char *err, size_t errlen)
 		    srec_type_name(r.type));
 		return -1;
 	}
+	/* How old what it loaded is (the files may change after). */
+	sc->sig_time = sig_dir_time(sc->ready.dbdir);
 	return 0;
 }
 
@@ -604,6 +608,68 @@ scanner_keep_sigsum(const struct scanner *sc)
 		    sc->ready.version);
 }
 
+int64_t
+scanner_signature_time(const struct scanner *sc)
+{
+	return sc->sig_time;
+}
+
+/*
+ * [clamav] max_signature_age: signatures older than that (freshclam not
+ * running, or failing) are said in the log when loaded, and again once a
+ * day while they stay so; 1 if they are.  NOW in seconds.
+ */
+int
+scanner_outdated(const struct scanner *sc, int64_t now)
+{
+	return sc != NULL && sd.conf.max_signature_age > 0 &&
+	    sc->sig_time > 0 &&
+	    now - sc->sig_time > (int64_t)sd.conf.max_signature_age;
+}
+
+static void
+check_age(int loaded)
+{
+	static int64_t said;
+	int64_t now = (int64_t)time(NULL);
+	char when[64];
+	struct tm tm;
+	time_t t;
+
+	if (sd.scanner == NULL)
+		return;
+	if (!scanner_outdated(sd.scanner, now)) {
+		if (said != 0)
+			log_info("signatures: up to date again");
+		said = 0;
+		return;
+	}
+	if (!loaded && said != 0 && now - said < 86400)
+		return;
+	said = now;
+	t = (time_t)sd.scanner->sig_time;
+	localtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+	log_warnx("signatures: the newest in %s is from %s, %lld days ago, "
+	    "older than [clamav] max_signature_age (%llu days): is freshclam "
+	    "running and reaching its mirror?", sd.scanner->ready.dbdir, when,
+	    (long long)((now - sd.scanner->sig_time) / 86400),
+	    (unsigned long long)(sd.conf.max_signature_age / 86400));
+}
+
+static void
+on_age_timer(uv_timer_t *t)
+{
+	(void)t;
+	check_age(0);
+}
+
+void
+scanner_loaded(void)
+{
+	check_age(1);
+}
+
 uint64_t
 scanner_load_ms(const struct scanner *sc)
 {
@@ -689,6 +755,7 @@ reload_done(uv_work_t *req, int status)
 		    scanner_version(sd.scanner), (int)sd.scanner->pid);
 		scanner_unref(old);
 		scanner_keep_sigsum(sd.scanner);
+		check_age(1);
 		if (vcache_init((size_t)sd.conf.verdict_cache,
 		    scanner_version(sd.scanner)) == -1)
 			log_warnx("verdict cache: out of memory; scans go on "
@@ -775,8 +842,10 @@ int
 scanner_init(void)
 {
 	if (uv_async_init(sd.loop, &died_async, on_died) != 0 ||
-	    uv_timer_init(sd.loop, &restart_timer) != 0)
+	    uv_timer_init(sd.loop, &restart_timer) != 0 ||
+	    uv_timer_init(sd.loop, &age_timer) != 0)
 		return -1;
+	uv_timer_start(&age_timer, on_age_timer, 3600 * 1000, 3600 * 1000);
 	pthread_mutex_lock(&died_mtx);
 	died_open = 1;
 	pthread_mutex_unlock(&died_mtx);
@@ -791,6 +860,7 @@ scanner_close(void)
 	pthread_mutex_unlock(&died_mtx);
 	uv_timer_stop(&restart_timer);
 	uv_close((uv_handle_t *)&restart_timer, NULL);
+	uv_close((uv_handle_t *)&age_timer, NULL);
 	uv_close((uv_handle_t *)&died_async, NULL);
 }
 

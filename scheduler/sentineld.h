@@ -266,6 +266,11 @@ const char	*scanner_libversion(const struct scanner *);
 unsigned int	 scanner_signatures(const struct scanner *);
 unsigned int	 scanner_yara_rules(const struct scanner *);
 uint64_t	 scanner_load_ms(const struct scanner *);
+/* When the loaded signatures were built or written (sig_dir_time). */
+int64_t		 scanner_signature_time(const struct scanner *);
+int		 scanner_outdated(const struct scanner *, int64_t);
+/* The current scanner was loaded: its signatures' age is checked. */
+void		 scanner_loaded(void);
 /* Keeps the sums of its signatures by class of file (sigsum.h), when the
  * scanner could take them, in the state database for the file index of
  * later scans. */

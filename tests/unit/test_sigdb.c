@@ -4,8 +4,10 @@
  * what it adds; plain files and .cvd/.cld containers read alike; a file
  * known only by its hashes is named exactly as libclamav names it when it
  * scans the file, and not when an allowlist or ignore list says so; the
- * type and layers libclamav reports for a file make its classes.
+ * type and layers libclamav reports for a file make its classes; how old
+ * a directory's signatures are (sig_dir_time).
  */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <clamav.h>
@@ -21,6 +25,7 @@
 #include "engine.h"
 #include "sigdb.h"
 #include "sigsum.h"
+#include "stamp.h"
 
 static char dir[64];
 
@@ -226,6 +231,58 @@ test_containers(void **state)
 	assert_non_null(strstr(err, "cut short"));
 }
 
+/* Sets the modification time of DIR's NAME to T. */
+static void
+set_mtime(const char *name, time_t t)
+{
+	struct timespec ts[2] = { { t, 0 }, { t, 0 } };
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static void
+test_dir_time(void **state)
+{
+	char path[256], hdr[512];
+	FILE *f;
+
+	(void)state;
+	rm_files();
+	assert_int_equal(sig_dir_time(dir), 0);
+	assert_int_equal(sig_dir_time("/nonexistent"), 0);
+	/* Without a .cvd or .cld: the newest database file's time; other
+	 * files do not count. */
+	put_file("local.hdb", HDB);
+	put_file("other.ndb", NDB);
+	put_file("notes.txt", "not a database\n");
+	set_mtime("local.hdb", 1700000000);
+	set_mtime("other.ndb", 1700000500);
+	set_mtime("notes.txt", 1800000000);
+	assert_int_equal(sig_dir_time(dir), 1700000500);
+	/* A .cld's header gives its build time (its last field), whatever
+	 * the file's time; and then local files do not count. */
+	memset(hdr, ' ', sizeof(hdr));
+	snprintf(hdr, sizeof(hdr), "ClamAV-VDB:04 Dec 2026 08-00 +0000:27100:"
+	    "2077000:90:X:sig:builder:1796457600");
+	hdr[strlen(hdr)] = ' ';
+	snprintf(path, sizeof(path), "%s/daily.cld", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fwrite(hdr, 1, sizeof(hdr), f);
+	fclose(f);
+	set_mtime("other.ndb", 1800000000);
+	assert_int_equal(sig_dir_time(dir), 1796457600);
+	/* A header without that field: the file's time. */
+	memset(hdr, ' ', sizeof(hdr));
+	memcpy(hdr, "ClamAV-VDB:test", 15);
+	assert_non_null(f = fopen(path, "w"));
+	fwrite(hdr, 1, sizeof(hdr), f);
+	fclose(f);
+	set_mtime("daily.cld", 1750000000);
+	assert_int_equal(sig_dir_time(dir), 1800000000);
+}
+
 static const char content[] = "this file is named by a hash signature\n";
 
 /* The hashes of S as sigdb_file has them; HEX: its md5 in hex. */
@@ -370,6 +427,7 @@ main(void)
 		cmocka_unit_test(test_update_classes),
 		cmocka_unit_test(test_allow_removed),
 		cmocka_unit_test(test_containers),
+		cmocka_unit_test(test_dir_time),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_file_classes),
 	};
