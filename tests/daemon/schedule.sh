@@ -12,6 +12,9 @@ printf 'sleep 2\ndetect /eicar.com Eicar-Test-Signature\n' | behave "$G_INFECTED
 echo 'sleep 2' | behave "$G_CLEAN"
 printf 'sleep 2\nfail no filesystem could be mounted\n' | behave "$G_NOFS"
 echo 'sleep 2' | behave "$G_CLONE"
+# Still running or queued when scan --all is checked.
+echo 'sleep 2' | behave layout
+echo 'sleep 2' | behave hostile
 write_conf
 printf '[schedule]\njitter = 0\n[guest layout]\nexclude = yes\n[guest hostile]\nexclude = yes\n' >> "$CONF"
 daemon_start
