@@ -84,7 +84,7 @@ static int
 cmd_guests(struct ctl *c, int argc, char **argv)
 {
 	json_t *r, *gs, *g, *last, *lv;
-	char when[32], due[32];
+	char when[32], due[32], est[16];
 	size_t i;
 
 	(void)argc;
@@ -100,24 +100,26 @@ cmd_guests(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "sentinelctl: warning: libvirt unreachable, "
 		    "list may be stale: %s\n", str(lv, "error"));
 	gs = json_object_get(r, "guests");
-	printf("%-24s %-10s %-5s %-19s %-10s %-4s %s\n", "NAME", "STATE",
-	    "DISKS", "LAST SCAN", "RESULT", "DET", "NEXT DUE");
+	printf("%-24s %-10s %-5s %-19s %-10s %-4s %-7s %s\n", "NAME", "STATE",
+	    "DISKS", "LAST SCAN", "RESULT", "DET", "EST", "NEXT DUE");
 	json_array_foreach(gs, i, g) {
 		last = json_object_get(g, "last_scan");
+		format_span(json_is_integer(json_object_get(g, "estimate_ms")) ?
+		    num(g, "estimate_ms") : -1, est, sizeof(est));
 		format_time(json_is_object(last) ? num(last, "ended") : 0, when,
 		    sizeof(when));
 		if (json_is_integer(json_object_get(g, "paused")))
 			snprintf(due, sizeof(due), "paused");
 		else
 			format_time(num(g, "next_due"), due, sizeof(due));
-		printf("%-24s %-10s %-5zu %-19s %-10s %-4lld %s\n",
+		printf("%-24s %-10s %-5zu %-19s %-10s %-4lld %-7s %s\n",
 		    str(g, "name"), str(g, "state"),
 		    json_array_size(json_object_get(g, "disks")), when,
 		    json_is_object(json_object_get(g, "scan")) ?
 		    str(json_object_get(g, "scan"), "state") :
 		    json_is_object(last) ? str(last, "status") : "-",
 		    json_is_object(last) ? num(last, "detection_count") : 0,
-		    due);
+		    est, due);
 	}
 	json_decref(r);
 	return EXIT_CLEAN;
@@ -529,8 +531,8 @@ cmd_reload(struct ctl *c, int argc, char **argv)
 static int
 cmd_schedule(struct ctl *c, int argc, char **argv)
 {
-	json_t *r, *gs, *g, *last, *sc;
-	char due[32], when[32], b[32], what[64];
+	json_t *r, *gs, *g, *last, *sc, *rd;
+	char due[32], when[32], b[32], what[64], est[16];
 	size_t i;
 
 	(void)argc;
@@ -542,11 +544,12 @@ cmd_schedule(struct ctl *c, int argc, char **argv)
 		return EXIT_CLEAN;
 	}
 	gs = json_object_get(r, "guests");
-	printf("%-24s %-22s %-19s %-10s %s\n", "NAME", "STATE", "LAST SCAN",
-	    "RESULT", "NEXT DUE");
+	printf("%-24s %-22s %-19s %-10s %-7s %s\n", "NAME", "STATE",
+	    "LAST SCAN", "RESULT", "EST", "NEXT DUE");
 	json_array_foreach(gs, i, g) {
 		last = json_object_get(g, "last_scan");
 		sc = json_object_get(g, "scan");
+		format_span(num(g, "estimate_ms"), est, sizeof(est));
 		format_time(json_is_object(last) ? num(last, "ended") : 0, when,
 		    sizeof(when));
 		format_time(num(g, "next_due"), due, sizeof(due));
@@ -561,8 +564,17 @@ cmd_schedule(struct ctl *c, int argc, char **argv)
 			snprintf(what, sizeof(what), "queued (%s)%s",
 			    str(g, "state"), json_is_true(json_object_get(g,
 			    "on_demand")) ? " on demand" : "");
-		printf("%-24s %-22s %-19s %-10s %s\n", str(g, "name"), what,
-		    when, json_is_object(last) ? str(last, "status") : "-", due);
+		printf("%-24s %-22s %-19s %-10s %-7s %s\n", str(g, "name"),
+		    what, when, json_is_object(last) ? str(last, "status") :
+		    "-", est, due);
+	}
+	rd = json_object_get(r, "round");
+	if (json_is_object(rd) && num(rd, "guests") > 0) {
+		format_time(num(rd, "ends"), due, sizeof(due));
+		printf("round: %lld guests running, queued or due within the "
+		    "interval; the last ends about %s (at most %lld at once, in "
+		    "their windows; storage caps and pressure not counted)\n",
+		    num(rd, "guests"), due, num(rd, "cap"));
 	}
 	json_decref(r);
 	return EXIT_CLEAN;
@@ -571,7 +583,7 @@ cmd_schedule(struct ctl *c, int argc, char **argv)
 static int
 cmd_status(struct ctl *c, int argc, char **argv)
 {
-	json_t *r, *lv, *en, *sc, *jobs, *j, *pr;
+	json_t *r, *lv, *en, *sc, *jobs, *j, *pr, *tp;
 	char b[32];
 	size_t i;
 
@@ -632,6 +644,19 @@ cmd_status(struct ctl *c, int argc, char **argv)
 		printf("read budget:  %s/s\n", b);
 	} else
 		printf("read budget:  unlimited\n");
+	tp = json_object_get(r, "throughput");
+	if (num(tp, "scans") > 0) {
+		char l[16], s[16];
+
+		format_size((uint64_t)num(tp, "read_rate"), b, sizeof(b));
+		format_span(num(tp, "launch_ms"), l, sizeof(l));
+		format_span(num(tp, "scan_ms"), s, sizeof(s));
+		printf("throughput:   %s/s read once an appliance is up, launch "
+		    "%s, scan %s (medians of the last %lld scans)\n", b, l, s,
+		    num(tp, "scans"));
+	} else
+		printf("throughput:   not measured yet (no scan has read "
+		    "anything)\n");
 	pr = json_object_get(r, "pressure");
 	printf("pressure:     io %.1f%%, cpu %.1f%%, load %.2f%s\n",
 	    json_real_value(json_object_get(pr, "io")),

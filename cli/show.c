@@ -202,10 +202,21 @@ print_view(json_t *s)
 }
 
 /* Prints one scan record; returns the exit status it stands for. */
+/* "12.3 s" of the estimate a scan started with, or "". */
+static const char *
+estimated(json_t *s, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (json_is_integer(json_object_get(s, "estimate_ms")))
+		snprintf(buf, len, "%.1f s",
+		    (double)num(s, "estimate_ms") / 1000);
+	return buf;
+}
+
 int
 print_scan(json_t *s)
 {
-	char t0[32], t1[32], b1[32], b2[32], w[8192], note[128];
+	char t0[32], t1[32], b1[32], b2[32], w[8192], note[128], est[32];
 	json_t *dets = json_object_get(s, "detections"), *d, *sk;
 	const char *status = str(s, "status");
 	long long started = num(s, "started"), ended = num(s, "ended");
@@ -229,8 +240,10 @@ print_scan(json_t *s)
 	    not_complete(s, note, sizeof(note)));
 	if (ended > 0 && started > 0)
 		printf("time:         %s to %s (%.1f s, appliance launch "
-		    "%.1f s)\n", t0, t1, (double)(ended - started) / 1000,
-		    (double)num(s, "launch_ms") / 1000);
+		    "%.1f s%s%s)\n", t0, t1, (double)(ended - started) / 1000,
+		    (double)num(s, "launch_ms") / 1000,
+		    json_is_integer(json_object_get(s, "estimate_ms")) ?
+		    "; estimated " : "", estimated(s, est, sizeof(est)));
 	print_view(s);
 	if (json_is_string(json_object_get(s, "os")))
 		printf("system:       %s (paths as the guest mounts them)\n",

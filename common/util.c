@@ -151,6 +151,21 @@ format_size(uint64_t v, char *buf, size_t len)
 		snprintf(buf, len, "%.1f%c", d, units[u]);
 }
 
+void
+format_span(int64_t ms, char *buf, size_t len)
+{
+	long long s = (ms + 500) / 1000;
+
+	if (ms < 0)
+		snprintf(buf, len, "-");
+	else if (s < 60)
+		snprintf(buf, len, "%llds", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm%02llds", s / 60, s % 60);
+	else
+		snprintf(buf, len, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+}
+
 int
 name_matches(const char *patterns, const char *name)
 {

@@ -40,6 +40,8 @@ uint64_t mono_ms(void);
 void	 format_time(int64_t, char *, size_t);
 /* "1.5M" style size, for humans. */
 void	 format_size(uint64_t, char *, size_t);
+/* A duration in ms for humans: "45s", "3m05s", "2h10m"; "-" if < 0. */
+void	 format_span(int64_t, char *, size_t);
 /* sd_notify(3)'s protocol, without libsystemd. */
 void	 service_notify(const char *);
 

@@ -137,6 +137,7 @@ guest_json(const struct guest *g)
 	json_object_set_new(o, "last_scan", last ? last : json_null());
 	j = jobs_find(g->uuid);
 	json_object_set_new(o, "scan", j ? job_progress_json(j) : json_null());
+	estimate_json(o, g);
 	return o;
 }
 
@@ -573,23 +574,30 @@ cmd_config(struct client *c, long long id, json_t *req)
 static void
 cmd_schedule(struct client *c, long long id, json_t *req)
 {
+	json_t *rows, *round;
+
 	(void)req;
-	reply_ok(c, id, json_pack("{s:o}", "guests", schedule_json()));
+	rows = schedule_json(&round);
+	reply_ok(c, id, json_pack("{s:o, s:o}", "guests", rows, "round",
+	    round));
 }
 
 static void
 cmd_status(struct client *c, long long id, json_t *req)
 {
+	struct est_rates rates;
 	struct pressure pr;
 	int64_t built;
+	json_t *o;
 	int high;
 
 	(void)req;
 	high = schedule_pressure(&pr);
 	built = scanner_signature_time(sd.scanner);
-	reply_ok(c, id, json_pack("{s:s, s:i, s:I, s:o, s:o, s:{s:s, s:i, s:i, "
+	estimate_rates(&rates);
+	o = json_pack("{s:s, s:i, s:I, s:o, s:o, s:{s:s, s:i, s:i, "
 	    "s:I, s:s, s:I, s:o, s:b}, s:{s:i, s:s, s:b}, s:{s:i, s:i, s:i, "
-	    "s:i, s:I, s:o}, s:{s:f, s:f, s:f, s:b}}",
+	    "s:i, s:I, s:o}, s:{s:f, s:f, s:f, s:b}, s:{s:i, s:I, s:I, s:I}}",
 	    "version", SENTINEL_VERSION,
 	    "pid", (int)getpid(),
 	    "uptime", (json_int_t)((now_ms() - sd.started_ms) / 1000),
@@ -613,7 +621,12 @@ cmd_status(struct client *c, long long id, json_t *req)
 	    "read_rate", (json_int_t)throttle_rate(schedule_throttle()),
 	    "jobs", jobs_json(),
 	    "pressure", "io", pr.io, "cpu", pr.cpu, "load", pr.load,
-	    "high", high));
+	    "high", high,
+	    "throughput", "scans", (int)rates.scans,
+	    "read_rate", (json_int_t)rates.read_rate,
+	    "launch_ms", (json_int_t)rates.launch_ms,
+	    "scan_ms", (json_int_t)rates.scan_ms);
+	reply_ok(c, id, o);
 }
 
 /* The handler of each command of cmd_table, by name. */

@@ -419,6 +419,7 @@ finish(struct job *j)
 	}
 	plugins_scan_finished(j);
 	metrics_scan_done(j);
+	estimate_scan_done(j);
 	if ((scan = kept ? store_scan_json_unstored(j) :
 	    store_scan_json(j->id)) == NULL)
 		scan = json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)j->id,
@@ -547,6 +548,11 @@ start(struct job *j)
 		snprintf(j->result.reason, sizeof(j->result.reason),
 		    "out of memory");
 		return -1;
+	}
+	if (g != NULL) {
+		enum est_basis basis;
+
+		j->estimate_ms = estimate_guest(g, &basis);
 	}
 	j->opts.guest = j->guest;
 	j->opts.disks = j->disks;

@@ -424,6 +424,7 @@ main(int argc, char *argv[])
 		log_warnx("state %s: cannot close the scans a previous run left "
 		    "queued or running; tried again at the next start",
 		    sd.conf.state_path);
+	estimate_init();
 	/* Before the inventory: stale scratch files go before any scan. */
 	view_setup(&sd.conf, 1);
 

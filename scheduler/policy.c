@@ -666,3 +666,52 @@ policy_free(struct policy *p)
 	free(p->devs);
 	free(p);
 }
+
+/*
+ * When the last of N scans ends, started in the order given (the caller
+ * sorts them by when each may start) on CAP slots: a running one holds
+ * its slot until it ends (at least NOW); a waiting one starts when a slot
+ * is free and it is ready, inside its windows when it has some.  Pure.
+ */
+int64_t
+policy_round_end(const struct round_item *it, size_t n, unsigned int cap,
+    int64_t now)
+{
+	int64_t slot[256], start, end, last = now;
+	size_t i, k, best;
+
+	if (cap == 0)
+		cap = 1;
+	if (cap > sizeof(slot) / sizeof(slot[0]))
+		cap = sizeof(slot) / sizeof(slot[0]);
+	for (k = 0; k < cap; k++)
+		slot[k] = now;
+	/* The running first, each in a slot of its own. */
+	for (i = 0, k = 0; i < n; i++) {
+		if (!it[i].running)
+			continue;
+		end = it[i].started_ms + it[i].dur_ms;
+		if (end < now)
+			end = now;
+		if (k < cap)
+			slot[k++] = end;
+		if (end > last)
+			last = end;
+	}
+	for (i = 0; i < n; i++) {
+		if (it[i].running)
+			continue;
+		for (best = 0, k = 1; k < cap; k++)
+			if (slot[k] < slot[best])
+				best = k;
+		start = slot[best] > it[i].ready_ms ? slot[best] :
+		    it[i].ready_ms;
+		if (it[i].windows != NULL && it[i].windows->n > 0)
+			start = windows_next_open(it[i].windows, start);
+		end = start + it[i].dur_ms;
+		slot[best] = end;
+		if (end > last)
+			last = end;
+	}
+	return last;
+}

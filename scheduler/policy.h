@@ -124,6 +124,17 @@ uint64_t	 policy_ops(const struct policy *);
  * share, at least one, at most WANT; one under PRESSURE. */
 unsigned int	 policy_cpu_share(unsigned int, unsigned int, unsigned int,
 		    int);
+/* A scan of a round, for policy_round_end. */
+struct round_item {
+	int			 running;
+	int64_t			 started_ms;	/* running */
+	int64_t			 ready_ms;	/* waiting: may start from */
+	const struct windows	*windows;	/* NULL: any time */
+	int64_t			 dur_ms;	/* expected */
+};
+/* When the last of N scans ends on CAP slots from NOW (see policy.c). */
+int64_t		 policy_round_end(const struct round_item *, size_t,
+		    unsigned int, int64_t);
 /* Stable offset of a guest within the jitter, from its UUID. */
 int64_t		 policy_offset(const char *, int64_t);
 

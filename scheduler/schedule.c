@@ -479,17 +479,36 @@ schedule_last_complete(const char *uuid)
 	return pg != NULL ? pg->last_ok_end : 0;
 }
 
-/* One row per guest libvirt knows, for `sentinelctl schedule`. */
+/* Waiting guests: on-demand first, then by when they may start. */
+static int
+cmp_wait(const void *a, const void *b)
+{
+	const struct round_item *x = a, *y = b;
+
+	if ((x->windows == NULL) != (y->windows == NULL))
+		return x->windows == NULL ? -1 : 1;
+	return x->ready_ms < y->ready_ms ? -1 : x->ready_ms > y->ready_ms;
+}
+
+/*
+ * One row per guest libvirt knows, for `sentinelctl schedule`, each with
+ * its expected duration; *ROUND: the current round (every guest running,
+ * queued, or due within the next interval) and when it ends.
+ */
 json_t *
-schedule_json(void)
+schedule_json(json_t **round)
 {
 	const struct guest *g;
 	struct pol_guest *pg;
+	struct round_item *it;
+	enum est_basis basis;
 	json_t *a = json_array(), *row, *last;
 	struct job *j;
-	int64_t now = now_ms();
-	size_t i;
+	int64_t now = now_ms(), horizon, ms, ends;
+	size_t i, n = 0;
 
+	horizon = now + (int64_t)sd.conf.interval * 1000;
+	it = calloc(inventory_count() + 1, sizeof(*it));
 	for (i = 0; i < inventory_count(); i++) {
 		g = inventory_at(i);
 		if ((pg = policy_find(pol, g->uuid)) == NULL)
@@ -505,7 +524,40 @@ schedule_json(void)
 		j = jobs_find(g->uuid);
 		json_object_set_new(row, "scan", j && j->state == JOB_RUNNING ?
 		    job_progress_json(j) : json_null());
+		/* A running scan keeps the estimate it started with. */
+		ms = j != NULL && j->state == JOB_RUNNING && j->estimate_ms > 0 ?
+		    j->estimate_ms : estimate_guest(g, &basis);
+		if (j != NULL && j->state == JOB_RUNNING && j->estimate_ms > 0)
+			basis = EST_HISTORY;
+		json_object_set_new(row, "estimate_ms", json_integer(ms));
+		json_object_set_new(row, "estimate_basis",
+		    json_string(estimate_basis_name(basis)));
 		json_array_append_new(a, row);
+		if (it == NULL)
+			continue;
+		it[n].dur_ms = ms;
+		if (pg->where == POL_RUNNING && j != NULL) {
+			it[n].running = 1;
+			it[n].started_ms = j->started_ms;
+			n++;
+		} else if (pg->where == POL_READY || pg->where == POL_PARKED) {
+			it[n].ready_ms = now;
+			it[n].windows = pg->on_demand ? NULL : &pg->windows;
+			n++;
+		} else if (pg->where == POL_LATER && !pg->exclude &&
+		    !pg->paused && !policy_conf(pol)->paused &&
+		    pg->eligible <= horizon) {
+			it[n].ready_ms = pg->eligible;
+			it[n].windows = &pg->windows;
+			n++;
+		}
 	}
+	if (it != NULL)
+		qsort(it, n, sizeof(*it), cmp_wait);
+	ends = it != NULL ? policy_round_end(it, n, sd.max_scans, now) : now;
+	*round = json_pack("{s:i, s:I, s:i, s:I}", "guests", (int)n, "ends",
+	    (json_int_t)ends, "cap", (int)sd.max_scans, "horizon",
+	    (json_int_t)horizon);
+	free(it);
 	return a;
 }

@@ -171,6 +171,7 @@ struct job {
 	char				*disk_stamp;	/* the images now, or NULL */
 	char				*base_stamp;	/* their backing images' */
 	int64_t				 carried_from;	/* result carried over */
+	int64_t				 estimate_ms;	/* (loop) at start */
 	/* A linked clone whose base was scanned as a guest: */
 	struct findex			*base_findex;	/* the base's index */
 	struct own_map			*own;		/* one per disk */
@@ -381,7 +382,8 @@ void		 schedule_cpu_release(void);
 unsigned int	 schedule_cpu_grant(unsigned int);
 unsigned int	 schedule_cpu_budget(void);
 unsigned int	 effective_engine_threads(const struct config *);
-json_t		*schedule_json(void);
+/* The rows of `sentinelctl schedule`; *ROUND the current round's end. */
+json_t		*schedule_json(json_t **);
 int		 schedule_pause(const char *, const char *, int, char *,
 		    size_t);
 int64_t		 schedule_paused(const char *);
@@ -392,6 +394,23 @@ void		 schedule_count_states(const char *const *, size_t,
 		    unsigned int *);
 /* The end of guest UUID's last complete scan (ms), 0 if none. */
 int64_t		 schedule_last_complete(const char *);
+
+/* estimate.c */
+enum est_basis { EST_HISTORY, EST_ALLOCATION, EST_HOST, EST_DEFAULT };
+struct est_rates {
+	unsigned int	 scans;		/* measured over */
+	double		 read_rate;	/* bytes/s once an appliance is up */
+	int64_t		 launch_ms;	/* median appliance launch */
+	int64_t		 scan_ms;	/* median scan */
+};
+void		 estimate_init(void);
+/* Sets O's estimate_ms and estimate_basis for guest G (ctlcmds.c). */
+void		 estimate_json(json_t *, const struct guest *);
+void		 estimate_scan_done(const struct job *);
+void		 estimate_rates(struct est_rates *);
+int64_t		 estimate_guest(const struct guest *, enum est_basis *);
+const char	*estimate_basis_name(enum est_basis);
+int64_t		 estimate_median(int64_t *, size_t);
 
 /* metrics.c */
 struct sockaddr_storage;
@@ -473,5 +492,12 @@ struct store_last {
 	int64_t		 detections;
 };
 int		 store_last_result(const char *, struct store_last *);
+/* The durations (ms) of guest UUID's last N scans that read something,
+ * newest first, into OUT; how many. */
+size_t		 store_guest_durations(const char *, int64_t *, size_t);
+/* The host's last N such scans, oldest first, to FN(ARG, launch, total,
+ * bytes read). */
+void		 store_recent_scans(size_t, void (*)(void *, int64_t, int64_t,
+		    uint64_t), void *);
 
 #endif

@@ -57,7 +57,8 @@ static const char schema[] =
     " view_end_ms INTEGER,"
     " hidden INTEGER DEFAULT 0,"
     " disk_stamp TEXT,"			/* a shut-off guest's images */
-    " carried_from INTEGER);"		/* result of that scan, unchanged */
+    " carried_from INTEGER,"		/* result of that scan, unchanged */
+    " estimate_ms INTEGER);"		/* expected duration, at its start */
     "CREATE INDEX IF NOT EXISTS scans_guest ON scans(guest_uuid, id);"
     "CREATE INDEX IF NOT EXISTS scans_name ON scans(guest_name, id);"
     "CREATE TABLE IF NOT EXISTS detections ("
@@ -117,7 +118,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS paused ("
     " what TEXT PRIMARY KEY,"		/* "*" or a guest's UUID */
     " since INTEGER NOT NULL);"
-    "PRAGMA user_version = 12;";
+    "PRAGMA user_version = 13;";
 
 /* Older databases lack the columns added since; the tables come from the
  * schema itself (IF NOT EXISTS). */
@@ -159,6 +160,7 @@ migrate(char **msg)
 		"ALTER TABLE findex ADD COLUMN classes INTEGER NOT NULL "
 		    "DEFAULT 0",
 		"ALTER TABLE findex ADD COLUMN ext BLOB",
+		"ALTER TABLE scans ADD COLUMN estimate_ms INTEGER",
 	};
 	sqlite3_stmt *st;
 	int version = 0;
@@ -170,7 +172,7 @@ migrate(char **msg)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (version == 0 || version >= 12)
+	if (version == 0 || version >= 13)
 		return SQLITE_OK;
 	for (i = 0; i < sizeof(columns) / sizeof(columns[0]); i++)
 		if (sqlite3_exec(db, columns[i], NULL, NULL, msg) != SQLITE_OK) {
@@ -406,8 +408,8 @@ store_scan_finished(const struct job *j, int64_t ended)
 	    "skipped_filesystem = ?20, sig_version = ?21, os = ?22, "
 	    "view = ?23, view_consistency = ?24, view_note = ?25, "
 	    "view_at = ?26, view_begin_ms = ?27, view_end_ms = ?28, "
-	    "hidden = ?29, disk_stamp = ?30, carried_from = ?31 "
-	    "WHERE id = ?12")) == NULL)
+	    "hidden = ?29, disk_stamp = ?30, carried_from = ?31, "
+	    "estimate_ms = ?32 WHERE id = ?12")) == NULL)
 		goto out;
 	sqlite3_bind_text(st, 1, scan_status_name(r->status), -1, SQLITE_STATIC);
 	if (r->reason[0])
@@ -438,6 +440,8 @@ store_scan_finished(const struct job *j, int64_t ended)
 		sqlite3_bind_text(st, 30, j->disk_stamp, -1, SQLITE_STATIC);
 	if (j->carried_from > 0)
 		sqlite3_bind_int64(st, 31, j->carried_from);
+	if (j->estimate_ms > 0)
+		sqlite3_bind_int64(st, 32, j->estimate_ms);
 	if (r->os[0] != '\0')
 		sqlite3_bind_text(st, 22, r->os, -1, SQLITE_STATIC);
 	/* A scan that never ran took no view. */
@@ -746,7 +750,7 @@ set_next(json_t *o, const char *name, int64_t next)
 	"view_begin_ms, view_end_ms, skipped_too_large, skipped_limit, skipped_excluded, " \
 	"errors, skipped_encrypted, skipped_special, skipped_filesystem, " \
 	"(SELECT count(*) FROM detections WHERE scan_id = scans.id), " \
-	"coalesce(hidden, 0), carried_from"
+	"coalesce(hidden, 0), carried_from, estimate_ms"
 #define SCAN_NPLAIN	26	/* columns before the skipped counts */
 
 static json_t *
@@ -789,6 +793,8 @@ row_json(sqlite3_stmt *st, int with_detections, const struct store_page *pg)
 	    col_json(st, SCAN_NPLAIN + SKIP_NREASONS + 1));
 	json_object_set_new(o, "carried_from",
 	    col_json(st, SCAN_NPLAIN + SKIP_NREASONS + 2));
+	json_object_set_new(o, "estimate_ms",
+	    col_json(st, SCAN_NPLAIN + SKIP_NREASONS + 3));
 	if (with_detections & STORE_DETECTIONS) {
 		json_object_set_new(o, "detections",
 		    detections_json(sqlite3_column_int64(st, 0),
@@ -899,6 +905,47 @@ store_last_scan(const char *uuid, const char *name, int with_detections)
 
 	json_decref(a);
 	return o;
+}
+
+/* Scans that read something: not carried over, started and ended, some
+ * bytes read. */
+#define READ_SCANS "carried_from IS NULL AND started IS NOT NULL AND " \
+	"ended IS NOT NULL AND ended >= started AND bytes_read > 0"
+
+size_t
+store_guest_durations(const char *uuid, int64_t *out, size_t max)
+{
+	sqlite3_stmt *st;
+	size_t n = 0;
+
+	if ((st = prepare("SELECT ended - started FROM scans WHERE "
+	    "guest_uuid = ?1 AND " READ_SCANS " ORDER BY id DESC LIMIT ?2")) ==
+	    NULL)
+		return 0;
+	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	while (n < max && sqlite3_step(st) == SQLITE_ROW)
+		out[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+void
+store_recent_scans(size_t max, void (*fn)(void *, int64_t, int64_t,
+    uint64_t), void *arg)
+{
+	sqlite3_stmt *st;
+
+	if ((st = prepare("SELECT launch_ms, ended - started, bytes_read FROM "
+	    "(SELECT id, launch_ms, started, ended, bytes_read FROM scans "
+	    "WHERE " READ_SCANS " ORDER BY id DESC LIMIT ?1) ORDER BY id")) ==
+	    NULL)
+		return;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		fn(arg, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+		    (uint64_t)sqlite3_column_int64(st, 2));
+	sqlite3_finalize(st);
 }
 
 int

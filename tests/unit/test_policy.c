@@ -624,6 +624,48 @@ test_cpu_share(void **state)
 	assert_int_equal(policy_cpu_share(64, 1, 32, 1), 1);
 }
 
+/* The round's end: slots, readiness, running scans, windows. */
+static void
+test_round_end(void **state)
+{
+	struct round_item it[8];
+	struct windows w;
+	char err[128];
+	int64_t now = T0 + 10 * HOUR;
+
+	(void)state;
+	memset(it, 0, sizeof(it));
+	assert_int_equal(policy_round_end(it, 0, 2, now), now);
+	/* Four of 10 min on 2 slots: two waves. */
+	for (int i = 0; i < 4; i++) {
+		it[i].ready_ms = now;
+		it[i].dur_ms = 10 * MIN;
+	}
+	assert_int_equal(policy_round_end(it, 4, 2, now), now + 20 * MIN);
+	assert_int_equal(policy_round_end(it, 4, 1, now), now + 40 * MIN);
+	assert_int_equal(policy_round_end(it, 4, 0, now), now + 40 * MIN);
+	assert_int_equal(policy_round_end(it, 4, 8, now), now + 10 * MIN);
+	/* A running one holds its slot until it is expected to end; one
+	 * past its estimate ends now, not in the past. */
+	it[0].running = 1;
+	it[0].started_ms = now - 5 * MIN;
+	assert_int_equal(policy_round_end(it, 4, 1, now), now + 35 * MIN);
+	it[0].started_ms = now - 60 * MIN;
+	assert_int_equal(policy_round_end(it, 4, 1, now), now + 30 * MIN);
+	/* Not ready before its due time. */
+	memset(it, 0, sizeof(it));
+	it[0].ready_ms = now + 2 * HOUR;
+	it[0].dur_ms = 10 * MIN;
+	assert_int_equal(policy_round_end(it, 1, 2, now), now + 130 * MIN);
+	/* Windows: ready at 10:00, the window opens at 22:30. */
+	assert_int_equal(windows_parse("22:30-23:00", &w, err, sizeof(err)),
+	    0);
+	it[0].ready_ms = now;
+	it[0].windows = &w;
+	assert_int_equal(policy_round_end(it, 1, 2, now),
+	    T0 + 22 * HOUR + 30 * MIN + 10 * MIN);
+}
+
 int
 main(void)
 {
@@ -642,6 +684,7 @@ main(void)
 		cmocka_unit_test(test_pause),
 		cmocka_unit_test(test_priority_and_remove),
 		cmocka_unit_test(test_cpu_share),
+		cmocka_unit_test(test_round_end),
 	};
 
 	setenv("TZ", "UTC", 1);

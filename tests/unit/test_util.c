@@ -54,6 +54,24 @@ test_durations(void **state)
 }
 
 static void
+test_spans(void **state)
+{
+	char b[32];
+
+	(void)state;
+	format_span(0, b, sizeof(b));
+	assert_string_equal(b, "0s");
+	format_span(44600, b, sizeof(b));
+	assert_string_equal(b, "45s");
+	format_span(185000, b, sizeof(b));
+	assert_string_equal(b, "3m05s");
+	format_span(7800000, b, sizeof(b));
+	assert_string_equal(b, "2h10m");
+	format_span(-1, b, sizeof(b));
+	assert_string_equal(b, "-");
+}
+
+static void
 test_ints(void **state)
 {
 	long long v;
@@ -137,6 +155,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_spans),
 		cmocka_unit_test(test_ints),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_names),
