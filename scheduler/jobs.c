@@ -553,6 +553,7 @@ start(struct job *j)
 		enum est_basis basis;
 
 		j->estimate_ms = estimate_guest(g, &basis);
+		j->estimate_basis = (int)basis;
 	}
 	j->opts.guest = j->guest;
 	j->opts.disks = j->disks;

@@ -525,10 +525,11 @@ schedule_json(json_t **round)
 		json_object_set_new(row, "scan", j && j->state == JOB_RUNNING ?
 		    job_progress_json(j) : json_null());
 		/* A running scan keeps the estimate it started with. */
-		ms = j != NULL && j->state == JOB_RUNNING && j->estimate_ms > 0 ?
-		    j->estimate_ms : estimate_guest(g, &basis);
-		if (j != NULL && j->state == JOB_RUNNING && j->estimate_ms > 0)
-			basis = EST_HISTORY;
+		if (j != NULL && j->state == JOB_RUNNING && j->estimate_ms > 0) {
+			ms = j->estimate_ms;
+			basis = (enum est_basis)j->estimate_basis;
+		} else
+			ms = estimate_guest(g, &basis);
 		json_object_set_new(row, "estimate_ms", json_integer(ms));
 		json_object_set_new(row, "estimate_basis",
 		    json_string(estimate_basis_name(basis)));

@@ -172,6 +172,7 @@ struct job {
 	char				*base_stamp;	/* their backing images' */
 	int64_t				 carried_from;	/* result carried over */
 	int64_t				 estimate_ms;	/* (loop) at start */
+	int				 estimate_basis; /* (loop) est_basis */
 	/* A linked clone whose base was scanned as a guest: */
 	struct findex			*base_findex;	/* the base's index */
 	struct own_map			*own;		/* one per disk */
