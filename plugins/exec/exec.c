@@ -123,7 +123,7 @@ mono_ms(void)
 }
 
 /* Sets envp[n] to e[n], formatted; the next n. */
-static int
+static int __attribute__((format(printf, 4, 5)))
 addenv(char e[][1024], char **envp, int n, const char *fmt, ...)
 {
 	va_list ap;

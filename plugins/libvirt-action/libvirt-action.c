@@ -121,7 +121,7 @@ fail:
 }
 
 /* Logs and records one line about scan s. */
-static void
+static void __attribute__((format(printf, 3, 4)))
 note(struct lva *l, const struct sentinel_scan *s, const char *fmt, ...)
 {
 	char text[512];

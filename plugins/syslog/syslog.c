@@ -92,7 +92,7 @@ slog_init(const struct sentinel_host *h, void **state, char *err,
 	return 0;
 }
 
-static void
+static void __attribute__((format(printf, 3, 4)))
 send_line(struct slog *l, int severity, const char *fmt, ...)
 {
 	char msg[2048], stamp[32];
