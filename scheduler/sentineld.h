@@ -7,9 +7,10 @@
  * Counters read across threads are C11 atomics.  pthreads throughout.
  *
  *   loop	    The libuv loop (main.c): sd, the inventory's guests, the
- *		    policy, the control clients, the state database's main
- *		    connection (store.c), and every field of a job marked
- *		    (loop) below.  The only thread that calls into the other
+ *		    policy, the control clients and the metrics' (their
+ *		    counters, server and textfile), the estimates' ring of
+ *		    recent scans, the state database's main connection
+ *		    (store.c), and every field of a job marked (loop) below.  The only thread that calls into the other
  *		    modules' state.
  *   pool	    libuv's work threads, one request each, results read by
  *		    the request's done callback on the loop: the inventory's
