@@ -285,15 +285,106 @@ put_guests(struct page *p)
 	free(last);
 }
 
+/* A family of one series. */
+static void
+one(struct page *p, const char *name, const char *type, const char *help,
+    unsigned long long v)
+{
+	head(p, name, type, help);
+	put(p, "%s %llu\n", name, v);
+}
+
+static void
+one_f(struct page *p, const char *name, const char *help, double v)
+{
+	head(p, name, "gauge", help);
+	put(p, "%s %.3f\n", name, v);
+}
+
+/* What the scans that ended did. */
+static void
+put_counters(struct page *p)
+{
+	size_t s, t;
+
+	head(p, "sentinel_scans_total", "counter", "Scans that ended, by "
+	    "status and trigger (carried-over results included).");
+	for (s = 0; s < SCAN_NSTATUS; s++)
+		for (t = 0; t < NTRIGGERS; t++)
+			put(p, "sentinel_scans_total{status=\"%s\","
+			    "trigger=\"%s\"} %llu\n",
+			    scan_status_name((enum scan_status)s), triggers[t],
+			    (unsigned long long)m.scans[s][t]);
+	one(p, "sentinel_scans_carried_over_total", "counter", "Scans of "
+	    "unchanged shut-off guests whose last result was carried over, "
+	    "nothing read.", m.carried);
+	one(p, "sentinel_detections_total", "counter",
+	    "Detections reported by the scans that ended.", m.detections);
+	one(p, "sentinel_files_scanned_total", "counter",
+	    "Files read and checked.", m.files);
+	one(p, "sentinel_read_bytes_total", "counter",
+	    "Bytes read out of guests.", m.bytes_read);
+	one(p, "sentinel_scanned_bytes_total", "counter",
+	    "Bytes given to the engines.", m.bytes_scanned);
+	head(p, "sentinel_files_skipped_total", "counter",
+	    "Files and filesystems not scanned in full, by reason.");
+	for (s = 0; s < SKIP_NREASONS; s++)
+		put(p, "sentinel_files_skipped_total{reason=\"%s\"} %llu\n",
+		    skip_reason_name((enum skip_reason)s),
+		    (unsigned long long)m.skipped[s]);
+	one(p, "sentinel_verdict_cache_hits_total", "counter", "Files known "
+	    "clean by their content hash, not scanned again.", m.cache_hits);
+	one(p, "sentinel_file_index_unchanged_total", "counter",
+	    "Files the file index knew unchanged, not read.", m.unchanged);
+	put_hist(p, "sentinel_appliance_launch_seconds",
+	    "Time to launch a scan's appliance.", &m.launch);
+	put_hist(p, "sentinel_scan_duration_seconds",
+	    "Time from a scan's start to its end.", &m.duration);
+}
+
+/* The queue now, and the guests by what holds them. */
+static void
+put_queue(struct page *p)
+{
+	one(p, "sentinel_scans_running", "gauge", "Scans running now.",
+	    jobs_running());
+	one(p, "sentinel_scans_queued", "gauge", "Scans waiting to start "
+	    "(sentinel_guests says what holds them).", schedule_waiting());
+	one(p, "sentinel_max_concurrent_scans", "gauge",
+	    "The cap on scans at once.", sd.max_scans);
+	one(p, "sentinel_paused", "gauge",
+	    "1 while every scheduled scan is paused.",
+	    schedule_paused(NULL) > 0);
+	put_guests(p);
+}
+
+static void
+put_engine(struct page *p, const struct scanner *sc)
+{
+	int64_t built, now = (int64_t)time(NULL);
+
+	one(p, "sentinel_signatures", "gauge",
+	    "Signatures the engine loaded.", scanner_signatures(sc));
+	one(p, "sentinel_yara_rules", "gauge",
+	    "YARA rules the engine loaded.", scanner_yara_rules(sc));
+	one_f(p, "sentinel_engine_load_seconds", "Time the current engine "
+	    "took to load its signatures.", (double)scanner_load_ms(sc) / 1000);
+	if ((built = scanner_signature_time(sc)) > 0)
+		one(p, "sentinel_signatures_age_seconds", "gauge", "Age of the "
+		    "loaded signatures: since the newest build time of the "
+		    ".cvd and .cld headers, or the newest database file.",
+		    (unsigned long long)(now > built ? now - built : 0));
+	one(p, "sentinel_signatures_outdated", "gauge", "1 while the loaded "
+	    "signatures are older than [clamav] max_signature_age.",
+	    scanner_outdated(sc, now));
+}
+
 /* The whole page; NULL when out of memory.  *LEN its length. */
 static char *
 render(size_t *len)
 {
 	struct page p = { NULL, 0, 0, 0 };
-	const struct scanner *sc = sd.scanner;
 	struct timespec t0, t1;
-	int64_t sigs;
-	size_t s, t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((p.b = malloc(16384)) == NULL)
@@ -302,106 +393,22 @@ render(size_t *len)
 	p.b[0] = '\0';
 	head(&p, "sentinel_build_info", "gauge", "sentineld's version.");
 	put(&p, "sentinel_build_info{version=\"%s\"} 1\n", SENTINEL_VERSION);
-	head(&p, "sentinel_start_time_seconds", "gauge",
-	    "When sentineld started, since the epoch.");
-	put(&p, "sentinel_start_time_seconds %.3f\n",
+	one_f(&p, "sentinel_start_time_seconds",
+	    "When sentineld started, since the epoch.",
 	    (double)sd.started_ms / 1000);
-
-	head(&p, "sentinel_scans_total", "counter", "Scans that ended, by "
-	    "status and trigger (carried-over results included).");
-	for (s = 0; s < SCAN_NSTATUS; s++)
-		for (t = 0; t < NTRIGGERS; t++)
-			put(&p, "sentinel_scans_total{status=\"%s\","
-			    "trigger=\"%s\"} %llu\n",
-			    scan_status_name((enum scan_status)s), triggers[t],
-			    (unsigned long long)m.scans[s][t]);
-	head(&p, "sentinel_scans_carried_over_total", "counter", "Scans of "
-	    "unchanged shut-off guests whose last result was carried over, "
-	    "nothing read.");
-	put(&p, "sentinel_scans_carried_over_total %llu\n",
-	    (unsigned long long)m.carried);
-	head(&p, "sentinel_detections_total", "counter",
-	    "Detections reported by the scans that ended.");
-	put(&p, "sentinel_detections_total %llu\n",
-	    (unsigned long long)m.detections);
-	head(&p, "sentinel_files_scanned_total", "counter",
-	    "Files read and checked.");
-	put(&p, "sentinel_files_scanned_total %llu\n",
-	    (unsigned long long)m.files);
-	head(&p, "sentinel_read_bytes_total", "counter",
-	    "Bytes read out of guests.");
-	put(&p, "sentinel_read_bytes_total %llu\n",
-	    (unsigned long long)m.bytes_read);
-	head(&p, "sentinel_scanned_bytes_total", "counter",
-	    "Bytes given to the engines.");
-	put(&p, "sentinel_scanned_bytes_total %llu\n",
-	    (unsigned long long)m.bytes_scanned);
-	head(&p, "sentinel_files_skipped_total", "counter",
-	    "Files and filesystems not scanned in full, by reason.");
-	for (s = 0; s < SKIP_NREASONS; s++)
-		put(&p, "sentinel_files_skipped_total{reason=\"%s\"} %llu\n",
-		    skip_reason_name((enum skip_reason)s),
-		    (unsigned long long)m.skipped[s]);
-	head(&p, "sentinel_verdict_cache_hits_total", "counter",
-	    "Files known clean by their content hash, not scanned again.");
-	put(&p, "sentinel_verdict_cache_hits_total %llu\n",
-	    (unsigned long long)m.cache_hits);
-	head(&p, "sentinel_file_index_unchanged_total", "counter",
-	    "Files the file index knew unchanged, not read.");
-	put(&p, "sentinel_file_index_unchanged_total %llu\n",
-	    (unsigned long long)m.unchanged);
-	put_hist(&p, "sentinel_appliance_launch_seconds",
-	    "Time to launch a scan's appliance.", &m.launch);
-	put_hist(&p, "sentinel_scan_duration_seconds",
-	    "Time from a scan's start to its end.", &m.duration);
-
-	head(&p, "sentinel_scans_running", "gauge", "Scans running now.");
-	put(&p, "sentinel_scans_running %u\n", jobs_running());
-	head(&p, "sentinel_scans_queued", "gauge",
-	    "Scans waiting to start (sentinel_guests says what holds them).");
-	put(&p, "sentinel_scans_queued %u\n", schedule_waiting());
-	head(&p, "sentinel_max_concurrent_scans", "gauge",
-	    "The cap on scans at once.");
-	put(&p, "sentinel_max_concurrent_scans %u\n", sd.max_scans);
-	head(&p, "sentinel_paused", "gauge",
-	    "1 while every scheduled scan is paused.");
-	put(&p, "sentinel_paused %d\n", schedule_paused(NULL) > 0);
-	put_guests(&p);
-
-	if (sc != NULL) {
-		head(&p, "sentinel_signatures", "gauge",
-		    "Signatures the engine loaded.");
-		put(&p, "sentinel_signatures %u\n", scanner_signatures(sc));
-		head(&p, "sentinel_yara_rules", "gauge",
-		    "YARA rules the engine loaded.");
-		put(&p, "sentinel_yara_rules %u\n", scanner_yara_rules(sc));
-		head(&p, "sentinel_engine_load_seconds", "gauge",
-		    "Time the current engine took to load its signatures.");
-		put(&p, "sentinel_engine_load_seconds %.3f\n",
-		    (double)scanner_load_ms(sc) / 1000);
-		if ((sigs = scanner_signature_time(sc)) > 0) {
-			head(&p, "sentinel_signatures_age_seconds", "gauge",
-			    "Age of the loaded signatures: since the newest "
-			    "build time of the .cvd and .cld headers, or the "
-			    "newest database file.");
-			put(&p, "sentinel_signatures_age_seconds %lld\n",
-			    (long long)(time(NULL) - sigs));
-		}
-		head(&p, "sentinel_signatures_outdated", "gauge", "1 while the "
-		    "loaded signatures are older than [clamav] "
-		    "max_signature_age.");
-		put(&p, "sentinel_signatures_outdated %d\n",
-		    scanner_outdated(sc, (int64_t)time(NULL)));
-	}
+	put_counters(&p);
+	put_queue(&p);
+	if (sd.scanner != NULL)
+		put_engine(&p, sd.scanner);
 	head(&p, "sentinel_plugin_events_dropped_total", "counter",
 	    "Events a plugin's full queue dropped.");
 	plugins_dropped(put_dropped, &p);
-	head(&p, "sentinel_results_unstored", "gauge", "Results the state "
-	    "database could not take yet, kept in memory.");
-	put(&p, "sentinel_results_unstored %u\n", jobs_unstored_count());
-	head(&p, "sentinel_libvirt_connected", "gauge",
-	    "1 when the last inventory refresh reached libvirt.");
-	put(&p, "sentinel_libvirt_connected %d\n", inventory_connected());
+	one(&p, "sentinel_results_unstored", "gauge", "Results the state "
+	    "database could not take yet, kept in memory.",
+	    jobs_unstored_count());
+	one(&p, "sentinel_libvirt_connected", "gauge",
+	    "1 when the last inventory refresh reached libvirt.",
+	    (unsigned long long)inventory_connected());
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	head(&p, "sentinel_metrics_render_seconds", "gauge",
 	    "Time this page took to make.");
