@@ -18,7 +18,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "log.h"
 #include "sentineld.h"
 #include "util.h"
 

@@ -69,7 +69,6 @@ static struct {
 	uint64_t	 cache_hits, unchanged;
 	uint64_t	 skipped[SKIP_NREASONS];
 	struct hist	 launch, duration;
-	uint64_t	 scrapes;
 } m = {
 	.launch = { launch_le, sizeof(launch_le) / sizeof(launch_le[0]),
 	    { 0 }, 0, 0 },
@@ -533,7 +532,6 @@ answer(struct conn *c)
 		    "out of memory\n", 14, !head_only);
 		return;
 	}
-	m.scrapes++;
 	respond(c, "200 OK", "text/plain; version=0.0.4; charset=utf-8", page,
 	    len, !head_only);
 	free(page);
