@@ -20,6 +20,7 @@ const struct cmd_arg cmd_args[ARG_COUNT] = {
 	[ARG_SKIPPED_FROM] =	{ "skipped_from", CA_INT, CA_NULL, 1,
 				    INT64_MAX, 0 },
 	[ARG_BEFORE] =		{ "before", CA_INT, CA_NULL, 1, INT64_MAX, 0 },
+	[ARG_RESUME] =		{ "resume", CA_BOOL, CA_CLI, 0, 0, 'r' },
 };
 
 const struct cmd_entry cmd_table[] = {
@@ -33,8 +34,10 @@ const struct cmd_entry cmd_table[] = {
 	    "scan's progress (Ctrl-C stops following, not the scan); --full "
 	    "reads a shut-off guest whose images are unchanged all the same; "
 	    "--all queues every guest" },
-	{ "cancel", CG_ONE, 0, "cancel NAME",
-	    "stop a guest's running scan, or withdraw its request" },
+	{ "cancel", CG_ONE, CMD_ARG(ARG_RESUME), "cancel NAME [--resume]",
+	    "stop a guest's running scan, or withdraw its request; --resume "
+	    "keeps what the scan read, and the guest's next scan goes on from "
+	    "there" },
 	{ "pause", CG_OPTIONAL, 0, "pause [NAME]",
 	    "no scan on schedule, of a guest or of all, until resumed "
 	    "(on-demand scans still run; running scans go on)" },

@@ -83,6 +83,8 @@ srec_str(struct srec_buf *b, const char *s)
 void
 srec_put_rec(struct srec_buf *b, const struct srec_rec *r)
 {
+	int i;
+
 	srec_u64(b, r->ino);
 	srec_u64(b, r->size);
 	srec_u64(b, (uint64_t)r->mtime_s);
@@ -96,6 +98,8 @@ srec_put_rec(struct srec_buf *b, const struct srec_rec *r)
 	srec_u32(b, r->changed);
 	srec_u8(b, r->has_ext);
 	srec_raw(b, r->ext, sizeof(r->ext));
+	for (i = 0; i < SREC_NENGINES; i++)
+		srec_str(b, r->found[i]);
 }
 
 void
@@ -280,6 +284,8 @@ get_text(struct cur *c, char *out, size_t cap, const char *what)
 static void
 get_rec(struct cur *c, struct srec_rec *r)
 {
+	int i;
+
 	r->ino = get_u64(c, "index record");
 	r->size = get_u64(c, "index record");
 	r->mtime_s = (int64_t)get_u64(c, "index record");
@@ -293,6 +299,9 @@ get_rec(struct cur *c, struct srec_rec *r)
 	r->changed = get_u32(c, "index record");
 	r->has_ext = get_u8(c, "index record");
 	take(c, r->ext, sizeof(r->ext), "index record");
+	for (i = 0; i < SREC_NENGINES; i++)
+		get_text(c, r->found[i], sizeof(r->found[i]),
+		    "index record detection");
 	if (c->bad == NULL && r->has_ext > 1)
 		c->bad = "index record extents flag";
 	if (c->bad == NULL && (r->mtime_ns < 0 || r->mtime_ns > 999999999 ||

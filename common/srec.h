@@ -72,6 +72,8 @@ struct srec_rec {		/* a file index record, as findex_rec */
 	uint32_t	 classes, changed;
 	uint8_t		 has_ext;	/* ext: where its bytes lie */
 	unsigned char	 ext[16];
+	char		 found[SREC_NENGINES][SREC_NAME_MAX];	/* its
+					 * detections, per engine; "": none */
 };
 
 struct srec_disk {

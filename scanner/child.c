@@ -4,7 +4,8 @@
  * sends back what it found as records.  The verdict cache, the file index
  * and the host's read budget stay in sentineld; here they are proxies that
  * ask over the channel and wait for the answer.  sentineld cancels with
- * SIGUSR1 and, if that is not enough, kills the process group.
+ * SIGUSR1, cuts a scan short (to be resumed) with SIGUSR2, and, if that is
+ * not enough, kills the process group.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -278,12 +279,15 @@ budget_take(void *p, size_t n, atomic_int *cancel)
 	return budget_owed >= BUDGET_BATCH ? budget_flush(cancel) : 0;
 }
 
+/* SIGUSR1 cancels; SIGUSR2 cuts the scan short, to be resumed
+ * (scan_cut). */
 static void
 on_usr1(int sig)
 {
 	char c = 1;
 
-	(void)sig;
+	if (sig == SIGUSR2)
+		atomic_store(&pr.cut, 1);
 	atomic_store(&pr.cancel, 1);
 	(void)write(cancel_pipe[1], &c, 1);
 }
@@ -475,6 +479,7 @@ child_main(int fd, struct engine *e, int verbose, int fiemap_fd)
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	if (pthread_create(&canceller, NULL, cancel_main, NULL) != 0 ||
 	    pthread_create(&progress, NULL, progress_main, NULL) != 0)
 		lost("cannot start threads");

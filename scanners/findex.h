@@ -1,8 +1,9 @@
 /*
  * The per-guest file index as the scan library sees it: what each file
- * was (inode, size, times, content hash) when last found clean with the
- * current signatures.  A file whose metadata is unchanged is not read
- * again.  The daemon keeps it in its state database
+ * was (inode, size, times, content hash) when last read, and what was
+ * found in it: nothing, or the signatures that named it.  A file whose
+ * metadata is unchanged is not read again (one found infected, only under
+ * the same signatures: its detections are reported again).  The daemon keeps it in its state database
  * (scheduler/indexstore.c); the scanner child asks for it over its
  * channel (scanner/child.c).
  */
@@ -29,7 +30,23 @@ struct findex_rec {
 	uint8_t		 has_ext;	/* ext: a hash of where its bytes lie
 					 * on the guest's disks (extents.h) */
 	unsigned char	 ext[16];
+	/* A file found infected: the signature each engine (enum
+	 * engine_kind) named, "" for none; all "" for a clean file.  Only
+	 * ever trusted under the same signatures (changed == 0). */
+	char		 found[SREC_NENGINES][SREC_NAME_MAX];
 };
+
+/* Whether REC is of a file found infected. */
+static inline int
+findex_rec_found(const struct findex_rec *rec)
+{
+	int k;
+
+	for (k = 0; k < SREC_NENGINES; k++)
+		if (rec->found[k][0] != '\0')
+			return 1;
+	return 0;
+}
 
 /* The record as it crosses between a scanner and sentineld (srec.h). */
 static inline void
@@ -48,6 +65,7 @@ findex_rec_from_srec(struct findex_rec *to, const struct srec_rec *from)
 	to->changed = from->changed;
 	to->has_ext = from->has_ext;
 	memcpy(to->ext, from->ext, sizeof(to->ext));
+	memcpy(to->found, from->found, sizeof(to->found));
 }
 
 static inline void
@@ -66,6 +84,7 @@ findex_rec_to_srec(struct srec_rec *to, const struct findex_rec *from)
 	to->changed = from->changed;
 	to->has_ext = from->has_ext;
 	memcpy(to->ext, from->ext, sizeof(to->ext));
+	memcpy(to->found, from->found, sizeof(to->found));
 }
 
 #define FINDEX_OWN	1
@@ -78,7 +97,7 @@ struct file_index {
 	 * when the base's index has it. */
 	int	(*lookup)(void *, const char *, const char *, size_t,
 		    struct findex_rec *, struct findex_rec *);
-	/* PATH of FS is clean now, as REC. */
+	/* PATH of FS is as REC now: clean, or infected (REC's found). */
 	void	(*put)(void *, const char *, const char *, size_t,
 		    const struct findex_rec *);
 	/* FS was listed and read to the end: what was not put is gone. */

@@ -4,6 +4,7 @@
  * their paths, and the tar excludes derived from their plans.
  */
 #include <fnmatch.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -101,6 +102,7 @@ listing_add(struct listing *l, const char *path, size_t len,
 		return -1;
 	e = &l->e[l->n];
 	*e = *meta;
+	e->found = 0;		/* another listing's, if any */
 	e->off = l->nlen;
 	e->pathlen = (uint32_t)len;
 	e->leader = (uint32_t)l->n;
@@ -188,6 +190,13 @@ listing_lead(struct listing *l, size_t i)
 void
 listing_free(struct listing *l)
 {
+	size_t i;
+	int k;
+
+	for (i = 0; i < l->nfound; i++)
+		for (k = 0; k < SREC_NENGINES; k++)
+			free(l->found[i][k]);
+	free(l->found);
 	free(l->e);
 	free(l->names);
 	free(l->slots);
@@ -210,6 +219,7 @@ lentry_to_rec(const struct lentry *e, struct findex_rec *rec)
 	rec->changed = e->changed;
 	rec->has_ext = e->has_ext;
 	memcpy(rec->ext, e->ext, sizeof(rec->ext));
+	memset(rec->found, 0, sizeof(rec->found));	/* listing_get_found */
 }
 
 void
@@ -229,6 +239,57 @@ lentry_from_rec(struct lentry *e, const struct findex_rec *rec)
 	e->changed = rec->changed;
 	e->has_ext = rec->has_ext;
 	memcpy(e->ext, rec->ext, sizeof(e->ext));
+}
+
+int
+listing_set_found(struct listing *l, size_t i, const struct findex_rec *rec)
+{
+	struct lentry *e = &l->e[i];
+	char **slot;
+	int k;
+
+	if (!findex_rec_found(rec))
+		return 0;
+	if (e->found == 0) {
+		if (l->nfound == LISTING_MAX_FOUND)
+			return -1;
+		if (l->nfound == l->capfound) {
+			size_t cap = l->capfound ? l->capfound * 2 : 16;
+			char *(*nf)[SREC_NENGINES] = realloc(l->found,
+			    cap * sizeof(*nf));
+
+			if (nf == NULL)
+				return -1;
+			l->found = nf;
+			l->capfound = cap;
+		}
+		memset(l->found[l->nfound], 0, sizeof(l->found[0]));
+		e->found = (uint32_t)++l->nfound;
+	}
+	slot = l->found[e->found - 1];
+	for (k = 0; k < SREC_NENGINES; k++) {
+		free(slot[k]);
+		slot[k] = NULL;
+		if (rec->found[k][0] != '\0' &&
+		    (slot[k] = strdup(rec->found[k])) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+void
+listing_get_found(const struct listing *l, size_t i, struct findex_rec *rec)
+{
+	const struct lentry *e = &l->e[i];
+	int k;
+
+	for (k = 0; k < SREC_NENGINES; k++) {
+		rec->found[k][0] = '\0';
+		if (e->found != 0 && e->found <= l->nfound &&
+		    l->found[e->found - 1][k] != NULL)
+			snprintf(rec->found[k], sizeof(rec->found[k]), "%s",
+			    l->found[e->found - 1][k]);
+	}
 }
 
 int

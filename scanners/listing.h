@@ -59,7 +59,11 @@ struct lentry {
 					 * since it was found clean */
 	uint8_t		 has_ext;	/* where its bytes lie (extents.h) */
 	uint8_t		 own;		/* some in a clone's own ranges */
+	uint8_t		 put;		/* its record went to the index */
 	unsigned char	 ext[16];
+	uint32_t	 found;		/* found infected: its detections are
+					 * the listing's found[found - 1];
+					 * 0: none (listing_set_found) */
 };
 
 struct listing {
@@ -69,7 +73,14 @@ struct listing {
 	size_t		 nlen, ncap;
 	uint32_t	*slots;		/* hash of paths: index + 1; 0 free */
 	size_t		 nslots;
+	char		*(*found)[SREC_NENGINES];	/* names, or NULL */
+	size_t		 nfound, capfound;
 };
+
+/* The most files of one listing that keep the names of their detections;
+ * past it a file found infected is not remembered as such (the next scan
+ * reads it again: slower, never wrong). */
+#define LISTING_MAX_FOUND	10000
 
 /* Adds PATH ("/a/b", LEN bytes) with META's metadata; its index, or -1
  * when out of memory.  A path listed twice keeps its first entry. */
@@ -95,6 +106,13 @@ void		 lentry_to_rec(const struct lentry *, struct findex_rec *);
 void		 lentry_from_rec(struct lentry *, const struct findex_rec *);
 int		 lentry_unchanged(const struct lentry *,
 		    const struct findex_rec *);
+/* Entry I's detections from REC's found (nothing if REC has none): 0, or
+ * -1 when out of memory or past LISTING_MAX_FOUND.  And entry I's
+ * detections into REC's found ("" each if none). */
+int		 listing_set_found(struct listing *, size_t,
+		    const struct findex_rec *);
+void		 listing_get_found(const struct listing *, size_t,
+		    struct findex_rec *);
 
 /* True if PATH matches one of the glob patterns ('*' matches '/' too). */
 int		 path_excluded(const char *, char *const *, size_t);

@@ -59,6 +59,13 @@ scan_cancel(struct scan_progress *pr)
 	pthread_mutex_unlock(&pr->mtx);
 }
 
+void
+scan_cut(struct scan_progress *pr)
+{
+	atomic_store(&pr->cut, 1);
+	scan_cancel(pr);
+}
+
 const char *
 scan_status_name(enum scan_status s)
 {

@@ -221,6 +221,60 @@ add_detection(struct walk_ctx *c, const struct walk_entry *we, uint64_t seq,
 }
 
 /*
+ * Puts the record of entry I (its data, verdict and detections those of
+ * entry D: I itself, or the first name of its inode) in the file index.
+ * Called as soon as a file's verdict is known, from an engine thread, so
+ * that a scan cut short keeps what it read; and for the rest once the
+ * tree is read.
+ */
+static void
+put_entry(struct walk_ctx *c, size_t i, size_t d)
+{
+	const struct file_index *idx = c->opts->index;
+	struct findex_rec rec;
+	struct lentry *e = &c->l->e[d];
+
+	if (idx == NULL || !e->has_sha || (!e->clean && e->found == 0))
+		return;
+	pthread_mutex_lock(&c->rm);
+	lentry_to_rec(e, &rec);
+	listing_get_found(c->l, d, &rec);
+	idx->put(idx->p, c->tree->key, listing_path(c->l, i),
+	    c->l->e[i].pathlen, &rec);
+	c->l->e[i].put = 1;
+	pthread_mutex_unlock(&c->rm);
+}
+
+/* E was found clean: so the index says, at once. */
+static void
+found_clean(struct walk_ctx *c, struct lentry *e, uint32_t classes)
+{
+	e->clean = 1;
+	e->classes = classes;
+	put_entry(c, (size_t)(e - c->l->e), (size_t)(e - c->l->e));
+}
+
+/* E was found infected: the index keeps what named it. */
+static void
+found_infected(struct walk_ctx *c, struct lentry *e, const char *const *hits)
+{
+	struct findex_rec rec;
+	size_t i = (size_t)(e - c->l->e);
+	int k, rc;
+
+	memset(&rec, 0, sizeof(rec));
+	for (k = 0; k < ENGINE_NKINDS && k < SREC_NENGINES; k++)
+		if (hits[k] != NULL)
+			snprintf(rec.found[k], sizeof(rec.found[k]), "%s",
+			    hits[k]);
+	pthread_mutex_lock(&c->rm);
+	rc = listing_set_found(c->l, i, &rec);
+	pthread_mutex_unlock(&c->rm);
+	if (rc == 0)
+		put_entry(c, i, i);
+}
+
+/*
  * Scans what came of one file (E its listing entry, or NULL), the SEQ-th
  * put, in an engine thread.  What kept it from being scanned in full is
  * counted as a skip, or, with NOTE, only said there (the caller counts
@@ -261,10 +315,8 @@ scan_data(struct walk_ctx *c, const struct walk_entry *we, struct lentry *e,
 	/* As clamscan, an empty file is not scanned: it is clean, under
 	 * any signatures. */
 	if (we->len == 0) {
-		if (e != NULL) {
-			e->clean = 1;
-			e->classes = SC_ALWAYS;
-		}
+		if (e != NULL)
+			found_clean(c, e, SC_ALWAYS);
 		return;
 	}
 	/* Content seen clean before, in this guest or another, with the same
@@ -273,10 +325,8 @@ scan_data(struct walk_ctx *c, const struct walk_entry *we, struct lentry *e,
 		pthread_mutex_lock(&c->rm);
 		c->res->cache_hits++;
 		pthread_mutex_unlock(&c->rm);
-		if (e != NULL) {
-			e->clean = 1;
-			e->classes = classes;
-		}
+		if (e != NULL)
+			found_clean(c, e, classes);
 		return;
 	}
 	pthread_mutex_lock(&c->rm);
@@ -288,10 +338,8 @@ scan_data(struct walk_ctx *c, const struct walk_entry *we, struct lentry *e,
 		classes = sigsum_file_classes(seen.type, seen.layers);
 		if (cache != NULL)
 			cache->add_clean(cache->p, sha, classes);
-		if (e != NULL) {
-			e->clean = 1;
-			e->classes = classes;
-		}
+		if (e != NULL)
+			found_clean(c, e, classes);
 		return;
 	case ENGINE_INFECTED:
 		/* A detection per engine that matched. */
@@ -299,6 +347,8 @@ scan_data(struct walk_ctx *c, const struct walk_entry *we, struct lentry *e,
 			if (hits[k] != NULL)
 				add_detection(c, we, seq,
 				    (enum engine_kind)k, hits[k]);
+		if (e != NULL)
+			found_infected(c, e, hits);
 		return;
 	case ENGINE_LIMIT:
 		why = SKIP_LIMIT;
@@ -344,7 +394,9 @@ run_item(void *arg, struct spool_item *si)
 	struct walk_ctx *c = arg;
 	struct item *it = (struct item *)si;
 
-	if (!atomic_load(&c->pr->cancel)) {
+	/* Cancelled, what was read is dropped; cut short (to be resumed),
+	 * it is scanned, and what it is goes to the index. */
+	if (!atomic_load(&c->pr->cancel) || atomic_load(&c->pr->cut)) {
 		if (it->we.kind == WALK_HEAD)
 			scan_data(c, &it->we, NULL, it->seq, c->head_note,
 			    sizeof(c->head_note));
@@ -517,6 +569,30 @@ known_file(struct walk_ctx *c, struct lentry *e, const char *path,
 	return 0;
 }
 
+/* The detections the index keeps for E (PATH), reported again. */
+static void
+known_infected(struct walk_ctx *c, struct lentry *e, const char *path,
+    const struct findex_rec *rec)
+{
+	struct walk_entry we;
+	int k;
+
+	memcpy(e->sha, rec->sha, sizeof(rec->sha));
+	memcpy(e->md5, rec->md5, sizeof(rec->md5));
+	memcpy(e->sha1, rec->sha1, sizeof(rec->sha1));
+	e->classes = rec->classes;
+	e->has_sha = 1;
+	memset(&we, 0, sizeof(we));
+	we.kind = WALK_FILE;
+	we.path = path;
+	we.pathlen = e->pathlen;
+	we.size = e->size;
+	for (k = 0; k < ENGINE_NKINDS && k < SREC_NENGINES; k++)
+		if (rec->found[k][0] != '\0')
+			add_detection(c, &we, 2 * c->nput, (enum engine_kind)k,
+			    rec->found[k]);
+}
+
 /* Decides what becomes of each listed name; counts what is not read. */
 static size_t
 plan_tree(struct walk_ctx *c)
@@ -575,8 +651,22 @@ plan_tree(struct walk_ctx *c)
 			 * then. */
 			e->plan = PLAN_TOO_LARGE;
 		} else if (idx != NULL && (known = known_file(c, e, path,
-		    &rec)) && !(rec.changed & (rec.classes ? rec.classes :
-		    SC_EVERY) & ~SC_BIT(SC_HASH))) {
+		    &rec)) && findex_rec_found(&rec)) {
+			/* Found infected before: under the same signatures,
+			 * the same detections without reading it (a scan cut
+			 * short and resumed reads it once); under others, it
+			 * is read again. */
+			if (rec.changed == 0 &&
+			    listing_set_found(l, i, &rec) == 0) {
+				known_infected(c, e, path, &rec);
+				e->plan = PLAN_UNCHANGED;
+				c->res->unchanged++;
+			} else {
+				e->plan = PLAN_FETCH;
+				fetch++;
+			}
+		} else if (known && !(rec.changed & (rec.classes ?
+		    rec.classes : SC_EVERY) & ~SC_BIT(SC_HASH))) {
 			/* The kernel sets ctime on every change: same inode,
 			 * size and times is taken as the same content (a
 			 * guest's root could fake it only by setting the
@@ -1144,7 +1234,6 @@ scan_tree(struct walk_ctx *c, const struct tree *t, char *err, size_t errlen)
 	const struct file_index *idx = c->opts->index;
 	guestfs_h *g = c->g;
 	struct listing l;
-	struct findex_rec rec;
 	size_t i, fetch;
 	int rc = -1;
 
@@ -1200,15 +1289,10 @@ scan_tree(struct walk_ctx *c, const struct tree *t, char *err, size_t errlen)
 			    "(unreadable, or removed meanwhile)");
 			continue;
 		}
-		if (idx == NULL || !S_ISREG(e->mode))
+		if (idx == NULL || !S_ISREG(e->mode) || e->put)
 			continue;
-		if (e->plan == PLAN_LINK)
-			e = (struct lentry *)lead;	/* its data is the first's */
-		if (!e->clean || !e->has_sha)
-			continue;
-		lentry_to_rec(e, &rec);
-		idx->put(idx->p, t->key, listing_path(&l, i),
-		    l.e[i].pathlen, &rec);
+		/* A second name's data is the first's. */
+		put_entry(c, i, e->plan == PLAN_LINK ? e->leader : i);
 	}
 	if (idx != NULL)
 		idx->tree_done(idx->p, t->key);

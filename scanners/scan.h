@@ -84,6 +84,8 @@ struct scan_progress {
 	_Atomic uint64_t	 bytes_read;	/* off the tar stream, done fs */
 	_Atomic uint64_t	 fs_bytes;	/* off the current fs stream */
 	atomic_int		 cancel;
+	atomic_int		 cut;		/* with cancel: cut short, to be
+						 * resumed (scan_cut) */
 	atomic_uint		 threads;	/* engine threads granted now; 0:
 						 * all of opts->threads */
 	_Atomic uint64_t	 spool_peak;	/* bytes the spool held at most */
@@ -170,6 +172,10 @@ void		 scan_progress_set_fs(struct scan_progress *, const char *);
 void		 scan_progress_destroy(struct scan_progress *);
 /* Asks a running scan to stop; safe from any thread. */
 void		 scan_cancel(struct scan_progress *);
+/* Cancels, keeping what was read: the files taken off the stream are still
+ * scanned, and every verdict goes to the file index, so that the next scan
+ * of the guest goes on where this one stopped. */
+void		 scan_cut(struct scan_progress *);
 /* Runs the scan from the calling thread; tar streams are parsed and the
  * engines run in a parser thread of the scan's own, confined first by
  * opts->confine_parser.  The result is always filled. */

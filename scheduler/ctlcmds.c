@@ -419,7 +419,7 @@ cmd_cancel(struct client *c, long long id, json_t *req)
 		return;
 	}
 	sj = job_progress_json(j);	/* before a withdrawn job is freed */
-	what = jobs_cancel(j);
+	what = jobs_cancel(j, json_is_true(json_object_get(req, "resume")));
 	json_object_set_new(sj, "request", json_string(what));
 	reply_ok(c, id, json_pack("{s:o}", "scan", sj));
 }

@@ -146,14 +146,16 @@ static void
 tree_load(struct findex *x, struct ftree *t)
 {
 	sqlite3_stmt *st;
+	struct findex_rec rec;
 	struct lentry m;
-	int n;
+	long i;
+	int n, k;
 
 	t->loaded = 1;
 	if (db_open(x) == -1 || sqlite3_prepare_v2(x->db, "SELECT path, ino, "
 	    "size, mtime_s, mtime_ns, ctime_s, ctime_ns, sha256, verified, "
-	    "md5, sha1, classes, version, ext FROM findex "
-	    "WHERE guest_uuid = ?1 AND tree = ?2", -1, &st,
+	    "md5, sha1, classes, version, ext, found_clamav, found_yara "
+	    "FROM findex WHERE guest_uuid = ?1 AND tree = ?2", -1, &st,
 	    NULL) != SQLITE_OK) {
 		if (x->db != NULL)
 			log_warnx("file index: %s", sqlite3_errmsg(x->db));
@@ -191,9 +193,22 @@ tree_load(struct findex *x, struct ftree *t)
 			m.has_ext = 1;
 		}
 		n = sqlite3_column_bytes(st, 0);
-		if (listing_add(&t->old, sqlite3_column_blob(st, 0), (size_t)n,
-		    &m) == -1)
+		if ((i = listing_add(&t->old, sqlite3_column_blob(st, 0),
+		    (size_t)n, &m)) == -1)
 			break;
+		/* Found infected: by what.  A record whose detections cannot
+		 * be kept is not known at all (read again), never clean. */
+		memset(&rec, 0, sizeof(rec));
+		for (k = 0; k < SREC_NENGINES; k++)
+			if (sqlite3_column_type(st, 14 + k) == SQLITE_TEXT)
+				snprintf(rec.found[k], sizeof(rec.found[k]),
+				    "%s", (const char *)sqlite3_column_text(st,
+				    14 + k));
+		if (findex_rec_found(&rec) &&
+		    listing_set_found(&t->old, (size_t)i, &rec) == -1)
+			t->old.e[i].has_sha = 0;
+		else
+			t->old.e[i].has_sha = 1;
 	}
 	sqlite3_finalize(st);
 }
@@ -239,7 +254,8 @@ ix_lookup(void *p, const char *key, const char *path, size_t len,
 		return 0;
 	if (!t->loaded)
 		tree_load(x, t);
-	if ((i = listing_find(&t->old, path, len)) == -1)
+	if ((i = listing_find(&t->old, path, len)) == -1 ||
+	    !t->old.e[i].has_sha)
 		return 0;
 	if (too_old(x, path, len, t->old.e[i].verified_s)) {
 		/* Read again: its put is a new verification (ix_put). */
@@ -248,6 +264,7 @@ ix_lookup(void *p, const char *key, const char *path, size_t len,
 	}
 	(void)base;	/* a base is another guest's findex (jobs.c) */
 	lentry_to_rec(&t->old.e[i], rec);
+	listing_get_found(&t->old, (size_t)i, rec);
 	return FINDEX_OWN;
 }
 
@@ -270,7 +287,13 @@ ix_put(void *p, const char *key, const char *path, size_t len,
 	    !t->old.e[k].seen && same_file(&t->old.e[k], &m) &&
 	    t->old.e[k].verified_s > 0)
 		m.verified_s = t->old.e[k].verified_s;
-	(void)listing_add(&t->now, path, len, &m);
+	/* has_sha: the record is to be kept.  One found infected whose
+	 * detections cannot be kept is not (tree_save removes the path's
+	 * row: its file is read again), never kept as clean. */
+	m.has_sha = 1;
+	if ((k = listing_add(&t->now, path, len, &m)) != -1 &&
+	    listing_set_found(&t->now, (size_t)k, rec) == -1)
+		t->now.e[k].has_sha = 0;
 }
 
 static void
@@ -380,6 +403,27 @@ drop_stale(struct findex *x)
 	return rc;
 }
 
+/* Whether entry I of A and entry J of B were found infected by the same
+ * signatures (or both clean). */
+static int
+same_found(const struct listing *a, size_t i, const struct listing *b,
+    size_t j)
+{
+	const char *x, *y;
+	int k;
+
+	if (a->e[i].found == 0 || b->e[j].found == 0)
+		return a->e[i].found == b->e[j].found;
+	for (k = 0; k < SREC_NENGINES; k++) {
+		x = a->found[a->e[i].found - 1][k];
+		y = b->found[b->e[j].found - 1][k];
+		if ((x == NULL) != (y == NULL) || (x != NULL &&
+		    strcmp(x, y) != 0))
+			return 0;
+	}
+	return 1;
+}
+
 /* Whether entry I of the tree's new records is stored already, as is. */
 static int
 same_record(const struct ftree *t, size_t i)
@@ -394,7 +438,7 @@ same_record(const struct ftree *t, size_t i)
 	return same_file(o, e) && o->verified_s == e->verified_s &&
 	    o->changed == 0 && o->classes == e->classes &&
 	    o->has_ext == e->has_ext && memcmp(o->ext, e->ext,
-	    sizeof(o->ext)) == 0;
+	    sizeof(o->ext)) == 0 && same_found(&t->old, (size_t)k, &t->now, i);
 }
 
 /*
@@ -408,7 +452,7 @@ tree_save(struct findex *x, struct ftree *t)
 {
 	sqlite3_stmt *del = NULL, *ins = NULL;
 	size_t i, inbatch = 0;
-	int rc = -1;
+	int rc = -1, k;
 
 	/* What the tree had is known from its first lookup; a tree with no
 	 * lookup (no name listed) is loaded here to be emptied. */
@@ -418,9 +462,10 @@ tree_save(struct findex *x, struct ftree *t)
 	    "?1 AND tree = ?2 AND path = ?3", -1, &del, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(x->db, "INSERT OR REPLACE INTO findex "
 	    "(guest_uuid, tree, path, ino, size, mtime_s, mtime_ns, ctime_s, "
-	    "ctime_ns, sha256, version, verified, md5, sha1, classes, ext) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-	    "?14, ?15, ?16)", -1, &ins, NULL) != SQLITE_OK)
+	    "ctime_ns, sha256, version, verified, md5, sha1, classes, ext, "
+	    "found_clamav, found_yara) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+	    "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)", -1, &ins,
+	    NULL) != SQLITE_OK)
 		goto out;
 	for (i = 0; t->done && i < t->old.n; i++) {
 		const char *path = listing_path(&t->old, i);
@@ -446,11 +491,21 @@ tree_save(struct findex *x, struct ftree *t)
 		const struct lentry *e = &t->now.e[i];
 
 		/* A record as it is already stored (an unchanged file) is
-		 * not written again. */
-		if (same_record(t, i))
+		 * not written again; one not to be kept removes the row. */
+		if (e->has_sha && same_record(t, i))
 			continue;
 		if (inbatch == 0 && begin(x) == -1)
 			goto out;
+		if (!e->has_sha) {
+			sqlite3_bind_text(del, 1, x->uuid, -1, SQLITE_STATIC);
+			sqlite3_bind_text(del, 2, t->key, -1, SQLITE_STATIC);
+			sqlite3_bind_blob(del, 3, listing_path(&t->now, i),
+			    (int)e->pathlen, SQLITE_STATIC);
+			if (sqlite3_step(del) != SQLITE_DONE)
+				goto fail;
+			sqlite3_reset(del);
+			goto next;
+		}
 		sqlite3_bind_text(ins, 1, x->uuid, -1, SQLITE_STATIC);
 		sqlite3_bind_text(ins, 2, t->key, -1, SQLITE_STATIC);
 		sqlite3_bind_blob(ins, 3, listing_path(&t->now, i),
@@ -475,9 +530,18 @@ tree_save(struct findex *x, struct ftree *t)
 			    SQLITE_STATIC);
 		else
 			sqlite3_bind_null(ins, 16);
+		for (k = 0; k < SREC_NENGINES; k++)
+			if (e->found != 0 &&
+			    t->now.found[e->found - 1][k] != NULL)
+				sqlite3_bind_text(ins, 17 + k,
+				    t->now.found[e->found - 1][k], -1,
+				    SQLITE_STATIC);
+			else
+				sqlite3_bind_null(ins, 17 + k);
 		if (sqlite3_step(ins) != SQLITE_DONE)
 			goto fail;
 		sqlite3_reset(ins);
+next:
 		if (++inbatch == FINDEX_BATCH) {
 			inbatch = 0;
 			if (end(x, 0) == -1)

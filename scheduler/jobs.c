@@ -366,6 +366,31 @@ finish(struct job *j)
 		snprintf(r->reason, sizeof(r->reason), "%s (then: %s)",
 		    j->cancel_why, was);
 	}
+	/* A scan cut short kept what it read (the file index has every
+	 * file it read, clean or not): the guest's next scan goes on from
+	 * there.  A failed attempt keeps the chain: what the attempts
+	 * before it read is still kept. */
+	if (j->cut && (r->status == SCAN_INCOMPLETE ||
+	    (r->status == SCAN_INFECTED &&
+	    strcmp(r->reason, "cancelled before the end") == 0))) {
+		j->resumable = 1;
+		if (r->status == SCAN_INFECTED)
+			snprintf(r->reason, sizeof(r->reason), "%s",
+			    j->cancel_why);
+		len = strlen(r->reason);
+		snprintf(r->reason + len, sizeof(r->reason) - len, "; cut "
+		    "short after %llu files: the next scan goes on from here "
+		    "(this was attempt %d)", (unsigned long long)r->files,
+		    j->attempt);
+	} else if (j->attempt > 1 && r->status == SCAN_FAILED)
+		j->resumable = 1;
+	else if (j->attempt > 1 && (r->status == SCAN_CLEAN ||
+	    r->status == SCAN_INFECTED)) {
+		len = strlen(r->reason);
+		snprintf(r->reason + len, sizeof(r->reason) - len, "%sresumed: "
+		    "completed over %d attempts", len ? "; " : "",
+		    j->attempt);
+	}
 	/* Disks the scan could not cover are said, and a scan that missed
 	 * some is not clean: it is incomplete. */
 	if (j->disk_note != NULL) {
@@ -378,7 +403,8 @@ finish(struct job *j)
 	/* [scan] strict: clean means every file scanned in full.  Such a
 	 * scan is still a finished round for the schedule: another one
 	 * at once would not scan more. */
-	finished = r->status == SCAN_CLEAN || r->status == SCAN_INFECTED;
+	finished = (r->status == SCAN_CLEAN || r->status == SCAN_INFECTED) &&
+	    !j->resumable;
 	if (j->strict && r->status == SCAN_CLEAN &&
 	    !scan_complete(r->status, r->skipped)) {
 		r->status = SCAN_INCOMPLETE;
@@ -617,6 +643,8 @@ start(struct job *j)
 	    (int64_t)time(NULL))) == NULL)
 		log_warnx("scan %s: no file index (out of memory)", j->guest);
 	j->opts.index = findex_iface(j->findex);
+	/* The guest's last scan was cut short: this one goes on from it. */
+	j->attempt = store_next_attempt(j->uuid, j->id);
 	j->started_ms = now_ms();
 	j->state = JOB_RUNNING;
 	store_scan_started(j);
@@ -627,8 +655,9 @@ start(struct job *j)
 		    "cannot start a worker thread");
 		return -1;
 	}
-	log_info("scan %s: started (%s, %zu disk%s)", j->guest, j->trigger,
-	    j->ndisks, j->ndisks == 1 ? "" : "s");
+	log_info("scan %s: started (%s, %zu disk%s)%s", j->guest, j->trigger,
+	    j->ndisks, j->ndisks == 1 ? "" : "s", j->attempt > 1 ?
+	    ", going on from the last scan, cut short" : "");
 	return 0;
 }
 
@@ -655,6 +684,7 @@ job_new(const struct guest *g, const char *trigger, char *err, size_t errlen)
 	j->trigger = trigger;
 	j->queued_ms = now_ms();
 	j->state = JOB_QUEUED;
+	j->attempt = 1;
 	TAILQ_INIT(&j->waiters);
 	scan_progress_init(&j->progress);
 	/* Scans run even when the state database cannot take them: the
@@ -694,18 +724,31 @@ jobs_start(struct pol_guest *pg)
 		    SCRATCH_CHECK_MS, SCRATCH_CHECK_MS);
 }
 
+/* Cuts the scan short, to be resumed (resume), or cancels it. */
+static void
+cut_or_cancel(struct job *j, int resume)
+{
+	if (resume) {
+		j->cut = 1;
+		scan_cut(&j->progress);
+	} else
+		scan_cancel(&j->progress);
+}
+
 /* `sentinelctl cancel`: a running scan stops (recorded incomplete with
- * what it had scanned); a queued request is withdrawn.  Says which. */
+ * what it had scanned; with resume, the next scan goes on from there); a
+ * queued request is withdrawn.  Says which. */
 const char *
-jobs_cancel(struct job *j)
+jobs_cancel(struct job *j, int resume)
 {
 	struct pol_guest *pg = j->pg;
 
 	if (j->state == JOB_RUNNING) {
 		snprintf(j->cancel_why, sizeof(j->cancel_why),
-		    "cancelled by request");
-		log_info("scan %s: cancelling by request", j->guest);
-		scan_cancel(&j->progress);
+		    "cancelled by request%s", resume ? ", to be resumed" : "");
+		log_info("scan %s: cancelling by request%s", j->guest,
+		    resume ? ", to be resumed" : "");
+		cut_or_cancel(j, resume);
 		return "cancelling";
 	}
 	TAILQ_REMOVE(&queued, j, entry);
@@ -721,7 +764,8 @@ jobs_cancel(struct job *j)
 	return "withdrawn";
 }
 
-/* Cancels scans running past max_scan_time. */
+/* Cuts short scans running past max_scan_time: the next scan of the
+ * guest goes on where each stopped. */
 void
 jobs_check_time(int64_t now)
 {
@@ -736,9 +780,9 @@ jobs_check_time(int64_t now)
 			    "cancelled: ran past max_scan_time (%llu s)",
 			    (unsigned long long)sd.conf.max_scan_time);
 			log_warnx("scan %s: running past max_scan_time (%llu "
-			    "s): cancelling", j->guest,
+			    "s): cutting it short, to be resumed", j->guest,
 			    (unsigned long long)sd.conf.max_scan_time);
-			scan_cancel(&j->progress);
+			cut_or_cancel(j, 1);
 		}
 }
 
@@ -909,7 +953,7 @@ jobs_shutdown(void (*idle)(void))
 		if (j->cancel_why[0] == '\0')
 			snprintf(j->cancel_why, sizeof(j->cancel_why),
 			    "cancelled: sentineld stopping");
-		scan_cancel(&j->progress);
+		cut_or_cancel(j, 1);
 	}
 	if (nrunning == 0)
 		idle_once();

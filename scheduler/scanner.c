@@ -41,6 +41,8 @@
 #define READY_TIMEOUT_MS	(15 * 60 * 1000)	/* a huge database */
 #define SPAWN_TIMEOUT_MS	10000
 #define CANCEL_GRACE_MS		10000	/* then the scan's processes die */
+#define CUT_GRACE_MS		30000	/* cut short: to scan what it read
+					 * (its spool) */
 #define POLL_MS			250
 #define MAX_KEPT_DETECTIONS	10000	/* per scan; more are counted */
 #define MAX_INDEX_PUTS		(4U << 20)	/* per scan; more read again */
@@ -1238,7 +1240,7 @@ scanner_run(struct scanner *sc, const struct scan_opts *o,
 	char err[512];
 	size_t i;
 	pid_t pid;
-	int fd = -1, signalled = 0, killed = 0, rc;
+	int fd = -1, signalled = 0, killed = 0, grace = CANCEL_GRACE_MS, rc;
 	long n;
 
 	memset(res, 0, sizeof(*res));
@@ -1333,15 +1335,18 @@ scanner_run(struct scanner *sc, const struct scan_opts *o,
 	 * scanner's SR_EXITED once the child is gone. */
 	while (x.bad[0] == '\0') {
 		if (atomic_load(&pr->cancel) && !signalled) {
-			kill(pid, SIGUSR1);
+			/* Cut short, it scans what it has read. */
+			grace = atomic_load(&pr->cut) ? CUT_GRACE_MS :
+			    CANCEL_GRACE_MS;
+			kill(pid, atomic_load(&pr->cut) ? SIGUSR2 : SIGUSR1);
 			signalled = 1;
 			cancel_at = mono_ms();
 		}
 		if (signalled && !killed &&
-		    mono_ms() - cancel_at > CANCEL_GRACE_MS) {
+		    mono_ms() - cancel_at > (uint64_t)grace) {
 			log_warnx("scan %s: the scanner did not stop within %d "
 			    "s of the cancel: killing it and its appliance",
-			    o->guest, CANCEL_GRACE_MS / 1000);
+			    o->guest, grace / 1000);
 			kill(-pid, SIGKILL);
 			killed = 1;
 		}

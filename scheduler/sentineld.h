@@ -153,6 +153,12 @@ struct job {
 	enum job_state			 state;		/* (loop) */
 	struct pol_guest		*pg;		/* (loop) policy place */
 	char				 cancel_why[96];	/* (loop) who */
+	int				 cut;		/* (loop) cut short, to be
+							 * resumed (scan_cut) */
+	int				 attempt;	/* (loop) 1, or the n-th of
+							 * a scan cut short */
+	int				 resumable;	/* (loop) the result: the
+							 * next scan goes on */
 	int64_t				 queued_ms, started_ms, ended_ms; /* (loop) */
 	struct scan_disk		*disks;
 	size_t				 ndisks;
@@ -340,7 +346,7 @@ struct job	*jobs_submit(const struct guest *, const char *,
 		    enum submitted *, char *, size_t);
 void		 jobs_start(struct pol_guest *);
 void		 jobs_check_time(int64_t);
-const char	*jobs_cancel(struct job *);
+const char	*jobs_cancel(struct job *, int);
 void		 jobs_wait(struct job *, job_waiter_fn, void *);
 void		 jobs_unwait(void *);
 struct job	*jobs_find(const char *);
@@ -481,6 +487,7 @@ json_t		*store_scan_by_id(int64_t, int, const struct store_page *);
 int		 store_last_complete(const char *, int64_t *, char **, char *,
 		    size_t, int64_t *);
 int		 store_scan_load(int64_t, struct scan_result *);
+int		 store_next_attempt(const char *, int64_t);
 #define HISTORY_PAGE	500	/* scans in one history reply */
 json_t		*store_history_json(const char *, const char *, int64_t,
 		    int64_t);

@@ -58,7 +58,10 @@ static const char schema[] =
     " hidden INTEGER DEFAULT 0,"
     " disk_stamp TEXT,"			/* a shut-off guest's images */
     " carried_from INTEGER,"		/* result of that scan, unchanged */
-    " estimate_ms INTEGER);"		/* expected duration, at its start */
+    " estimate_ms INTEGER,"		/* expected duration, at its start */
+    " attempt INTEGER NOT NULL DEFAULT 1,"	/* of a scan cut short */
+    " resumable INTEGER NOT NULL DEFAULT 0);"	/* cut short: the next
+						 * scan goes on from it */
     "CREATE INDEX IF NOT EXISTS scans_guest ON scans(guest_uuid, id);"
     "CREATE INDEX IF NOT EXISTS scans_name ON scans(guest_name, id);"
     "CREATE TABLE IF NOT EXISTS detections ("
@@ -92,6 +95,7 @@ static const char schema[] =
     " md5 BLOB, sha1 BLOB,"		/* for later hash signatures */
     " classes INTEGER NOT NULL DEFAULT 0,"	/* sigsum.h; 0: not known */
     " ext BLOB,"				/* where it lies: extents.h */
+    " found_clamav TEXT, found_yara TEXT,"	/* found infected: by what */
     " PRIMARY KEY (guest_uuid, tree, path)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS sigsum ("	/* per signature version */
     " version TEXT PRIMARY KEY,"
@@ -118,7 +122,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS paused ("
     " what TEXT PRIMARY KEY,"		/* "*" or a guest's UUID */
     " since INTEGER NOT NULL);"
-    "PRAGMA user_version = 13;";
+    "PRAGMA user_version = 14;";
 
 /* Older databases lack the columns added since; the tables come from the
  * schema itself (IF NOT EXISTS). */
@@ -161,6 +165,12 @@ migrate(char **msg)
 		    "DEFAULT 0",
 		"ALTER TABLE findex ADD COLUMN ext BLOB",
 		"ALTER TABLE scans ADD COLUMN estimate_ms INTEGER",
+		"ALTER TABLE scans ADD COLUMN attempt INTEGER NOT NULL "
+		    "DEFAULT 1",
+		"ALTER TABLE scans ADD COLUMN resumable INTEGER NOT NULL "
+		    "DEFAULT 0",
+		"ALTER TABLE findex ADD COLUMN found_clamav TEXT",
+		"ALTER TABLE findex ADD COLUMN found_yara TEXT",
 	};
 	sqlite3_stmt *st;
 	int version = 0;
@@ -172,7 +182,7 @@ migrate(char **msg)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (version == 0 || version >= 13)
+	if (version == 0 || version >= 14)
 		return SQLITE_OK;
 	for (i = 0; i < sizeof(columns) / sizeof(columns[0]); i++)
 		if (sqlite3_exec(db, columns[i], NULL, NULL, msg) != SQLITE_OK) {
@@ -409,8 +419,11 @@ store_scan_finished(const struct job *j, int64_t ended)
 	    "view = ?23, view_consistency = ?24, view_note = ?25, "
 	    "view_at = ?26, view_begin_ms = ?27, view_end_ms = ?28, "
 	    "hidden = ?29, disk_stamp = ?30, carried_from = ?31, "
-	    "estimate_ms = ?32 WHERE id = ?12")) == NULL)
+	    "estimate_ms = ?32, attempt = ?33, resumable = ?34 WHERE id = ?12"))
+	    == NULL)
 		goto out;
+	sqlite3_bind_int(st, 33, j->attempt > 1 ? j->attempt : 1);
+	sqlite3_bind_int(st, 34, j->resumable != 0);
 	sqlite3_bind_text(st, 1, scan_status_name(r->status), -1, SQLITE_STATIC);
 	if (r->reason[0])
 		sqlite3_bind_text(st, 2, r->reason, -1, SQLITE_STATIC);
@@ -750,7 +763,7 @@ set_next(json_t *o, const char *name, int64_t next)
 	"view_begin_ms, view_end_ms, skipped_too_large, skipped_limit, skipped_excluded, " \
 	"errors, skipped_encrypted, skipped_special, skipped_filesystem, " \
 	"(SELECT count(*) FROM detections WHERE scan_id = scans.id), " \
-	"coalesce(hidden, 0), carried_from, estimate_ms"
+	"coalesce(hidden, 0), carried_from, estimate_ms, attempt, resumable"
 #define SCAN_NPLAIN	26	/* columns before the skipped counts */
 
 static json_t *
@@ -795,6 +808,10 @@ row_json(sqlite3_stmt *st, int with_detections, const struct store_page *pg)
 	    col_json(st, SCAN_NPLAIN + SKIP_NREASONS + 2));
 	json_object_set_new(o, "estimate_ms",
 	    col_json(st, SCAN_NPLAIN + SKIP_NREASONS + 3));
+	json_object_set_new(o, "attempt",
+	    col_json(st, SCAN_NPLAIN + SKIP_NREASONS + 4));
+	json_object_set_new(o, "resumable", json_boolean(sqlite3_column_int(st,
+	    SCAN_NPLAIN + SKIP_NREASONS + 5)));
 	if (with_detections & STORE_DETECTIONS) {
 		json_object_set_new(o, "detections",
 		    detections_json(sqlite3_column_int64(st, 0),
@@ -1101,7 +1118,7 @@ store_last_complete(const char *uuid, int64_t *id, char **stamp,
 	version[0] = '\0';
 	if ((st = prepare("SELECT id, disk_stamp, sig_version, carried_from "
 	    "FROM scans WHERE guest_uuid = ?1 AND status IN ('clean', "
-	    "'infected') ORDER BY id DESC LIMIT 1")) == NULL)
+	    "'infected') AND resumable = 0 ORDER BY id DESC LIMIT 1")) == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -1118,6 +1135,29 @@ store_last_complete(const char *uuid, int64_t *id, char **stamp,
 	}
 	sqlite3_finalize(st);
 	return rc;
+}
+
+/*
+ * Which attempt scan ID of guest UUID is: 1, or one more than the guest's
+ * scan before it when that one was cut short (resumable).  1 on error.
+ */
+int
+store_next_attempt(const char *uuid, int64_t id)
+{
+	sqlite3_stmt *st;
+	int n = 1;
+
+	if ((st = prepare("SELECT attempt, resumable FROM scans WHERE "
+	    "guest_uuid = ?1 AND id < ?2 AND status NOT IN ('queued', "
+	    "'running') ORDER BY id DESC LIMIT 1")) == NULL)
+		return 1;
+	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, id > 0 ? id : INT64_MAX);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 1) != 0 &&
+	    sqlite3_column_int(st, 0) > 0 && sqlite3_column_int(st, 0) < 1000000)
+		n = sqlite3_column_int(st, 0) + 1;
+	sqlite3_finalize(st);
+	return n;
 }
 
 /*

@@ -105,7 +105,7 @@ behave() {
 
 # scans_of GUEST: how many scans of GUEST the stand-in ran.
 scans_of() {
-	grep -c "^$1 " "$STANDIN_DIR/scans.log" 2>/dev/null
+	grep -c "^$1 [0-9]*$" "$STANDIN_DIR/scans.log" 2>/dev/null
 }
 
 # write_conf: the daemon's configuration, to which a test may add.

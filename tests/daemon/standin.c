@@ -13,15 +13,17 @@
  *	progress N		N files more, a progress record each
  *	fs NAME			the filesystem progress names from here on
  *	launch SECONDS		the appliance launch time the result says
- *	sleep SECONDS		waits (fractions allowed); a cancel (SIGUSR1)
- *				ends the scan incomplete "cancelled"
+ *	sleep SECONDS		waits (fractions allowed); a cancel (SIGUSR1,
+ *				or SIGUSR2: cut short) ends the scan
+ *				incomplete "cancelled"
  *	detect PATH SIGNATURE	a detection
  *	fail REASON		the scan failed
  *	crash			dies of SIGSEGV
  *	hang			ignores cancels from here on
  *	garbage			sends a record that is not one
  *
- * Each scan appends "GUEST PID" to $STANDIN_DIR/scans.log as it starts.
+ * Each scan appends "GUEST PID" to $STANDIN_DIR/scans.log as it starts,
+ * and "GUEST PID cut" when it was cut short (SIGUSR2).
  * SR_READY carries the signature directory's stamp, and as the signature
  * version "standin-" and that stamp: new signatures are a new version, as
  * a reload, SelfCheck and what is keyed by version expect.
@@ -67,9 +69,8 @@ __asan_default_options(void)
 static void
 on_usr1(int sig)
 {
-	(void)sig;
 	if (!deaf)
-		cancelled = 1;
+		cancelled = sig == SIGUSR2 ? 2 : 1;
 }
 
 static void
@@ -132,6 +133,7 @@ child(int fd)
 	sa.sa_handler = on_usr1;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	if ((n = srec_recv(fd, buf, NULL)) <= 0)
 		return 2;
 	memset(&r, 0, sizeof(r));
@@ -196,6 +198,13 @@ child(int fd)
 	}
 	if (f != NULL)
 		fclose(f);
+	if (cancelled == 2 && dir != NULL) {
+		snprintf(path, sizeof(path), "%s/scans.log", dir);
+		if ((f = fopen(path, "a")) != NULL) {
+			fprintf(f, "%s %d cut\n", s.guest, (int)getpid());
+			fclose(f);
+		}
+	}
 	if (cancelled && res.status != SCAN_INFECTED) {
 		res.status = SCAN_INCOMPLETE;
 		snprintf(res.reason, sizeof(res.reason), "cancelled");

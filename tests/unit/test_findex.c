@@ -203,6 +203,64 @@ test_ext(void **state)
 	    uuid), 0);
 }
 
+/*
+ * A file found infected is kept with what named it, per engine; a tree not
+ * read to its end (a scan cut short) only adds to what the index had; a
+ * file found clean later loses its detections.
+ */
+static void
+test_found(void **state)
+{
+	struct findex *x;
+	struct findex_rec r, got;
+	const struct file_index *ix;
+
+	(void)state;
+	assert_non_null(x = findex_new(db, "uuid-4", "sig-1", 0, T0));
+	ix = findex_iface(x);
+	rec_of(1, &r);
+	ix->put(ix->p, "/dev/sda1", "/a", 2, &r);
+	ix->tree_done(ix->p, "/dev/sda1");
+	assert_int_equal(findex_save(x), 0);
+	findex_free(x);
+
+	/* A cut scan: /b found infected by both engines, no tree_done. */
+	assert_non_null(x = findex_new(db, "uuid-4", "sig-1", 0, T0));
+	ix = findex_iface(x);
+	rec_of(2, &r);
+	snprintf(r.found[0], sizeof(r.found[0]), "Eicar-Test-Signature");
+	snprintf(r.found[1], sizeof(r.found[1]), "rule_b");
+	ix->put(ix->p, "/dev/sda1", "/b", 2, &r);
+	assert_int_equal(findex_save(x), 0);
+	findex_free(x);
+
+	assert_non_null(x = findex_new(db, "uuid-4", "sig-1", 0, T0));
+	ix = findex_iface(x);
+	assert_int_equal(ix->lookup(ix->p, "/dev/sda1", "/a", 2, &got, NULL),
+	    FINDEX_OWN);		/* kept: the cut tree only added */
+	assert_false(findex_rec_found(&got));
+	assert_int_equal(ix->lookup(ix->p, "/dev/sda1", "/b", 2, &got, NULL),
+	    FINDEX_OWN);
+	assert_true(findex_rec_found(&got));
+	assert_string_equal(got.found[0], "Eicar-Test-Signature");
+	assert_string_equal(got.found[1], "rule_b");
+	assert_int_equal(got.ino, 12);
+	/* Cleaned: the same path found clean. */
+	rec_of(3, &r);
+	ix->put(ix->p, "/dev/sda1", "/b", 2, &r);
+	ix->put(ix->p, "/dev/sda1", "/a", 2, &got);
+	assert_int_equal(findex_save(x), 0);
+	findex_free(x);
+
+	assert_non_null(x = findex_new(db, "uuid-4", "sig-1", 0, T0));
+	ix = findex_iface(x);
+	assert_int_equal(ix->lookup(ix->p, "/dev/sda1", "/b", 2, &got, NULL),
+	    FINDEX_OWN);
+	assert_false(findex_rec_found(&got));
+	assert_int_equal(got.ino, 13);
+	findex_free(x);
+}
+
 /* Keeps the sums of VERSION: ELF lines summing to ELF, PE to 7, and
  * NALLOW allowlist lines 1, 2, ... */
 static void
@@ -299,6 +357,7 @@ main(void)
 		cmocka_unit_test(test_no_bound),
 		cmocka_unit_test(test_ext),
 		cmocka_unit_test(test_other_version),
+		cmocka_unit_test(test_found),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

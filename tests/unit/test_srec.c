@@ -158,6 +158,17 @@ test_ranges(void **state)
 	assert_memory_equal(r.rec.sha1, rec.sha1, sizeof(rec.sha1));
 	assert_int_equal(r.rec.classes, 0x4041);
 	assert_int_equal(r.rec.changed, 0x2000);
+	assert_string_equal(r.rec.found[0], "");
+	/* A file found infected: what named it, with control bytes made
+	 * harmless as in every text field. */
+	snprintf(rec.found[1], sizeof(rec.found[1]), "rule\x1b[2J");
+	srec_start(&b, SR_INDEX_PUT);
+	srec_str(&b, "/dev/sda");
+	srec_bytes(&b, "/x", 2);
+	srec_put_rec(&b, &rec);
+	assert_int_equal(decode(&b, &r, err), 0);
+	assert_string_equal(r.rec.found[0], "");
+	assert_string_equal(r.rec.found[1], "rule?[2J");
 	/* The engine's sums and allowlist set, and a set past its bound. */
 	memset(&ready, 0, sizeof(ready));
 	ready.has_sigsum = 1;
