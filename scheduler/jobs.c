@@ -15,6 +15,7 @@
 #include "log.h"
 #include "sentineld.h"
 #include "util.h"
+#include "window.h"
 
 static struct jobq queued = TAILQ_HEAD_INITIALIZER(queued);
 static struct jobq running = TAILQ_HEAD_INITIALIZER(running);
@@ -764,17 +765,17 @@ jobs_cancel(struct job *j, int resume)
 	return "withdrawn";
 }
 
-/* Cuts short scans running past max_scan_time: the next scan of the
- * guest goes on where each stopped. */
+/* Cuts short scans running past max_scan_time, and scheduled scans whose
+ * windows closed: the next scan of the guest goes on where each stopped. */
 void
 jobs_check_time(int64_t now)
 {
 	struct job *j;
 
-	if (sd.conf.max_scan_time == 0)
-		return;
-	TAILQ_FOREACH(j, &running, entry)
-		if (j->cancel_why[0] == '\0' && now - j->started_ms >
+	TAILQ_FOREACH(j, &running, entry) {
+		if (j->cancel_why[0] != '\0')
+			continue;
+		if (sd.conf.max_scan_time > 0 && now - j->started_ms >
 		    (int64_t)sd.conf.max_scan_time * 1000) {
 			snprintf(j->cancel_why, sizeof(j->cancel_why),
 			    "cancelled: ran past max_scan_time (%llu s)",
@@ -783,7 +784,15 @@ jobs_check_time(int64_t now)
 			    "s): cutting it short, to be resumed", j->guest,
 			    (unsigned long long)sd.conf.max_scan_time);
 			cut_or_cancel(j, 1);
+		} else if (strcmp(j->trigger, "schedule") == 0 &&
+		    j->pg != NULL && !windows_open(&j->pg->windows, now)) {
+			snprintf(j->cancel_why, sizeof(j->cancel_why),
+			    "cancelled: its scan windows closed");
+			log_info("scan %s: its scan windows closed: cutting it "
+			    "short, to be resumed in the next", j->guest);
+			cut_or_cancel(j, 1);
 		}
+	}
 }
 
 int

@@ -1012,17 +1012,19 @@ store_history(const char *uuid, const char *name, int64_t now,
 			h->first_seen = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
 	}
+	/* A scan cut short, even with detections, is not complete. */
 	if ((st = prepare("SELECT max(ended) FROM scans WHERE guest_uuid = ?1 "
-	    "AND status IN ('clean', 'infected')")) != NULL) {
+	    "AND status IN ('clean', 'infected') AND resumable = 0")) != NULL) {
 		sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			h->last_ok_end = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
 	}
 	if ((st = prepare("SELECT count(*), max(ended) FROM scans "
-	    "WHERE guest_uuid = ?1 AND status IN ('failed', 'incomplete') "
-	    "AND id > coalesce((SELECT max(id) FROM scans WHERE "
-	    "guest_uuid = ?1 AND status IN ('clean', 'infected')), 0)")) !=
+	    "WHERE guest_uuid = ?1 AND (status IN ('failed', 'incomplete') "
+	    "OR resumable = 1) AND id > coalesce((SELECT max(id) FROM scans "
+	    "WHERE guest_uuid = ?1 AND status IN ('clean', 'infected') AND "
+	    "resumable = 0), 0)")) !=
 	    NULL) {
 		sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW) {

@@ -205,6 +205,10 @@ child(int fd)
 			fclose(f);
 		}
 	}
+	/* As the scan library says it. */
+	if (cancelled && res.status == SCAN_INFECTED)
+		snprintf(res.reason, sizeof(res.reason),
+		    "cancelled before the end");
 	if (cancelled && res.status != SCAN_INFECTED) {
 		res.status = SCAN_INCOMPLETE;
 		snprintf(res.reason, sizeof(res.reason), "cancelled");
