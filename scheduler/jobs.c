@@ -423,7 +423,8 @@ finish(struct job *j)
 	kept = nunstored > 0 || store_scan_write(j) == -1;
 	if (j->pg != NULL) {
 		j->pg->user = NULL;
-		policy_done_guest(j->pg, finished, ended);
+		policy_done_guest(j->pg, finished ? POL_COMPLETE :
+		    j->resumable && r->files > 0 ? POL_CUT : POL_FAILED, ended);
 	}
 	log_info("scan %s: %s%s%s, %llu files (%llu known clean), %u "
 	    "detections, %llu bytes read, %llu scanned, appliance launch %llu "

@@ -549,12 +549,14 @@ policy_done(struct policy *p, struct pol_guest *g, int64_t now, int complete)
 	}
 	g->where = POL_NONE;
 	g->on_demand = 0;
-	if (complete) {
+	if (complete == POL_COMPLETE) {
 		g->last_ok_end = now;
 		g->failures = 0;
 	} else {
 		g->last_fail_end = now;
-		g->failures++;
+		/* A scan cut short went on from where the last stopped: the
+		 * next goes on after retry_min, however many came before. */
+		g->failures = complete == POL_CUT ? 1 : g->failures + 1;
 	}
 	file(p, g, now);
 }

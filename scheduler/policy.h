@@ -101,7 +101,12 @@ void		 policy_undemand(struct policy *, struct pol_guest *, int64_t);
 /* Starts what may start now; fills out[] (at most max), returns count. */
 size_t		 policy_pick(struct policy *, int64_t, const struct pressure *,
 		    struct pol_guest **, size_t);
-/* A scan ended; complete is 1 for clean or infected, 0 otherwise. */
+/* A scan ended: POL_COMPLETE (clean or infected), POL_FAILED (or
+ * incomplete: retried with backoff), or POL_CUT (cut short after reading
+ * something: resumed after retry_min, the backoff started anew). */
+#define POL_FAILED	0
+#define POL_COMPLETE	1
+#define POL_CUT		2
 void		 policy_done(struct policy *, struct pol_guest *, int64_t, int);
 
 int64_t		 policy_due(const struct policy *, const struct pol_guest *);

@@ -1020,11 +1020,14 @@ store_history(const char *uuid, const char *name, int64_t now,
 			h->last_ok_end = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
 	}
+	/* Failures since the last complete scan, or since the last one cut
+	 * short after reading something (which counts as one: policy.h). */
 	if ((st = prepare("SELECT count(*), max(ended) FROM scans "
 	    "WHERE guest_uuid = ?1 AND (status IN ('failed', 'incomplete') "
-	    "OR resumable = 1) AND id > coalesce((SELECT max(id) FROM scans "
-	    "WHERE guest_uuid = ?1 AND status IN ('clean', 'infected') AND "
-	    "resumable = 0), 0)")) !=
+	    "OR resumable = 1) AND id >= max(coalesce((SELECT max(id) FROM "
+	    "scans WHERE guest_uuid = ?1 AND status IN ('clean', 'infected') "
+	    "AND resumable = 0), 0) + 1, coalesce((SELECT max(id) FROM scans "
+	    "WHERE guest_uuid = ?1 AND resumable = 1 AND files > 0), 0))")) !=
 	    NULL) {
 		sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW) {

@@ -367,6 +367,16 @@ test_backoff(void **state)
 		want = want * 2 > HOUR ? HOUR : want * 2;
 	}
 	assert_int_equal(g->failures, 8);
+	/* A scan cut short after reading something: the next attempt after
+	 * retry_min, and the backoff starts anew from there. */
+	assert_int_equal(policy_pick(p, now, NULL, out, 2), 1);
+	policy_done(p, g, now + SEC, POL_CUT);
+	assert_int_equal(policy_due(p, g) - (now + SEC), 5 * MIN);
+	now += SEC + 5 * MIN;
+	assert_int_equal(policy_pick(p, now, NULL, out, 2), 1);
+	policy_done(p, g, now + SEC, POL_FAILED);
+	assert_int_equal(policy_due(p, g) - (now + SEC), 10 * MIN);
+	now += SEC + 10 * MIN;
 	assert_int_equal(policy_pick(p, now, NULL, out, 2), 1);
 	policy_done(p, g, now + SEC, 1);
 	assert_int_equal(policy_due(p, g), now + SEC + c.interval_ms);
