@@ -501,8 +501,9 @@ struct store_last {
 	int64_t		 detections;
 };
 int		 store_last_result(const char *, struct store_last *);
-/* The durations (ms) of guest UUID's last N scans that read something,
- * newest first, into OUT; how many. */
+/* The durations (ms) of guest UUID's last N scans that read something
+ * and were whole (not cut short, not the rest of one), newest first, into
+ * OUT; how many. */
 size_t		 store_guest_durations(const char *, int64_t *, size_t);
 /* The host's last N such scans, oldest first, to FN(ARG, launch, total,
  * bytes read). */

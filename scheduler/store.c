@@ -935,8 +935,11 @@ store_guest_durations(const char *uuid, int64_t *out, size_t max)
 	sqlite3_stmt *st;
 	size_t n = 0;
 
+	/* A part of a scan (cut short, or the rest of one) is not what a
+	 * scan of the guest takes. */
 	if ((st = prepare("SELECT ended - started FROM scans WHERE "
-	    "guest_uuid = ?1 AND " READ_SCANS " ORDER BY id DESC LIMIT ?2")) ==
+	    "guest_uuid = ?1 AND " READ_SCANS " AND resumable = 0 AND "
+	    "attempt = 1 ORDER BY id DESC LIMIT ?2")) ==
 	    NULL)
 		return 0;
 	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
