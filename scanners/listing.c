@@ -270,10 +270,17 @@ listing_set_found(struct listing *l, size_t i, const struct findex_rec *rec)
 	for (k = 0; k < SREC_NENGINES; k++) {
 		free(slot[k]);
 		slot[k] = NULL;
-		if (rec->found[k][0] != '\0' &&
-		    (slot[k] = strdup(rec->found[k])) == NULL)
-			return -1;
 	}
+	for (k = 0; k < SREC_NENGINES; k++)
+		if (rec->found[k][0] != '\0' &&
+		    (slot[k] = strdup(rec->found[k])) == NULL) {
+			/* None rather than some. */
+			for (k = 0; k < SREC_NENGINES; k++) {
+				free(slot[k]);
+				slot[k] = NULL;
+			}
+			return -1;
+		}
 	return 0;
 }
 

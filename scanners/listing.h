@@ -107,8 +107,8 @@ void		 lentry_from_rec(struct lentry *, const struct findex_rec *);
 int		 lentry_unchanged(const struct lentry *,
 		    const struct findex_rec *);
 /* Entry I's detections from REC's found (nothing if REC has none): 0, or
- * -1 when out of memory or past LISTING_MAX_FOUND.  And entry I's
- * detections into REC's found ("" each if none). */
+ * -1 when out of memory or past LISTING_MAX_FOUND (then entry I has
+ * none).  And entry I's detections into REC's found ("" each if none). */
 int		 listing_set_found(struct listing *, size_t,
 		    const struct findex_rec *);
 void		 listing_get_found(const struct listing *, size_t,

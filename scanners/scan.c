@@ -239,9 +239,12 @@ put_entry(struct walk_ctx *c, size_t i, size_t d)
 	pthread_mutex_lock(&c->rm);
 	lentry_to_rec(e, &rec);
 	listing_get_found(c->l, d, &rec);
-	idx->put(idx->p, c->tree->key, listing_path(c->l, i),
-	    c->l->e[i].pathlen, &rec);
-	c->l->e[i].put = 1;
+	/* Not clean, and what named it not kept: no record (read again). */
+	if (e->clean || findex_rec_found(&rec)) {
+		idx->put(idx->p, c->tree->key, listing_path(c->l, i),
+		    c->l->e[i].pathlen, &rec);
+		c->l->e[i].put = 1;
+	}
 	pthread_mutex_unlock(&c->rm);
 }
 

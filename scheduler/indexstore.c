@@ -435,7 +435,10 @@ same_record(const struct ftree *t, size_t i)
 	    e->pathlen)) == -1)
 		return 0;
 	o = &t->old.e[k];
-	return same_file(o, e) && o->verified_s == e->verified_s &&
+	/* A stored row whose detections could not be loaded is written
+	 * anew: it is not known what it says. */
+	return o->has_sha && same_file(o, e) &&
+	    o->verified_s == e->verified_s &&
 	    o->changed == 0 && o->classes == e->classes &&
 	    o->has_ext == e->has_ext && memcmp(o->ext, e->ext,
 	    sizeof(o->ext)) == 0 && same_found(&t->old, (size_t)k, &t->now, i);

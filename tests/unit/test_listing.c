@@ -58,6 +58,49 @@ test_hash(void **state)
 	listing_free(&l);
 }
 
+/* Files found infected keep what named them, up to LISTING_MAX_FOUND per
+ * listing; past it a file has none (it is read again), never a part. */
+static void
+test_found(void **state)
+{
+	struct listing l;
+	struct findex_rec rec, got;
+	char path[32];
+	long i;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	memset(&rec, 0, sizeof(rec));
+	for (i = 0; i <= LISTING_MAX_FOUND; i++) {
+		snprintf(path, sizeof(path), "/f%ld", i);
+		add(&l, path, S_IFREG | 0644, PLAN_FETCH);
+	}
+	/* Clean: nothing kept. */
+	assert_int_equal(listing_set_found(&l, 0, &rec), 0);
+	assert_int_equal(l.e[0].found, 0);
+	snprintf(rec.found[1], sizeof(rec.found[1]), "rule_x");
+	for (i = 0; i < LISTING_MAX_FOUND; i++)
+		assert_int_equal(listing_set_found(&l, (size_t)i, &rec), 0);
+	assert_int_equal(listing_set_found(&l, LISTING_MAX_FOUND, &rec), -1);
+	listing_get_found(&l, LISTING_MAX_FOUND, &got);
+	assert_false(findex_rec_found(&got));
+	listing_get_found(&l, 7, &got);
+	assert_string_equal(got.found[0], "");
+	assert_string_equal(got.found[1], "rule_x");
+	/* Named again: the new names replace the old. */
+	snprintf(rec.found[0], sizeof(rec.found[0]), "Eicar");
+	rec.found[1][0] = '\0';
+	assert_int_equal(listing_set_found(&l, 7, &rec), 0);
+	listing_get_found(&l, 7, &got);
+	assert_string_equal(got.found[0], "Eicar");
+	assert_string_equal(got.found[1], "");
+	/* A copy of an entry is not another listing's detections. */
+	i = listing_add(&l, "/copy", 5, &l.e[7]);
+	listing_get_found(&l, (size_t)i, &got);
+	assert_false(findex_rec_found(&got));
+	listing_free(&l);
+}
+
 static void
 test_hard_links(void **state)
 {
@@ -255,6 +298,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_found),
 		cmocka_unit_test(test_hard_links),
 		cmocka_unit_test(test_lead),
 		cmocka_unit_test(test_excluded),
