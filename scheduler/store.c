@@ -447,8 +447,9 @@ store_scan_finished(const struct job *j, int64_t ended)
 	sqlite3_bind_int64(st, 20, (sqlite3_int64)r->skipped[SKIP_FILESYSTEM]);
 	sqlite3_bind_text(st, 21, j->sig_version, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 29, (sqlite3_int64)r->hidden);
-	/* Only a result that stands for the images may be carried over. */
-	if (j->disk_stamp != NULL &&
+	/* Only a result that stands for the images may be carried over (or
+	 * make a linked clone's base): not one cut short. */
+	if (j->disk_stamp != NULL && !j->resumable &&
 	    (r->status == SCAN_CLEAN || r->status == SCAN_INFECTED))
 		sqlite3_bind_text(st, 30, j->disk_stamp, -1, SQLITE_STATIC);
 	if (j->carried_from > 0)
