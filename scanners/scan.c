@@ -572,28 +572,30 @@ known_file(struct walk_ctx *c, struct lentry *e, const char *path,
 	return 0;
 }
 
-/* The detections the index keeps for E (PATH), reported again. */
+/* E is the file the index's REC describes: its hashes and classes. */
 static void
-known_infected(struct walk_ctx *c, struct lentry *e, const char *path,
-    const struct findex_rec *rec)
+take_known(struct lentry *e, const struct findex_rec *rec)
 {
-	struct walk_entry we;
-	int k;
-
 	memcpy(e->sha, rec->sha, sizeof(rec->sha));
 	memcpy(e->md5, rec->md5, sizeof(rec->md5));
 	memcpy(e->sha1, rec->sha1, sizeof(rec->sha1));
 	e->classes = rec->classes;
 	e->has_sha = 1;
+}
+
+/* A detection of the listed file E (PATH) without reading it. */
+static void
+detection_unread(struct walk_ctx *c, const struct lentry *e,
+    const char *path, enum engine_kind kind, const char *name)
+{
+	struct walk_entry we;
+
 	memset(&we, 0, sizeof(we));
 	we.kind = WALK_FILE;
 	we.path = path;
 	we.pathlen = e->pathlen;
 	we.size = e->size;
-	for (k = 0; k < ENGINE_NKINDS && k < SREC_NENGINES; k++)
-		if (rec->found[k][0] != '\0')
-			add_detection(c, &we, 2 * c->nput, (enum engine_kind)k,
-			    rec->found[k]);
+	add_detection(c, &we, 2 * c->nput, kind, name);
 }
 
 /* Decides what becomes of each listed name; counts what is not read. */
@@ -609,7 +611,7 @@ plan_tree(struct walk_ctx *c)
 	const struct lentry *pe;
 	size_t i, fetch = 0;
 	long p;
-	int known;
+	int known, k;
 
 	c->nhashes = c->nreread = c->nbase = 0;
 	for (i = 0; i < l->n; i++) {
@@ -661,7 +663,15 @@ plan_tree(struct walk_ctx *c)
 			 * is read again. */
 			if (rec.changed == 0 &&
 			    listing_set_found(l, i, &rec) == 0) {
-				known_infected(c, e, path, &rec);
+				if (known == FINDEX_BASE)
+					c->nbase++;
+				take_known(e, &rec);
+				for (k = 0; k < ENGINE_NKINDS &&
+				    k < SREC_NENGINES; k++)
+					if (rec.found[k][0] != '\0')
+						detection_unread(c, e, path,
+						    (enum engine_kind)k,
+						    rec.found[k]);
 				e->plan = PLAN_UNCHANGED;
 				c->res->unchanged++;
 			} else {
@@ -679,11 +689,7 @@ plan_tree(struct walk_ctx *c)
 			 * the hash signatures (check_hashes). */
 			if (known == FINDEX_BASE)
 				c->nbase++;
-			memcpy(e->sha, rec.sha, sizeof(rec.sha));
-			memcpy(e->md5, rec.md5, sizeof(rec.md5));
-			memcpy(e->sha1, rec.sha1, sizeof(rec.sha1));
-			e->classes = rec.classes;
-			e->has_sha = 1;
+			take_known(e, &rec);
 			if (rec.changed == 0) {
 				e->plan = PLAN_UNCHANGED;
 				e->clean = 1;
@@ -730,7 +736,6 @@ check_hashes(struct walk_ctx *c)
 	struct engine *eng = c->opts->engine;
 	struct listing *l = c->l;
 	struct sigdb_file *f;
-	struct walk_entry we;
 	size_t i, k, fetch = 0, found = 0;
 	char err[256] = "";
 	int ok = 0;
@@ -781,13 +786,8 @@ check_hashes(struct walk_ctx *c)
 		}
 		e->plan = PLAN_UNCHANGED;
 		if (f[k].name != NULL && e->size > 0) {
-			memset(&we, 0, sizeof(we));
-			we.kind = WALK_FILE;
-			we.path = listing_path(l, i);
-			we.pathlen = e->pathlen;
-			we.size = e->size;
-			add_detection(c, &we, 2 * c->nput, ENGINE_CLAMAV,
-			    f[k].name);
+			detection_unread(c, e, listing_path(l, i),
+			    ENGINE_CLAMAV, f[k].name);
 			found++;
 		} else {
 			e->clean = 1;

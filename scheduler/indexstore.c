@@ -444,6 +444,21 @@ same_record(const struct ftree *t, size_t i)
 	    sizeof(o->ext)) == 0 && same_found(&t->old, (size_t)k, &t->now, i);
 }
 
+/* Removes the row of PATH (LEN bytes) of tree T with DEL: 0 or -1. */
+static int
+row_delete(struct findex *x, sqlite3_stmt *del, const struct ftree *t,
+    const char *path, size_t len)
+{
+	int rc;
+
+	sqlite3_bind_text(del, 1, x->uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(del, 2, t->key, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(del, 3, path, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(del) == SQLITE_DONE ? 0 : -1;
+	sqlite3_reset(del);
+	return rc;
+}
+
 /*
  * Writes one tree: a tree read in full replaces its records (those of
  * names no longer there are removed), a partial one only adds to them.  A
@@ -477,13 +492,8 @@ tree_save(struct findex *x, struct ftree *t)
 			continue;
 		if (inbatch == 0 && begin(x) == -1)
 			goto out;
-		sqlite3_bind_text(del, 1, x->uuid, -1, SQLITE_STATIC);
-		sqlite3_bind_text(del, 2, t->key, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(del, 3, path, (int)t->old.e[i].pathlen,
-		    SQLITE_STATIC);
-		if (sqlite3_step(del) != SQLITE_DONE)
+		if (row_delete(x, del, t, path, t->old.e[i].pathlen) == -1)
 			goto fail;
-		sqlite3_reset(del);
 		if (++inbatch == FINDEX_BATCH) {
 			inbatch = 0;
 			if (end(x, 0) == -1)
@@ -500,13 +510,9 @@ tree_save(struct findex *x, struct ftree *t)
 		if (inbatch == 0 && begin(x) == -1)
 			goto out;
 		if (!e->has_sha) {
-			sqlite3_bind_text(del, 1, x->uuid, -1, SQLITE_STATIC);
-			sqlite3_bind_text(del, 2, t->key, -1, SQLITE_STATIC);
-			sqlite3_bind_blob(del, 3, listing_path(&t->now, i),
-			    (int)e->pathlen, SQLITE_STATIC);
-			if (sqlite3_step(del) != SQLITE_DONE)
+			if (row_delete(x, del, t, listing_path(&t->now, i),
+			    e->pathlen) == -1)
 				goto fail;
-			sqlite3_reset(del);
 			goto next;
 		}
 		sqlite3_bind_text(ins, 1, x->uuid, -1, SQLITE_STATIC);
