@@ -7,6 +7,7 @@
  * clone's overlay, need not be read.
  *
  *	sentinel-fiemap ROOT SKIP
+ *	sentinel-fiemap ROOT SKIP streams
  *
  * Output, text, one line each:
  *	fs DRIVE OFFSET			the filesystem's device is the
@@ -22,6 +23,15 @@
  *					extents); PHYSICAL is on the disk
  *	more NEXT			output full: run again with SKIP NEXT
  *	end
+ *
+ * With "streams", on an NTFS filesystem that ntfs-3g mounts with
+ * streams_interface=windows, it lists instead the named data streams
+ * ("alternate data streams") of every file and directory, which no
+ * directory listing shows:
+ *	s INO SIZE NAME			a stream, NAME in hex (any byte
+ *					but NUL and '/'); SIZE -1: it could
+ *					not be stat'ed
+ *	more NEXT, end			as above
  *
  * The filesystem's device must not have been written since the appliance
  * started: a journal or log replayed at mount (ro mounts replay into the
@@ -40,6 +50,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/xattr.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -176,6 +187,50 @@ place(dev_t dev, char *disk, uint64_t *start, const char **why)
 	return 0;
 }
 
+static char	 slist[65536];	/* one file's stream names */
+
+/* The named streams of PATH, from ntfs-3g's ntfs.streams.list. */
+static int
+visit_streams(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	char spath[PATH_MAX + 256];
+	struct stat sst;
+	ssize_t n, i, j;
+	size_t k, nl;
+
+	(void)ftw;
+	if ((flag != FTW_F && flag != FTW_D) || st->st_dev != fs_dev ||
+	    (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode)))
+		return 0;
+	if (seen++ < skip)
+		return 0;
+	if (out >= MAX_OUTPUT) {
+		full = 1;
+		return 1;
+	}
+	if ((n = lgetxattr(path, "ntfs.streams.list", slist,
+	    sizeof(slist))) <= 0)
+		return 0;
+	for (i = 0; i < n; i = j + 1) {
+		for (j = i; j < n && slist[j] != '\0'; j++)
+			;
+		nl = (size_t)(j - i);
+		if (nl == 0 || nl > 255 || memchr(slist + i, '/', nl) != NULL)
+			continue;
+		snprintf(spath, sizeof(spath), "%s:%.*s", path, (int)nl,
+		    slist + i);
+		out += (size_t)printf("s %" PRIu64 " %lld ",
+		    (uint64_t)st->st_ino, lstat(spath, &sst) == 0 &&
+		    S_ISREG(sst.st_mode) ? (long long)sst.st_size : -1LL);
+		for (k = 0; k < nl; k++)
+			out += (size_t)printf("%02x",
+			    (unsigned char)slist[i + (ssize_t)k]);
+		out += (size_t)printf("\n");
+	}
+	return 0;
+}
+
 static int
 visit(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -249,11 +304,25 @@ main(int argc, char **argv)
 	const char *why = NULL;
 	char disk[16] = "";
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: sentinel-fiemap ROOT SKIP\n");
+	if (argc != 3 && !(argc == 4 && strcmp(argv[3], "streams") == 0)) {
+		fprintf(stderr, "usage: sentinel-fiemap ROOT SKIP [streams]\n");
 		return 2;
 	}
 	skip = strtol(argv[2], NULL, 10);
+	if (argc == 4) {
+		if (stat(argv[1], &st) == -1)
+			st.st_dev = 0;
+		fs_dev = st.st_dev;
+		if (fs_dev == 0 || nftw(argv[1], visit_streams, 64,
+		    FTW_PHYS | FTW_MOUNT) == -1) {
+			printf("uncertain walk\nend\n");
+			return 0;
+		}
+		if (full)
+			printf("more %ld\n", seen - 1);
+		printf("end\n");
+		return 0;
+	}
 	if (stat(argv[1], &st) == -1 || statfs(argv[1], &sfs) == -1) {
 		printf("uncertain no-root\nend\n");
 		return 0;

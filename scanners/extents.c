@@ -246,8 +246,8 @@ extents_drive_index(void *arg, const char *name)
 }
 
 /* Uploads the program into the appliance G once. */
-static int
-upload(struct extents_run *x, guestfs_h *g, int fd, char *why,
+int
+extents_upload(struct extents_run *x, guestfs_h *g, int fd, char *why,
     size_t whylen)
 {
 	char path[32];
@@ -283,7 +283,7 @@ extents_learn(struct extents_run *x, guestfs_h *g, int fd,
 		snprintf(why, whylen, "sentinel-fiemap is not installed");
 		return 0;
 	}
-	if (upload(x, g, fd, why, whylen) == -1)
+	if (extents_upload(x, g, fd, why, whylen) == -1)
 		return -1;
 	x->disk_index = extents_drive_index;
 	x->arg = g;

@@ -14,6 +14,7 @@
 #include "extents.h"
 #include "listing.h"
 #include "scan.h"
+#include "streams.h"
 
 static long
 add(struct listing *l, const char *path, uint64_t ino, uint64_t size)
@@ -192,6 +193,69 @@ test_drive_index(void **state)
 	assert_int_equal(extents_drive_index(NULL, "appliance"), -1);
 }
 
+/* What the streams mode's replies gave: "INO SIZE NAME;" each. */
+static char	got[1024];
+
+static int
+take_stream(void *arg, uint64_t ino, int64_t size, const char *name,
+    size_t namelen)
+{
+	size_t n = strlen(got);
+
+	(void)arg;
+	snprintf(got + n, sizeof(got) - n, "%llu %lld %.*s;",
+	    (unsigned long long)ino, (long long)size, (int)namelen, name);
+	return 0;
+}
+
+static int
+parse_streams(const char *text, long *next)
+{
+	char why[128];
+
+	got[0] = '\0';
+	return streams_parse(text, take_stream, NULL, next, why, sizeof(why));
+}
+
+/* Named streams: names in hex (any byte but NUL and '/'), checked
+ * numbers, "more" to go on, and the last newline may be lost. */
+static void
+test_streams(void **state)
+{
+	long next;
+
+	(void)state;
+	assert_int_equal(parse_streams("s 75 68 7061796c6f61642e657865\n"
+	    "s 80 -1 3a0a\nend\n", &next), 0);
+	assert_string_equal(got, "75 68 payload.exe;80 -1 :\n;");
+	assert_int_equal(parse_streams("s 7 1 41\nmore 1200", &next), 1);
+	assert_int_equal(next, 1200);
+	assert_string_equal(got, "7 1 A;");
+	assert_int_equal(parse_streams("end", &next), 0);
+	/* Refused: no end, a NUL or '/' in a name, odd or bad hex, a size
+	 * under -1, a name over 255 bytes, what is not a stream line. */
+	assert_int_equal(parse_streams("s 7 1 41\n", &next), -1);
+	assert_int_equal(parse_streams("s 7 1 4100\nend\n", &next), -1);
+	assert_int_equal(parse_streams("s 7 1 2f\nend\n", &next), -1);
+	assert_int_equal(parse_streams("s 7 1 414\nend\n", &next), -1);
+	assert_int_equal(parse_streams("s 7 1 4g\nend\n", &next), -1);
+	assert_int_equal(parse_streams("s 7 -2 41\nend\n", &next), -1);
+	assert_int_equal(parse_streams("s x 1 41\nend\n", &next), -1);
+	assert_int_equal(parse_streams("s 7 1 \nend\n", &next), -1);
+	assert_int_equal(parse_streams("t 7 1 41\nend\n", &next), -1);
+	assert_int_equal(parse_streams("uncertain walk\nend\n", &next), -1);
+	{
+		char big[700];
+
+		snprintf(big, sizeof(big), "s 1 1 %0512d\nend\n", 1);
+		memset(big + 6, '4', 512);
+		assert_int_equal(parse_streams(big, &next), -1);
+		big[6 + 510] = '\n';
+		memcpy(big + 6 + 511, "end\n", 5);
+		assert_int_equal(parse_streams(big, &next), 0);
+	}
+}
+
 int
 main(void)
 {
@@ -200,6 +264,7 @@ main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_same_place),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_streams),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
