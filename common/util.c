@@ -101,6 +101,67 @@ escape_bytes(const void *p, size_t n)
 	return out;
 }
 
+/* The length of the UTF-8 sequence at B (N bytes left) of a printable
+ * character (no C1 control, bidirectional mark, surrogate or overlong
+ * form), or 0. */
+static size_t
+utf8_printable(const unsigned char *b, size_t n)
+{
+	uint32_t cp;
+	size_t len, i;
+
+	if (b[0] >= 0xc2 && b[0] <= 0xdf)
+		len = 2;
+	else if (b[0] >= 0xe0 && b[0] <= 0xef)
+		len = 3;
+	else if (b[0] >= 0xf0 && b[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	cp = b[0] & (0x7f >> len);
+	for (i = 1; i < len; i++) {
+		if ((b[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (b[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+	    (cp >= 0x80 && cp <= 0x9f))
+		return 0;
+	/* Marks that reorder what follows ("invoice\u202Eexe.pdf"). */
+	if ((cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 &&
+	    cp <= 0x2069) || cp == 0x200e || cp == 0x200f || cp == 0x061c)
+		return 0;
+	return len;
+}
+
+char *
+display_bytes(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	char *out, *o;
+	size_t i, k;
+
+	if (n > (SIZE_MAX - 1) / 4)
+		return NULL;
+	if ((out = malloc(n * 4 + 1)) == NULL)
+		return NULL;
+	for (o = out, i = 0; i < n; ) {
+		if (b[i] >= 0x20 && b[i] < 0x7f) {
+			*o++ = (char)b[i++];
+		} else if ((k = utf8_printable(b + i, n - i)) > 0) {
+			memcpy(o, b + i, k);
+			o += k;
+			i += k;
+		} else
+			o += sprintf(o, "\\x%02x", b[i++]);
+	}
+	*o = '\0';
+	return out;
+}
+
 int64_t
 now_ms(void)
 {

@@ -19,6 +19,9 @@ int	 parse_int(const char *, long long, long long, long long *);
 /* Bytes to text that is safe to print: printable ASCII stays, backslash
  * becomes "\\", everything else "\xNN".  Returns malloc'd string. */
 char	*escape_bytes(const void *, size_t);
+/* Bytes as a person reads them: printable ASCII and UTF-8 as they are
+ * (a backslash too), every other byte \xNN; malloc'd. */
+char	*display_bytes(const void *, size_t);
 /* 1 if NAME matches one of PATTERNS (fnmatch(3) globs separated by spaces
  * or tabs), or PATTERNS has none; else 0. */
 int	 name_matches(const char *, const char *);

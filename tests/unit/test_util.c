@@ -103,6 +103,16 @@ test_escape(void **state)
 	s = escape_bytes("", 0);
 	assert_string_equal(s, "");
 	free(s);
+	/* For people: backslashes and UTF-8 as they are; controls, C1
+	 * (U+009B), a bidirectional override (U+202E), invalid and overlong
+	 * bytes escaped. */
+	s = display_bytes("C:\\Users\\Ann\xc3\xa9.exe", 18);
+	assert_string_equal(s, "C:\\Users\\Ann\xc3\xa9.exe");
+	free(s);
+	s = display_bytes("a\n\xc2\x9b\xe2\x80\xae" "b\xff\xc0\xaf\xe2\x82", 13);
+	assert_string_equal(s, "a\\x0a\\xc2\\x9b\\xe2\\x80\\xaeb\\xff\\xc0"
+	    "\\xaf\\xe2\\x82");
+	free(s);
 }
 
 static void
