@@ -129,10 +129,15 @@ where(json_t *o, char *buf, size_t len)
 {
 	const char *path = str(o, "path");
 
+	/* "display": as Windows shows it on a drive (C:\\Users\\x.exe). */
+	if (json_is_string(json_object_get(o, "display")))
+		path = str(o, "display");
 	if (*path == '\0')
 		snprintf(buf, len, "%s", str(o, "fs"));
 	else if (json_is_true(json_object_get(o, "guest_path")))
 		snprintf(buf, len, "%s (on %s)", path, str(o, "fs"));
+	else if (json_is_string(json_object_get(o, "display")))
+		snprintf(buf, len, "%s", path);
 	else
 		snprintf(buf, len, "%s:%s", str(o, "fs"), path);
 	return buf;

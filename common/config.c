@@ -159,6 +159,12 @@ const struct opt_entry config_options[] = {
 	    "a file the index has trusted unchanged for this long (each "
 	    "file between 3/4 of it and all of it, so that re-reading "
 	    "spreads over scans) is read and scanned again; 0: no bound" },
+	{ "scan", "settable_times_max_age", OPT_DURATION, 0, 366 * 86400LL,
+	    "1d", OFF(settable_times_max_age),
+	    "on NTFS and FAT, where a user can set every time of a file "
+	    "(ctime too), the index trusts a file unchanged for at most "
+	    "this long (spread as index_max_age); 0: never, every file of "
+	    "such filesystems is read in every scan" },
 	{ "scan", "per_storage_scans", OPT_INT, 1, 64, "1",
 	    OFF(per_storage_scans),
 	    "scans at once reading from one storage device" },

@@ -72,6 +72,8 @@ struct config {
 	long long	 verdict_cache;		/* entries; 0 means off */
 	int		 file_index;
 	uint64_t	 index_max_age;		/* seconds; 0: no bound */
+	uint64_t	 settable_times_max_age;	/* NTFS, FAT: seconds;
+						 * 0: never trusted */
 	int		 strict;
 	int		 carry_unchanged;
 	uint64_t	 max_listing_size;

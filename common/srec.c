@@ -465,6 +465,10 @@ srec_decode(const void *buf, size_t len, struct srec *r, char *err,
 	case SR_DETECTION:
 		get_text(&c, r->fs, sizeof(r->fs), "fs");
 		r->flag = get_u8(&c, "flags");
+		r->drive = get_u8(&c, "drive");
+		if (c.bad == NULL && r->drive != 0 && (r->drive < 'A' ||
+		    r->drive > 'Z'))
+			c.bad = "drive";
 		r->pathlen = get_bytes(&c, r->path, sizeof(r->path), "path");
 		get_text(&c, r->name, sizeof(r->name), "signature");
 		r->engine = get_u8(&c, "engine");
@@ -479,9 +483,10 @@ srec_decode(const void *buf, size_t len, struct srec *r, char *err,
 		r->flag = get_u8(&c, "reason");
 		get_text(&c, r->fs, sizeof(r->fs), "fs");
 		r->pathlen = get_bytes(&c, r->path, sizeof(r->path), "path");
-		r->engine = get_u8(&c, "guest_path");	/* 0 or 1 */
+		r->engine = get_u8(&c, "guest_path");	/* 0, 1, 'A'-'Z' */
 		get_text(&c, r->text, sizeof(r->text), "detail");
-		if (c.bad == NULL && (r->flag >= SREC_NSKIP || r->engine > 1))
+		if (c.bad == NULL && (r->flag >= SREC_NSKIP || (r->engine > 1 &&
+		    (r->engine < 'A' || r->engine > 'Z'))))
 			c.bad = "reason";
 		break;
 	case SR_RESULT:
@@ -506,6 +511,11 @@ srec_decode(const void *buf, size_t len, struct srec *r, char *err,
 		r->pathlen = get_bytes(&c, r->path, sizeof(r->path), "path");
 		if (r->type == SR_INDEX_PUT)
 			get_rec(&c, &r->rec);
+		if (r->type == SR_INDEX_Q) {
+			r->flag = get_u8(&c, "flags");
+			if (c.bad == NULL && r->flag > 1)
+				c.bad = "flags";
+		}
 		break;
 	case SR_READ:
 		r->n[0] = get_u64(&c, "bytes");

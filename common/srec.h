@@ -26,7 +26,7 @@
 #define SREC_MAX_THREADS	32	/* engine threads of a scan */
 #define SREC_MIN_SPOOL	(1024 * 1024)
 #define SREC_MAX_EXCLUDES 256
-#define SREC_NSKIP	7		/* enum skip_reason's count */
+#define SREC_NSKIP	8		/* enum skip_reason's count */
 #define SREC_NSTATUS	4		/* enum scan_status's count */
 #define SREC_NENGINES	2		/* enum engine_kind's count */
 
@@ -34,13 +34,15 @@ enum srec_type {
 	/* scanner child -> sentineld */
 	SR_LOG = 1,		/* level, text */
 	SR_PROGRESS,		/* files, bytes_read, fs_bytes, fs */
-	SR_DETECTION,		/* fs, flags (SREC_DET_*), path, name, engine,
-				 * size */
-	SR_SKIP,		/* reason, fs, path, guest_path, text */
+	SR_DETECTION,		/* fs, flags (SREC_DET_*), drive, path, name,
+				 * engine, size */
+	SR_SKIP,		/* reason, fs, path, guest_path (0, 1 or a
+				 * drive letter), text */
 	SR_RESULT,		/* the scan's end: status and counts */
 	SR_CACHE_Q,		/* sha: known clean?  answered by SR_CACHE_A */
 	SR_CACHE_ADD,		/* sha, classes: found clean */
-	SR_INDEX_Q,		/* fs (tree key), path: answered by SR_INDEX_A */
+	SR_INDEX_Q,		/* fs (tree key), path, flags (FINDEX_Q_*):
+				 * answered by SR_INDEX_A */
 	SR_INDEX_PUT,		/* fs, path, rec */
 	SR_INDEX_DONE,		/* fs */
 	SR_READ,		/* n bytes read: answered by SR_READ_OK */
@@ -144,6 +146,7 @@ struct srec {
 	enum srec_type	 type;
 	uint8_t		 flag;		/* level, guest_path, reason, engine,
 					 * status, found, ok */
+	uint8_t		 drive;		/* SR_DETECTION: 'A'-'Z', or 0 */
 	uint8_t		 engine;
 	uint64_t	 n[3];		/* files/bytes, size, n bytes, pid */
 	int32_t		 status;	/* SR_EXITED */

@@ -121,7 +121,7 @@ cache_add_clean(void *p, const unsigned char *sha, uint32_t classes)
 
 static int
 index_lookup(void *p, const char *key, const char *path, size_t len,
-    struct findex_rec *rec, struct findex_rec *base)
+    struct findex_rec *rec, struct findex_rec *base, int flags)
 {
 	struct srec_buf b;
 	struct srec a;
@@ -134,6 +134,7 @@ index_lookup(void *p, const char *key, const char *path, size_t len,
 	srec_start(&b, SR_INDEX_Q);
 	srec_str(&b, key);
 	srec_bytes(&b, path, len);
+	srec_u8(&b, (uint8_t)flags);
 	rpc(&b, SR_INDEX_A, &a);
 	if (a.flag) {
 		findex_rec_from_srec(rec, &a.rec);
@@ -350,6 +351,7 @@ send_results(const struct scan_result *res)
 		srec_str(b, d->fs);
 		srec_u8(b, (uint8_t)((d->guest_path != 0 ? SREC_DET_GUEST_PATH :
 		    0) | (d->hidden ? SREC_DET_HIDDEN : 0)));
+		srec_u8(b, (uint8_t)SCAN_DRIVE(d->guest_path));
 		srec_bytes(b, d->path, d->pathlen > SREC_PATH_MAX ?
 		    SREC_PATH_MAX : d->pathlen);
 		srec_str(b, d->signature);
@@ -363,7 +365,8 @@ send_results(const struct scan_result *res)
 		srec_str(b, k->fs);
 		srec_bytes(b, k->path, k->pathlen > SREC_PATH_MAX ?
 		    SREC_PATH_MAX : k->pathlen);
-		srec_u8(b, (uint8_t)(k->guest_path != 0));
+		srec_u8(b, (uint8_t)(SCAN_DRIVE(k->guest_path) != 0 ?
+		    k->guest_path : k->guest_path != 0));
 		srec_str(b, k->detail);
 		send_rec(b);
 	}

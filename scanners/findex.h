@@ -87,6 +87,11 @@ findex_rec_to_srec(struct srec_rec *to, const struct findex_rec *from)
 	memcpy(to->found, from->found, sizeof(to->found));
 }
 
+/* A lookup's flags: the tree's filesystem lets a user set every time of a
+ * file, ctime too (NTFS, FAT): [scan] settable_times_max_age bounds the
+ * trust. */
+#define FINDEX_Q_SETTABLE	0x01
+
 #define FINDEX_OWN	1
 #define FINDEX_BASE	2
 
@@ -94,9 +99,9 @@ struct file_index {
 	void	*p;
 	/* PATH of tree FS as last found clean: FINDEX_OWN and *rec, or 0;
 	 * with BASE (a linked clone's scan), also FINDEX_BASE and *base
-	 * when the base's index has it. */
+	 * when the base's index has it.  FLAGS: FINDEX_Q_*. */
 	int	(*lookup)(void *, const char *, const char *, size_t,
-		    struct findex_rec *, struct findex_rec *);
+		    struct findex_rec *, struct findex_rec *, int);
 	/* PATH of FS is as REC now: clean, or infected (REC's found). */
 	void	(*put)(void *, const char *, const char *, size_t,
 		    const struct findex_rec *);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "listing.h"
@@ -314,6 +315,65 @@ path_excluded(const char *path, char *const *pats, size_t npats)
 
 	for (i = 0; i < npats; i++)
 		if (fnmatch(pats[i], path, 0) == 0)
+			return 1;
+	return 0;
+}
+
+int
+path_excluded_as(const char *path, char drive, int casefold,
+    char *const *pats, size_t npats)
+{
+	char *win = NULL;
+	size_t i, len;
+	int r = 0, fl = casefold ? FNM_CASEFOLD : 0;
+
+	for (i = 0; i < npats && r == 0; i++) {
+		const char *q = pats[i];
+
+		if (!(((q[0] >= 'A' && q[0] <= 'Z') || (q[0] >= 'a' &&
+		    q[0] <= 'z')) && q[1] == ':' && q[2] == '\\')) {
+			r = fnmatch(q, path, fl) == 0;
+			continue;
+		}
+		/* "C:\Users\*": Windows' form, backslashes literal. */
+		if (drive == 0)
+			continue;
+		if (win == NULL) {
+			len = strlen(path);
+			if ((win = malloc(len + 3)) == NULL)
+				return 0;
+			windows_path(drive, path, len, win);
+		}
+		r = fnmatch(q, win, fl | FNM_NOESCAPE) == 0;
+	}
+	free(win);
+	return r;
+}
+
+void
+windows_path(char drive, const char *path, size_t len, char *out)
+{
+	size_t i;
+
+	out[0] = drive;
+	out[1] = ':';
+	for (i = 0; i < len; i++)
+		out[2 + i] = path[i] == '/' ? '\\' : path[i];
+	if (len == 0)
+		out[2 + len++] = '\\';
+	out[2 + len] = '\0';
+}
+
+int
+path_is_memory(const char *path, size_t len)
+{
+	static const char *const names[] = { "/pagefile.sys", "/hiberfil.sys",
+	    "/swapfile.sys" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (len == strlen(names[i]) &&
+		    strncasecmp(path, names[i], len) == 0)
 			return 1;
 	return 0;
 }

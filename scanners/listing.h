@@ -116,6 +116,18 @@ void		 listing_get_found(const struct listing *, size_t,
 
 /* True if PATH matches one of the glob patterns ('*' matches '/' too). */
 int		 path_excluded(const char *, char *const *, size_t);
+/* As path_excluded, of a path as the guest sees it on a filesystem with
+ * Windows' DRIVE letter (0: none): patterns "C:\\Users\\*" match the path
+ * in Windows' form, backslashes literal; the others the path itself.
+ * CASEFOLD: names that ignore case (NTFS, FAT). */
+int		 path_excluded_as(const char *, char, int, char *const *,
+		    size_t);
+/* PATH (LEN bytes) in Windows' form into OUT (LEN + 3 bytes):
+ * "C:\\Users\\x.exe" for "/Users/x.exe". */
+void		 windows_path(char, const char *, size_t, char *);
+/* Whether PATH is the root's pagefile.sys, hiberfil.sys or swapfile.sys,
+ * in any case: Windows' memory on disk. */
+int		 path_is_memory(const char *, size_t);
 
 /*
  * The directory tree of a listing, and what reading it takes: NEEDS, an

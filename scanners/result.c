@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "listing.h"
 #include "scan.h"
 
 void
@@ -106,9 +107,38 @@ const char *
 skip_reason_name(enum skip_reason r)
 {
 	static const char *names[SKIP_NREASONS] = { "too_large", "limit",
-	    "excluded", "unreadable", "encrypted", "special", "filesystem" };
+	    "excluded", "unreadable", "encrypted", "special", "filesystem",
+	    "memory" };
 
 	return (unsigned int)r < SKIP_NREASONS ? names[r] : "unknown";
+}
+
+char *
+scan_display_path(const char *fs, const char *path, size_t len,
+    int guest_path)
+{
+	char *p, drive = SCAN_DRIVE(guest_path);
+	size_t n = strlen(fs);
+
+	if (drive != 0) {
+		if ((p = malloc(len + 3)) != NULL)
+			windows_path(drive, path, len, p);
+		return p;
+	}
+	if (guest_path) {
+		if ((p = malloc(len + 1)) != NULL) {
+			memcpy(p, path, len);
+			p[len] = '\0';
+		}
+		return p;
+	}
+	if ((p = malloc(n + 1 + len + 1)) != NULL) {
+		memcpy(p, fs, n);
+		p[n] = ':';
+		memcpy(p + n + 1, path, len);
+		p[n + 1 + len] = '\0';
+	}
+	return p;
 }
 
 uint64_t

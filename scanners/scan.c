@@ -26,6 +26,7 @@
 #include "sigdb.h"
 #include "sigsum.h"
 #include "spool.h"
+#include "streams.h"
 #include "util.h"
 #include "walker.h"
 
@@ -45,7 +46,24 @@ struct tree {
 	char		**covered;	/* the guest's other mountpoints on it,
 					 * as paths of this filesystem ("/srv");
 					 * NULL-ended, or NULL */
+	char		 drive;		/* Windows' letter for it ('C'), or 0 */
+	int		 ntfs;		/* read through ntfs-3g: named streams */
+	int		 settable_times;	/* NTFS, FAT: every time a user
+					 * can set, ctime too; names that
+					 * ignore case */
 };
+
+/* A named stream of a listed file, to read as PATH:NAME. */
+struct ads {
+	uint32_t	 entry;		/* the file's first name */
+	int64_t		 size;		/* -1: not known */
+	uint8_t		 namelen;
+	char		*name;
+};
+
+#define ADS_PER_FILE	16	/* streams read of one file */
+#define ADS_PER_TREE	10000	/* streams read of one filesystem: each is
+				 * a round trip into the appliance */
 
 /*
  * The thread that parses tar streams, and the engine threads it starts
@@ -102,7 +120,29 @@ struct walk_ctx {
 	size_t			 nhashes, nreread;
 	struct extents_run	 ext;
 	size_t			 nbase;		/* taken from a clone's base */
+	/* Windows' drive letters of the inspected OSes' devices. */
+	char			**drives;	/* "C", "/dev/sda2", ..., NULL */
+	/* What the result says of filesystems read all the same (an NTFS
+	 * volume not cleanly shut down). */
+	char			 notes[512];
+	/* The tree's named streams (NTFS), and whether the one being read
+	 * comes whole (a file of its own, not a head). */
+	struct ads		*ads;
+	size_t			 nads, capads;
+	size_t			*byino;		/* listing entries by inode */
+	size_t			 nbyino;
+	int			 ads_whole;
 };
+
+/* How the result marks a path of tree T: a drive letter, 1 (as the guest
+ * mounts it) or 0 (of the device). */
+static int
+tree_guest_path(const struct tree *t)
+{
+	if (t == NULL)
+		return 0;
+	return t->drive != 0 ? t->drive : t->guest_path;
+}
 
 /* PATH (LEN bytes, of the tree's filesystem) as the result shows it:
  * under the tree's mountpoint; malloc'd, its length in *outlen. */
@@ -172,7 +212,7 @@ add_skip_at(struct walk_ctx *c, uint64_t seq, enum skip_reason reason,
 		return;
 	}
 	k->reason = reason;
-	k->guest_path = c->tree != NULL && c->tree->guest_path;
+	k->guest_path = tree_guest_path(c->tree);
 	k->seq = seq;
 	pthread_mutex_lock(&c->rm);
 	*c->skip_tail = k;
@@ -211,7 +251,7 @@ add_detection(struct walk_ctx *c, const struct walk_entry *we, uint64_t seq,
 	d->hidden = hidden_under(c->tree, we->path, we->pathlen) != NULL;
 	d->size = we->size;
 	d->engine = engine_kind_name(kind);
-	d->guest_path = c->tree->guest_path;
+	d->guest_path = tree_guest_path(c->tree);
 	d->seq = seq;
 	pthread_mutex_lock(&c->rm);
 	*c->tail = d;
@@ -454,6 +494,14 @@ on_file(void *arg, const struct walk_entry *we)
 	struct lentry *e = NULL;
 	long i;
 
+	if (we->kind == WALK_HEAD && c->ads_whole) {
+		/* A named stream, read whole: a file of its own. */
+		lead = *we;
+		lead.kind = WALK_FILE;
+		c->res->files++;
+		atomic_store(&c->pr->files, c->res->files);
+		return put_file(c, &lead, NULL);
+	}
 	/* The first bytes of a file over max_file_size: read_heads counts
 	 * it, as not scanned in full. */
 	if (we->kind == WALK_HEAD)
@@ -510,7 +558,9 @@ excluded(struct walk_ctx *c, const char *path, size_t len)
 		return 0;
 	if ((p = shown_path(c->tree, path, len, &n)) == NULL)
 		return path_excluded(path, o->excludes, o->nexcludes);
-	r = path_excluded(p, o->excludes, o->nexcludes);
+	/* NTFS and FAT names ignore case, as Windows does. */
+	r = path_excluded_as(p, c->tree->drive, c->tree->settable_times,
+	    o->excludes, o->nexcludes);
 	free(p);
 	return r;
 }
@@ -561,7 +611,8 @@ known_file(struct walk_ctx *c, struct lentry *e, const char *path,
 
 	memset(&base, 0, sizeof(base));
 	found = idx->lookup(idx->p, c->tree->key, path, e->pathlen, rec,
-	    c->opts->own != NULL && e->has_ext && !e->own ? &base : NULL);
+	    c->opts->own != NULL && e->has_ext && !e->own ? &base : NULL,
+	    c->tree->settable_times ? FINDEX_Q_SETTABLE : 0);
 	if ((found & FINDEX_OWN) && lentry_unchanged(e, rec))
 		return FINDEX_OWN;
 	if ((found & FINDEX_BASE) && base.has_ext && base.size == e->size &&
@@ -597,6 +648,10 @@ detection_unread(struct walk_ctx *c, const struct lentry *e,
 	we.size = e->size;
 	add_detection(c, &we, 2 * c->nput, kind, name);
 }
+
+/* The smallest file at the root of an NTFS or FAT filesystem that is
+ * taken for Windows' memory by its name (Windows makes none smaller). */
+#define MEMORY_MIN	(1024 * 1024)
 
 /* Decides what becomes of each listed name; counts what is not read. */
 static size_t
@@ -648,6 +703,15 @@ plan_tree(struct walk_ctx *c)
 			    S_ISFIFO(e->mode) ? "FIFO" : S_ISSOCK(e->mode) ?
 			    "socket" : S_ISCHR(e->mode) ? "character device" :
 			    "block device");
+		} else if (c->tree->settable_times && e->size >= MEMORY_MIN &&
+		    path_is_memory(path, e->pathlen)) {
+			/* Windows' paging, hibernation and swap files: what
+			 * was in memory, not files.  A small one under such
+			 * a name is not Windows' and is read. */
+			e->plan = PLAN_EXCLUDED;
+			add_skip(c, SKIP_MEMORY, c->tree->fs, path, e->pathlen,
+			    "Windows' memory on disk (paging, hibernation or "
+			    "swap file), not a file: not read");
 		} else if (listing_lead(l, i) != i) {
 			e->plan = PLAN_LINK;
 		} else if (e->size > o->max_file_size) {
@@ -1128,6 +1192,213 @@ read_heads(struct walk_ctx *c)
 			read_head(c, i);
 }
 
+static int
+by_ino_any(const void *a, const void *b, void *arg)
+{
+	const struct listing *l = arg;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	uint64_t x = l->e[i].ino, y = l->e[j].ino;
+
+	if (x != y)
+		return x < y ? -1 : 1;
+	return i < j ? -1 : i > j;
+}
+
+/* "PATH:NAME" of stream A, malloc'd, its length in *len. */
+static char *
+ads_path(const struct walk_ctx *c, size_t entry, const char *name,
+    size_t namelen, size_t *len)
+{
+	const char *path = listing_path(c->l, entry);
+	size_t n = c->l->e[entry].pathlen;
+	char *p;
+
+	if ((p = malloc(n + 1 + namelen + 1)) == NULL)
+		return NULL;
+	memcpy(p, path, n);
+	p[n] = ':';
+	memcpy(p + n + 1, name, namelen);
+	p[n + 1 + namelen] = '\0';
+	*len = n + 1 + namelen;
+	return p;
+}
+
+/* Keeps a named stream the appliance listed (stream_cb): at most
+ * ADS_PER_FILE of a file, ADS_PER_TREE of the filesystem; past them each
+ * is counted, not read. */
+static int
+ads_add(void *arg, uint64_t ino, int64_t size, const char *name,
+    size_t namelen)
+{
+	struct walk_ctx *c = arg;
+	struct listing *l = c->l;
+	size_t lo = 0, hi = c->nbyino, mid, i, n = 0, plen;
+	struct ads *a;
+	char *p;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (l->e[c->byino[mid]].ino < ino)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* A file not listed (under a path too long) is not read at all. */
+	if (lo == c->nbyino || l->e[c->byino[lo]].ino != ino)
+		return 0;
+	i = c->byino[lo];
+	if (S_ISREG(l->e[i].mode))
+		i = l->e[i].leader;
+	while (n < c->nads && c->ads[c->nads - 1 - n].entry == i)
+		n++;
+	if (n >= ADS_PER_FILE || c->nads >= ADS_PER_TREE) {
+		if ((p = ads_path(c, i, name, namelen, &plen)) != NULL) {
+			add_skip(c, SKIP_LIMIT, c->tree->fs, p, plen,
+			    n >= ADS_PER_FILE ? "a named stream past the "
+			    "first 16 of its file: not read" : "a named "
+			    "stream past the first 10000 of the filesystem: "
+			    "not read");
+			free(p);
+		}
+		return 0;
+	}
+	if (c->nads == c->capads) {
+		size_t ncap = c->capads ? 2 * c->capads : 64;
+
+		if ((a = realloc(c->ads, ncap * sizeof(*a))) == NULL)
+			return 1;
+		c->ads = a;
+		c->capads = ncap;
+	}
+	a = &c->ads[c->nads];
+	if ((a->name = malloc(namelen)) == NULL)
+		return 1;
+	memcpy(a->name, name, namelen);
+	a->namelen = (uint8_t)namelen;
+	a->entry = (uint32_t)i;
+	a->size = size;
+	c->nads++;
+	return 0;
+}
+
+static void
+ads_free(struct walk_ctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nads; i++)
+		free(c->ads[i].name);
+	free(c->ads);
+	free(c->byino);
+	c->ads = NULL;
+	c->byino = NULL;
+	c->nads = c->capads = c->nbyino = 0;
+}
+
+/* Lists the named streams of an NTFS tree (learn_ads) into c->ads. */
+static void
+learn_ads(struct walk_ctx *c, guestfs_h *g)
+{
+	struct listing *l = c->l;
+	char why[256];
+	size_t i;
+
+	if ((c->byino = malloc((l->n + 1) * sizeof(*c->byino))) == NULL) {
+		add_skip(c, SKIP_UNREADABLE, c->tree->fs, "", 0,
+		    "named streams not read: out of memory");
+		return;
+	}
+	for (i = 0; i < l->n; i++)
+		if (l->e[i].mode != 0)
+			c->byino[c->nbyino++] = i;
+	qsort_r(c->byino, c->nbyino, sizeof(*c->byino), by_ino_any, l);
+	if (streams_list(&c->ext, g, c->opts->fiemap_fd, ads_add, c, why,
+	    sizeof(why)) == -1) {
+		char what[400];
+
+		snprintf(what, sizeof(what), "named streams (alternate data "
+		    "streams) not read: %s", why);
+		log_warnx("scan %s: %s: %s", c->opts->guest, c->tree->fs,
+		    what);
+		add_skip(c, SKIP_UNREADABLE, c->tree->fs, "", 0, what);
+		return;
+	}
+	if (c->nads > 0)
+		log_debug("scan %s: %s: %zu named streams to read",
+		    c->opts->guest, c->tree->fs, c->nads);
+}
+
+/* Reads and scans each named stream as a file of its own, PATH:NAME; one
+ * over max_file_size as read_head does. */
+static void
+read_ads(struct walk_ctx *c)
+{
+	struct gsrc_stream s;
+	char werr[256], serr[512], detail[700], *p;
+	uint64_t len;
+	size_t i, plen;
+	int wrc, src;
+
+	for (i = 0; i < c->nads && !atomic_load(&c->pr->cancel); i++) {
+		const struct ads *a = &c->ads[i];
+		const struct lentry *e = &c->l->e[a->entry];
+
+		if (e->plan == PLAN_UNREADABLE || e->plan == PLAN_TOO_DEEP ||
+		    a->size == 0)
+			continue;
+		if ((p = ads_path(c, a->entry, a->name, a->namelen, &plen)) ==
+		    NULL) {
+			add_skip(c, SKIP_UNREADABLE, c->tree->fs,
+			    listing_path(c->l, a->entry), e->pathlen,
+			    "a named stream: out of memory");
+			continue;
+		}
+		if (e->plan == PLAN_EXCLUDED) {
+			add_skip(c, SKIP_EXCLUDED, c->tree->fs, p, plen,
+			    "a named stream of an excluded file");
+			free(p);
+			continue;
+		}
+		if (a->size < 0) {
+			add_skip(c, SKIP_UNREADABLE, c->tree->fs, p, plen,
+			    "a named stream the appliance could not stat");
+			free(p);
+			continue;
+		}
+		len = (uint64_t)a->size < c->opts->max_file_size ?
+		    (uint64_t)a->size : c->opts->max_file_size;
+		if (gsrc_head_start(c->g, &s, p, len, serr, sizeof(serr)) ==
+		    -1) {
+			snprintf(detail, sizeof(detail), "a named stream: %s",
+			    serr);
+			add_skip(c, SKIP_UNREADABLE, c->tree->fs, p, plen,
+			    detail);
+			free(p);
+			continue;
+		}
+		c->ads_whole = len == (uint64_t)a->size;
+		c->head_note[0] = '\0';
+		wrc = walk_stream(c, &s, p, plen, len, (uint64_t)a->size,
+		    werr, sizeof(werr), &src, serr, sizeof(serr));
+		spool_drain(c->spool);
+		c->ads_whole = 0;
+		if (wrc == -1 || (wrc == 0 && src == -1)) {
+			snprintf(detail, sizeof(detail), "a named stream: "
+			    "reading it: %s", wrc == -1 ? werr : serr);
+			add_skip(c, SKIP_UNREADABLE, c->tree->fs, p, plen,
+			    detail);
+		} else if (wrc == 0 && len < (uint64_t)a->size) {
+			snprintf(detail, sizeof(detail), "a named stream over "
+			    "max_file_size: only its first %llu bytes were "
+			    "scanned%s%s", (unsigned long long)len,
+			    c->head_note[0] != '\0' ? "; " : "", c->head_note);
+			add_skip(c, SKIP_TOO_LARGE, c->tree->fs, p, plen,
+			    detail);
+		}
+		free(p);
+	}
+}
+
 /* How many streams visit_dir would start under D (-1: the top). */
 static size_t
 count_streams(const struct listing *l, const struct ltree *t, long d)
@@ -1192,6 +1463,98 @@ stream_tree(struct walk_ctx *c, guestfs_h *g, char *err, size_t errlen)
 	return rc;
 }
 
+/* What tree T is, from its filesystem's TYPE. */
+static void
+tree_type(struct tree *t, const char *type)
+{
+	t->ntfs = type != NULL && strcmp(type, "ntfs") == 0;
+	t->settable_times = t->ntfs || (type != NULL &&
+	    (strcmp(type, "vfat") == 0 || strcmp(type, "msdos") == 0 ||
+	    strcmp(type, "exfat") == 0));
+}
+
+/* Mounts tree T's device read-only on "/": NTFS through ntfs-3g with its
+ * named streams reachable as PATH:NAME (and listed by sentinel-fiemap). */
+static int
+mount_tree(guestfs_h *g, const struct tree *t)
+{
+	if (t->ntfs)
+		return guestfs_mount_options(g, "ro,streams_interface=windows",
+		    t->fs, "/");
+	return guestfs_mount_ro(g, t->fs, "/");
+}
+
+/*
+ * An NTFS volume Windows did not close (hibernated, fast start-up, a
+ * crash, or a running guest's point-in-time view) is read all the same,
+ * read-only, as it is on disk: what Windows still held in memory is not
+ * in it.  The result says so.
+ */
+static void
+ntfs_state(struct walk_ctx *c, guestfs_h *g, const struct tree *t)
+{
+	const char *what;
+	char note[300];
+	size_t len;
+	int r;
+
+	if (!t->ntfs || (r = guestfs_ntfs_3g_probe(g, 1, t->fs)) <= 0)
+		return;
+	what = r == 14 ? "hibernated (Windows hibernation or fast start-up)" :
+	    r == 15 ? "not cleanly shut down (fast start-up, a crash, or the "
+	    "guest running)" : NULL;
+	if (what == NULL)
+		return;
+	if (t->drive != 0)
+		snprintf(note, sizeof(note), "%c: (%s): NTFS volume %s: read "
+		    "as it is on disk", t->drive, t->fs, what);
+	else
+		snprintf(note, sizeof(note), "%s: NTFS volume %s: read as it "
+		    "is on disk", t->fs, what);
+	log_info("scan %s: %s", c->opts->guest, note);
+	len = strlen(c->notes);
+	snprintf(c->notes + len, sizeof(c->notes) - len, "%s%s",
+	    len > 0 ? "; " : "", note);
+}
+
+/* Windows' drive letter of device DEV, from inspection, or 0. */
+static char
+drive_of(const struct walk_ctx *c, const char *dev)
+{
+	size_t i;
+
+	for (i = 0; c->drives != NULL && c->drives[i] != NULL &&
+	    c->drives[i + 1] != NULL; i += 2)
+		if (strcmp(c->drives[i + 1], dev) == 0)
+			return c->drives[i][0];
+	return 0;
+}
+
+/* Whether a device has the drive letter L already. */
+static int
+letter_taken(const struct walk_ctx *c, char l)
+{
+	size_t i;
+
+	for (i = 0; c->drives != NULL && c->drives[i] != NULL &&
+	    c->drives[i + 1] != NULL; i += 2)
+		if (c->drives[i][0] == l)
+			return 1;
+	return 0;
+}
+
+/* The type list_filesystems gave device DEV, or NULL. */
+static const char *
+type_of(char **fs, const char *dev)
+{
+	size_t i;
+
+	for (i = 0; fs != NULL && fs[i] != NULL && fs[i + 1] != NULL; i += 2)
+		if (strcmp(fs[i], dev) == 0)
+			return fs[i + 1];
+	return NULL;
+}
+
 /*
  * Closes the appliance and starts another with T's filesystem mounted as
  * it was; c->g is the new handle.  NULL with err if it cannot.
@@ -1211,7 +1574,7 @@ relaunch(struct walk_ctx *c, const struct tree *t, char *err, size_t errlen)
 	if ((g = gsrc_launch(c->opts, pr, err, errlen)) == NULL)
 		return NULL;
 	c->g = g;
-	if (guestfs_mount_ro(g, t->fs, "/") == -1) {
+	if (mount_tree(g, t) == -1) {
 		snprintf(err, errlen, "mount %s again: %s", t->fs,
 		    gsrc_error(g));
 		return NULL;
@@ -1275,6 +1638,10 @@ scan_tree(struct walk_ctx *c, const struct tree *t, char *err, size_t errlen)
 	if (fetch > 0 && stream_tree(c, g, err, errlen) == -1)
 		goto out;
 	read_heads(c);
+	if (t->ntfs) {
+		learn_ads(c, c->g);
+		read_ads(c);
+	}
 	/* Every verdict of the tree is in before its entries are read. */
 	spool_drain(c->spool);
 	if (atomic_load(&c->pr->cancel)) {
@@ -1305,6 +1672,7 @@ fail:
 	rc = -1;
 out:
 	spool_drain(c->spool);	/* no engine thread still at the listing */
+	ads_free(c);
 	c->l = NULL;
 	listing_free(&l);
 	return rc;
@@ -1398,8 +1766,10 @@ covered_by(char **mps, size_t n, const char *mp)
  * counted as hidden.  The devices it used are added to *used.  Returns
  * the filesystems scanned.
  */
+static void	windows_drives(struct walk_ctx *, guestfs_h *, const char *);
+
 static unsigned int
-scan_os(struct walk_ctx *c, char ***used, size_t *nused)
+scan_os(struct walk_ctx *c, char **fs, char ***used, size_t *nused)
 {
 	guestfs_h *g = c->g;
 	char **roots, **mps, *s, err[512], what[700];
@@ -1412,6 +1782,10 @@ scan_os(struct walk_ctx *c, char ***used, size_t *nused)
 		    "on its own", c->opts->guest, gsrc_error(g));
 		return 0;
 	}
+	/* Windows' drive letters first: a data volume the OS does not
+	 * mount under "/" is still D:. */
+	for (i = 0; roots[i] != NULL; i++)
+		windows_drives(c, g, roots[i]);
 	for (i = 0; roots[i] != NULL && !atomic_load(&c->pr->cancel) &&
 	    (g = c->g) != NULL; i++) {
 		if ((mps = guestfs_inspect_get_mountpoints(g, roots[i])) ==
@@ -1435,16 +1809,20 @@ scan_os(struct walk_ctx *c, char ***used, size_t *nused)
 				continue;
 			if (strv_add(used, nused, dev) == -1)
 				break;
-			if (guestfs_mount_ro(g, dev, "/") == -1) {
+			memset(&t, 0, sizeof(t));
+			t.key = dev;
+			t.fs = dev;
+			t.guest_path = 1;
+			t.mp = mp;
+			t.drive = drive_of(c, dev);
+			tree_type(&t, type_of(fs, dev));
+			ntfs_state(c, g, &t);
+			if (mount_tree(g, &t) == -1) {
 				snprintf(what, sizeof(what), "mount %s (%s in "
 				    "the guest): %s", dev, mp, gsrc_error(g));
 				fs_failed(c, dev, what);
 				continue;
 			}
-			t.key = dev;
-			t.fs = dev;
-			t.guest_path = 1;
-			t.mp = mp;
 			t.covered = covered_by(mps, n, mp);
 			if (scan_tree(c, &t, err, sizeof(err)) == 0) {
 				if (!atomic_load(&c->pr->cancel))
@@ -1470,12 +1848,62 @@ scan_os(struct walk_ctx *c, char ***used, size_t *nused)
 	return scanned;
 }
 
+/*
+ * Windows' drive letters of the OS at ROOT, from its registry (what
+ * inspection read of HKLM\\SYSTEM\\MountedDevices), into c->drives.  The
+ * guest wrote them: only a letter A-Z is taken, the first for a device.
+ */
+static void
+windows_drives(struct walk_ctx *c, guestfs_h *g, const char *root)
+{
+	char **dm, *type, letter[2];
+	size_t i, n = 0;
+
+	if ((type = guestfs_inspect_get_type(g, root)) == NULL)
+		return;
+	if (strcmp(type, "windows") != 0 ||
+	    (dm = guestfs_inspect_get_drive_mappings(g, root)) == NULL) {
+		free(type);
+		return;
+	}
+	free(type);
+	for (i = 0; c->drives != NULL && c->drives[i] != NULL; i++)
+		n++;
+	for (i = 0; dm[i] != NULL && dm[i + 1] != NULL; i += 2) {
+		letter[0] = dm[i][0] >= 'a' && dm[i][0] <= 'z' ?
+		    (char)(dm[i][0] - 'a' + 'A') : dm[i][0];
+		letter[1] = '\0';
+		if (letter[0] < 'A' || letter[0] > 'Z' || dm[i][1] != '\0' ||
+		    drive_of(c, dm[i + 1]) != 0 || letter_taken(c, letter[0]))
+			continue;
+		if (strv_add(&c->drives, &n, letter) == -1 ||
+		    strv_add(&c->drives, &n, dm[i + 1]) == -1)
+			break;
+		log_debug("scan %s: %s is %s:", c->opts->guest, dm[i + 1],
+		    letter);
+	}
+	free_strv(dm);
+}
+
+/* Whether the appliance can mount TYPE: 1, 0, or -1 if it cannot say.
+ * NTFS is ntfs-3g's, through FUSE: not in the kernel's list. */
+static int
+fs_available(guestfs_h *g, const char *type)
+{
+	char *ntfs3g[] = { "ntfs3g", NULL };
+
+	if (strcmp(type, "ntfs") == 0)
+		return guestfs_feature_available(g, ntfs3g);
+	return guestfs_filesystem_available(g, type);
+}
+
 /* Skipped types: nothing to mount (swap, no filesystem), or encrypted. */
 static int
 fs_skipped(const char *type)
 {
 	return strcmp(type, "swap") == 0 || strcmp(type, "unknown") == 0 ||
-	    strcmp(type, "crypto_LUKS") == 0 || strcmp(type, "luks") == 0;
+	    strcmp(type, "crypto_LUKS") == 0 || strcmp(type, "luks") == 0 ||
+	    strcmp(type, "BitLocker") == 0;
 }
 
 /* Encrypted volumes list_filesystems leaves out (on whole disks,
@@ -1500,9 +1928,11 @@ note_encrypted(struct walk_ctx *c, guestfs_h *g, char **fs)
 			if (fs[j] != NULL ||
 			    (type = guestfs_vfs_type(g, dev)) == NULL)
 				continue;
-			if (strcmp(type, "crypto_LUKS") == 0) {
-				snprintf(what, sizeof(what), "%s: LUKS volume, "
-				    "no key: not scanned", dev);
+			if (strcmp(type, "crypto_LUKS") == 0 ||
+			    strcmp(type, "BitLocker") == 0) {
+				snprintf(what, sizeof(what), "%s: %s volume, "
+				    "no key: not scanned", dev, type[0] == 'c' ?
+				    "LUKS" : "BitLocker");
 				log_info("scan %s: %s", c->opts->guest, what);
 				c->tree = NULL;
 				add_skip(c, SKIP_ENCRYPTED, dev, "", 0, what);
@@ -1633,7 +2063,7 @@ scan_run_ctx(struct walk_ctx *c, const struct scan_opts *o,
 		goto out;
 	}
 	/* An installed OS first, mounted as the guest mounts it. */
-	res->fs_scanned += scan_os(c, &used, &nused);
+	res->fs_scanned += scan_os(c, fs, &used, &nused);
 	candidates += (unsigned int)nused;
 	/* A tree may have needed a new appliance: c->g from here on, NULL
 	 * if none could start. */
@@ -1651,23 +2081,29 @@ scan_run_ctx(struct walk_ctx *c, const struct scan_opts *o,
 		}
 		candidates++;
 		type = fs[i + 1];
-		if ((avail = guestfs_filesystem_available(g, type)) == 0) {
+		if ((avail = fs_available(g, type)) == 0) {
 			snprintf(what, sizeof(what), "%s: %s filesystems are "
 			    "not supported by the appliance", fs[i], type);
 			fs_failed(c, fs[i], what);
 			continue;
 		}
-		if (guestfs_mount_ro(g, fs[i], "/") == -1) {
+		memset(&t, 0, sizeof(t));
+		t.key = fs[i];
+		t.fs = fs[i];
+		/* A Windows drive the OS does not mount under "/" (D:) has
+		 * its paths as Windows shows them all the same. */
+		t.drive = drive_of(c, fs[i]);
+		t.guest_path = t.drive != 0;
+		t.mp = NULL;
+		t.covered = NULL;
+		tree_type(&t, type);
+		ntfs_state(c, g, &t);
+		if (mount_tree(g, &t) == -1) {
 			snprintf(what, sizeof(what), "mount %s (%s): %s",
 			    fs[i], type, gsrc_error(g));
 			fs_failed(c, fs[i], what);
 			continue;
 		}
-		t.key = fs[i];
-		t.fs = fs[i];
-		t.guest_path = 0;
-		t.mp = NULL;
-		t.covered = NULL;
 		if (scan_tree(c, &t, err, sizeof(err)) == -1) {
 			snprintf(what, sizeof(what), "reading %s: %s", fs[i],
 			    err);
@@ -1707,9 +2143,16 @@ scan_run_ctx(struct walk_ctx *c, const struct scan_opts *o,
 		res->status = SCAN_INCOMPLETE;
 	} else
 		res->status = SCAN_CLEAN;
+	if (c->notes[0] != '\0' && !atomic_load(&pr->cancel)) {
+		len = strlen(res->reason);
+		snprintf(res->reason + len, sizeof(res->reason) - len, "%s%s",
+		    len > 0 ? "; " : "", c->notes);
+	}
 out:
 	free_strv(fs);
 	free_strv(used);
+	free_strv(c->drives);
+	c->drives = NULL;
 	pthread_mutex_lock(&pr->mtx);
 	pr->g = NULL;
 	pthread_mutex_unlock(&pr->mtx);

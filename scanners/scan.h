@@ -112,16 +112,29 @@ enum skip_reason {
 	SKIP_ENCRYPTED,		/* encrypted archive, document or volume */
 	SKIP_SPECIAL,		/* device node, FIFO or socket */
 	SKIP_FILESYSTEM,	/* a filesystem that could not be scanned */
+	SKIP_MEMORY,		/* Windows' paging, hibernation or swap file */
 	SKIP_NREASONS
 };
 #define SCAN_SKIP_PATHS	1000	/* paths kept per reason and scan */
+
+/*
+ * How a path of a result is shown: guest_path 0, of the device
+ * ("/dev/sda1:/x"); 1, as the guest mounts it ("/srv/x"); a letter 'A' to
+ * 'Z', as Windows shows it on that drive ("C:\\Users\\x.exe").
+ */
+#define SCAN_DRIVE(gp)	((gp) >= 'A' && (gp) <= 'Z' ? (char)(gp) : 0)
+
+/* PATH (LEN raw bytes) of device FS as the result shows it (above);
+ * malloc'd, NULL without memory. */
+char		*scan_display_path(const char *fs, const char *path, size_t len,
+		    int guest_path);
 
 struct scan_skip {
 	enum skip_reason	 reason;
 	char			*fs;
 	char			*path;		/* raw bytes; "" for a filesystem */
 	size_t			 pathlen;
-	int			 guest_path;	/* path as the guest mounts it */
+	int			 guest_path;	/* SCAN_GUEST_PATH */
 	char			*detail;
 	uint64_t		 seq;		/* order of a serial scan */
 	struct scan_skip	*next;
@@ -129,7 +142,7 @@ struct scan_skip {
 
 struct scan_detection {
 	char			*fs;		/* device in the appliance */
-	int			 guest_path;	/* path as the guest mounts it */
+	int			 guest_path;	/* SCAN_GUEST_PATH */
 	char			*path;		/* raw bytes, NUL-terminated */
 	size_t			 pathlen;
 	char			*signature;

@@ -54,6 +54,9 @@ struct findex {
 	char			*path, *uuid, *version;
 	int64_t			 now;		/* the scan's start, seconds */
 	int64_t			 max_age;	/* seconds; 0: no bound */
+	int64_t			 settable_age;	/* for FINDEX_Q_SETTABLE:
+						 * seconds, 0: never trusted,
+						 * -1: as max_age */
 	struct ftree		*trees;
 	struct fsum		*sums;
 	struct file_index	 iface;
@@ -227,24 +230,24 @@ same_file(const struct lentry *o, const struct lentry *e)
  * now) is too old for PATH: 3/4 of the bound, plus up to a quarter from
  * the path's FNV-1a hash. */
 static int
-too_old(const struct findex *x, const char *path, size_t len,
-    int64_t verified)
+too_old(const struct findex *x, int64_t max_age, const char *path,
+    size_t len, int64_t verified)
 {
 	uint32_t h = 2166136261u;
 	int64_t bound;
 	size_t i;
 
-	if (x->max_age <= 0)
+	if (max_age <= 0)
 		return 0;
 	for (i = 0; i < len; i++)
 		h = (h ^ (unsigned char)path[i]) * 16777619u;
-	bound = x->max_age - x->max_age / 4 * (int64_t)(h % 1024) / 1023;
+	bound = max_age - max_age / 4 * (int64_t)(h % 1024) / 1023;
 	return x->now - (verified > 0 ? verified : x->now) >= bound;
 }
 
 static int
 ix_lookup(void *p, const char *key, const char *path, size_t len,
-    struct findex_rec *rec, struct findex_rec *base)
+    struct findex_rec *rec, struct findex_rec *base, int flags)
 {
 	struct findex *x = p;
 	struct ftree *t;
@@ -257,7 +260,10 @@ ix_lookup(void *p, const char *key, const char *path, size_t len,
 	if ((i = listing_find(&t->old, path, len)) == -1 ||
 	    !t->old.e[i].has_sha)
 		return 0;
-	if (too_old(x, path, len, t->old.e[i].verified_s)) {
+	if (too_old(x, x->max_age, path, len, t->old.e[i].verified_s) ||
+	    ((flags & FINDEX_Q_SETTABLE) && x->settable_age >= 0 &&
+	    (x->settable_age == 0 || too_old(x, x->settable_age, path, len,
+	    t->old.e[i].verified_s)))) {
 		/* Read again: its put is a new verification (ix_put). */
 		t->old.e[i].seen = 1;
 		return 0;
@@ -320,11 +326,18 @@ findex_new(const char *dbpath, const char *uuid, const char *version,
 	}
 	x->now = now;
 	x->max_age = (int64_t)max_age;
+	x->settable_age = -1;
 	x->iface.p = x;
 	x->iface.lookup = ix_lookup;
 	x->iface.put = ix_put;
 	x->iface.tree_done = ix_done;
 	return x;
+}
+
+void
+findex_set_settable_age(struct findex *x, uint64_t secs)
+{
+	x->settable_age = (int64_t)secs;
 }
 
 const struct file_index *

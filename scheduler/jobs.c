@@ -436,14 +436,19 @@ finish(struct job *j)
 	    (unsigned long long)j->result.bytes_scanned,
 	    (unsigned long long)j->result.launch_ms);
 	for (d = r->detections; d != NULL; d = d->next) {
-		path = escape_bytes(d->path, d->pathlen);
+		char *shown = scan_display_path(d->fs, d->path, d->pathlen,
+		    d->guest_path);
+
+		path = shown != NULL ? display_bytes(shown, strlen(shown)) :
+		    NULL;
 		if (d->guest_path)
 			log_warnx("scan %s: %s FOUND in %s (on %s)", j->guest,
 			    d->signature, path ? path : "?", d->fs);
 		else
-			log_warnx("scan %s: %s FOUND in %s:%s", j->guest,
-			    d->signature, d->fs, path ? path : "?");
+			log_warnx("scan %s: %s FOUND in %s", j->guest,
+			    d->signature, path ? path : "?");
 		free(path);
+		free(shown);
 	}
 	plugins_scan_finished(j);
 	metrics_scan_done(j);
@@ -644,6 +649,9 @@ start(struct job *j)
 	    j->uuid, j->sig_version, sd.conf.index_max_age,
 	    (int64_t)time(NULL))) == NULL)
 		log_warnx("scan %s: no file index (out of memory)", j->guest);
+	if (j->findex != NULL)
+		findex_set_settable_age(j->findex,
+		    sd.conf.settable_times_max_age);
 	j->opts.index = findex_iface(j->findex);
 	/* The guest's last scan was cut short: this one goes on from it. */
 	j->attempt = store_next_attempt(j->uuid, j->id);

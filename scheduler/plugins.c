@@ -41,7 +41,7 @@ struct pev {
 	enum pev_kind			 kind;
 	struct sentinel_scan		 scan;
 	struct sentinel_detection	 det;
-	char				*strs[9];	/* owned copies */
+	char				*strs[10];	/* owned copies */
 	TAILQ_ENTRY(pev)		 entry;
 };
 TAILQ_HEAD(pevq, pev);
@@ -532,6 +532,7 @@ post(const struct pev *ev)
 		e->det.path = e->strs[6] = dup_or_null(ev->det.path);
 		e->det.signature = e->strs[7] = dup_or_null(ev->det.signature);
 		e->det.engine = e->strs[8] = dup_or_null(ev->det.engine);
+		e->det.display = e->strs[9] = dup_or_null(ev->det.display);
 		pthread_mutex_lock(&p->mtx);
 		if (p->nq >= cap || p->quit) {
 			p->dropped++;
@@ -585,7 +586,7 @@ plugins_scan_finished(const struct job *j)
 {
 	const struct scan_detection *d;
 	struct pev ev;
-	char *path;
+	char *path, *shown, *display;
 
 	if (plugins == NULL)
 		return;
@@ -594,14 +595,21 @@ plugins_scan_finished(const struct job *j)
 	scan_of(j, &ev.scan, 0);
 	for (d = j->result.detections; d != NULL; d = d->next) {
 		path = escape_bytes(d->path, d->pathlen);
+		shown = scan_display_path(d->fs, d->path, d->pathlen,
+		    d->guest_path);
+		display = shown != NULL ? display_bytes(shown, strlen(shown)) :
+		    NULL;
 		ev.det.fs = d->fs;
 		ev.det.path = path ? path : "?";
+		ev.det.display = display ? display : "?";
 		ev.det.guest_path = d->guest_path;
 		ev.det.signature = d->signature;
 		ev.det.engine = d->engine;
 		ev.det.size = d->size;
 		post(&ev);
 		free(path);
+		free(shown);
+		free(display);
 	}
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = PEV_FINISHED;

@@ -974,7 +974,8 @@ add_detection(struct run *x, const struct srec *r)
 	}
 	memcpy(d->path, r->path, r->pathlen + 1);
 	d->pathlen = r->pathlen;
-	d->guest_path = (r->flag & SREC_DET_GUEST_PATH) != 0;
+	d->guest_path = r->drive != 0 ? r->drive :
+	    (r->flag & SREC_DET_GUEST_PATH) != 0;
 	d->hidden = (r->flag & SREC_DET_HIDDEN) != 0;
 	d->engine = r->engine == 1 ? "yara" : "clamav";
 	d->size = r->n[0];
@@ -1103,7 +1104,7 @@ handle(struct run *x, int fd, const struct srec *r)
 			struct srec_rec sr;
 
 			found = ix != NULL && ix->lookup(ix->p, r->fs,
-			    r->path, r->pathlen, &rec, NULL) != 0;
+			    r->path, r->pathlen, &rec, NULL, r->flag) != 0;
 			srec_u8(&b, (uint8_t)found);
 			if (found) {
 				findex_rec_to_srec(&sr, &rec);

@@ -240,6 +240,9 @@ struct findex;
  * records trusted for at most MAX_AGE seconds (0: no bound). */
 struct findex	*findex_new(const char *, const char *, const char *,
 		    uint64_t, int64_t);
+/* Records of trees whose filesystem lets a user set every time
+ * (FINDEX_Q_SETTABLE) are trusted for at most SECS (0: never). */
+void		 findex_set_settable_age(struct findex *, uint64_t);
 const struct file_index *findex_iface(struct findex *);
 int		 findex_save(struct findex *);
 void		 findex_free(struct findex *);

@@ -47,6 +47,7 @@ static const char schema[] =
     " skipped_encrypted INTEGER DEFAULT 0,"
     " skipped_special INTEGER DEFAULT 0,"
     " skipped_filesystem INTEGER DEFAULT 0,"
+    " skipped_memory INTEGER DEFAULT 0,"	/* Windows' paging files */
     " sig_version TEXT,"
     " os TEXT,"
     " view TEXT,"			/* offline, backup, live */
@@ -122,7 +123,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS paused ("
     " what TEXT PRIMARY KEY,"		/* "*" or a guest's UUID */
     " since INTEGER NOT NULL);"
-    "PRAGMA user_version = 14;";
+    "PRAGMA user_version = 15;";
 
 /* Older databases lack the columns added since; the tables come from the
  * schema itself (IF NOT EXISTS). */
@@ -171,6 +172,8 @@ migrate(char **msg)
 		    "DEFAULT 0",
 		"ALTER TABLE findex ADD COLUMN found_clamav TEXT",
 		"ALTER TABLE findex ADD COLUMN found_yara TEXT",
+		"ALTER TABLE scans ADD COLUMN skipped_memory INTEGER "
+		    "DEFAULT 0",
 	};
 	sqlite3_stmt *st;
 	int version = 0;
@@ -182,7 +185,7 @@ migrate(char **msg)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (version == 0 || version >= 14)
+	if (version == 0 || version >= 15)
 		return SQLITE_OK;
 	for (i = 0; i < sizeof(columns) / sizeof(columns[0]); i++)
 		if (sqlite3_exec(db, columns[i], NULL, NULL, msg) != SQLITE_OK) {
@@ -419,7 +422,8 @@ store_scan_finished(const struct job *j, int64_t ended)
 	    "view = ?23, view_consistency = ?24, view_note = ?25, "
 	    "view_at = ?26, view_begin_ms = ?27, view_end_ms = ?28, "
 	    "hidden = ?29, disk_stamp = ?30, carried_from = ?31, "
-	    "estimate_ms = ?32, attempt = ?33, resumable = ?34 WHERE id = ?12"))
+	    "estimate_ms = ?32, attempt = ?33, resumable = ?34, "
+	    "skipped_memory = ?35 WHERE id = ?12"))
 	    == NULL)
 		goto out;
 	sqlite3_bind_int(st, 33, j->attempt > 1 ? j->attempt : 1);
@@ -445,6 +449,7 @@ store_scan_finished(const struct job *j, int64_t ended)
 	sqlite3_bind_int64(st, 18, (sqlite3_int64)r->skipped[SKIP_ENCRYPTED]);
 	sqlite3_bind_int64(st, 19, (sqlite3_int64)r->skipped[SKIP_SPECIAL]);
 	sqlite3_bind_int64(st, 20, (sqlite3_int64)r->skipped[SKIP_FILESYSTEM]);
+	sqlite3_bind_int64(st, 35, (sqlite3_int64)r->skipped[SKIP_MEMORY]);
 	sqlite3_bind_text(st, 21, j->sig_version, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 29, (sqlite3_int64)r->hidden);
 	/* Only a result that stands for the images may be carried over (or
@@ -670,11 +675,34 @@ col_json(sqlite3_stmt *st, int i)
 #define PAGE_BYTES	(512 * 1024)
 
 /* A scan's detections from row id FROM on, one page. */
+/*
+ * The path of a detection or skip as it is shown ("display"): as the guest
+ * mounts it, "C:\\Users\\x.exe" on a Windows drive (with "drive"), or
+ * DEVICE:/path; "path" keeps the raw bytes.
+ */
+static void
+set_display(json_t *o, const char *fs, const void *path, size_t len, int gp)
+{
+	char *d, *esc, l[2];
+
+	if ((d = scan_display_path(fs, len > 0 ? path : "", len, gp)) == NULL)
+		return;
+	esc = display_bytes(d, strlen(d));
+	json_object_set_new(o, "display", json_string(esc ? esc : "?"));
+	free(esc);
+	free(d);
+	if (SCAN_DRIVE(gp) != 0) {
+		l[0] = SCAN_DRIVE(gp);
+		l[1] = '\0';
+		json_object_set_new(o, "drive", json_string(l));
+	}
+}
+
 static json_t *
 detections_json(int64_t scan_id, int64_t from, int64_t *next)
 {
 	sqlite3_stmt *st;
-	json_t *a = json_array();
+	json_t *a = json_array(), *o;
 	size_t bytes = 0;
 	char *esc;
 
@@ -694,14 +722,19 @@ detections_json(int64_t scan_id, int64_t from, int64_t *next)
 		    (size_t)sqlite3_column_bytes(st, 1));
 		bytes += (esc ? strlen(esc) : 1) + 200 +
 		    (size_t)sqlite3_column_bytes(st, 2);
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:I, "
-		    "s:b, s:b}", "fs", (const char *)sqlite3_column_text(st, 0),
+		o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:b}",
+		    "fs", (const char *)sqlite3_column_text(st, 0),
 		    "path", esc ? esc : "?",
 		    "signature", (const char *)sqlite3_column_text(st, 2),
 		    "engine", (const char *)sqlite3_column_text(st, 5),
 		    "size", (json_int_t)sqlite3_column_int64(st, 3),
 		    "guest_path", sqlite3_column_int(st, 4),
-		    "hidden", sqlite3_column_int(st, 6)));
+		    "hidden", sqlite3_column_int(st, 6));
+		set_display(o, (const char *)sqlite3_column_text(st, 0),
+		    sqlite3_column_blob(st, 1),
+		    (size_t)sqlite3_column_bytes(st, 1),
+		    sqlite3_column_int(st, 4));
+		json_array_append_new(a, o);
 		free(esc);
 	}
 	sqlite3_finalize(st);
@@ -739,6 +772,11 @@ skipped_json(int64_t scan_id, int64_t from, int64_t *next)
 		    "fs", (const char *)sqlite3_column_text(st, 1),
 		    "path", esc ? esc : "?",
 		    "guest_path", sqlite3_column_int(st, 3));
+		if (sqlite3_column_bytes(st, 2) > 0)
+			set_display(o, (const char *)sqlite3_column_text(st, 1),
+			    sqlite3_column_blob(st, 2),
+			    (size_t)sqlite3_column_bytes(st, 2),
+			    sqlite3_column_int(st, 3));
 		if (sqlite3_column_type(st, 4) != SQLITE_NULL)
 			json_object_set_new(o, "detail", json_string(
 			    (const char *)sqlite3_column_text(st, 4)));
@@ -763,6 +801,7 @@ set_next(json_t *o, const char *name, int64_t next)
 	"sig_version, os, view, view_consistency, view_note, view_at, " \
 	"view_begin_ms, view_end_ms, skipped_too_large, skipped_limit, skipped_excluded, " \
 	"errors, skipped_encrypted, skipped_special, skipped_filesystem, " \
+	"skipped_memory, " \
 	"(SELECT count(*) FROM detections WHERE scan_id = scans.id), " \
 	"coalesce(hidden, 0), carried_from, estimate_ms, attempt, resumable"
 #define SCAN_NPLAIN	26	/* columns before the skipped counts */
@@ -1187,7 +1226,8 @@ store_scan_load(int64_t id, struct scan_result *r)
 	if ((st = prepare("SELECT status, reason, files, unchanged, "
 	    "fs_scanned, fs_failed, os, coalesce(hidden, 0), "
 	    "skipped_too_large, skipped_limit, skipped_excluded, errors, "
-	    "skipped_encrypted, skipped_special, skipped_filesystem "
+	    "skipped_encrypted, skipped_special, skipped_filesystem, "
+	    "skipped_memory "
 	    "FROM scans WHERE id = ?1")) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);

@@ -47,11 +47,16 @@ struct sentinel_scan {
 struct sentinel_detection {
 	const char	*fs;		/* device in the appliance */
 	const char	*path;		/* escaped: \\ and \xNN for other bytes */
-	int		 guest_path;	/* 1: path as the guest mounts it */
+	int		 guest_path;	/* 1: path as the guest mounts it;
+					 * 'A'-'Z': on that Windows drive */
 	const char	*signature;
 	const char	*engine;	/* "clamav" */
 	uint64_t	 size;
-	void		*spare[4];
+	const char	*display;	/* as the guest shows it
+					 * ("C:\\Users\\x.exe", "/srv/x"), or
+					 * DEVICE:/path; UTF-8 kept, other
+					 * bytes \xNN */
+	void		*spare[3];
 };
 
 /* What sentineld gives init. */

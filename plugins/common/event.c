@@ -57,8 +57,10 @@ event_json(FILE *f, const char *event, const struct sentinel_scan *s,
 		str(f, d->fs);
 		fputs(",\"path\":", f);
 		str(f, d->path);
-		fprintf(f, ",\"guest_path\":%s,\"signature\":",
+		fprintf(f, ",\"guest_path\":%s,\"display\":",
 		    d->guest_path ? "true" : "false");
+		str(f, d->display != NULL ? d->display : d->path);
+		fputs(",\"signature\":", f);
 		str(f, d->signature);
 		fputs(",\"engine\":", f);
 		str(f, d->engine);

@@ -127,9 +127,8 @@ static void
 slog_detected(void *state, const struct sentinel_scan *s,
     const struct sentinel_detection *d)
 {
-	send_line(state, LOG_ALERT, "guest %s: %s FOUND in %s%s%s (scan %lld, "
-	    "%s)", s->guest, d->signature, d->guest_path ? "" : d->fs,
-	    d->guest_path ? "" : ":", d->path, (long long)s->id, d->engine);
+	send_line(state, LOG_ALERT, "guest %s: %s FOUND in %s (scan %lld, %s)",
+	    s->guest, d->signature, d->display, (long long)s->id, d->engine);
 }
 
 static void

@@ -177,6 +177,7 @@ child(int fd)
 			srec_start(&b, SR_DETECTION);
 			srec_str(&b, fs);
 			srec_u8(&b, SREC_DET_GUEST_PATH);
+			srec_u8(&b, 0);
 			srec_bytes(&b, a, strlen(a));
 			srec_str(&b, c);
 			srec_u8(&b, 0);

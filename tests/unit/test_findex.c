@@ -103,7 +103,7 @@ scan_at(int64_t now)
 		path_of(i, p, sizeof(p));
 		rec_of(i, &r);
 		memset(&got, 0, sizeof(got));
-		if (ix->lookup(ix->p, "/dev/sda1", p, strlen(p), &got, NULL)) {
+		if (ix->lookup(ix->p, "/dev/sda1", p, strlen(p), &got, NULL, 0)) {
 			assert_memory_equal(&got, &r, sizeof(r));
 			known++;
 		}
@@ -138,6 +138,54 @@ test_bounded_age(void **state)
 	assert_int_equal(scan_at(T0 + AGE + AGE / 2), NPATHS);
 }
 
+/* Whether "/a" of a tree is known at NOW, its filesystem's times
+ * settable (FLAGS) and those trusted SETTABLE seconds (-1: not set). */
+static int
+known_at(int64_t now, int flags, int64_t settable)
+{
+	const struct file_index *ix;
+	struct findex_rec got;
+	struct findex *x;
+	int found;
+
+	assert_non_null(x = findex_new(db, "uuid-5", "sig-1", AGE, now));
+	if (settable >= 0)
+		findex_set_settable_age(x, (uint64_t)settable);
+	ix = findex_iface(x);
+	found = ix->lookup(ix->p, "/dev/sda2", "/a", 2, &got, NULL, flags);
+	findex_free(x);
+	return found;
+}
+
+static void
+test_settable_age(void **state)
+{
+	const struct file_index *ix;
+	struct findex_rec r;
+	struct findex *x;
+
+	(void)state;
+	assert_non_null(x = findex_new(db, "uuid-5", "sig-1", AGE, T0));
+	ix = findex_iface(x);
+	rec_of(1, &r);
+	ix->put(ix->p, "/dev/sda2", "/a", 2, &r);
+	ix->tree_done(ix->p, "/dev/sda2");
+	assert_int_equal(findex_save(x), 0);
+	findex_free(x);
+	/* NTFS, FAT: trusted for settable_times_max_age, not index_max_age;
+	 * 0 trusts them never.  Other filesystems keep index_max_age. */
+	assert_int_equal(known_at(T0 + 50, FINDEX_Q_SETTABLE, 100),
+	    FINDEX_OWN);
+	assert_int_equal(known_at(T0 + 100, FINDEX_Q_SETTABLE, 100), 0);
+	assert_int_equal(known_at(T0 + 100, 0, 100), FINDEX_OWN);
+	assert_int_equal(known_at(T0 + 1, FINDEX_Q_SETTABLE, 0), 0);
+	assert_int_equal(known_at(T0 + 1, 0, 0), FINDEX_OWN);
+	/* Not set: index_max_age alone. */
+	assert_int_equal(known_at(T0 + 100, FINDEX_Q_SETTABLE, -1),
+	    FINDEX_OWN);
+	assert_int_equal(known_at(T0 + AGE, FINDEX_Q_SETTABLE, -1), 0);
+}
+
 static void
 test_no_bound(void **state)
 {
@@ -157,7 +205,7 @@ test_no_bound(void **state)
 	assert_non_null(x = findex_new(db, "uuid-2", "sig-1", 0,
 	    T0 + 100L * 365 * 86400));
 	ix = findex_iface(x);
-	assert_true(ix->lookup(ix->p, "/dev/sda1", "/a", 2, &got, NULL));
+	assert_true(ix->lookup(ix->p, "/dev/sda1", "/a", 2, &got, NULL, 0));
 	findex_free(x);
 }
 
@@ -181,7 +229,7 @@ test_ext(void **state)
 	findex_free(x);
 	assert_non_null(x = findex_new(db, "uuid-3", "sig-1", 0, T0));
 	ix = findex_iface(x);
-	assert_int_equal(ix->lookup(ix->p, "/dev/sda1", "/a", 2, &got, NULL),
+	assert_int_equal(ix->lookup(ix->p, "/dev/sda1", "/a", 2, &got, NULL, 0),
 	    FINDEX_OWN);
 	assert_false(got.has_ext);
 	got.has_ext = 1;
@@ -193,7 +241,7 @@ test_ext(void **state)
 	assert_non_null(x = findex_new(db, "uuid-3", "sig-1", 0, T0));
 	ix = findex_iface(x);
 	memset(&got, 0, sizeof(got));
-	assert_int_equal(ix->lookup(ix->p, "/dev/sda1", "/a", 2, &got, NULL),
+	assert_int_equal(ix->lookup(ix->p, "/dev/sda1", "/a", 2, &got, NULL, 0),
 	    FINDEX_OWN);
 	assert_true(got.has_ext);
 	assert_int_equal(got.ext[15], 0x42);
@@ -236,10 +284,10 @@ test_found(void **state)
 
 	assert_non_null(x = findex_new(db, "uuid-4", "sig-1", 0, T0));
 	ix = findex_iface(x);
-	assert_int_equal(ix->lookup(ix->p, "/dev/sda1", "/a", 2, &got, NULL),
+	assert_int_equal(ix->lookup(ix->p, "/dev/sda1", "/a", 2, &got, NULL, 0),
 	    FINDEX_OWN);		/* kept: the cut tree only added */
 	assert_false(findex_rec_found(&got));
-	assert_int_equal(ix->lookup(ix->p, "/dev/sda1", "/b", 2, &got, NULL),
+	assert_int_equal(ix->lookup(ix->p, "/dev/sda1", "/b", 2, &got, NULL, 0),
 	    FINDEX_OWN);
 	assert_true(findex_rec_found(&got));
 	assert_string_equal(got.found[0], "Eicar-Test-Signature");
@@ -254,7 +302,7 @@ test_found(void **state)
 
 	assert_non_null(x = findex_new(db, "uuid-4", "sig-1", 0, T0));
 	ix = findex_iface(x);
-	assert_int_equal(ix->lookup(ix->p, "/dev/sda1", "/b", 2, &got, NULL),
+	assert_int_equal(ix->lookup(ix->p, "/dev/sda1", "/b", 2, &got, NULL, 0),
 	    FINDEX_OWN);
 	assert_false(findex_rec_found(&got));
 	assert_int_equal(got.ino, 13);
@@ -297,7 +345,7 @@ put_under(const char *version, int64_t now, const struct findex_rec *r,
 	assert_non_null(x = findex_new(db, "uuid-3", version, 0, now));
 	ix = findex_iface(x);
 	memset(got, 0, sizeof(*got));
-	found = ix->lookup(ix->p, "/dev/sda1", "/bin/ls", 7, got, NULL);
+	found = ix->lookup(ix->p, "/dev/sda1", "/bin/ls", 7, got, NULL, 0);
 	ix->put(ix->p, "/dev/sda1", "/bin/ls", 7, r);
 	ix->tree_done(ix->p, "/dev/sda1");
 	assert_int_equal(findex_save(x), 0);
@@ -354,6 +402,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bounded_age),
+		cmocka_unit_test(test_settable_age),
 		cmocka_unit_test(test_no_bound),
 		cmocka_unit_test(test_ext),
 		cmocka_unit_test(test_other_version),

@@ -178,6 +178,32 @@ test_excluded(void **state)
 	assert_false(path_excluded("/etc/passwd", pats, 0));
 }
 
+/* Windows' form of a path, its patterns, and the names that are memory. */
+static void
+test_windows(void **state)
+{
+	char *pats[] = { "c:\\USERS\\*\\Temp\\*", "/Data/*.TMP" };
+	char out[64];
+
+	(void)state;
+	windows_path('C', "/Users/ann/x.exe", 16, out);
+	assert_string_equal(out, "C:\\Users\\ann\\x.exe");
+	windows_path('D', "", 0, out);
+	assert_string_equal(out, "D:\\");
+	/* Backslashes literal; case ignored where the filesystem does. */
+	assert_true(path_excluded_as("/Users/ann/Temp/a", 'C', 1, pats, 2));
+	assert_false(path_excluded_as("/Users/ann/Temp/a", 'C', 0, pats, 2));
+	assert_false(path_excluded_as("/Users/ann/Temp/a", 'D', 1, pats, 2));
+	assert_false(path_excluded_as("/Users/ann/Temp/a", 0, 1, pats, 2));
+	assert_true(path_excluded_as("/Data/x.tmp", 'D', 1, pats, 2));
+	assert_false(path_excluded_as("/Data/x.tmp", 0, 0, pats, 2));
+	assert_true(path_is_memory("/pagefile.sys", 13));
+	assert_true(path_is_memory("/HIBERFIL.SYS", 13));
+	assert_true(path_is_memory("/swapfile.sys", 13));
+	assert_false(path_is_memory("/x/pagefile.sys", 15));
+	assert_false(path_is_memory("/pagefile.sy", 12));
+}
+
 static void
 test_tar_pattern(void **state)
 {
@@ -302,6 +328,7 @@ main(void)
 		cmocka_unit_test(test_hard_links),
 		cmocka_unit_test(test_lead),
 		cmocka_unit_test(test_excluded),
+		cmocka_unit_test(test_windows),
 		cmocka_unit_test(test_tar_pattern),
 		cmocka_unit_test(test_tree),
 		cmocka_unit_test(test_empty),

@@ -27,6 +27,8 @@ decode(const struct srec_buf *b, struct srec *r, char *err)
 	return srec_decode(b->b, b->len, r, err, 256);
 }
 
+static uint8_t drive;		/* what detection() gives */
+
 static void
 detection(struct srec_buf *b, const char *path, size_t len, const char *sig,
     uint8_t engine)
@@ -34,6 +36,7 @@ detection(struct srec_buf *b, const char *path, size_t len, const char *sig,
 	srec_start(b, SR_DETECTION);
 	srec_str(b, "/dev/sda");
 	srec_u8(b, 1);
+	srec_u8(b, drive);
 	srec_bytes(b, path, len);
 	srec_str(b, sig);
 	srec_u8(b, engine);
@@ -56,6 +59,19 @@ test_detection(void **state)
 	assert_memory_equal(r.path, "/a\n\xff", 5);
 	assert_string_equal(r.name, "Eicar");
 	assert_int_equal(r.n[0], 68);
+	assert_int_equal(r.drive, 0);
+	/* A Windows drive letter, A to Z; nothing else. */
+	drive = 'C';
+	detection(&b, "/x.exe", 6, "Eicar", 0);
+	assert_int_equal(decode(&b, &r, err), 0);
+	assert_int_equal(r.drive, 'C');
+	drive = 'c';
+	detection(&b, "/x.exe", 6, "Eicar", 0);
+	assert_int_equal(decode(&b, &r, err), -1);
+	drive = 1;
+	detection(&b, "/x.exe", 6, "Eicar", 0);
+	assert_int_equal(decode(&b, &r, err), -1);
+	drive = 0;
 	/* A signature name is text: an ESC cannot reach a terminal. */
 	detection(&b, "/x", 2, "a\033[31mb", 1);
 	assert_int_equal(decode(&b, &r, err), 0);
@@ -138,6 +154,24 @@ test_ranges(void **state)
 	srec_u8(&b, 0);
 	srec_str(&b, "");
 	assert_int_equal(decode(&b, &r, err), -1);
+	/* A skip's path may be on a Windows drive: 'D', not 'd' nor 2. */
+	srec_start(&b, SR_SKIP);
+	srec_u8(&b, SREC_NSKIP - 1);
+	srec_str(&b, "/dev/sda3");
+	srec_bytes(&b, "/pagefile.sys", 13);
+	srec_u8(&b, 'D');
+	srec_str(&b, "memory");
+	assert_int_equal(decode(&b, &r, err), 0);
+	assert_int_equal(r.engine, 'D');
+	for (int bad = 0; bad < 2; bad++) {
+		srec_start(&b, SR_SKIP);
+		srec_u8(&b, 0);
+		srec_str(&b, "/dev/sda3");
+		srec_bytes(&b, "/x", 2);
+		srec_u8(&b, bad ? 2 : 'd');
+		srec_str(&b, "");
+		assert_int_equal(decode(&b, &r, err), -1);
+	}
 	srec_start(&b, SR_LOG);
 	srec_u8(&b, 8);
 	srec_str(&b, "x");
