@@ -341,3 +341,129 @@ sg_hostile() {
 	cp "$tmp/enc.zip" "$dir/encrypted.zip"
 	rm -rf "$tmp"
 }
+
+# sg_windows_disk IMG WORKDIR: a Windows guest's disk, built without
+# Windows in one appliance launch: an MBR (disk signature 0x12345678)
+# with a FAT32 EFI partition, an NTFS system volume (C: in the registry's
+# MountedDevices; Windows' system root with cmd.exe and the SYSTEM and
+# SOFTWARE hives; hibernated: hiberfil.sys begins "HIBR"), an NTFS data
+# volume (D:), and a volume blkid takes for BitLocker.  EICAR is in a
+# download, in a named stream, and in pagefile.sys and swapfile.sys
+# (memory, which a scan skips); one file carries more named streams than a
+# scan reads; tools.dat holds a marker a test overwrites on the image.
+sg_windows_disk() {
+	local img=$1 work=$2 tmp mk i streams=""
+	mk="$(dirname "${BASH_SOURCE[0]}")/../tests/integration/mkwin.py"
+	tmp=$(mktemp -d)
+	/usr/bin/python3 "$mk" hive "$tmp/empty" &&
+	/usr/bin/python3 "$mk" pe "$tmp/cmd.exe" &&
+	/usr/bin/python3 "$mk" bitlocker "$tmp/bitlocker" 8388608 || return 1
+	# Partitions 2 and 3 start at bytes 0x4100000 and 0x8100000.
+	cp "$tmp/empty" "$tmp/SYSTEM"
+	cp "$tmp/empty" "$tmp/SOFTWARE"
+	cat > "$tmp/system.reg" <<'EOR'
+Windows Registry Editor Version 5.00
+
+[\MountedDevices]
+"\\DosDevices\\C:"=hex:78,56,34,12,00,00,10,04,00,00,00,00
+"\\DosDevices\\D:"=hex:78,56,34,12,00,00,10,08,00,00,00,00
+
+[\Select]
+"Current"=dword:00000001
+
+[\ControlSet001]
+
+[\ControlSet001\Control]
+
+[\ControlSet001\Control\ComputerName]
+
+[\ControlSet001\Control\ComputerName\ComputerName]
+"ComputerName"="SENTWIN"
+
+EOR
+	cat > "$tmp/software.reg" <<'EOR'
+Windows Registry Editor Version 5.00
+
+[\Microsoft]
+
+[\Microsoft\Windows NT]
+
+[\Microsoft\Windows NT\CurrentVersion]
+"ProductName"="Sentinel Test Windows"
+"CurrentVersion"="6.3"
+"CurrentMajorVersionNumber"=dword:0000000a
+"CurrentMinorVersionNumber"=dword:00000000
+"InstallationType"="Client"
+
+EOR
+	hivexregedit --merge "$tmp/SYSTEM" "$tmp/system.reg" &&
+	hivexregedit --merge "$tmp/SOFTWARE" "$tmp/software.reg" || return 1
+	printf '%s' "$SG_EICAR" > "$tmp/eicar.com"
+	# Windows' memory on disk, each over the 1 MiB under which a file of
+	# such a name is read like any other; swapfile.sys is under it.
+	printf 'HIBR' > "$tmp/hiberfil.sys"
+	head -c 2097152 /dev/zero >> "$tmp/hiberfil.sys"
+	{ printf '%s' "$SG_EICAR"; head -c 2097152 /dev/zero; } > "$tmp/pagefile.sys"
+	echo "quarterly report" > "$tmp/report.docx"
+	printf '[ZoneTransfer]\r\nZoneId=3\r\n' > "$tmp/zone"
+	{ printf 'SENTINEL-TIMESTOMP-MARKER'; head -c 4071 /dev/zero; } > "$tmp/tools.dat"
+	for i in $(seq 1 20); do
+		streams="${streams}write \"/Users/Ann/Documents/many.txt:s$i\" \"stream $i\"
+"
+	done
+	# The EFI system partition, FAT32, built on the host.
+	rm -f "$tmp/efi"
+	mkfs.vfat -C -F 32 -s 1 -n EFI "$tmp/efi" 65536 >/dev/null &&
+	MTOOLS_SKIP_CHECK=1 mmd -i "$tmp/efi" ::/EFI ::/EFI/Boot &&
+	MTOOLS_SKIP_CHECK=1 mcopy -i "$tmp/efi" "$tmp/eicar.com" ::/EFI/Boot/eicar.com || return 1
+	rm -f "$img"
+	truncate -s 200M "$img"
+	guestfish --format=raw -a "$img" <<EOT
+run
+part-init /dev/sda mbr
+part-add /dev/sda p 2048 133119
+part-add /dev/sda p 133120 264191
+part-add /dev/sda p 264192 296959
+part-add /dev/sda p 296960 313343
+part-set-mbr-id /dev/sda 1 0xef
+part-set-mbr-id /dev/sda 2 0x07
+part-set-mbr-id /dev/sda 3 0x07
+part-set-mbr-id /dev/sda 4 0x07
+mkfs ntfs /dev/sda2
+mkfs ntfs /dev/sda3
+mount-options streams_interface=windows /dev/sda2 /
+mkdir-p /Windows/System32/config
+upload $tmp/cmd.exe /Windows/System32/cmd.exe
+upload $tmp/SYSTEM /Windows/System32/config/SYSTEM
+upload $tmp/SOFTWARE /Windows/System32/config/SOFTWARE
+mkdir-p /Users/Ann/Downloads
+mkdir-p /Users/Ann/Documents
+upload $tmp/eicar.com /Users/Ann/Downloads/invoice.exe
+upload $tmp/report.docx /Users/Ann/Documents/report.docx
+upload $tmp/eicar.com /Users/Ann/Documents/report.docx:payload.exe
+upload $tmp/zone /Users/Ann/Downloads/invoice.exe:Zone.Identifier
+write /Users/Ann/Documents/many.txt "many streams"
+$streams
+upload $tmp/tools.dat /Users/Ann/tools.dat
+upload $tmp/pagefile.sys /pagefile.sys
+upload $tmp/eicar.com /swapfile.sys
+upload $tmp/hiberfil.sys /hiberfil.sys
+upload $tmp/report.docx /readme.txt
+upload $tmp/eicar.com /Users/Ann/Documents/Skip-Me.txt
+umount-all
+mount /dev/sda3 /
+mkdir /Data
+upload $tmp/eicar.com /Data/eicar.com
+upload $tmp/report.docx /Data/notes.txt
+umount-all
+EOT
+	local rc=$?
+	if [ $rc -eq 0 ]; then
+		dd if="$tmp/efi" of="$img" bs=512 seek=2048 conv=notrunc status=none &&
+		dd if="$tmp/bitlocker" of="$img" bs=512 seek=296960 conv=notrunc status=none &&
+		printf '\170\126\064\022' | dd of="$img" bs=1 seek=440 conv=notrunc status=none
+		rc=$?
+	fi
+	rm -rf "$tmp"
+	return $rc
+}

@@ -31,7 +31,7 @@ for f in "$WORK"/*.log; do
 		status=1
 	fi
 done
-for g in $G_ALL $G_TICKER; do
+for g in $G_ALL $G_TICKER $G_WINDOWS; do
 	sg_undefine "$g"
 done
 [ -n "${SENTINEL_KEEP_WORK:-}" ] || rm -rf "$WORK"

@@ -22,6 +22,7 @@ G_CLONE=$TESTNS-clone
 G_LAYOUT=$TESTNS-layout
 G_HOSTILE=$TESTNS-hostile
 G_TICKER=$TESTNS-ticker	# the view test's own, running
+G_WINDOWS=$TESTNS-windows	# the windows test's own, never started
 G_ALL="$G_INFECTED $G_CLEAN $G_NOFS $G_CLONE $G_LAYOUT $G_HOSTILE"
 
 export SENTINEL_SOCKET=$SOCK
@@ -104,8 +105,8 @@ EOT
 	# Scans on schedule only where a test asks for them, and then of the
 	# first four guests (the layout and hostile guests have tests of their
 	# own).
-	local g excluded="$G_LAYOUT $G_HOSTILE $G_TICKER"
-	[ "${SCHEDULED:-0}" != 0 ] || excluded="$G_ALL $G_TICKER"
+	local g excluded="$G_LAYOUT $G_HOSTILE $G_TICKER $G_WINDOWS"
+	[ "${SCHEDULED:-0}" != 0 ] || excluded="$G_ALL $G_TICKER $G_WINDOWS"
 	for g in $excluded; do
 		printf '[guest %s]\nexclude = yes\n' "$g" >> "$1"
 	done

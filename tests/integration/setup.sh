@@ -5,7 +5,7 @@
 
 "$SRCDIR/scripts/host-setup" || fail "libvirtd and virtlogd could not be started"
 
-for g in $G_ALL $G_TICKER; do
+for g in $G_ALL $G_TICKER $G_WINDOWS; do
 	sg_undefine "$g"
 done
 if [ -f "$PIDFILE" ]; then
