@@ -16,10 +16,12 @@
  * [scan] index_max_age the lookup says "not known" and the file is read
  * again, however unchanged its metadata: the index trusts a guest's
  * inode, size and times for a bounded time only (a guest's root can set
- * the clock back before writing a file; a filesystem may let a user set
- * every time).  Each path's bound lies between 3/4 of the setting and
- * all of it, from a hash of the path, so that the files of a first scan
- * are read again over several scans, not all in one.
+ * the clock back before writing a file).  On NTFS and FAT, where a user
+ * can set every time of a file (the scanner's lookup says so:
+ * FINDEX_Q_SETTABLE), [scan] settable_times_max_age bounds it too.  Each
+ * path's bound lies between 3/4 of the setting and all of it, from a
+ * hash of the path, so that the files of a first scan are read again over
+ * several scans, not all in one.
  */
 #include <stdio.h>
 #include <stdlib.h>
