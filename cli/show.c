@@ -129,7 +129,7 @@ where(json_t *o, char *buf, size_t len)
 {
 	const char *path = str(o, "path");
 
-	/* "display": as Windows shows it on a drive (C:\\Users\\x.exe). */
+	/* "display": as Windows shows it on a drive (C:\Users\x.exe). */
 	if (json_is_string(json_object_get(o, "display")))
 		path = str(o, "display");
 	if (*path == '\0')

@@ -1850,7 +1850,7 @@ scan_os(struct walk_ctx *c, char **fs, char ***used, size_t *nused)
 
 /*
  * Windows' drive letters of the OS at ROOT, from its registry (what
- * inspection read of HKLM\\SYSTEM\\MountedDevices), into c->drives.  The
+ * inspection read of HKLM\SYSTEM\MountedDevices), into c->drives.  The
  * guest wrote them: only a letter A-Z is taken, the first for a device.
  */
 static void
