@@ -674,10 +674,9 @@ col_json(sqlite3_stmt *st, int i)
 #define PAGE_ROWS	1000
 #define PAGE_BYTES	(512 * 1024)
 
-/* A scan's detections from row id FROM on, one page. */
 /*
  * The path of a detection or skip as it is shown ("display"): as the guest
- * mounts it, "C:\\Users\\x.exe" on a Windows drive (with "drive"), or
+ * mounts it, C:\Users\x.exe on a Windows drive (with "drive"), or
  * DEVICE:/path; "path" keeps the raw bytes.
  */
 static void
@@ -698,6 +697,7 @@ set_display(json_t *o, const char *fs, const void *path, size_t len, int gp)
 	}
 }
 
+/* A scan's detections from row id FROM on, one page. */
 static json_t *
 detections_json(int64_t scan_id, int64_t from, int64_t *next)
 {
@@ -720,7 +720,8 @@ detections_json(int64_t scan_id, int64_t from, int64_t *next)
 		}
 		esc = escape_bytes(sqlite3_column_blob(st, 1),
 		    (size_t)sqlite3_column_bytes(st, 1));
-		bytes += (esc ? strlen(esc) : 1) + 200 +
+		/* The path twice: raw and as it is shown. */
+		bytes += 2 * (esc ? strlen(esc) : 1) + 200 +
 		    (size_t)sqlite3_column_bytes(st, 2);
 		o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:b}",
 		    "fs", (const char *)sqlite3_column_text(st, 0),
@@ -765,7 +766,7 @@ skipped_json(int64_t scan_id, int64_t from, int64_t *next)
 		}
 		esc = escape_bytes(sqlite3_column_blob(st, 2),
 		    (size_t)sqlite3_column_bytes(st, 2));
-		bytes += (esc ? strlen(esc) : 1) + 200 +
+		bytes += 2 * (esc ? strlen(esc) : 1) + 200 +
 		    (size_t)sqlite3_column_bytes(st, 4);
 		o = json_pack("{s:s, s:s, s:s, s:b}",
 		    "reason", (const char *)sqlite3_column_text(st, 0),
