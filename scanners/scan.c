@@ -1500,17 +1500,18 @@ ntfs_state(struct walk_ctx *c, guestfs_h *g, const struct tree *t)
 
 	if (!t->ntfs || (r = guestfs_ntfs_3g_probe(g, 1, t->fs)) <= 0)
 		return;
-	what = r == 14 ? "hibernated (Windows hibernation or fast start-up)" :
-	    r == 15 ? "not cleanly shut down (fast start-up, a crash, or the "
-	    "guest running)" : NULL;
+	what = r == 14 ? "hibernated: Windows hibernation or fast start-up" :
+	    r == 15 ? "not cleanly unmounted: fast start-up, a crash, or the "
+	    "guest running" : NULL;
 	if (what == NULL)
 		return;
 	if (t->drive != 0)
-		snprintf(note, sizeof(note), "%c: (%s): NTFS volume %s: read "
-		    "as it is on disk", t->drive, t->fs, what);
+		snprintf(note, sizeof(note), "%c: (%s): NTFS volume not "
+		    "cleanly shut down (%s): read as it is on disk", t->drive,
+		    t->fs, what);
 	else
-		snprintf(note, sizeof(note), "%s: NTFS volume %s: read as it "
-		    "is on disk", t->fs, what);
+		snprintf(note, sizeof(note), "%s: NTFS volume not cleanly "
+		    "shut down (%s): read as it is on disk", t->fs, what);
 	log_info("scan %s: %s", c->opts->guest, note);
 	len = strlen(c->notes);
 	snprintf(c->notes + len, sizeof(c->notes) - len, "%s%s",

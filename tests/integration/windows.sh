@@ -49,7 +49,7 @@ ok "EICAR on C: and D: shown as Windows shows them, in a named stream, and on th
 [ "$(field skipped.excluded)" -eq 1 ] || fail "exclude_paths: $scan"
 [ "$(field skipped.limit)" -eq 4 ] || fail "streams past 16: $scan"
 [ "$(field skipped.unreadable)" -eq 0 ] || fail "unreadable: $scan"
-field reason | grep -q 'C: (/dev/sda2): NTFS volume hibernated' ||
+field reason | grep -Fq 'C: (/dev/sda2): NTFS volume not cleanly shut down (hibernated: ' ||
 	fail "the hibernated volume is not said: $(field reason)"
 field reason | grep -q 'D:' && fail "the clean volume is said not clean: $(field reason)"
 # A complete scan: memory, like excluded files, is not a file left out.
