@@ -55,11 +55,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	switch (r.type) {
 	case SR_DETECTION:
 		if ((r.flag & ~(SREC_DET_GUEST_PATH | SREC_DET_HIDDEN)) != 0 ||
-		    r.engine >= SREC_NENGINES || r.name[0] == '\0')
+		    r.engine >= SREC_NENGINES || r.name[0] == '\0' ||
+		    (r.drive != 0 && (r.drive < 'A' || r.drive > 'Z')))
 			abort();
 		break;
 	case SR_SKIP:
-		if (r.flag >= SREC_NSKIP || r.engine > 1)
+		/* guest_path: 0, 1 or a Windows drive letter. */
+		if (r.flag >= SREC_NSKIP || (r.engine > 1 &&
+		    (r.engine < 'A' || r.engine > 'Z')))
+			abort();
+		break;
+	case SR_INDEX_Q:
+		if (r.flag > 1)
 			abort();
 		break;
 	case SR_RESULT:
