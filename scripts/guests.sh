@@ -342,17 +342,19 @@ sg_hostile() {
 	rm -rf "$tmp"
 }
 
-# sg_windows_disk IMG WORKDIR: a Windows guest's disk, built without
+# sg_windows_disk IMG: a Windows guest's disk, built without
 # Windows in one appliance launch: an MBR (disk signature 0x12345678)
 # with a FAT32 EFI partition, an NTFS system volume (C: in the registry's
 # MountedDevices; Windows' system root with cmd.exe and the SYSTEM and
 # SOFTWARE hives; hibernated: hiberfil.sys begins "HIBR"), an NTFS data
 # volume (D:), and a volume blkid takes for BitLocker.  EICAR is in a
-# download, in a named stream, and in pagefile.sys and swapfile.sys
-# (memory, which a scan skips); one file carries more named streams than a
-# scan reads; tools.dat holds a marker a test overwrites on the image.
+# download, in a named stream, in Skip-Me.txt (for an exclude pattern), in
+# pagefile.sys (2 MiB: memory, which a scan skips) and in a 68-byte
+# swapfile.sys (too small to be Windows': read); one file carries more
+# named streams than a scan reads; tools.dat holds a marker a test
+# overwrites on the image.
 sg_windows_disk() {
-	local img=$1 work=$2 tmp mk i streams=""
+	local img=$1 tmp mk i streams=""
 	mk="$(dirname "${BASH_SOURCE[0]}")/../tests/integration/mkwin.py"
 	tmp=$(mktemp -d)
 	/usr/bin/python3 "$mk" hive "$tmp/empty" &&

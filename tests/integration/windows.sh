@@ -10,7 +10,7 @@
 img=$WORK/windows.img
 LIBGUESTFS_BACKEND=direct \
 LIBGUESTFS_BACKEND_SETTINGS=${SENTINEL_TEST_BACKEND_SETTINGS:-force_tcg} \
-	sg_windows_disk "$img" "$WORK" >"$WORK/windows-build.log" 2>&1 ||
+	sg_windows_disk "$img" >"$WORK/windows-build.log" 2>&1 ||
 	fail "building the Windows disk: $(cat "$WORK/windows-build.log")"
 sg_undefine "$G_WINDOWS"
 sg_define "$G_WINDOWS" "$WORK" "$img" raw || fail "define $G_WINDOWS"
