@@ -296,6 +296,22 @@ visit(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	return 0;
 }
 
+/* Walks ROOT (NULL: none to walk) with FN and ends the reply: "more"
+ * when the output filled up first. */
+static int
+walk(const char *root, int (*fn)(const char *, const struct stat *, int,
+    struct FTW *))
+{
+	if (root == NULL || nftw(root, fn, 64, FTW_PHYS | FTW_MOUNT) == -1) {
+		printf("uncertain walk\nend\n");
+		return 0;
+	}
+	if (full)
+		printf("more %ld\n", seen - 1);
+	printf("end\n");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -313,15 +329,7 @@ main(int argc, char **argv)
 		if (stat(argv[1], &st) == -1)
 			st.st_dev = 0;
 		fs_dev = st.st_dev;
-		if (fs_dev == 0 || nftw(argv[1], visit_streams, 64,
-		    FTW_PHYS | FTW_MOUNT) == -1) {
-			printf("uncertain walk\nend\n");
-			return 0;
-		}
-		if (full)
-			printf("more %ld\n", seen - 1);
-		printf("end\n");
-		return 0;
+		return walk(fs_dev != 0 ? argv[1] : NULL, visit_streams);
 	}
 	if (stat(argv[1], &st) == -1 || statfs(argv[1], &sfs) == -1) {
 		printf("uncertain no-root\nend\n");
@@ -337,12 +345,5 @@ main(int argc, char **argv)
 		return 0;
 	}
 	printf("fs %s %llu\n", disk, (unsigned long long)part_start);
-	if (nftw(argv[1], visit, 64, FTW_PHYS | FTW_MOUNT) == -1) {
-		printf("uncertain walk\nend\n");
-		return 0;
-	}
-	if (full)
-		printf("more %ld\n", seen - 1);
-	printf("end\n");
-	return 0;
+	return walk(argv[1], visit);
 }

@@ -246,8 +246,8 @@ extents_drive_index(void *arg, const char *name)
 }
 
 /* Uploads the program into the appliance G once. */
-int
-extents_upload(struct extents_run *x, guestfs_h *g, int fd, char *why,
+static int
+upload(struct extents_run *x, guestfs_h *g, int fd, char *why,
     size_t whylen)
 {
 	char path[32];
@@ -264,14 +264,34 @@ extents_upload(struct extents_run *x, guestfs_h *g, int fd, char *why,
 	return 0;
 }
 
+char *
+extents_reply(struct extents_run *x, guestfs_h *g, int fd, const char *mode,
+    long skip, char *why, size_t whylen)
+{
+	char from[24];
+	char *argv[] = { FIEMAP_PROGRAM, "/sysroot", from, (char *)mode,
+	    NULL };
+	char *out;
+
+	if (fd < 0) {
+		snprintf(why, whylen, "sentinel-fiemap is not installed");
+		return NULL;
+	}
+	if (upload(x, g, fd, why, whylen) == -1)
+		return NULL;
+	snprintf(from, sizeof(from), "%ld", skip);
+	if ((out = guestfs_debug(g, "sh", argv)) == NULL)
+		snprintf(why, whylen, "sentinel-fiemap: %s",
+		    guestfs_last_error(g) ? guestfs_last_error(g) : "?");
+	return out;
+}
+
 int
 extents_learn(struct extents_run *x, guestfs_h *g, int fd,
     struct listing *l, const struct own_map *own, size_t ndisks, char *why,
     size_t whylen)
 {
 	size_t *byino, nbyino, i;
-	char skip[24];
-	char *argv[] = { FIEMAP_PROGRAM, "/sysroot", skip, NULL };
 	char *out;
 	long next = 0;
 	int rc = -1, r, calls = 0;
@@ -283,8 +303,6 @@ extents_learn(struct extents_run *x, guestfs_h *g, int fd,
 		snprintf(why, whylen, "sentinel-fiemap is not installed");
 		return 0;
 	}
-	if (extents_upload(x, g, fd, why, whylen) == -1)
-		return -1;
 	x->disk_index = extents_drive_index;
 	x->arg = g;
 	if ((byino = extents_by_ino(l, &nbyino)) == NULL) {
@@ -292,13 +310,9 @@ extents_learn(struct extents_run *x, guestfs_h *g, int fd,
 		return -1;
 	}
 	do {
-		snprintf(skip, sizeof(skip), "%ld", next);
-		if ((out = guestfs_debug(g, "sh", argv)) == NULL) {
-			snprintf(why, whylen, "sentinel-fiemap: %s",
-			    guestfs_last_error(g) ? guestfs_last_error(g) :
-			    "?");
+		if ((out = extents_reply(x, g, fd, NULL, next, why, whylen)) ==
+		    NULL)
 			goto out;
-		}
 		r = extents_parse(x, out, l, byino, nbyino, own, ndisks, &next,
 		    why, whylen);
 		free(out);

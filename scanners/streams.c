@@ -13,7 +13,6 @@
 
 #include "streams.h"
 
-#define FIEMAP_PROGRAM	"/tmp/sentinel-fiemap"
 #define MAX_CALLS	4096		/* replies per tree */
 
 static int
@@ -110,27 +109,15 @@ int
 streams_list(struct extents_run *x, guestfs_h *g, int fd, stream_cb cb,
     void *arg, char *why, size_t whylen)
 {
-	char skip[24];
-	char *argv[] = { FIEMAP_PROGRAM, "/sysroot", skip, "streams", NULL };
 	char *out;
 	long next = 0;
 	int r, calls = 0;
 
 	why[0] = '\0';
-	if (fd < 0) {
-		snprintf(why, whylen, "sentinel-fiemap is not installed");
-		return -1;
-	}
-	if (extents_upload(x, g, fd, why, whylen) == -1)
-		return -1;
 	do {
-		snprintf(skip, sizeof(skip), "%ld", next);
-		if ((out = guestfs_debug(g, "sh", argv)) == NULL) {
-			snprintf(why, whylen, "sentinel-fiemap: %s",
-			    guestfs_last_error(g) ? guestfs_last_error(g) :
-			    "?");
+		if ((out = extents_reply(x, g, fd, "streams", next, why,
+		    whylen)) == NULL)
 			return -1;
-		}
 		r = streams_parse(out, cb, arg, &next, why, whylen);
 		free(out);
 		if (r == -1)
