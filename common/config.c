@@ -65,7 +65,8 @@ const struct opt_entry config_options[] = {
 	{ "scanner", "appliance", OPT_STRING, 0, 0,
 	    "/var/cache/sentinel/appliance", OFF(scanner_appliance),
 	    "libguestfs appliance the scanners boot, prepared by sentineld when "
-	    "missing (libguestfs-make-fixed-appliance) and read-only to them" },
+	    "missing (supermin, its kernel unpacked for a PVH boot where it "
+	    "can) and read-only to them" },
 	{ "control", "socket", OPT_STRING, 0, 0, "/run/sentinel/sentineld.sock",
 	    OFF(control_socket), "path of the control socket" },
 	{ "control", "group", OPT_STRING, 0, 0, "",

@@ -32,6 +32,7 @@
 #include "cache.h"
 #include "findex.h"
 #include "log.h"
+#include "pvh.h"
 #include "sentineld.h"
 #include "srec.h"
 #include "stamp.h"
@@ -199,6 +200,29 @@ run_quiet(char *const argv[], char *out, size_t outlen)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* The appliance's kernel in DIR unpacked, if it can boot so (pvh.h). */
+static void
+appliance_kernel(const char *dir)
+{
+	char why[512];
+
+	switch (pvh_appliance_kernel(dir, why, sizeof(why))) {
+	case 2:
+		log_info("scanner: the appliance's kernel is unpacked once "
+		    "and boots through PVH: no launch unpacks it");
+		break;
+	case 1:
+		break;
+	case 0:
+		log_info("scanner: the appliance's kernel stays packed (a "
+		    "bzImage, unpacked at every launch): %s", why);
+		break;
+	default:
+		log_warnx("scanner: the appliance's kernel: %s; it stays "
+		    "packed", why);
+	}
+}
+
 /*
  * The appliance is built by root, once, with supermin from the host's
  * files as libguestfs would build it (Debian's kernels are readable by
@@ -224,8 +248,11 @@ prepare_appliance(const char *dir, char *err, size_t errlen)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/README.fixed", dir);
-	if (stat(path, &st) == 0)
+	if (stat(path, &st) == 0) {
+		/* One prepared by an earlier version has its kernel packed. */
+		appliance_kernel(dir);
 		return 0;
+	}
 	for (i = 0; supermin_d[i] != NULL && src == NULL; i++)
 		if (stat(supermin_d[i], &st) == 0)
 			src = supermin_d[i];
@@ -252,6 +279,7 @@ prepare_appliance(const char *dir, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	appliance_kernel(tmp);
 	snprintf(path, sizeof(path), "%s/README.fixed", tmp);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) ==
 	    -1 || write(fd, "Built by sentineld with supermin: libguestfs "

@@ -87,4 +87,10 @@ write_conf "$CONF" "$SOCK" "$WORK/state.db"
 setsid "$SENTINELD" -f -v -c "$CONF" >"$WORK/sentineld.log" 2>&1 </dev/null &
 echo $! > "$PIDFILE"
 sg_wait_socket "$SOCK" "$(cat "$PIDFILE")" || { cat "$WORK/sentineld.log"; fail "sentineld did not start"; }
+# The appliance was prepared before sentineld listened; Debian's kernel
+# has a PVH entry, so its kernel is unpacked there, once, and every
+# appliance boots it without unpacking it (sentineld.conf(5), appliance).
+appl=/var/cache/sentinel/appliance
+[ "$(head -c 4 "$appl/kernel" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ] ||
+	fail "the appliance's kernel is still packed: $(cat "$appl/kernel.bzimage-only" 2>/dev/null)"
 ok "guests defined, sentineld $(cat "$PIDFILE") listening on $SOCK"
