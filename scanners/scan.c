@@ -1050,8 +1050,133 @@ stream_dir(struct walk_ctx *c, guestfs_h *g, const char *dir,
 }
 
 /*
- * Reads what directory D (-1: the top) holds that must be read.  A pure
- * directory streams whole.  Otherwise its own files to read stream with
+ * tar tests each name it meets against the excludes at each of its
+ * levels (a name may match from any of its '/' on), so that one name
+ * costs about its depth times its length: a chain of a thousand nested
+ * directories under excludes keeps an emulated tar busy for minutes.
+ * One stream for a whole subtree is taken only while the names it
+ * streams cost at most this in all; otherwise it streams level by level,
+ * each level's names tested against that level's excludes only.
+ */
+#define COLLAPSE_MAX_COST	(8u << 20)
+#define COLLAPSE_MAX_WILD	64	/* patterns tar must match one by one */
+
+/* Patterns of one exclude list, growing, and what the names the stream
+ * will hold cost tar. */
+struct excludes {
+	char	**v;
+	size_t	  n, cap, bytes, wild;
+	uint64_t  cost;
+};
+
+static void
+excludes_free(struct excludes *x)
+{
+	size_t k;
+
+	for (k = 0; k < x->n; k++)
+		free(x->v[k]);
+	free(x->v);
+	memset(x, 0, sizeof(*x));
+}
+
+/* Adds what entry I (its path SKIP bytes on) costs tar; -1 over bound. */
+static int
+add_cost(const struct listing *l, size_t i, size_t skip, struct excludes *x)
+{
+	const char *p = listing_path(l, i) + skip;
+	size_t len = l->e[i].pathlen - skip, k, depth = 1;
+
+	for (k = 0; k < len; k++)
+		depth += p[k] == '/';
+	x->cost += (uint64_t)depth * len;
+	return x->cost > COLLAPSE_MAX_COST ? -1 : 0;
+}
+
+/* Adds the cost of every name under directory D (streamed whole). */
+static int
+add_subtree_cost(const struct listing *l, const struct ltree *t, long d,
+    size_t skip, struct excludes *x)
+{
+	long i;
+
+	for (i = t->first[d]; i != -1; i = t->next[i])
+		if (add_cost(l, (size_t)i, skip, x) == -1 ||
+		    (l->e[i].plan == PLAN_DIR &&
+		    add_subtree_cost(l, t, i, skip, x) == -1))
+			return -1;
+	return 0;
+}
+
+/*
+ * The excludes that let directory D (-1: the top) stream its whole
+ * subtree in one tar: every entry under it that is not to be read, a
+ * directory with nothing to read excluded whole, one whose files are all
+ * read entered without any; each pattern relative to D, whose path is
+ * SKIP bytes before its entries' own.  A name tar cannot exclude (a
+ * newline) streams along, subtree and all, and what it holds that is not
+ * to be read is dropped as it passes.  -1 when out of memory, over
+ * MAX_EXCLUDE_BYTES or over what tar should spend matching: the caller
+ * streams level by level.
+ */
+static int
+subtree_excludes(const struct listing *l, const struct ltree *t, long d,
+    size_t skip, struct excludes *x)
+{
+	const char *p;
+	char **nv;
+	uint8_t plan;
+	long i;
+
+	for (i = d == -1 ? t->top_first : t->first[d]; i != -1;
+	    i = t->next[i]) {
+		plan = l->e[i].plan;
+		p = listing_path(l, (size_t)i);
+		if (plan == PLAN_FETCH || plan == PLAN_LINK ||
+		    plan == PLAN_SPECIAL || plan == PLAN_SYMLINK) {
+			if (add_cost(l, (size_t)i, skip, x) == -1)
+				return -1;
+			continue;
+		}
+		if (memchr(p + skip, '\n', l->e[i].pathlen - skip) != NULL) {
+			if (add_cost(l, (size_t)i, skip, x) == -1 ||
+			    (plan == PLAN_DIR &&
+			    add_subtree_cost(l, t, i, skip, x) == -1))
+				return -1;
+			continue;
+		}
+		if (plan == PLAN_DIR && t->needs[i]) {
+			if (add_cost(l, (size_t)i, skip, x) == -1 ||
+			    (t->pure[i] ? add_subtree_cost(l, t, i, skip, x) :
+			    subtree_excludes(l, t, i, skip, x)) == -1)
+				return -1;
+			continue;
+		}
+		if (x->n + 1 >= x->cap) {
+			x->cap = x->cap ? 2 * x->cap : 64;
+			if ((nv = realloc(x->v, x->cap * sizeof(*nv))) == NULL)
+				return -1;
+			x->v = nv;
+		}
+		if ((x->v[x->n] = tar_pattern(p + skip, l->e[i].pathlen -
+		    skip)) == NULL)
+			return -1;
+		x->wild += strchr(x->v[x->n], '\\') != NULL;
+		x->bytes += strlen(x->v[x->n++]) + 1;
+		x->v[x->n] = NULL;
+		if (x->bytes > MAX_EXCLUDE_BYTES || x->wild > COLLAPSE_MAX_WILD)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads what directory D (-1: the top) holds that must be read: in one
+ * stream with the excludes of its whole subtree when they fit in a
+ * request (each stream is a call into the appliance and a tar started
+ * there, about 0.1 s emulated: a linked clone's few changed files lie in
+ * a dozen directories).  Otherwise, level by level: a pure directory
+ * streams whole.  Otherwise its own files to read stream with
  * every other entry of that one level excluded, and each subdirectory is
  * visited in turn.  A name tar cannot exclude (a newline) streams with the
  * rest, subtree and all, and is not visited again: what it holds that is
@@ -1065,6 +1190,7 @@ visit_dir(struct walk_ctx *c, guestfs_h *g, const struct ltree *t, long d,
 	const char *dir = d == -1 ? "/" : listing_path(l, (size_t)d);
 	const char *name;
 	char **ex = NULL;
+	struct excludes all;
 	unsigned char *covered = NULL;
 	size_t nex = 0, nchild = 0, wanted = 0, bytes = 0, len, k;
 	long i, first = d == -1 ? t->top_first : t->first[d];
@@ -1075,6 +1201,14 @@ visit_dir(struct walk_ctx *c, guestfs_h *g, const struct ltree *t, long d,
 		return 0;
 	if (d == -1 ? t->top_pure : t->pure[d])
 		return stream_dir(c, g, dir, NULL, err, errlen);
+	memset(&all, 0, sizeof(all));
+	if (subtree_excludes(l, t, d, d == -1 ? 1 : strlen(dir) + 1, &all) ==
+	    0) {
+		rc = stream_dir(c, g, dir, all.v, err, errlen);
+		excludes_free(&all);
+		return rc;
+	}
+	excludes_free(&all);
 	for (i = first; i != -1; i = t->next[i]) {
 		nchild++;
 		wanted += l->e[i].plan == PLAN_FETCH ||
