@@ -1059,7 +1059,9 @@ stream_dir(struct walk_ctx *c, guestfs_h *g, const char *dir,
  * each level's names tested against that level's excludes only.
  */
 #define COLLAPSE_MAX_COST	(8u << 20)
-#define COLLAPSE_MAX_WILD	64	/* patterns tar must match one by one */
+#define COLLAPSE_MAX_WILD	64	/* patterns with an escaped pattern
+					 * character, which tar may match one
+					 * by one rather than by hash */
 
 /* Patterns of one exclude list, growing, and what the names the stream
  * will hold cost tar. */
@@ -1171,12 +1173,12 @@ subtree_excludes(const struct listing *l, const struct ltree *t, long d,
 }
 
 /*
- * Reads what directory D (-1: the top) holds that must be read: in one
- * stream with the excludes of its whole subtree when they fit in a
- * request (each stream is a call into the appliance and a tar started
- * there, about 0.1 s emulated: a linked clone's few changed files lie in
- * a dozen directories).  Otherwise, level by level: a pure directory
- * streams whole.  Otherwise its own files to read stream with
+ * Reads what directory D (-1: the top) holds that must be read.  A pure
+ * directory streams whole.  Otherwise, when the excludes of its whole
+ * subtree fit in a request and cost tar little, the subtree streams in
+ * one (each stream is a call into the appliance and a tar started there,
+ * about 0.1 s emulated: a linked clone's few changed files lie in a
+ * dozen directories).  Otherwise its own files to read stream with
  * every other entry of that one level excluded, and each subdirectory is
  * visited in turn.  A name tar cannot exclude (a newline) streams with the
  * rest, subtree and all, and is not visited again: what it holds that is
