@@ -247,7 +247,7 @@ unpack(const struct packer *pk, const unsigned char *p, size_t n, int out,
 	return 0;
 }
 
-/* Maps PATH read-only: its bytes and size, or NULL. */
+/* Maps the regular file open on FD read-only: its bytes and size, or NULL. */
 static unsigned char *
 map_file(int fd, size_t *len)
 {
