@@ -79,6 +79,8 @@ handle(const struct scan_opts *o, char *err, size_t errlen)
 	}
 	guestfs_set_error_handler(g, NULL, NULL);
 	guestfs_set_identifier(g, o->guest);
+	/* Nothing is written: no sync and unmount round trip at the end. */
+	guestfs_set_autosync(g, 0);
 	if (o->backend != NULL && *o->backend != '\0' &&
 	    guestfs_set_backend(g, o->backend) == -1) {
 		snprintf(err, errlen, "backend %s: %s", o->backend,
