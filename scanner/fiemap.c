@@ -8,6 +8,7 @@
  *
  *	sentinel-fiemap ROOT SKIP
  *	sentinel-fiemap ROOT SKIP streams
+ *	sentinel-fiemap ROOT FROM list MAX
  *
  * Output, text, one line each:
  *	fs DRIVE OFFSET			the filesystem's device is the
@@ -32,6 +33,24 @@
  *					but NUL and '/'); SIZE -1: it could
  *					not be stat'ed
  *	more NEXT, end			as above
+ *
+ * With "list", it lists every name under ROOT (not ROOT itself; nothing
+ * on another filesystem), a directory before what it holds, with what
+ * lstat says of it, in one walk: what find0 and one lstatnslist call
+ * per directory would give, without a round trip per directory.  FROM 0
+ * walks the tree into $TMPDIR/sentinel-list (/tmp), at most MAX bytes,
+ * and replies with its start; FROM N replies with the rest from byte N
+ * of that file.  The file's lines:
+ *	f MODE DEV INO SIZE NLINK MTIME MTIME_NS CTIME CTIME_NS PATH
+ *	u PATH				lstat failed
+ *	t PATH				too long to be named (PATH_MAX):
+ *					not entered
+ *	done				the whole tree is above
+ *	over				MAX reached: the walk stopped
+ * PATH is "/a/b" under ROOT, each byte below '!', above '~' and '%'
+ * written as %XX (hex).  Each reply ends with "more NEXT" (the next
+ * FROM) or "end"; "uncertain WORD" when ROOT cannot be walked, or a
+ * directory that could be named could not be read.
  *
  * The filesystem's device must not have been written since the appliance
  * started: a journal or log replayed at mount (ro mounts replay into the
@@ -296,6 +315,129 @@ visit(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	return 0;
 }
 
+static FILE	*list_out;	/* list: the file walked into */
+static size_t	 root_len;
+static uint64_t	 list_max;
+static const char *list_stop;	/* why the walk stopped early */
+
+/* One name of the tree into list_out: 1 (stop) once list_max is
+ * reached. */
+static int
+visit_list(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p;
+	size_t len;
+	long pos;
+	int deep = 0;
+
+	if (ftw->level == 0)
+		return FTW_CONTINUE;
+	p = (const unsigned char *)path + root_len;
+	len = strlen((const char *)p);
+	if (flag == FTW_DNR && root_len + len <= PATH_MAX - 1) {
+		list_stop = "unreadable-dir";	/* not a listing to trust */
+		return FTW_STOP;
+	}
+	if (flag == FTW_DNR || len > PATH_MAX - 1)
+		deep = 1;		/* too long to be named */
+	if (deep)
+		fputs("t ", list_out);
+	else if (flag == FTW_NS)
+		fputs("u ", list_out);
+	else
+		fprintf(list_out, "f %u %" PRIu64 " %" PRIu64 " %lld %" PRIu64
+		    " %lld %ld %lld %ld ", (unsigned)st->st_mode,
+		    (uint64_t)st->st_dev, (uint64_t)st->st_ino,
+		    (long long)st->st_size, (uint64_t)st->st_nlink,
+		    (long long)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec,
+		    (long long)st->st_ctim.tv_sec, (long)st->st_ctim.tv_nsec);
+	for (; *p != '\0'; p++)
+		if (*p <= ' ' || *p > '~' || *p == '%') {
+			putc('%', list_out);
+			putc(hex[*p >> 4], list_out);
+			putc(hex[*p & 15], list_out);
+		} else
+			putc(*p, list_out);
+	putc('\n', list_out);
+	if ((pos = ftell(list_out)) == -1 || (uint64_t)pos > list_max) {
+		list_stop = "over";
+		return FTW_STOP;
+	}
+	/* Nothing under a name too long: glibc's walk could go on. */
+	return deep && flag == FTW_D ? FTW_SKIP_SUBTREE : FTW_CONTINUE;
+}
+
+/* Replies with the listing file from byte FROM: whole lines, at most
+ * MAX_OUTPUT bytes of them. */
+static int
+list_reply(const char *file, long from)
+{
+	static char buf[MAX_OUTPUT + 1];
+	size_t n, cut;
+	FILE *f;
+
+	if ((f = fopen(file, "re")) == NULL || fseek(f, from, SEEK_SET) == -1) {
+		printf("uncertain no-list\nend\n");
+		return 0;
+	}
+	n = fread(buf, 1, MAX_OUTPUT, f);
+	fclose(f);
+	if (n == MAX_OUTPUT) {
+		for (cut = n; cut > 0 && buf[cut - 1] != '\n'; cut--)
+			;
+		if (cut == 0) {
+			printf("uncertain long-line\nend\n");
+			return 0;
+		}
+		fwrite(buf, 1, cut, stdout);
+		printf("more %ld\n", from + (long)cut);
+	} else {
+		fwrite(buf, 1, n, stdout);
+		printf("end\n");
+	}
+	return 0;
+}
+
+/* list: walks ROOT into the listing file (FROM 0), then replies. */
+static int
+list(const char *root, long from, const char *max)
+{
+	char file[PATH_MAX];
+	const char *tmp = getenv("TMPDIR");
+	struct stat st;
+	int rc;
+
+	snprintf(file, sizeof(file), "%s/sentinel-list",
+	    tmp != NULL && *tmp == '/' ? tmp : "/tmp");
+	if (from > 0)
+		return list_reply(file, from);
+	list_max = strtoull(max, NULL, 10);
+	if (stat(root, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		printf("uncertain no-root\nend\n");
+		return 0;
+	}
+	root_len = strcmp(root, "/") == 0 ? 0 : strlen(root);
+	if ((list_out = fopen(file, "we")) == NULL) {
+		printf("uncertain no-file\nend\n");
+		return 0;
+	}
+	rc = nftw(root, visit_list, 64, FTW_PHYS | FTW_MOUNT |
+	    FTW_ACTIONRETVAL);
+	if (rc == 0)
+		fputs("done\n", list_out);
+	else if (list_stop != NULL && strcmp(list_stop, "over") == 0)
+		fputs("over\n", list_out);
+	if (fclose(list_out) == EOF || (rc != 0 && (list_stop == NULL ||
+	    strcmp(list_stop, "over") != 0))) {
+		printf("uncertain %s\nend\n", list_stop != NULL ? list_stop :
+		    "walk");
+		return 0;
+	}
+	return list_reply(file, 0);
+}
+
 /* Walks ROOT (NULL: none to walk) with FN and ends the reply: "more"
  * when the output filled up first. */
 static int
@@ -320,11 +462,15 @@ main(int argc, char **argv)
 	const char *why = NULL;
 	char disk[16] = "";
 
-	if (argc != 3 && !(argc == 4 && strcmp(argv[3], "streams") == 0)) {
-		fprintf(stderr, "usage: sentinel-fiemap ROOT SKIP [streams]\n");
+	if (argc != 3 && !(argc == 4 && strcmp(argv[3], "streams") == 0) &&
+	    !(argc == 5 && strcmp(argv[3], "list") == 0)) {
+		fprintf(stderr, "usage: sentinel-fiemap ROOT SKIP [streams]\n"
+		    "       sentinel-fiemap ROOT FROM list MAX\n");
 		return 2;
 	}
 	skip = strtol(argv[2], NULL, 10);
+	if (argc == 5)
+		return list(argv[1], skip, argv[4]);
 	if (argc == 4) {
 		if (stat(argv[1], &st) == -1)
 			st.st_dev = 0;

@@ -201,8 +201,8 @@ fiemap_open(void)
 	*slash = '\0';
 	snprintf(path, sizeof(path), "%s/sentinel-fiemap", self);
 	if ((in = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		log_warnx("%s: %s: linked clones are read in full", path,
-		    strerror(errno));
+		log_warnx("%s: %s: linked clones are read in full, and trees "
+		    "listed a directory at a time", path, strerror(errno));
 		return -1;
 	}
 	if ((out = memfd_create("sentinel-fiemap", MFD_CLOEXEC |

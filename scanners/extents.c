@@ -266,11 +266,11 @@ upload(struct extents_run *x, guestfs_h *g, int fd, char *why,
 
 char *
 extents_reply(struct extents_run *x, guestfs_h *g, int fd, const char *mode,
-    long skip, char *why, size_t whylen)
+    long skip, const char *arg, char *why, size_t whylen)
 {
 	char from[24];
 	char *argv[] = { FIEMAP_PROGRAM, "/sysroot", from, (char *)mode,
-	    NULL };
+	    (char *)arg, NULL };
 	char *out;
 
 	if (fd < 0) {
@@ -310,7 +310,8 @@ extents_learn(struct extents_run *x, guestfs_h *g, int fd,
 		return -1;
 	}
 	do {
-		if ((out = extents_reply(x, g, fd, NULL, next, why, whylen)) ==
+		if ((out = extents_reply(x, g, fd, NULL, next, NULL, why,
+		    whylen)) ==
 		    NULL)
 			goto out;
 		r = extents_parse(x, out, l, byino, nbyino, own, ndisks, &next,

@@ -41,10 +41,12 @@ int	extents_learn(struct extents_run *, guestfs_h *, int fd,
 	    char *why, size_t whylen);
 
 /* One reply of sentinel-fiemap (uploaded into G from FD, once) on the
- * tree mounted there, from its SKIP-th file on; MODE NULL (extents) or
- * "streams".  Malloc'd, or NULL with why. */
+ * tree mounted there, from its SKIP-th file (or byte) on; MODE NULL
+ * (extents), "streams" or "list" (with ARG, else NULL).  Malloc'd, or
+ * NULL with why. */
 char	*extents_reply(struct extents_run *, guestfs_h *, int fd,
-	    const char *mode, long skip, char *why, size_t whylen);
+	    const char *mode, long skip, const char *arg, char *why,
+	    size_t whylen);
 
 /* Parses one reply of sentinel-fiemap into L (pure; for tests): 1 when
  * it asks to go on from *next, 0 at its end, -1 if the filesystem cannot

@@ -27,6 +27,7 @@
 #include "sigsum.h"
 #include "spool.h"
 #include "streams.h"
+#include "treelist.h"
 #include "util.h"
 #include "walker.h"
 
@@ -1738,15 +1739,24 @@ scan_tree(struct walk_ctx *c, const struct tree *t, char *err, size_t errlen)
 	guestfs_h *g = c->g;
 	struct listing l;
 	size_t i, fetch;
+	uint64_t t0;
 	int rc = -1;
 
 	memset(&l, 0, sizeof(l));
 	c->tree = t;
 	c->l = &l;
 	scan_progress_set_fs(c->pr, t->fs);
-	if ((rc = gsrc_list(g, &l, &c->pr->cancel, 0, max_listing(c), err,
-	    errlen)) ==
-	    GSRC_LOST) {
+	t0 = mono_ms();
+	/* In one walk inside the appliance where it can; else with find0
+	 * and an lstat round trip per directory. */
+	if ((rc = treelist_list(&c->ext, g, c->opts->fiemap_fd, &l,
+	    max_listing(c), err, errlen)) == 1) {
+		log_debug("scan %s: %s: %s; listing with find0",
+		    c->opts->guest, t->fs, err);
+		rc = gsrc_list(g, &l, &c->pr->cancel, 0, max_listing(c), err,
+		    errlen);
+	}
+	if (rc == GSRC_LOST) {
 		/* A guest's deep tree took find0, and the appliance's
 		 * connection with it: a new appliance, the same mounts, and
 		 * the tree listed directory by directory. */
@@ -1760,6 +1770,8 @@ scan_tree(struct walk_ctx *c, const struct tree *t, char *err, size_t errlen)
 	}
 	if (rc != 0)
 		goto fail;
+	log_debug("scan %s: %s: %zu names listed in %llu ms", c->opts->guest,
+	    t->fs, l.n, (unsigned long long)(mono_ms() - t0));
 	rc = -1;
 	learn_extents(c, g, &l);
 	fetch = plan_tree(c);

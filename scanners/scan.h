@@ -50,10 +50,11 @@ struct scan_opts {
 	 * threads (0: 1), of which progress->threads may scan at once. */
 	unsigned int		 threads;
 	size_t			 spool_size;
-	/* Where each file's bytes lie on the disks (extents.h): learnt
-	 * when `extents` is set and the program sentinel-fiemap is open
-	 * as fiemap_fd (else -1), for the index, so that linked clones of
-	 * this guest can be spared reading what they share with it. */
+	/* The program sentinel-fiemap, open as fiemap_fd (else -1): it
+	 * lists each tree in one walk (treelist.h), and learns where each
+	 * file's bytes lie on the disks (extents.h) when `extents` is set,
+	 * for the index, so that linked clones of this guest can be spared
+	 * reading what they share with it. */
 	int			 extents;
 	int			 fiemap_fd;
 	/* A linked clone's scan: the ranges of each disk (ndisks of them)

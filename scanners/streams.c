@@ -115,8 +115,8 @@ streams_list(struct extents_run *x, guestfs_h *g, int fd, stream_cb cb,
 
 	why[0] = '\0';
 	do {
-		if ((out = extents_reply(x, g, fd, "streams", next, why,
-		    whylen)) == NULL)
+		if ((out = extents_reply(x, g, fd, "streams", next, NULL,
+		    why, whylen)) == NULL)
 			return -1;
 		r = streams_parse(out, cb, arg, &next, why, whylen);
 		free(out);
