@@ -43,8 +43,9 @@
  * of that file.  The file's lines:
  *	f MODE DEV INO SIZE NLINK MTIME MTIME_NS CTIME CTIME_NS PATH
  *	u PATH				lstat failed
- *	t PATH				too long to be named (PATH_MAX):
- *					not entered
+ *	t MODE ... PATH			as f, of a name too long to be
+ *					named (PATH_MAX), not entered;
+ *					all 0 if lstat failed
  *	done				the whole tree is above
  *	over				MAX reached: the walk stopped
  * PATH is "/a/b" under ROOT, each byte below '!', above '~' and '%'
@@ -342,13 +343,12 @@ visit_list(const char *path, const struct stat *st, int flag,
 	}
 	if (flag == FTW_DNR || len > PATH_MAX - 1)
 		deep = 1;		/* too long to be named */
-	if (deep)
-		fputs("t ", list_out);
-	else if (flag == FTW_NS)
-		fputs("u ", list_out);
+	if (flag == FTW_NS)
+		fputs(deep ? "t 0 0 0 0 0 0 0 0 0 " : "u ", list_out);
 	else
-		fprintf(list_out, "f %u %" PRIu64 " %" PRIu64 " %lld %" PRIu64
-		    " %lld %ld %lld %ld ", (unsigned)st->st_mode,
+		fprintf(list_out, "%c %u %" PRIu64 " %" PRIu64 " %lld %" PRIu64
+		    " %lld %ld %lld %ld ", deep ? 't' : 'f',
+		    (unsigned)st->st_mode,
 		    (uint64_t)st->st_dev, (uint64_t)st->st_ino,
 		    (long long)st->st_size, (uint64_t)st->st_nlink,
 		    (long long)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec,

@@ -185,10 +185,12 @@ treelist_parse(const char *text, struct listing *l, uint64_t from,
 		}
 		memset(&m, 0, sizeof(m));
 		deep = 0;
-		if (p[0] == 'f' && p[1] == ' ') {
+		if ((p[0] == 'f' || p[0] == 't') && p[1] == ' ') {
+			/* "t": too deep, all 0 if lstat failed. */
+			deep = p[0] == 't';
 			p += 2;
 			if (unum(&p, &mode) == -1 || mode > UINT32_MAX ||
-			    mode == 0 || unum(&p, &m.dev) == -1 ||
+			    (mode == 0 && !deep) || unum(&p, &m.dev) == -1 ||
 			    unum(&p, &m.ino) == -1 ||
 			    snum(&p, &t) == -1 || t < 0)
 				break;
@@ -204,10 +206,9 @@ treelist_parse(const char *text, struct listing *l, uint64_t from,
 			m.ctime_ns = (int64_t)v;
 			m.mode = (uint32_t)mode;
 			m.size = size;
-		} else if ((p[0] == 'u' || p[0] == 't') && p[1] == ' ') {
-			deep = p[0] == 't';
+		} else if (p[0] == 'u' && p[1] == ' ')
 			p += 2;
-		} else
+		else
 			break;
 		if ((len = path(p, eol, buf, deep ? sizeof(buf) - 1 :
 		    LISTING_PATH_MAX)) == -1)

@@ -66,7 +66,8 @@ test_parse(void **state)
 	    "/etc/a%20b%25c%0a%ff\n"
 	    "f 41471 2049 13 4 1 0 0 0 0 /etc/link\n"
 	    "u /etc/gone\n"
-	    "t /etc/deep\n"
+	    "t 16877 2049 14 4096 2 0 0 0 0 /etc/deep\n"
+	    "t 0 0 0 0 0 0 0 0 0 /etc/deeper\n"
 	    "done\nend\n";
 	struct listing l;
 	const struct lentry *e;
@@ -77,7 +78,7 @@ test_parse(void **state)
 	(void)state;
 	memset(&l, 0, sizeof(l));
 	assert_int_equal(parse(&l, reply, 0, BIG, &next), TL_DONE);
-	assert_int_equal(l.n, 5);
+	assert_int_equal(l.n, 6);
 	e = entry(&l, "/etc");
 	assert_int_equal(e->mode, 040755);
 	assert_int_equal(e->dev, 2049);
@@ -94,7 +95,12 @@ test_parse(void **state)
 	e = entry(&l, "/etc/gone");
 	assert_int_equal(e->mode, 0);
 	assert_int_not_equal(e->plan, PLAN_TOO_DEEP);
-	assert_int_equal(entry(&l, "/etc/deep")->plan, PLAN_TOO_DEEP);
+	e = entry(&l, "/etc/deep");
+	assert_int_equal(e->plan, PLAN_TOO_DEEP);
+	assert_int_equal(e->mode, 040755);
+	e = entry(&l, "/etc/deeper");
+	assert_int_equal(e->plan, PLAN_TOO_DEEP);
+	assert_int_equal(e->mode, 0);
 	listing_free(&l);
 
 	/* Two replies: the first's "more" names the byte after its lines. */
@@ -104,7 +110,7 @@ test_parse(void **state)
 	assert_int_equal(parse(&l, first, 0, BIG, &next), TL_MORE);
 	assert_int_equal(next, n);
 	assert_int_equal(parse(&l, reply + n, next, BIG, &next), TL_DONE);
-	assert_int_equal(l.n, 5);
+	assert_int_equal(l.n, 6);
 	listing_free(&l);
 	/* The last newline may be lost. */
 	assert_int_equal(parse1("u /a\ndone\nend"), TL_DONE);
@@ -154,6 +160,7 @@ test_refused(void **state)
 		"u /a%41\ndone\nend\n",
 		"u /a\xff\ndone\nend\n",	/* unescaped */
 		"u\ndone\nend\n",
+		"t /a\ndone\nend\n",		/* no fields */
 		NULL
 	};
 	size_t i;
@@ -174,21 +181,21 @@ test_refused(void **state)
 static void
 test_lengths(void **state)
 {
-	char *text = malloc(LISTING_PATH_MAX + 300 + 32);
-	size_t len;
+	static const size_t lens[] = { LISTING_PATH_MAX, LISTING_PATH_MAX + 1,
+	    LISTING_PATH_MAX + 256, LISTING_PATH_MAX + 257 };
+	static const char f[] = "f 16877 1 2 0 1 0 0 0 0 ";
+	char *text = malloc(LISTING_PATH_MAX + 300 + 64);
+	size_t i, k, len;
 
 	(void)state;
 	assert_non_null(text);
-	for (len = LISTING_PATH_MAX; len <= LISTING_PATH_MAX + 257; len++) {
-		if (len != LISTING_PATH_MAX && len != LISTING_PATH_MAX + 1 &&
-		    len != LISTING_PATH_MAX + 256 &&
-		    len != LISTING_PATH_MAX + 257)
-			continue;
-		text[0] = 'u';
-		text[1] = ' ';
-		text[2] = '/';
-		memset(text + 3, 'a', len - 1);
-		strcpy(text + 2 + len, "\ndone\nend\n");
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		len = lens[i];
+		k = strlen(f);
+		memcpy(text, f, k);
+		text[k] = '/';
+		memset(text + k + 1, 'a', len - 1);
+		strcpy(text + k + len, "\ndone\nend\n");
 		assert_int_equal(parse1(text), len <= LISTING_PATH_MAX ?
 		    TL_DONE : TL_REFUSED);
 		text[0] = 't';
@@ -352,8 +359,11 @@ test_program(void **state)
 		long parent = listing_parent(&l, (size_t)i);
 
 		assert_true(parent < i);
-		if (l.e[i].plan == PLAN_TOO_DEEP)
+		if (l.e[i].plan == PLAN_TOO_DEEP) {
+			/* lstat'ed all the same, as lstatnslist would. */
+			assert_true(S_ISDIR(l.e[i].mode));
 			ntoo++;
+		}
 		else if (strncmp(p, "/ddd", 4) == 0)
 			ndeep++;
 	}
