@@ -321,8 +321,8 @@ static size_t	 root_len;
 static uint64_t	 list_max;
 static const char *list_stop;	/* why the walk stopped early */
 
-/* One name of the tree into list_out: 1 (stop) once list_max is
- * reached. */
+/* One name of the tree into list_out; the walk stops once list_max is
+ * reached, or at a directory that could be named but not read. */
 static int
 visit_list(const char *path, const struct stat *st, int flag,
     struct FTW *ftw)

@@ -133,7 +133,7 @@ int
 treelist_parse(const char *text, struct listing *l, uint64_t from,
     uint64_t max, uint64_t *next, char *why, size_t whylen)
 {
-	static char buf[LISTING_PATH_MAX + 256 + 1];
+	char buf[LISTING_PATH_MAX + 256 + 1];
 	const char *p = text, *eol;
 	struct lentry m;
 	uint64_t mode, size, v;
@@ -246,8 +246,11 @@ treelist_list(struct extents_run *x, guestfs_h *g, int fd,
 	}
 	snprintf(maxs, sizeof(maxs), "%llu", (unsigned long long)max);
 	do {
-		if (from > (uint64_t)LONG_MAX)
+		if (from > (uint64_t)LONG_MAX) {
+			snprintf(why, whylen, "a reply not understood");
+			r = TL_REFUSED;
 			break;
+		}
 		if ((out = extents_reply(x, g, fd, "list", (long)from, maxs,
 		    why, whylen)) == NULL) {
 			r = TL_REFUSED;
