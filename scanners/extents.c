@@ -245,6 +245,16 @@ extents_drive_index(void *arg, const char *name)
 	return strtol(name + 2, NULL, 10);
 }
 
+int
+extents_hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
 /* Uploads the program into the appliance G once. */
 static int
 upload(struct extents_run *x, guestfs_h *g, int fd, char *why,
@@ -311,8 +321,7 @@ extents_learn(struct extents_run *x, guestfs_h *g, int fd,
 	}
 	do {
 		if ((out = extents_reply(x, g, fd, NULL, next, NULL, why,
-		    whylen)) ==
-		    NULL)
+		    whylen)) == NULL)
 			goto out;
 		r = extents_parse(x, out, l, byino, nbyino, own, ndisks, &next,
 		    why, whylen);

@@ -40,6 +40,10 @@ int	extents_learn(struct extents_run *, guestfs_h *, int fd,
 	    struct listing *l, const struct own_map *own, size_t ndisks,
 	    char *why, size_t whylen);
 
+/* A hex digit as sentinel-fiemap writes them (lowercase): its value, or
+ * -1. */
+int	extents_hexval(char);
+
 /* One reply of sentinel-fiemap (uploaded into G from FD, once) on the
  * tree mounted there, from its SKIP-th file (or byte) on; MODE NULL
  * (extents), "streams" or "list" (with ARG, else NULL).  Malloc'd, or

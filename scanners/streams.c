@@ -15,16 +15,6 @@
 
 #define MAX_CALLS	4096		/* replies per tree */
 
-static int
-hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	return -1;
-}
-
 /* A decimal of at most 19 digits at *p, moving past it and one space or
  * the end of the line.  -1 if there is none. */
 static int
@@ -88,8 +78,8 @@ streams_parse(const char *text, stream_cb cb, void *arg, long *next,
 		if (n == 0 || n % 2 != 0 || n / 2 > sizeof(name))
 			break;
 		for (k = 0; k < n / 2; k++) {
-			if ((hi = hexval(p[2 * k])) == -1 ||
-			    (lo = hexval(p[2 * k + 1])) == -1)
+			if ((hi = extents_hexval(p[2 * k])) == -1 ||
+			    (lo = extents_hexval(p[2 * k + 1])) == -1)
 				break;
 			name[k] = (char)(hi << 4 | lo);
 			if (name[k] == '\0' || name[k] == '/')

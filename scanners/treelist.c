@@ -16,16 +16,6 @@
 
 #define MAX_CALLS	4096		/* replies per tree */
 
-static int
-hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	return -1;
-}
-
 /* An unsigned decimal at *p, then one space (moved past): -1 if none, or
  * past UINT64_MAX. */
 static int
@@ -96,8 +86,8 @@ path(const char *p, const char *eol, char *out, size_t max)
 	for (; p < eol; p++) {
 		ch = *p;
 		if (ch == '%') {
-			if (eol - p < 3 || (hi = hexval(p[1])) == -1 ||
-			    (lo = hexval(p[2])) == -1)
+			if (eol - p < 3 || (hi = extents_hexval(p[1])) == -1 ||
+			    (lo = extents_hexval(p[2])) == -1)
 				return -1;
 			ch = (char)(hi << 4 | lo);
 			/* Only what the program escapes. */
