@@ -43,14 +43,15 @@ scan_ended() {
 	fail "the scan of $2 did not end: $OUT"
 }
 
-# wait_line TENTHS FILE PATTERN: until a line of FILE matches PATTERN
-# (grep's basic regex), for at most TENTHS tenths of a second; 1 if none
-# came.
+# wait_line TENTHS FILE PATTERN [AFTER]: until a line of FILE matches
+# PATTERN (grep's basic regex), for at most TENTHS tenths of a second; 1
+# if none came.  With AFTER, only lines past the first AFTER count: a
+# line an earlier step wrote does not answer for this one.
 wait_line() {
-	local tenths=$1 file=$2 pattern=$3
+	local tenths=$1 file=$2 pattern=$3 after=${4:-0}
 	for _ in $(seq 1 "$tenths"); do
-		grep -q -- "$pattern" "$file" 2>/dev/null && return 0
+		tail -n +"$((after + 1))" "$file" 2>/dev/null | grep -q -- "$pattern" && return 0
 		sleep 0.1
 	done
-	grep -q -- "$pattern" "$file" 2>/dev/null
+	tail -n +"$((after + 1))" "$file" 2>/dev/null | grep -q -- "$pattern"
 }
