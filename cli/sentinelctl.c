@@ -30,6 +30,7 @@ static int	cmd_history(struct ctl *, int, char **);
 static int	cmd_version(struct ctl *, int, char **);
 static int	cmd_config(struct ctl *, int, char **);
 static int	cmd_resume(struct ctl *, int, char **);
+static int	cmd_fleet(struct ctl *, int, char **);
 
 /* What sentinelctl does with each command of cmd_table, by name. */
 static const struct ctl_command {
@@ -48,6 +49,7 @@ static const struct ctl_command {
 	{ "status",	cmd_status },
 	{ "config",	cmd_config },
 	{ "version",	cmd_version },
+	{ "fleet",	cmd_fleet },
 };
 
 static void __attribute__((noreturn))
@@ -390,12 +392,16 @@ cmd_history(struct ctl *c, int argc, char **argv)
 		json_decref(r);
 		return EXIT_CLEAN;
 	}
+	if (c->opt[ARG_FLEET])
+		printf("%-16s ", "HOST");
 	printf("%-7s %-24s %-10s %-19s %-10s %8s %4s %-7s %s\n", "SCAN",
 	    "GUEST", "TRIGGER", "ENDED", "STATUS", "FILES", "DET", "VIEW",
 	    "REASON");
 	json_array_foreach(json_object_get(r, "scans"), i, s) {
 		format_time(num(s, "ended"), when, sizeof(when));
 		not_complete(s, note, sizeof(note));
+		if (c->opt[ARG_FLEET])
+			printf("%-16s ", str(s, "host"));
 		printf("%-7lld %-24s %-10s %-19s %-10s %8lld %4lld %-7s %s%s\n",
 		    num(s, "id"), str(s, "guest"), str(s, "trigger"), when,
 		    str(s, "status"), num(s, "files"),
@@ -407,6 +413,49 @@ cmd_history(struct ctl *c, int argc, char **argv)
 		    /* "; not complete: ..." without its "; " alone */
 		    note[0] == '\0' ? "" : json_is_string(json_object_get(s,
 		    "reason")) ? note : note + 2);
+	}
+	json_decref(r);
+	return EXIT_CLEAN;
+}
+
+/* The fleet's guests, a line per host that sees each; then its hosts. */
+static int
+cmd_fleet(struct ctl *c, int argc, char **argv)
+{
+	json_t *r, *g, *l, *h;
+	char when[32], due[32], seen[32];
+	size_t i;
+
+	(void)argc;
+	(void)argv;
+	r = ctl_request(c, request(c, "fleet", NULL));
+	if (c->json) {
+		print_json(r);
+		json_decref(r);
+		return EXIT_CLEAN;
+	}
+	printf("%-24s %-16s %-10s %-19s %-16s %-10s %4s %s\n", "GUEST", "HOST",
+	    "STATE", "NEXT DUE", "LAST SCANNED BY", "STATUS", "DET",
+	    "ENDED");
+	json_array_foreach(json_object_get(r, "guests"), i, g) {
+		l = json_object_get(g, "last_scan");
+		format_time(num(g, "next_due"), due, sizeof(due));
+		if (json_is_object(l))
+			format_time(num(l, "ended"), when, sizeof(when));
+		printf("%-24s %-16s %-10s %-19s %-16s %-10s %4lld %s\n",
+		    str(g, "name"), str(g, "host"), str(g, "state"),
+		    json_is_integer(json_object_get(g, "next_due")) ? due : "-",
+		    json_is_object(l) ? str(l, "host") : "-",
+		    json_is_object(l) ? str(l, "status") : "never",
+		    json_is_object(l) ? num(l, "detection_count") : 0LL,
+		    json_is_object(l) ? when : "-");
+	}
+	printf("\n%-24s %-16s %-19s %s\n", "HOST", "VERSION", "SEEN",
+	    "BACKLOG");
+	json_array_foreach(json_object_get(r, "hosts"), i, h) {
+		format_time(num(h, "seen"), seen, sizeof(seen));
+		printf("%-24s %-16s %-19s %lld\n", str(h, "name"),
+		    str(h, "version"), seen, num(h, "backlog"));
 	}
 	json_decref(r);
 	return EXIT_CLEAN;
@@ -583,7 +632,7 @@ cmd_schedule(struct ctl *c, int argc, char **argv)
 static int
 cmd_status(struct ctl *c, int argc, char **argv)
 {
-	json_t *r, *lv, *en, *sc, *jobs, *j, *pr, *tp;
+	json_t *r, *lv, *en, *sc, *jobs, *j, *pr, *tp, *fl;
 	char b[32];
 	size_t i;
 
@@ -664,6 +713,13 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	    json_real_value(json_object_get(pr, "load")),
 	    json_is_true(json_object_get(pr, "high")) ?
 	    " (over the limits: new scans wait)" : "");
+	if (json_is_object(fl = json_object_get(r, "fleet")))
+		printf("fleet:        host %s, %s%s%s; %lld scan%s to send\n",
+		    str(fl, "host"), str(fl, "state"),
+		    json_is_string(json_object_get(fl, "error")) ? ": " : "",
+		    json_is_string(json_object_get(fl, "error")) ?
+		    str(fl, "error") : "", num(fl, "backlog"),
+		    num(fl, "backlog") == 1 ? "" : "s");
 	jobs = json_object_get(sc, "jobs");
 	json_array_foreach(jobs, i, j) {
 		format_size((uint64_t)num(j, "bytes_read"), b, sizeof(b));

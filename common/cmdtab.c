@@ -21,6 +21,7 @@ const struct cmd_arg cmd_args[ARG_COUNT] = {
 				    INT64_MAX, 0 },
 	[ARG_BEFORE] =		{ "before", CA_INT, CA_NULL, 1, INT64_MAX, 0 },
 	[ARG_RESUME] =		{ "resume", CA_BOOL, CA_CLI, 0, 0, 'r' },
+	[ARG_FLEET] =		{ "fleet", CA_BOOL, CA_CLI, 0, 0, 0 },
 };
 
 const struct cmd_entry cmd_table[] = {
@@ -48,10 +49,14 @@ const struct cmd_entry cmd_table[] = {
 	    "results NAME [--scan ID] [--skipped]",
 	    "the last scan of a guest (or scan ID), its detections and what "
 	    "it did not scan; --skipped lists those paths" },
-	{ "history", CG_OPTIONAL, CMD_ARG(ARG_LIMIT) | CMD_ARG(ARG_BEFORE),
-	    "history [NAME] [--limit N]",
+	{ "history", CG_OPTIONAL, CMD_ARG(ARG_LIMIT) | CMD_ARG(ARG_BEFORE) |
+	    CMD_ARG(ARG_FLEET),
+	    "history [NAME] [--limit N] [--fleet]",
 	    "past scans, newest first, of a guest or of all (20 unless "
-	    "--limit)" },
+	    "--limit); --fleet: every host's, from the fleet's database" },
+	{ "fleet", CG_NONE, 0, "fleet",
+	    "every guest of the fleet: the hosts that see it, its last scan "
+	    "on any host, when it is due; and the fleet's hosts" },
 	{ "schedule", CG_NONE, 0, "schedule",
 	    "each guest's state, next due time and what holds it back" },
 	{ "reload", CG_NONE, 0, "reload",

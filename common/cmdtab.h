@@ -31,6 +31,7 @@ enum cmd_arg_id {
 	ARG_SKIPPED_FROM,
 	ARG_BEFORE,
 	ARG_RESUME,
+	ARG_FLEET,
 	ARG_COUNT
 };
 

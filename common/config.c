@@ -221,6 +221,13 @@ const struct opt_entry config_options[] = {
 	{ "view", "qemu_user", OPT_STRING, 0, 0, "libvirt-qemu",
 	    OFF(qemu_user),
 	    "user the hypervisor's qemu runs as: it owns scratch_dir" },
+	{ "fleet", "database", OPT_STRING, 0, 0, "", OFF(fleet_database),
+	    "libpq connection string of the fleet's shared PostgreSQL (e.g. "
+	    "\"host=db.example dbname=sentinel user=sentinel "
+	    "sslmode=verify-full\"); passwords from ~/.pgpass or a service "
+	    "file, not here; empty: this host alone" },
+	{ "fleet", "host", OPT_STRING, 0, 0, "", OFF(fleet_host),
+	    "this host's name in the fleet; empty: the hostname" },
 	{ "schedule", "interval", OPT_DURATION, 60, 366 * 86400LL, "24h",
 	    OFF(interval), "time from the end of a complete scan to the next" },
 	{ "schedule", "jitter", OPT_DURATION, 0, 366 * 86400LL, "2h",
@@ -720,6 +727,14 @@ value_text(const struct opt_entry *o, const void *base)
 	switch (o->type) {
 	case OPT_STRING:
 	case OPT_WINDOWS:
+		/* A connection string may hold a password: the control
+		 * group's `config` and -n never show it. */
+		if (o->off == OFF(fleet_database) && strcmp(o->section,
+		    "fleet") == 0 && strstr(*(char *const *)p, "password") !=
+		    NULL) {
+			n = asprintf(&s, "(set, with a password: not shown)");
+			break;
+		}
 		n = asprintf(&s, "%s", *(char *const *)p);
 		break;
 	case OPT_INT:

@@ -99,6 +99,8 @@ struct config {
 	char		*scratch_dir;
 	uint64_t	 max_scratch;
 	char		*qemu_user;
+	char		*fleet_database;	/* libpq conninfo; "": none */
+	char		*fleet_host;		/* "": the hostname */
 	struct guest_conf *guests;		/* [guest NAME] sections */
 	struct plugin_conf *plugins;		/* [plugin NAME], in order */
 };

@@ -491,6 +491,37 @@ cmd_resume(struct client *c, long long id, json_t *req)
 	pause_resume(c, id, req, 0);
 }
 
+/* An answer of the fleet's database, to the request waiting for it. */
+static void
+fleet_replied(void *arg, json_t *v, const char *err)
+{
+	struct pending *p = arg;
+
+	if (v == NULL)
+		reply_error(p->c, p->id, "%s", err);
+	else
+		reply_ok(p->c, p->id, json_incref(v));
+	pending_free(p);
+}
+
+static void
+cmd_fleet(struct client *c, long long id, json_t *req)
+{
+	struct pending *p;
+
+	(void)req;
+	if (!fleet_enabled()) {
+		reply_error(c, id, "this host is in no fleet: [fleet] database "
+		    "is not set");
+		return;
+	}
+	if ((p = pending_new(c, id, NULL, WAIT_NONE)) == NULL) {
+		reply_error(c, id, "out of memory");
+		return;
+	}
+	fleet_guests(fleet_replied, p);
+}
+
 /* Past scans, newest first: of a guest (known or gone), or of all. */
 static void
 cmd_history(struct client *c, long long id, json_t *req)
@@ -500,6 +531,27 @@ cmd_history(struct client *c, long long id, json_t *req)
 	json_t *lj = json_object_get(req, "limit");
 	json_int_t limit = lj != NULL ? json_integer_value(lj) : 20;
 	int64_t before = page_from(req, "before");
+	struct pending *p;
+
+	if (json_is_true(json_object_get(req, "fleet"))) {
+		if (!fleet_enabled()) {
+			reply_error(c, id, "this host is in no fleet: [fleet] "
+			    "database is not set");
+			return;
+		}
+		if (before > 0) {
+			reply_error(c, id, "history --fleet has one page: "
+			    "raise --limit");
+			return;
+		}
+		if ((p = pending_new(c, id, NULL, WAIT_NONE)) == NULL) {
+			reply_error(c, id, "out of memory");
+			return;
+		}
+		fleet_history(g ? g->uuid : name ? name : "", (long long)limit,
+		    fleet_replied, p);
+		return;
+	}
 
 	reply_ok(c, id, store_history_json(g ? g->uuid : NULL, g ? NULL : name,
 	    limit, before));
@@ -626,6 +678,8 @@ cmd_status(struct client *c, long long id, json_t *req)
 	    "read_rate", (json_int_t)rates.read_rate,
 	    "launch_ms", (json_int_t)rates.launch_ms,
 	    "scan_ms", (json_int_t)rates.scan_ms);
+	if (o != NULL)
+		json_object_set_new(o, "fleet", fleet_status_json());
 	reply_ok(c, id, o);
 }
 
@@ -646,6 +700,7 @@ static const struct ctl_handler {
 	{ "history",	cmd_history },
 	{ "version",	cmd_version },
 	{ "config",	cmd_config },
+	{ "fleet",	cmd_fleet },
 };
 
 static void

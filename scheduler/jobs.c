@@ -421,6 +421,8 @@ finish(struct job *j)
 	if (nunstored > 0)
 		unstored_write();
 	kept = nunstored > 0 || store_scan_write(j) == -1;
+	if (!kept)
+		fleet_kick();
 	if (j->pg != NULL) {
 		j->pg->user = NULL;
 		policy_done_guest(j->pg, finished ? POL_COMPLETE :

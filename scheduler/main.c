@@ -157,6 +157,7 @@ all_idle(void)
 {
 	log_info("stopping: no scan running");
 	control_close_clients();
+	fleet_close();
 	metrics_close();
 	inventory_close();
 	retention_close();
@@ -272,6 +273,9 @@ on_hup(uv_signal_t *s, int signum)
 	note_restart("[metrics] listen", sd.conf.metrics_listen,
 	    nc.metrics_listen);
 	note_restart("[libvirt] uri", sd.conf.libvirt_uri, nc.libvirt_uri);
+	note_restart("[fleet] database", sd.conf.fleet_database,
+	    nc.fleet_database);
+	note_restart("[fleet] host", sd.conf.fleet_host, nc.fleet_host);
 	note_restart("[clamav] database", sd.conf.clamav_database,
 	    nc.clamav_database);
 	note_restart("[clamav] tmpdir", sd.conf.clamav_tmpdir,
@@ -293,6 +297,8 @@ on_hup(uv_signal_t *s, int signum)
 	KEEP(state_path);
 	KEEP(metrics_listen);
 	KEEP(libvirt_uri);
+	KEEP(fleet_database);
+	KEEP(fleet_host);
 	/* Plugins are loaded at start: their sections stay as loaded. */
 	if (!plugins_conf_same(sd.conf.plugins, old.plugins))
 		log_warnx("reload: [plugin] sections changed; they take effect "
@@ -469,6 +475,8 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	inventory_init();
 	retention_init();
+	if (fleet_init(err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	log_info("sentineld %s ready on %s; libvirt %s; at most %u scan%s at "
 	    "once", SENTINEL_VERSION, sd.conf.control_socket,
 	    sd.conf.libvirt_uri, sd.max_scans, sd.max_scans == 1 ? "" : "s");

@@ -167,7 +167,8 @@ fail:
 /*
  * Scans that ended before now - keep_ms, less those a guest still defined
  * keeps (its last keep_n, its last complete one), a batch at a time with
- * what hangs off them.  A scan that has not ended is never touched.
+ * what hangs off them.  A scan that has not ended, or that the fleet's
+ * database has yet to get, is never touched.
  */
 static int
 prune_scans(struct prune *p, sqlite3 *db)
@@ -186,7 +187,8 @@ prune_scans(struct prune *p, sqlite3 *db)
 	if (exec(db, "CREATE TEMP TABLE IF NOT EXISTS doomed "
 	    "(id INTEGER PRIMARY KEY)") == -1 ||
 	    sqlite3_prepare_v2(db, "INSERT INTO doomed SELECT id FROM scans s "
-	    "WHERE ended IS NOT NULL AND ended < ?1 AND NOT ("
+	    "WHERE ended IS NOT NULL AND ended < ?1 AND "
+	    "id NOT IN (SELECT scan_id FROM fleet_outbox) AND NOT ("
 	    " EXISTS (SELECT 1 FROM guests g WHERE g.uuid = s.guest_uuid) AND ("
 	    "  (SELECT count(*) FROM scans t WHERE t.guest_uuid = s.guest_uuid "
 	    "   AND t.id > s.id) < ?2 OR"

@@ -221,6 +221,17 @@ struct daemon {
 
 extern struct daemon sd;
 
+/* fleet.c: the fleet's shared PostgreSQL ([fleet] database) */
+int		 fleet_init(char *, size_t);
+void		 fleet_close(void);
+int		 fleet_enabled(void);
+const char	*fleet_host(void);
+void		 fleet_kick(void);
+json_t		*fleet_status_json(void);
+void		 fleet_guests(void (*)(void *, json_t *, const char *), void *);
+void		 fleet_history(const char *, long long,
+		    void (*)(void *, json_t *, const char *), void *);
+
 /* plugins.c */
 void		 plugins_init(void);
 void		 plugins_scan_started(const struct job *);
@@ -487,6 +498,11 @@ struct store_page {
 	int64_t		 detections_from, skipped_from;
 };
 json_t		*store_scan_by_id(int64_t, int, const struct store_page *);
+int		 store_fleet_instance(char *, size_t);
+void		 store_fleet_enable(int);
+size_t		 store_fleet_pending(int64_t *, size_t);
+int64_t		 store_fleet_backlog(void);
+int		 store_fleet_sent(int64_t);
 int		 store_last_complete(const char *, int64_t *, char **, char *,
 		    size_t, int64_t *);
 int		 store_scan_load(int64_t, struct scan_result *);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -19,6 +20,7 @@
 
 static sqlite3 *db;
 static sqlite3 *mem;	/* for results db cannot take */
+static int fleet_on;	/* scans go to the fleet_outbox too */
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS scans ("
@@ -123,6 +125,15 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS paused ("
     " what TEXT PRIMARY KEY,"		/* "*" or a guest's UUID */
     " since INTEGER NOT NULL);"
+    /* Scans the fleet's database has yet to get ([fleet] database):
+     * written in the transaction that writes the scan, removed when the
+     * fleet has it.  The local state is the fleet's write-ahead log. */
+    "CREATE TABLE IF NOT EXISTS fleet_outbox ("
+    " scan_id INTEGER PRIMARY KEY);"
+    /* This state database's name in the fleet: scan ids are its own,
+     * a host whose state starts again does not write over its past. */
+    "CREATE TABLE IF NOT EXISTS fleet_meta ("
+    " key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "PRAGMA user_version = 15;";
 
 /* Older databases lack the columns added since; the tables come from the
@@ -401,6 +412,22 @@ txn_end(int rc)
 	return rc;
 }
 
+/* With a fleet: scan ID to the fleet's database, in the caller's
+ * transaction. */
+static int
+outbox_put(int64_t id)
+{
+	sqlite3_stmt *st;
+
+	if (!fleet_on)
+		return 0;
+	if ((st = prepare("INSERT OR IGNORE INTO fleet_outbox (scan_id) "
+	    "VALUES (?1)")) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return step_done(st);
+}
+
 int
 store_scan_finished(const struct job *j, int64_t ended)
 {
@@ -508,6 +535,8 @@ store_scan_finished(const struct job *j, int64_t ended)
 	}
 	if (r->skips != NULL && store_skips(j->id, r->skips) == -1)
 		goto out;
+	if (outbox_put(j->id) == -1)
+		goto out;
 	rc = 0;
 out:
 	return txn_end(rc);
@@ -519,14 +548,109 @@ store_scan_action(int64_t scan_id, const char *plugin, int64_t at,
     const char *text)
 {
 	sqlite3_stmt *st;
+	int rc = -1;
 
+	if (txn_begin() == -1)
+		return -1;
 	if ((st = prepare("INSERT INTO actions (scan_id, plugin, at, text) "
 	    "VALUES (?1, ?2, ?3, ?4)")) == NULL)
-		return -1;
+		goto out;
 	sqlite3_bind_int64(st, 1, scan_id);
 	sqlite3_bind_text(st, 2, plugin, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, at);
 	sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
+	/* The scan goes to the fleet again, with its action. */
+	if (step_done(st) == -1 || outbox_put(scan_id) == -1)
+		goto out;
+	rc = 0;
+out:
+	return txn_end(rc);
+}
+
+/*
+ * The fleet's outbox.  store_fleet_enable turns it on (scans written from
+ * then on are kept for the fleet); store_fleet_pending gives the oldest
+ * scans the fleet has yet to get, store_fleet_sent forgets one the fleet
+ * acknowledged.
+ */
+int
+store_fleet_instance(char *out, size_t len)
+{
+	unsigned char r[16];
+	sqlite3_stmt *st;
+	char hex[33];
+	size_t i;
+	int found = 0;
+
+	if ((st = prepare("SELECT value FROM fleet_meta WHERE key = "
+	    "'instance'")) == NULL)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(out, len, "%s", sqlite3_column_text(st, 0));
+		found = 1;
+	}
+	sqlite3_finalize(st);
+	if (found)
+		return 0;
+	if (getentropy(r, sizeof(r)) == -1)
+		return -1;
+	for (i = 0; i < sizeof(r); i++)
+		snprintf(hex + 2 * i, 3, "%02x", r[i]);
+	if ((st = prepare("INSERT INTO fleet_meta (key, value) VALUES "
+	    "('instance', ?1)")) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+	if (step_done(st) == -1)
+		return -1;
+	snprintf(out, len, "%s", hex);
+	return 0;
+}
+
+void
+store_fleet_enable(int on)
+{
+	fleet_on = on;
+}
+
+size_t
+store_fleet_pending(int64_t *ids, size_t max)
+{
+	sqlite3_stmt *st;
+	size_t n = 0;
+
+	if ((st = prepare("SELECT scan_id FROM fleet_outbox ORDER BY scan_id "
+	    "LIMIT ?1")) == NULL)
+		return 0;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+	while (n < max && sqlite3_step(st) == SQLITE_ROW)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+int64_t
+store_fleet_backlog(void)
+{
+	sqlite3_stmt *st;
+	int64_t n = -1;
+
+	if ((st = prepare("SELECT count(*) FROM fleet_outbox")) == NULL)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+int
+store_fleet_sent(int64_t id)
+{
+	sqlite3_stmt *st;
+
+	if ((st = prepare("DELETE FROM fleet_outbox WHERE scan_id = ?1")) ==
+	    NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
 	return step_done(st);
 }
 

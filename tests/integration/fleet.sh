@@ -1,0 +1,159 @@
+# fleet: three sentineld as three hosts of one fleet, sharing a private
+# PostgreSQL cluster made here (initdb, a Unix socket in the work
+# directory, no TCP).  Every scan is in the fleet's database; any host
+# lists every guest and every host's scans; while the database is down a
+# host goes on alone and keeps its results, and sends them all when the
+# database is back, each once.
+. "$TESTDIR/lib.sh"
+
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+[ -x "$PGBIN/initdb" ] || fail "no PostgreSQL server (scripts/install-deps installs it)"
+PG=$WORK/pg
+rm -rf "$PG"
+install -d -o postgres -g postgres -m 0700 "$PG"
+pg() { runuser -u postgres -- "$@"; }
+pg "$PGBIN/initdb" -D "$PG/data" -A trust -U postgres --no-sync >/dev/null ||
+	fail "initdb"
+pg_start() {
+	pg "$PGBIN/pg_ctl" -D "$PG/data" -l "$PG/log" -w -o \
+	    "-k $PG -c listen_addresses='' -c fsync=off" start >/dev/null ||
+		fail "PostgreSQL did not start: $(tail -5 "$PG/log")"
+}
+pg_stop() {
+	pg "$PGBIN/pg_ctl" -D "$PG/data" -m fast -w stop >/dev/null
+}
+sql() { pg psql -h "$PG" -U postgres -d sentinel -XAtq -c "$1"; }
+pg_start
+pg psql -h "$PG" -U postgres -d postgres -Xq \
+    -c "CREATE ROLE sentinel LOGIN" -c "CREATE DATABASE sentinel OWNER sentinel" ||
+	fail "cannot create the fleet's role and database"
+CONNINFO="host=$PG dbname=sentinel user=sentinel"
+
+pids=""
+trap 'kill -TERM $pids 2>/dev/null; wait 2>/dev/null; pg_stop' EXIT
+# host NAME: a sentineld of the fleet as host NAME, its socket in $S_NAME.
+host() {
+	private_daemon "fleet-$1"
+	printf '[fleet]\ndatabase = %s\nhost = %s\n' "$CONNINFO" "$1" >> "$conf"
+	private_daemon_start
+	pids="$pids $pid"
+	eval "S_$1=\$sock P_$1=\$pid L_$1=\$log"
+}
+host a
+host b
+host c
+for h in a b c; do
+	eval "l=\$L_$h"
+	wait_line 300 "$l" "fleet: host $h connected to the fleet's database, schema 1" ||
+		fail "host $h did not join the fleet: $(grep fleet "$l")"
+done
+[ "$(sql 'SELECT version FROM sentinel.schema')" = 1 ] || fail "schema version"
+ok "three hosts joined one fleet; the schema was made once, version 1"
+
+# A connection string with a password is never shown.
+ctl --socket "$S_a" --json config
+expect_rc 0 "config"
+grep -q "dbname=sentinel" <<<"$OUT" || fail "the fleet's database is not in config: $OUT"
+sed -i "/^\[fleet\]/,\$ s|^database = .*|database = $CONNINFO password=hunter2|" "$WORK/fleet-a.conf"
+"$SENTINELD" -n -c "$WORK/fleet-a.conf" > "$WORK/fleet-n.out" || fail "-n"
+grep -q hunter2 "$WORK/fleet-n.out" && fail "-n shows the password"
+grep -q "^database = (set, with a password: not shown)" "$WORK/fleet-n.out" ||
+	fail "-n: $(grep -A1 '^\[fleet\]' "$WORK/fleet-n.out")"
+sed -i "/^\[fleet\]/,\$ s|^database = .*|database = $CONNINFO|" "$WORK/fleet-a.conf"
+ok "a password in [fleet] database is not shown"
+
+# One scan on a, one on b: both in the fleet's database at once.
+ctl --socket "$S_a" --json scan "$G_INFECTED" --wait
+expect_rc 1 "a's scan of $G_INFECTED"
+id_a=$(jq .scan.id <<<"$OUT")
+det_a=$(jq .scan.detection_count <<<"$OUT")
+ctl --socket "$S_b" --json scan "$G_CLEAN" --wait
+expect_rc 0 "b's scan of $G_CLEAN"
+for _ in $(seq 1 100); do
+	[ "$(sql 'SELECT count(*) FROM sentinel.scans')" = 2 ] && break
+	sleep 0.1
+done
+[ "$(sql 'SELECT count(*) FROM sentinel.scans')" = 2 ] ||
+	fail "the fleet has $(sql 'SELECT count(*) FROM sentinel.scans') scans, not 2"
+[ "$(sql "SELECT status || ' ' || detections FROM sentinel.scans WHERE host = 'a' AND id = $id_a")" = "infected $det_a" ] ||
+	fail "a's scan in the fleet: $(sql "SELECT host, id, status, detections FROM sentinel.scans")"
+[ "$(sql "SELECT count(*) FROM sentinel.detections WHERE host = 'a' AND scan_id = $id_a")" = "$det_a" ] ||
+	fail "a's detections in the fleet"
+ok "each host's scan is in the fleet's database, with its $det_a detections"
+
+# c, which scanned nothing, lists every guest, with who scanned it.
+for _ in $(seq 1 100); do
+	ctl --socket "$S_c" --json fleet
+	[ "$RC" = 0 ] && [ "$(jq "[.guests[] | select(.name == \"$G_INFECTED\")] | length" <<<"$OUT")" = 3 ] && break
+	sleep 0.2
+done
+expect_rc 0 "fleet on c"
+[ "$(jq -r "[.guests[] | select(.name == \"$G_INFECTED\") | .host] | sort | join(\" \")" <<<"$OUT")" = "a b c" ] ||
+	fail "$G_INFECTED is not seen by a, b and c: $OUT"
+[ "$(jq -r "[.guests[] | select(.name == \"$G_INFECTED\")][0].last_scan | \"\(.host) \(.status) \(.detection_count)\"" <<<"$OUT")" = "a infected $det_a" ] ||
+	fail "the last scan of $G_INFECTED as c sees it: $OUT"
+[ "$(jq -r "[.guests[] | select(.name == \"$G_CLEAN\")][0].last_scan | \"\(.host) \(.status)\"" <<<"$OUT")" = "b clean" ] ||
+	fail "the last scan of $G_CLEAN as c sees it: $OUT"
+[ "$(jq -r '[.hosts[].name] | join(" ")' <<<"$OUT")" = "a b c" ] || fail "hosts: $OUT"
+ctl --socket "$S_c" fleet
+expect_rc 0 "fleet, as text"
+grep -q "^$G_INFECTED *a .* a *infected" <<<"$OUT" || fail "fleet as text: $OUT"
+ctl --socket "$S_c" --json history "$G_INFECTED" --fleet
+expect_rc 0 "history --fleet"
+[ "$(jq -r '.scans[0] | "\(.host) \(.id) \(.status)"' <<<"$OUT")" = "a $id_a infected" ] ||
+	fail "history --fleet on c: $OUT"
+ctl --socket "$S_c" --json history "$G_INFECTED"
+[ "$(jq '.scans | length' <<<"$OUT")" = 0 ] || fail "c's own history has scans: $OUT"
+ok "c lists every guest, the host that scanned it and its result; history --fleet has a's scan"
+
+# The database goes away: a scans alone, keeps the result, and sends it
+# when the database is back.
+pg_stop
+ctl --socket "$S_a" --json scan "$G_CLEAN" --wait
+expect_rc 0 "a's scan while the database is down"
+id_down=$(jq .scan.id <<<"$OUT")
+ctl --socket "$S_a" --json status
+[ "$(jq -r .fleet.state <<<"$OUT")" = down ] || fail "status while down: $(jq .fleet <<<"$OUT")"
+[ "$(jq .fleet.backlog <<<"$OUT")" = 1 ] || fail "backlog while down: $(jq .fleet <<<"$OUT")"
+grep -q "fleet: .*going on alone, results kept for the fleet" "$L_a" ||
+	fail "the outage is not logged: $(grep fleet "$L_a")"
+ctl --socket "$S_c" fleet
+[ "$RC" != 0 ] && grep -q "the fleet's database" <<<"$ERR" || fail "fleet while down: $RC $OUT $ERR"
+ok "database down: a scanned alone, 1 result kept; fleet says why it cannot answer"
+pg_start
+for _ in $(seq 1 900); do
+	ctl --socket "$S_a" --json status
+	[ "$(jq .fleet.backlog <<<"$OUT")" = 0 ] && break
+	sleep 0.1
+done
+[ "$(jq -r '"\(.fleet.state) \(.fleet.backlog)"' <<<"$OUT")" = "connected 0" ] ||
+	fail "a did not send what it kept: $(jq .fleet <<<"$OUT")"
+[ "$(sql "SELECT count(*) FROM sentinel.scans WHERE host = 'a' AND id = $id_down AND status = 'clean'")" = 1 ] ||
+	fail "the scan made while down is not in the fleet"
+[ "$(sql 'SELECT count(*) FROM sentinel.scans')" = 3 ] ||
+	fail "the fleet has $(sql 'SELECT count(*) FROM sentinel.scans') scans, not 3"
+grep -q "fleet: connected to the fleet's database again after" "$L_a" || fail "no reconnection logged"
+ok "database back: the kept scan sent, 3 scans in the fleet, each once"
+
+# a restarts on the same state: the same instance, nothing sent twice.
+kill -TERM "$P_a"
+wait "$P_a" 2>/dev/null
+conf=$WORK/fleet-a.conf log=$L_a sock=$S_a
+"$SENTINELD" -f -c "$conf" >>"$log" 2>&1 </dev/null &
+P_a=$!
+pids="$pids $P_a"
+sg_wait_socket "$sock" "$P_a" || fail "a did not start again"
+[ "$(grep -c "fleet: host a, state instance" "$L_a")" = 2 ] &&
+	[ "$(grep -o "state instance [0-9a-f]*" "$L_a" | sort -u | wc -l)" = 1 ] ||
+	fail "a's instance changed: $(grep 'state instance' "$L_a")"
+[ "$(sql "SELECT count(DISTINCT instance) FROM sentinel.scans WHERE host = 'a'")" = 1 ] ||
+	fail "a has two instances in the fleet"
+ok "a restarted on its state: one instance, its scans counted once"
+
+for h in a b c; do
+	eval "s=\$S_$h"
+	ctl --socket "$s" --json status
+	expect_rc 0 "status of $h after the fleet test"
+	[ "$(jq -r .fleet.state <<<"$OUT")" = connected ] || fail "$h: $(jq .fleet <<<"$OUT")"
+done
+ok "the three hosts serve, connected"
