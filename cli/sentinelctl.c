@@ -616,6 +616,9 @@ cmd_schedule(struct ctl *c, int argc, char **argv)
 		printf("%-24s %-22s %-19s %-10s %-7s %s\n", str(g, "name"),
 		    what, when, json_is_object(last) ? str(last, "status") :
 		    "-", est, due);
+		/* Held back by the fleet: by whom. */
+		if (json_is_string(json_object_get(g, "fleet")))
+			printf("  fleet: %s\n", str(g, "fleet"));
 	}
 	rd = json_object_get(r, "round");
 	if (json_is_object(rd) && num(rd, "guests") > 0) {

@@ -228,6 +228,11 @@ const struct opt_entry config_options[] = {
 	    "file, not here; empty: this host alone" },
 	{ "fleet", "host", OPT_STRING, 0, 0, "", OFF(fleet_host),
 	    "this host's name in the fleet; empty: the hostname" },
+	{ "fleet", "lease", OPT_DURATION, 10, 3600, "60s", OFF(fleet_lease),
+	    "a host's claim on a guest and its fleet storage slots last this "
+	    "long unless it renews them (a third of it apart): a host that "
+	    "dies gives them back within it; storage NAME = PREFIX... CAP "
+	    "lines follow" },
 	{ "schedule", "interval", OPT_DURATION, 60, 366 * 86400LL, "24h",
 	    OFF(interval), "time from the end of a complete scan to the next" },
 	{ "schedule", "jitter", OPT_DURATION, 0, 366 * 86400LL, "2h",
@@ -426,9 +431,19 @@ config_free(struct config *c)
 {
 	struct guest_conf *g, *next;
 	struct plugin_conf *p, *pnext;
+	struct fleet_storage *st, *stnext;
 	size_t i;
 
 	free_strings(c, config_options, config_noptions);
+	for (st = c->storages; st != NULL; st = stnext) {
+		stnext = st->next;
+		for (i = 0; i < st->n; i++)
+			free(st->prefixes[i]);
+		free(st->prefixes);
+		free(st->name);
+		free(st);
+	}
+	c->storages = NULL;
 	for (g = c->guests; g != NULL; g = next) {
 		next = g->next;
 		free_strings(g, guest_options, guest_noptions);
@@ -500,6 +515,87 @@ struct parse_ctx {
 	unsigned char	 seen[128];
 	char		 msg[256];
 };
+
+/* [fleet] storage NAME = PREFIX... CAP. */
+static int
+storage_option(struct parse_ctx *ctx, const char *sname, const char *value)
+{
+	struct fleet_storage *st, **tail;
+	const char *p, *q, *last = NULL;
+	char *end, **np;
+	long long cap;
+	size_t n = 0, i;
+
+	if (*sname == '\0' || strlen(sname) > 64 ||
+	    strspn(sname, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-") != strlen(sname)) {
+		snprintf(ctx->msg, sizeof(ctx->msg), "storage \"%.64s\": a "
+		    "name of 1 to 64 letters, digits, '.', '_' or '-'", sname);
+		return 0;
+	}
+	for (tail = &ctx->conf->storages; (st = *tail) != NULL;
+	    tail = &st->next)
+		if (strcmp(st->name, sname) == 0) {
+			snprintf(ctx->msg, sizeof(ctx->msg), "storage %s "
+			    "given twice", sname);
+			return 0;
+		}
+	/* Words: every one a prefix but the last, the cap. */
+	for (p = value; *p != '\0'; p = q) {
+		p += strspn(p, " \t");
+		if (*p == '\0')
+			break;
+		q = p + strcspn(p, " \t");
+		last = p;
+		n++;
+	}
+	cap = last != NULL ? strtoll(last, &end, 10) : 0;
+	if (n < 2 || end == last || (*end != '\0' && *end != ' ' &&
+	    *end != '\t') || *last == '-' || *last == '+' || cap < 1 ||
+	    cap > FLEET_STORAGE_MAX_CAP) {
+		snprintf(ctx->msg, sizeof(ctx->msg), "storage %s: \"PREFIX... "
+		    "CAP\": one or more disk source prefixes, then the scans "
+		    "at once fleet-wide, 1 to %d", sname,
+		    FLEET_STORAGE_MAX_CAP);
+		return 0;
+	}
+	if ((st = calloc(1, sizeof(*st))) == NULL ||
+	    (st->name = strdup(sname)) == NULL ||
+	    (np = calloc(n - 1, sizeof(*np))) == NULL) {
+		if (st != NULL)
+			free(st->name);
+		free(st);
+		snprintf(ctx->msg, sizeof(ctx->msg), "out of memory");
+		return 0;
+	}
+	st->prefixes = np;
+	st->cap = cap;
+	*tail = st;	/* freed with the configuration from here */
+	for (p = value, i = 0; i < n - 1; p = q, i++) {
+		p += strspn(p, " \t");
+		q = p + strcspn(p, " \t");
+		if ((np[i] = strndup(p, (size_t)(q - p))) == NULL) {
+			snprintf(ctx->msg, sizeof(ctx->msg), "out of memory");
+			return 0;
+		}
+		st->n++;
+	}
+	return 1;
+}
+
+const struct fleet_storage *
+config_storage(const struct config *c, const char *source)
+{
+	const struct fleet_storage *st;
+	size_t i;
+
+	for (st = c->storages; st != NULL; st = st->next)
+		for (i = 0; i < st->n; i++)
+			if (strncmp(source, st->prefixes[i],
+			    strlen(st->prefixes[i])) == 0)
+				return st;
+	return NULL;
+}
 
 /* Known section name? */
 static int
@@ -661,6 +757,14 @@ conf_handler(void *user, const char *section, const char *name,
 		ctx->errline = 0;
 		return 1;
 	}
+	if (strcmp(section, "fleet") == 0 && strncmp(name, "storage ", 8) ==
+	    0) {
+		if (!storage_option(ctx, name + 8 + strspn(name + 8, " \t"),
+		    value))
+			return 0;
+		ctx->errline = 0;
+		return 1;
+	}
 	if ((o = config_find(section, name)) == NULL) {
 		if (!section_known(section, strlen(section)))
 			snprintf(ctx->msg, sizeof(ctx->msg),
@@ -788,9 +892,40 @@ print_help(const char *help, FILE *f)
 	fprintf(f, "# %s\n", p);
 }
 
+/* A storage line's value as it was given; malloc'd, NULL without
+ * memory. */
+static char *
+storage_text(const struct fleet_storage *st)
+{
+	size_t len = 32, i;
+	char *s;
+
+	for (i = 0; i < st->n; i++)
+		len += strlen(st->prefixes[i]) + 1;
+	if ((s = malloc(len)) == NULL)
+		return NULL;
+	s[0] = '\0';
+	for (i = 0; i < st->n; i++) {
+		strcat(s, st->prefixes[i]);
+		strcat(s, " ");
+	}
+	snprintf(s + strlen(s), len - strlen(s), "%lld", st->cap);
+	return s;
+}
+
+/* After the last option of [fleet]: its storage lines. */
+static int
+last_of_fleet(const struct opt_entry *o)
+{
+	return strcmp(o->section, "fleet") == 0 && (o + 1 ==
+	    config_options + config_noptions || strcmp(o[1].section,
+	    "fleet") != 0);
+}
+
 int
 config_walk(const struct config *c, config_walk_fn fn, void *arg)
 {
+	const struct fleet_storage *st;
 	const struct plugin_conf *p;
 	const struct guest_conf *g;
 	char section[256], *v;
@@ -806,6 +941,18 @@ config_walk(const struct config *c, config_walk_fn fn, void *arg)
 		free(v);
 		if (rc == -1)
 			return -1;
+		if (!last_of_fleet(o))
+			continue;
+		for (st = c->storages; st != NULL; st = st->next) {
+			snprintf(section, sizeof(section), "storage %s",
+			    st->name);
+			if ((v = storage_text(st)) == NULL)
+				return -1;
+			rc = fn(arg, "fleet", section, v);
+			free(v);
+			if (rc == -1)
+				return -1;
+		}
 	}
 	for (g = c->guests; g != NULL; g = g->next) {
 		snprintf(section, sizeof(section), "guest %s", g->name);
@@ -832,6 +979,7 @@ config_walk(const struct config *c, config_walk_fn fn, void *arg)
 void
 config_print(const struct config *c, FILE *f)
 {
+	const struct fleet_storage *st;
 	const struct plugin_conf *p;
 	const struct guest_conf *g;
 	const char *section = "";
@@ -846,6 +994,14 @@ config_print(const struct config *c, FILE *f)
 		}
 		print_help(o->help, f);
 		print_value(o, c, f);
+		if (!last_of_fleet(o))
+			continue;
+		for (st = c->storages; st != NULL; st = st->next) {
+			char *v = storage_text(st);
+
+			fprintf(f, "storage %s = %s\n", st->name, v ? v : "?");
+			free(v);
+		}
 	}
 	for (g = c->guests; g != NULL; g = g->next) {
 		fprintf(f, "\n[guest %s]\n", g->name);

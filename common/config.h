@@ -101,9 +101,26 @@ struct config {
 	char		*qemu_user;
 	char		*fleet_database;	/* libpq conninfo; "": none */
 	char		*fleet_host;		/* "": the hostname */
+	uint64_t	 fleet_lease;		/* seconds */
+	struct fleet_storage *storages;		/* [fleet] storage NAME */
 	struct guest_conf *guests;		/* [guest NAME] sections */
 	struct plugin_conf *plugins;		/* [plugin NAME], in order */
 };
+
+/* [fleet] storage NAME = PREFIX... CAP: disks whose source starts with a
+ * PREFIX share CAP scans fleet-wide. */
+struct fleet_storage {
+	char		*name;
+	char		**prefixes;
+	size_t		 n;
+	long long	 cap;
+	struct fleet_storage *next;
+};
+
+#define FLEET_STORAGE_MAX_CAP	1000
+/* The storage of a disk source, or NULL. */
+const struct fleet_storage *config_storage(const struct config *,
+		    const char *);
 
 /* A [plugin NAME] section: path, and keys the plugin reads itself. */
 struct plugin_conf {

@@ -15,6 +15,7 @@
  * What comes back from the database is other hosts' words: JSON parsed
  * with a size bound, shown to the admin, never acted on.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@
 #define GUESTS_MS		30000
 #define FLUSH_BATCH		16
 #define REPLY_MAX		(16 * 1024 * 1024)	/* bytes of one reply */
-#define FQ_PARAMS		5	/* a query's parameters, at most */
+#define FQ_PARAMS		9	/* a query's parameters, at most */
 
 /* A query and what is told its result (R NULL: ERR says why). */
 typedef void (*fleet_cb)(void *, PGresult *, const char *);
@@ -77,10 +78,23 @@ static struct {
 	int		 batch_ok;	/* scans of this batch the fleet took */
 	uint64_t	 sent, failed;
 	int		 schema;	/* the database's */
+	int64_t		 init_ms;
+	int		 ever_ready;
 } fl;
 
 static void	fleet_connect(void);
 static void	fleet_next(void);
+
+/* What this host holds of the fleet: the guests it scans under a claim
+ * or a slot (fleet_gate), renewed on renew_timer. */
+struct held {
+	char		 uuid[UUID_BUF];
+	struct held	*next;
+};
+
+static struct held *held;
+static uv_timer_t renew_timer;
+static int renew_on;
 
 static const char *
 conninfo(void)
@@ -314,6 +328,96 @@ static const char schema_sql[] =
     "  next_due bigint,"
     "  seen bigint NOT NULL,"
     "  PRIMARY KEY (uuid, host));\n"
+    /* A scheduled scan of a guest, by one host of the fleet at a time;
+     * kept alive by its holder (renew), else it lapses. */
+    " CREATE TABLE sentinel.claims ("
+    "  uuid text PRIMARY KEY,"
+    "  host text NOT NULL, instance text NOT NULL,"
+    "  since timestamptz NOT NULL, expires timestamptz NOT NULL);\n"
+    /* The fleet's scans at once of a storage: slot n of its cap. */
+    " CREATE TABLE sentinel.slots ("
+    "  storage text NOT NULL, n integer NOT NULL,"
+    "  host text NOT NULL, instance text NOT NULL,"
+    "  guest text NOT NULL, guest_name text NOT NULL,"
+    "  since timestamptz NOT NULL, expires timestamptz NOT NULL,"
+    "  PRIMARY KEY (storage, n));\n"
+    /*
+     * May host h scan guest g now?  A scheduled scan (sched) is not if
+     * the fleet has scanned g since what h knows (known: the end of its
+     * last scan of g), or another host's claim on g is alive; then, with
+     * a storage st, it needs one of the cap slots of st.  Answers
+     * (verdict, who, at): ok; scanned or failed (by who, ended at);
+     * claimed (by who, until at); slot (held by who, the first lapses
+     * at).  Per guest and per storage one host at a time: advisory
+     * locks of the transaction.
+     */
+    " CREATE FUNCTION sentinel.gate(h text, i text, g text, gname text,"
+    "  known bigint, sched boolean, st text, cap integer, lease integer)"
+    "  RETURNS TABLE (verdict text, who text, at bigint)"
+    "  LANGUAGE plpgsql AS $f$\n"
+    " DECLARE s record; c record; got integer;\n"
+    " BEGIN\n"
+    "  IF sched THEN\n"
+    "   PERFORM pg_advisory_xact_lock(hashtext('sentinel.guest.' || g));\n"
+    "   SELECT x.ended, x.host, x.complete INTO s FROM sentinel.scans x"
+    "    WHERE x.guest_uuid = g AND x.ended IS NOT NULL"
+    "    ORDER BY x.ended DESC LIMIT 1;\n"
+    "   IF FOUND AND s.ended > known THEN\n"
+    "    RETURN QUERY SELECT CASE WHEN s.complete THEN 'scanned'"
+    "     ELSE 'failed' END, s.host, s.ended; RETURN;\n"
+    "   END IF;\n"
+    "   SELECT * INTO c FROM sentinel.claims x WHERE x.uuid = g;\n"
+    "   IF FOUND AND c.expires > clock_timestamp() AND"
+    "    NOT (c.host = h AND c.instance = i) THEN\n"
+    "    RETURN QUERY SELECT 'claimed', c.host,"
+    "     (extract(epoch FROM c.expires) * 1000)::bigint; RETURN;\n"
+    "   END IF;\n"
+    "  END IF;\n"
+    "  IF st IS NOT NULL THEN\n"
+    "   PERFORM pg_advisory_xact_lock(hashtext('sentinel.storage.' || st));\n"
+    "   DELETE FROM sentinel.slots x WHERE x.storage = st AND"
+    "    x.expires < clock_timestamp();\n"
+    "   IF NOT EXISTS (SELECT 1 FROM sentinel.slots x WHERE x.storage = st"
+    "    AND x.host = h AND x.instance = i AND x.guest = g) THEN\n"
+    "    INSERT INTO sentinel.slots SELECT st, k, h, i, g, gname,"
+    "     clock_timestamp(), clock_timestamp() + make_interval(secs => lease)"
+    "     FROM generate_series(0, cap - 1) k WHERE NOT EXISTS"
+    "     (SELECT 1 FROM sentinel.slots x WHERE x.storage = st AND x.n = k)"
+    "     AND (SELECT count(*) FROM sentinel.slots x WHERE x.storage = st)"
+    "     < cap ORDER BY k LIMIT 1;\n"
+    "    GET DIAGNOSTICS got = ROW_COUNT;\n"
+    "    IF got = 0 THEN\n"
+    "     RETURN QUERY SELECT 'slot', string_agg(x.host || ' (' ||"
+    "      x.guest_name || ')', ', ' ORDER BY x.n),"
+    "      (extract(epoch FROM min(x.expires)) * 1000)::bigint"
+    "      FROM sentinel.slots x WHERE x.storage = st; RETURN;\n"
+    "    END IF;\n"
+    "   END IF;\n"
+    "  END IF;\n"
+    "  IF sched THEN\n"
+    "   INSERT INTO sentinel.claims VALUES (g, h, i, clock_timestamp(),"
+    "    clock_timestamp() + make_interval(secs => lease))"
+    "    ON CONFLICT (uuid) DO UPDATE SET host = EXCLUDED.host,"
+    "    instance = EXCLUDED.instance, since = EXCLUDED.since,"
+    "    expires = EXCLUDED.expires;\n"
+    "  END IF;\n"
+    "  RETURN QUERY SELECT 'ok', h, 0::bigint;\n"
+    " END $f$;\n"
+    /* The holder keeps its claims and slots of the guests it scans
+     * (a JSON array of UUIDs) alive; the rest of its lapse. */
+    " CREATE FUNCTION sentinel.renew(h text, i text, g jsonb,"
+    "  lease integer) RETURNS void LANGUAGE sql AS $f$"
+    "  UPDATE sentinel.slots SET expires = clock_timestamp() +"
+    "   make_interval(secs => lease) WHERE host = h AND instance = i AND"
+    "   guest IN (SELECT jsonb_array_elements_text(g));"
+    "  UPDATE sentinel.claims SET expires = clock_timestamp() +"
+    "   make_interval(secs => lease) WHERE host = h AND instance = i AND"
+    "   uuid IN (SELECT jsonb_array_elements_text(g)) $f$;\n"
+    /* A scan ended: its slot is free. */
+    " CREATE FUNCTION sentinel.release(h text, i text, g text)"
+    "  RETURNS void LANGUAGE sql AS $f$"
+    "  DELETE FROM sentinel.slots WHERE host = h AND instance = i AND"
+    "   guest = g $f$;\n"
     " CREATE FUNCTION sentinel.put_scan(h text, i text, d jsonb)"
     "  RETURNS void LANGUAGE sql AS $f$"
     "  INSERT INTO sentinel.scans AS s (host, instance, id, guest_uuid,"
@@ -334,7 +438,10 @@ static const char schema_sql[] =
     "   coalesce(e.x->>'display', e.x->>'path'), (e.x->>'size')::bigint"
     "  FROM jsonb_array_elements(coalesce(d->'detections', '[]'))"
     "   WITH ORDINALITY AS e(x, n)"
-    "  ON CONFLICT DO NOTHING $f$;\n"
+    "  ON CONFLICT DO NOTHING;"
+    /* The scan is in: the claim on its guest has done its work. */
+    "  DELETE FROM sentinel.claims WHERE uuid = d->>'uuid' AND host = h"
+    "   AND instance = i $f$;\n"
     " CREATE FUNCTION sentinel.put_guests(h text, v text, now bigint,"
     "  backlog bigint, d jsonb) RETURNS void LANGUAGE sql AS $f$"
     "  INSERT INTO sentinel.hosts (name, version, seen, backlog)"
@@ -570,6 +677,7 @@ setup_done(void *arg, PGresult *r, const char *err)
 	}
 	fl.schema = version;
 	fl.state = F_READY;
+	fl.ever_ready = 1;
 	fl.delay_ms = RETRY_MIN_MS;
 	if (fl.down_since != 0)
 		log_info("fleet: connected to the fleet's database again after "
@@ -671,6 +779,64 @@ fleet_flush(void)
 		fl.flushing = 0;
 }
 
+/* Numbers from the database: digits, an optional sign, in range. */
+static int
+db_int64(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (*s == '\0')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*end != '\0' || errno == ERANGE)
+		return -1;
+	*out = (int64_t)v;
+	return 0;
+}
+
+/* The fleet's last scans of this host's guests: a guest that comes from
+ * another host (migrated, or defined on several) keeps its due time. */
+static void
+history_done(void *arg, PGresult *r, const char *err)
+{
+	int64_t ok, fail;
+	int i;
+
+	(void)arg;
+	(void)err;
+	if (r == NULL)
+		return;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQnfields(r) != 3) {
+		log_warnx("fleet: cannot read the fleet's history of this "
+		    "host's guests: %s", PQresultErrorMessage(r));
+		return;
+	}
+	for (i = 0; i < PQntuples(r); i++) {
+		if (PQgetlength(r, i, 0) >= UUID_BUF)
+			continue;
+		if (!PQgetisnull(r, i, 1) && db_int64(PQgetvalue(r, i, 1),
+		    &ok) == 0)
+			schedule_fleet_history(PQgetvalue(r, i, 0), ok, 1);
+		if (!PQgetisnull(r, i, 2) && db_int64(PQgetvalue(r, i, 2),
+		    &fail) == 0)
+			schedule_fleet_history(PQgetvalue(r, i, 0), fail, 0);
+	}
+}
+
+static void
+history_sync(const char *uuids)
+{
+	const char *p[1];
+
+	p[0] = uuids;
+	fleet_query("SELECT guest_uuid, max(ended) FILTER (WHERE complete), "
+	    "max(ended) FILTER (WHERE NOT complete) FROM sentinel.scans WHERE "
+	    "guest_uuid IN (SELECT jsonb_array_elements_text($1::jsonb)) AND "
+	    "ended IS NOT NULL GROUP BY guest_uuid", 1, p, history_done, NULL);
+}
+
 /* This host's guests and when each is due: the fleet's list, and the
  * host's heartbeat. */
 static void
@@ -687,7 +853,7 @@ static void
 send_guests(void)
 {
 	const struct guest *g;
-	json_t *a = json_array(), *due;
+	json_t *a = json_array(), *due, *uuids;
 	const char *p[5];
 	char now[24], backlog[24], *text;
 	size_t i;
@@ -697,17 +863,29 @@ send_guests(void)
 		return;
 	}
 	fl.last_guests = now_ms();
+	if ((uuids = json_array()) == NULL) {
+		json_decref(a);
+		return;
+	}
 	for (i = 0; i < inventory_count(); i++) {
 		g = inventory_at(i);
+		json_array_append_new(uuids, json_string(g->uuid));
 		due = schedule_next_due_json(g->uuid);
 		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:o}",
 		    "uuid", g->uuid, "name", g->name, "state", g->state,
 		    "next_due", due != NULL ? due : json_null()));
 	}
+	text = json_dumps(uuids, JSON_COMPACT);
+	json_decref(uuids);
+	if (text != NULL)
+		history_sync(text);
+	free(text);
 	text = json_dumps(a, JSON_COMPACT);
 	json_decref(a);
-	if (text == NULL)
+	if (text == NULL || fl.state != F_READY) {
+		free(text);
 		return;
+	}
 	snprintf(now, sizeof(now), "%lld", (long long)fl.last_guests);
 	snprintf(backlog, sizeof(backlog), "%lld",
 	    (long long)store_fleet_backlog());
@@ -773,6 +951,7 @@ fleet_init(char *err, size_t errlen)
 		return -1;
 	}
 	store_fleet_enable(1);
+	fl.init_ms = now_ms();
 	fl.delay_ms = RETRY_MIN_MS;
 	uv_timer_init(sd.loop, &fl.retry);
 	uv_timer_init(sd.loop, &fl.deadline);
@@ -793,6 +972,17 @@ fleet_close(void)
 		return;
 	fleet_down("sentineld is stopping", NULL);
 	fl.state = F_OFF;
+	while (held != NULL) {
+		struct held *h = held;
+
+		held = h->next;
+		free(h);
+	}
+	if (renew_on) {
+		uv_timer_stop(&renew_timer);
+		uv_close((uv_handle_t *)&renew_timer, NULL);
+		renew_on = 0;
+	}
 	uv_timer_stop(&fl.retry);
 	uv_timer_stop(&fl.tick);
 	uv_close((uv_handle_t *)&fl.retry, NULL);
@@ -912,4 +1102,207 @@ fleet_history(const char *guest, long long limit,
 	    "sentinel.scans WHERE $1 = '' OR guest_uuid = $1 OR guest_name = $1 "
 	    "ORDER BY ended DESC NULLS FIRST, queued DESC LIMIT $2::bigint) s",
 	    2, p, fn, arg);
+}
+
+/*
+ * The fleet's say before a scan starts (fleet_gate): the claim on a
+ * scheduled guest, and a slot of its storage's fleet-wide cap.  What the
+ * host holds it renews every third of [fleet] lease while it scans, and
+ * gives back at the scan's end (fleet_release; the claim goes with the
+ * scan's row, put_scan).
+ */
+int
+fleet_ready(void)
+{
+	return fl.state == F_READY;
+}
+
+/* Just started, the fleet's database not reached yet: scheduled scans
+ * wait for it a while (FLEET_START_MS), so that a host that starts
+ * does not scan what another host scanned an hour ago. */
+int
+fleet_starting(void)
+{
+	return fl.state != F_OFF && fl.state != F_READY && !fl.ever_ready &&
+	    now_ms() - fl.init_ms < FLEET_START_MS;
+}
+
+static void
+renew_done(void *arg, PGresult *r, const char *err)
+{
+	(void)arg;
+	(void)err;
+	if (r != NULL && PQresultStatus(r) != PGRES_TUPLES_OK)
+		log_warnx("fleet: cannot renew this host's claims and slots: "
+		    "%s", PQresultErrorMessage(r));
+}
+
+static void
+on_renew(uv_timer_t *t)
+{
+	const struct held *h;
+	json_t *a;
+	const char *p[4];
+	char lease[24], *text;
+
+	(void)t;
+	if (fl.state != F_READY || held == NULL || (a = json_array()) == NULL)
+		return;
+	for (h = held; h != NULL; h = h->next)
+		json_array_append_new(a, json_string(h->uuid));
+	text = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	if (text == NULL)
+		return;
+	snprintf(lease, sizeof(lease), "%llu",
+	    (unsigned long long)sd.conf.fleet_lease);
+	p[0] = fl.host;
+	p[1] = fl.instance;
+	p[2] = text;
+	p[3] = lease;
+	fleet_query("SELECT sentinel.renew($1, $2, $3::jsonb, $4::integer)", 4,
+	    p, renew_done, NULL);
+	free(text);
+}
+
+static void
+hold(const char *uuid)
+{
+	struct held *h;
+	uint64_t every = sd.conf.fleet_lease * 1000 / 3;
+
+	for (h = held; h != NULL; h = h->next)
+		if (strcmp(h->uuid, uuid) == 0)
+			return;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return;		/* not renewed: it lapses, as a dead host's */
+	snprintf(h->uuid, sizeof(h->uuid), "%s", uuid);
+	h->next = held;
+	held = h;
+	if (!renew_on) {
+		uv_timer_init(sd.loop, &renew_timer);
+		renew_on = 1;
+	}
+	if (!uv_is_active((uv_handle_t *)&renew_timer))
+		uv_timer_start(&renew_timer, on_renew, every, every);
+}
+
+static void
+release_done(void *arg, PGresult *r, const char *err)
+{
+	(void)arg;
+	(void)err;
+	if (r != NULL && PQresultStatus(r) != PGRES_TUPLES_OK)
+		log_warnx("fleet: cannot give a slot back (it lapses after "
+		    "[fleet] lease): %s", PQresultErrorMessage(r));
+}
+
+/* A scan of UUID ended: the slot it held is free. */
+void
+fleet_release(const char *uuid)
+{
+	struct held **hp, *h;
+	const char *p[3];
+
+	for (hp = &held; (h = *hp) != NULL; hp = &h->next)
+		if (strcmp(h->uuid, uuid) == 0)
+			break;
+	if (h == NULL)
+		return;
+	*hp = h->next;
+	free(h);
+	if (held == NULL && renew_on)
+		uv_timer_stop(&renew_timer);
+	if (fl.state != F_READY)
+		return;		/* it lapses */
+	p[0] = fl.host;
+	p[1] = fl.instance;
+	p[2] = uuid;
+	fleet_query("SELECT sentinel.release($1, $2, $3)", 3, p, release_done,
+	    NULL);
+}
+
+struct gate {
+	char		 uuid[UUID_BUF];
+	fleet_gate_fn	 fn;
+	void		*arg;
+};
+
+static void
+gate_done(void *arg, PGresult *r, const char *err)
+{
+	static const char *verdicts[] = { "ok", "scanned", "failed",
+	    "claimed", "slot" };
+	struct gate *g = arg;
+	char who[256] = "";
+	int64_t at = 0;
+	size_t i;
+
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK ||
+	    PQntuples(r) != 1 || PQnfields(r) != 3) {
+		/* Down, or it failed: this host goes on alone. */
+		log_warnx("fleet: no answer on %s: %s; scanning under this "
+		    "host's own caps", g->uuid, r != NULL ?
+		    PQresultErrorMessage(r) : err);
+		g->fn(g->arg, FLEET_ALONE, NULL, 0);
+		free(g);
+		return;
+	}
+	for (i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++)
+		if (strcmp(PQgetvalue(r, 0, 0), verdicts[i]) == 0)
+			break;
+	if (i == sizeof(verdicts) / sizeof(verdicts[0]) ||
+	    (!PQgetisnull(r, 0, 2) && db_int64(PQgetvalue(r, 0, 2), &at) ==
+	    -1)) {
+		log_warnx("fleet: an answer not understood on %s; scanning "
+		    "under this host's own caps", g->uuid);
+		g->fn(g->arg, FLEET_ALONE, NULL, 0);
+		free(g);
+		return;
+	}
+	if (!PQgetisnull(r, 0, 1))
+		snprintf(who, sizeof(who), "%s", PQgetvalue(r, 0, 1));
+	if (i == FLEET_OK)
+		hold(g->uuid);
+	g->fn(g->arg, (int)i, who, at);
+	free(g);
+}
+
+/*
+ * May this host scan guest UUID (NAME) now?  SCHED: a scheduled scan
+ * (claimed fleet-wide, refused if the fleet scanned it after KNOWN);
+ * ST: the fleet storage its disks are on, or NULL.  FN is told the
+ * verdict (FLEET_*), who it names and when; FLEET_ALONE without a
+ * database that answers (then perhaps before this returns).
+ */
+void
+fleet_gate(const char *uuid, const char *name, int64_t known, int sched,
+    const struct fleet_storage *st, fleet_gate_fn fn, void *arg)
+{
+	struct gate *g;
+	const char *p[9];
+	char k[24], cap[24], lease[24];
+
+	if ((g = calloc(1, sizeof(*g))) == NULL) {
+		fn(arg, FLEET_ALONE, NULL, 0);
+		return;
+	}
+	snprintf(g->uuid, sizeof(g->uuid), "%s", uuid);
+	g->fn = fn;
+	g->arg = arg;
+	snprintf(k, sizeof(k), "%lld", (long long)known);
+	snprintf(cap, sizeof(cap), "%lld", st != NULL ? st->cap : 0LL);
+	snprintf(lease, sizeof(lease), "%llu",
+	    (unsigned long long)sd.conf.fleet_lease);
+	p[0] = fl.host;
+	p[1] = fl.instance;
+	p[2] = uuid;
+	p[3] = name;
+	p[4] = k;
+	p[5] = sched ? "true" : "false";
+	p[6] = st != NULL ? st->name : NULL;
+	p[7] = cap;
+	p[8] = lease;
+	fleet_query("SELECT * FROM sentinel.gate($1, $2, $3, $4, $5::bigint, "
+	    "$6::boolean, $7, $8::integer, $9::integer)", 9, p, gate_done, g);
 }

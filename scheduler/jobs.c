@@ -6,6 +6,7 @@
  * they post the finished job back to the loop through a uv_async.
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,6 +424,7 @@ finish(struct job *j)
 	kept = nunstored > 0 || store_scan_write(j) == -1;
 	if (!kept)
 		fleet_kick();
+	fleet_release(j->uuid);
 	if (j->pg != NULL) {
 		j->pg->user = NULL;
 		policy_done_guest(j->pg, finished ? POL_COMPLETE :
@@ -708,8 +710,8 @@ job_new(const struct guest *g, const char *trigger, char *err, size_t errlen)
 }
 
 /* The policy picked pg: start its queued job, or a scheduled one. */
-void
-jobs_start(struct pol_guest *pg)
+static void
+start_now(struct pol_guest *pg)
 {
 	const struct guest *g;
 	struct job *j = pg->user;
@@ -734,6 +736,135 @@ jobs_start(struct pol_guest *pg)
 	if (nrunning++ == 0)
 		uv_timer_start(&scratch_timer, on_scratch_timer,
 		    SCRATCH_CHECK_MS, SCRATCH_CHECK_MS);
+}
+
+/*
+ * In a fleet, a guest the policy picked starts when the fleet says so
+ * (fleet_gate): a scheduled scan not if another host scanned it since
+ * what this host knows, or scans it now; any scan only with a slot of
+ * its storage's fleet-wide cap.  Meanwhile the guest keeps its local
+ * slot; held back, it is filed again (POL_DEFER) until then.
+ */
+struct gating {
+	struct pol_guest	*pg;
+	char			 uuid[UUID_BUF];
+	char			 storage[72];
+	int			 demand;	/* an on-demand request */
+};
+
+static void
+gate_note(struct pol_guest *pg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+gate_note(struct pol_guest *pg, const char *fmt, ...)
+{
+	char note[sizeof(pg->fleet_note)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(note, sizeof(note), fmt, ap);
+	va_end(ap);
+	/* Said once, not at every try. */
+	if (strcmp(note, pg->fleet_note) != 0) {
+		const struct guest *g = inventory_find(pg->uuid);
+
+		log_info("scan %s: %s", g != NULL ? g->name : pg->uuid, note);
+		snprintf(pg->fleet_note, sizeof(pg->fleet_note), "%s", note);
+	}
+}
+
+static void
+gate_done(void *arg, int verdict, const char *who, int64_t at)
+{
+	struct gating *gt = arg;
+	struct pol_guest *pg = gt->pg;
+	int64_t now = now_ms(), until;
+	char when[32];
+
+	if (schedule_guest(gt->uuid) != pg || pg->where != POL_RUNNING) {
+		free(gt);	/* gone meanwhile: not ours to start */
+		return;
+	}
+	if (sd.stopping || (gt->demand && pg->user == NULL)) {
+		/* Stopping, or the request was withdrawn meanwhile. */
+		policy_done_guest(pg, POL_DEFER, now);
+		if (gt->demand)
+			policy_undemand_guest(pg);
+		free(gt);
+		return;
+	}
+	switch (verdict) {
+	case FLEET_OK:
+	case FLEET_ALONE:
+		pg->fleet_note[0] = '\0';
+		pg->fleet_until = 0;
+		free(gt);
+		start_now(pg);
+		return;
+	case FLEET_SCANNED:
+	case FLEET_FAILED:
+		policy_done_guest(pg, POL_DEFER, now);
+		format_time(at, when, sizeof(when));
+		gate_note(pg, "%s by host %s at %s: not scanned here this "
+		    "round", verdict == FLEET_SCANNED ? "scanned" :
+		    "tried and failed", who, when);
+		schedule_fleet_history(pg->uuid, at, verdict == FLEET_SCANNED);
+		break;
+	case FLEET_CLAIMED:
+		/* Looked at again soon: its claim goes when its scan is in
+		 * the fleet's database. */
+		until = at > now && at < now + 15000 ? at : now + 15000;
+		pg->fleet_until = until;
+		policy_done_guest(pg, POL_DEFER, now);
+		gate_note(pg, "host %s is scanning it", who);
+		break;
+	case FLEET_SLOT:
+	default:
+		pg->fleet_until = now + 5000;
+		policy_done_guest(pg, POL_DEFER, now);
+		gate_note(pg, "waiting for a fleet slot of storage %s, held by "
+		    "%s", gt->storage, who);
+		break;
+	}
+	free(gt);
+	/* The local slot it held is free for another guest. */
+	schedule_kick();
+}
+
+void
+jobs_start(struct pol_guest *pg)
+{
+	const struct fleet_storage *st = NULL;
+	const struct guest *g;
+	struct gating *gt;
+	size_t i;
+	int sched = pg->user == NULL;
+
+	if (sched && fleet_starting()) {
+		pg->fleet_until = now_ms() + 2000;
+		policy_done_guest(pg, POL_DEFER, now_ms());
+		gate_note(pg, "waiting for the fleet's database (at most %d s "
+		    "after the start)", FLEET_START_MS / 1000);
+		schedule_kick();
+		return;
+	}
+	if (!fleet_ready() || (g = inventory_find(pg->uuid)) == NULL) {
+		start_now(pg);
+		return;
+	}
+	for (i = 0; i < g->ndisks && st == NULL; i++)
+		st = config_storage(&sd.conf, g->disks[i].path);
+	if ((!sched && st == NULL) || (gt = calloc(1, sizeof(*gt))) == NULL) {
+		start_now(pg);
+		return;
+	}
+	gt->pg = pg;
+	gt->demand = !sched;
+	snprintf(gt->uuid, sizeof(gt->uuid), "%s", pg->uuid);
+	snprintf(gt->storage, sizeof(gt->storage), "%s", st ? st->name : "");
+	fleet_gate(pg->uuid, g->name, pg->last_ok_end > pg->last_fail_end ?
+	    pg->last_ok_end : pg->last_fail_end, sched, st, gate_done, gt);
 }
 
 /* Cuts the scan short, to be resumed (resume), or cancels it. */

@@ -44,7 +44,8 @@ static const char *const triggers[] = { "schedule", "on-demand", "shutdown",
 
 /* policy_explain's answers: a gauge each, zeros included. */
 static const char *const states[] = { "idle", "next", "cap", "storage",
-    "pressure", "window", "busy", "running", "paused", "excluded" };
+    "pressure", "window", "busy", "fleet", "running", "paused",
+    "excluded" };
 #define NSTATES		(sizeof(states) / sizeof(states[0]))
 
 static const double launch_le[] = { 1, 2, 5, 10, 15, 20, 30, 45, 60, 90,

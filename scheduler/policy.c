@@ -256,7 +256,12 @@ file(struct policy *p, struct pol_guest *g, int64_t now)
 	int64_t t;
 
 	if (g->on_demand) {
-		if (heap_push(&p->ready, g, ready_less) == 0)
+		/* Held back by the fleet: ready again when that ends. */
+		if (g->fleet_until > now) {
+			g->eligible = g->fleet_until;
+			if (heap_push(&p->later, g, later_less) == 0)
+				g->where = POL_LATER;
+		} else if (heap_push(&p->ready, g, ready_less) == 0)
 			g->where = POL_READY;
 		return;
 	}
@@ -265,6 +270,8 @@ file(struct policy *p, struct pol_guest *g, int64_t now)
 	t = policy_due(p, g);
 	if (g->busy_until > t)
 		t = g->busy_until;
+	if (g->fleet_until > t)
+		t = g->fleet_until;
 	t = windows_next_open(&g->windows, t);
 	g->eligible = t;
 	if (t <= now) {
@@ -432,6 +439,7 @@ policy_demand(struct policy *p, struct pol_guest *g, int64_t now)
 	unfile(p, g);
 	g->demand_seq = g->on_demand ? --p->demand_front : ++p->demand_back;
 	g->on_demand = 1;
+	g->fleet_until = 0;	/* asked for: the fleet is asked again */
 	file(p, g, now);
 	return 0;
 }
@@ -548,7 +556,13 @@ policy_done(struct policy *p, struct pol_guest *g, int64_t now, int complete)
 		}
 	}
 	g->where = POL_NONE;
+	if (complete == POL_DEFER) {
+		/* It did not run: an on-demand request still stands. */
+		file(p, g, now);
+		return;
+	}
 	g->on_demand = 0;
+	g->fleet_until = 0;
 	if (complete == POL_COMPLETE) {
 		g->last_ok_end = now;
 		g->failures = 0;
@@ -592,6 +606,8 @@ policy_explain(const struct policy *p, const struct pol_guest *g,
 		return g->exclude ? "excluded" : g->paused || p->conf.paused ?
 		    "paused" : "idle";
 	case POL_LATER:
+		if (g->fleet_until > now && g->eligible <= g->fleet_until)
+			return "fleet";
 		if (g->busy_until > now)
 			return "busy";
 		if (policy_due(p, g) <= now)

@@ -68,6 +68,8 @@ struct pol_guest {
 	double		 read_rate;		/* its own disk reads, bytes/s */
 	int64_t		 rd_bytes, rd_ms;	/* the caller's last sample */
 	int64_t		 busy_until, busy_delayed;
+	int64_t		 fleet_until;		/* the fleet holds it back */
+	char		 fleet_note[192];	/* why, for `schedule` */
 	int64_t		 eligible;		/* key in the later heap */
 	enum pol_where	 where;
 	size_t		 idx;			/* in its heap */
@@ -107,6 +109,9 @@ size_t		 policy_pick(struct policy *, int64_t, const struct pressure *,
 #define POL_FAILED	0
 #define POL_COMPLETE	1
 #define POL_CUT		2
+/* Or it never started: the fleet holds it back until fleet_until (its
+ * history unchanged, no failure counted). */
+#define POL_DEFER	3
 void		 policy_done(struct policy *, struct pol_guest *, int64_t, int);
 
 int64_t		 policy_due(const struct policy *, const struct pol_guest *);
@@ -117,8 +122,9 @@ unsigned int	 policy_waiting(const struct policy *);	/* ready + parked */
 /* What a guest is doing or waiting for: "running", "excluded", "paused",
  * "idle"
  * (not due yet), or for a queued guest the rule holding it back: "cap",
- * "storage", "pressure", "window", "busy", or "next" (starts at the next
- * decision). */
+ * "storage", "pressure", "window", "busy", "fleet" (another host of the
+ * fleet is scanning it, or holds the fleet's slots of its storage), or
+ * "next" (starts at the next decision). */
 const char	*policy_explain(const struct policy *, const struct pol_guest *,
 		    int64_t, const struct pressure *);
 int		 policy_pressure_high(const struct policy *,

@@ -150,6 +150,33 @@ schedule_sync(void)
 	schedule_kick();
 }
 
+/* The fleet ended a scan of guest UUID at AT (complete or not): another
+ * host's, or this host's from before its state started again.  Its due
+ * time follows, as if this host had made that scan. */
+void
+schedule_fleet_history(const char *uuid, int64_t at, int complete)
+{
+	struct pol_guest *pg = policy_find(pol, uuid);
+	int64_t now = now_ms();
+
+	/* A time far ahead is a clock gone wrong, not a scan. */
+	if (pg == NULL || at <= 0 || at > now + 60000)
+		return;
+	if (complete) {
+		if (at <= pg->last_ok_end)
+			return;
+		pg->last_ok_end = at;
+		if (at > pg->last_fail_end)
+			pg->failures = 0;
+	} else {
+		if (at <= pg->last_fail_end || at <= pg->last_ok_end)
+			return;
+		pg->last_fail_end = at;
+		pg->failures++;
+	}
+	policy_refile(pol, pg, now);
+}
+
 /*
  * The engine threads: the budget and the pressure as the loop last saw
  * them, and the scans sharing them, for the workers' threads to read.
@@ -518,6 +545,10 @@ schedule_json(json_t **round)
 		    policy_explain(pol, pg, now, &last_pressure),
 		    "on_demand", pg->on_demand, "priority", pg->priority);
 		json_object_set_new(row, "next_due", next_due_json(pg));
+		if (strcmp(json_string_value(json_object_get(row, "state")),
+		    "fleet") == 0 && pg->fleet_note[0] != '\0')
+			json_object_set_new(row, "fleet",
+			    json_string(pg->fleet_note));
 		json_object_set_new(row, "failures", json_integer(pg->failures));
 		last = store_last_scan(g->uuid, NULL, 0);
 		json_object_set_new(row, "last_scan", last ? last : json_null());

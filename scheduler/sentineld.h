@@ -231,6 +231,21 @@ json_t		*fleet_status_json(void);
 void		 fleet_guests(void (*)(void *, json_t *, const char *), void *);
 void		 fleet_history(const char *, long long,
 		    void (*)(void *, json_t *, const char *), void *);
+/* The fleet's verdicts on a scan about to start (fleet_gate). */
+#define FLEET_ALONE	-1	/* no answer: this host decides alone */
+#define FLEET_OK	0	/* start (claim and slot taken) */
+#define FLEET_SCANNED	1	/* the fleet scanned it since: who, ended */
+#define FLEET_FAILED	2	/* the fleet tried it since, and failed */
+#define FLEET_CLAIMED	3	/* another host scans it: who, until */
+#define FLEET_SLOT	4	/* its storage's slots are taken: by whom,
+				 * the first lapses at */
+typedef void (*fleet_gate_fn)(void *, int, const char *, int64_t);
+int		 fleet_ready(void);
+#define FLEET_START_MS	30000
+int		 fleet_starting(void);
+void		 fleet_gate(const char *, const char *, int64_t, int,
+		    const struct fleet_storage *, fleet_gate_fn, void *);
+void		 fleet_release(const char *);
 
 /* plugins.c */
 void		 plugins_init(void);
@@ -410,6 +425,7 @@ int		 schedule_pause(const char *, const char *, int, char *,
 		    size_t);
 int64_t		 schedule_paused(const char *);
 json_t		*schedule_next_due_json(const char *);
+void		 schedule_fleet_history(const char *, int64_t, int);
 /* How many guests are in each of the N states NAMES (policy_explain's
  * words), into COUNTS. */
 void		 schedule_count_states(const char *const *, size_t,

@@ -31,14 +31,19 @@ CONNINFO="host=$PG dbname=sentinel user=sentinel"
 
 pids=""
 trap 'kill -TERM $pids 2>/dev/null; wait 2>/dev/null; pg_stop' EXIT
-# host NAME: a sentineld of the fleet as host NAME, its socket in $S_NAME.
+# host NAME [LINES]: a sentineld of the fleet as host NAME, its socket in
+# $S_NAME; LINES go to its [fleet] section.  Its state is kept from a
+# host of that name before.
 host() {
-	private_daemon "fleet-$1"
-	printf '[fleet]\ndatabase = %s\nhost = %s\n' "$CONNINFO" "$1" >> "$conf"
+	sock=$WORK/fleet-$1.sock conf=$WORK/fleet-$1.conf log=$WORK/fleet-$1.log
+	[ -e "$WORK/fleet-$1.db" ] || : > "$log"
+	write_conf "$conf" "$sock" "$WORK/fleet-$1.db"
+	printf '[fleet]\ndatabase = %s\nhost = %s\n%b' "$CONNINFO" "$1" "${2:-}" >> "$conf"
 	private_daemon_start
 	pids="$pids $pid"
 	eval "S_$1=\$sock P_$1=\$pid L_$1=\$log"
 }
+rm -f "$WORK"/fleet-[abc].db*
 host a
 host b
 host c
@@ -157,3 +162,92 @@ for h in a b c; do
 	[ "$(jq -r .fleet.state <<<"$OUT")" = connected ] || fail "$h: $(jq .fleet <<<"$OUT")"
 done
 ok "the three hosts serve, connected"
+
+# The fleet schedules.  The three hosts again, on their states, with the
+# first four guests on schedule (due at once: no jitter) and every disk
+# of this run on one fleet storage of cap 1.  $G_INFECTED and $G_CLEAN
+# were scanned above by a and b, less than an hour ago: not due on any
+# host, c included, which never scanned them.  $G_NOFS and $G_CLONE are
+# due on all three: each is scanned once in the fleet, and never two
+# appliances run at once across the three.
+for h in a b c; do
+	eval "kill -TERM \$P_$h; wait \$P_$h 2>/dev/null"
+done
+pids=""
+LEASE=15
+for h in a b c; do
+	SCHEDULED=1 host $h "lease = ${LEASE}s\nstorage test = $WORK/ 1\n[schedule]\ninterval = 1h\njitter = 0\n"
+done
+# Peak appliances across the three, sampled.
+( peak=0; while :; do
+	n=0
+	for h in $P_a $P_b $P_c; do n=$((n + $(appliances "$h" | wc -l))); done
+	[ "$n" -gt "$peak" ] && peak=$n && echo "$peak" > "$WORK/fleet-peak"
+	sleep 0.2
+done ) &
+sampler=$!
+pids="$pids $sampler"
+echo 0 > "$WORK/fleet-peak"
+sched() { sql "SELECT count(*) FROM sentinel.scans WHERE guest_name = '$1' AND doc->>'trigger' = 'schedule'"; }
+for _ in $(seq 1 3000); do
+	[ "$(sched "$G_NOFS")" -ge 1 ] && [ "$(sched "$G_CLONE")" -ge 1 ] && break
+	sleep 0.1
+done
+[ "$(sched "$G_NOFS")" -ge 1 ] && [ "$(sched "$G_CLONE")" -ge 1 ] ||
+	fail "the round did not end in 300 s: $(sql "SELECT host, guest_name, status FROM sentinel.scans") $(tail -5 "$L_a" "$L_b" "$L_c")"
+# Long enough for a host that waited on a claim to look again.
+sleep 20
+kill "$sampler"
+for g in "$G_NOFS" "$G_CLONE"; do
+	[ "$(sched "$g")" = 1 ] ||
+		fail "$g scanned $(sched "$g") times on schedule: $(sql "SELECT host, id, status FROM sentinel.scans WHERE guest_name = '$g'")"
+done
+for g in "$G_INFECTED" "$G_CLEAN"; do
+	[ "$(sched "$g")" = 0 ] || fail "$g scanned again on schedule, an hour early"
+done
+peak=$(cat "$WORK/fleet-peak")
+[ "$peak" = 1 ] || fail "$peak appliances ran at once across the fleet (cap 1)"
+ctl --socket "$S_c" --json schedule
+due=$(jq "[.guests[] | select(.name == \"$G_INFECTED\")][0].next_due" <<<"$OUT")
+ended=$(sql "SELECT max(ended) FROM sentinel.scans WHERE guest_name = '$G_INFECTED' AND complete")
+[ "$due" = "$((ended + 3600000))" ] ||
+	fail "c has $G_INFECTED due at $due, not an hour after a's scan ($ended)"
+ok "one round: $G_NOFS and $G_CLONE scanned once each fleet-wide, at most $peak appliance at once; $G_INFECTED due on c an hour after a's scan"
+
+# A host dies holding the storage's one slot: the slot lapses within the
+# lease, and another host scans the guest.
+ctl --socket "$S_a" --json scan "$G_CLEAN"
+expect_rc 0 "a's request"
+for _ in $(seq 1 600); do
+	[ -n "$(appliances "$P_a")" ] && break
+	sleep 0.1
+done
+[ -n "$(appliances "$P_a")" ] || fail "a's scan of $G_CLEAN did not start: $(tail -5 "$L_a")"
+[ "$(sql "SELECT host || ' ' || guest_name FROM sentinel.slots WHERE storage = 'test'")" = "a $G_CLEAN" ] ||
+	fail "the slot: $(sql "SELECT * FROM sentinel.slots")"
+qemus=$(appliances "$P_a")
+kill -9 "$P_a"
+t_kill=$(date +%s%3N)
+expect_gone 100 "sentineld a, killed" $qemus
+lines_b=$(wc -l < "$L_b")
+"$SENTINELCTL" --socket "$S_b" --json scan "$G_CLEAN" --wait > "$WORK/fleet-b.json" &
+waiter=$!
+pids="$pids $waiter"
+wait_line 100 "$L_b" "scan $G_CLEAN: waiting for a fleet slot of storage test, held by a ($G_CLEAN)" "$lines_b" ||
+	fail "b did not wait for a's slot: $(tail -n +"$((lines_b + 1))" "$L_b")"
+ctl --socket "$S_b" --json schedule
+[ "$(jq -r "[.guests[] | select(.name == \"$G_CLEAN\")][0] | \"\(.state) \(.fleet)\"" <<<"$OUT")" = "fleet waiting for a fleet slot of storage test, held by a ($G_CLEAN)" ] ||
+	fail "b's schedule: $(jq -c "[.guests[] | select(.name == \"$G_CLEAN\")]" <<<"$OUT")"
+wait_line 600 "$L_b" "scan $G_CLEAN: started" "$lines_b" || fail "b never started"
+t_start=$(date +%s%3N)
+wait "$waiter"
+[ "$(jq -r .scan.status "$WORK/fleet-b.json")" = clean ] || fail "b's scan: $(cat "$WORK/fleet-b.json")"
+echo "a killed; b started $((t_start - t_kill)) ms later (lease $LEASE s)"
+[ $((t_start - t_kill)) -le $(((LEASE + 8) * 1000)) ] ||
+	fail "b started $((t_start - t_kill)) ms after a died: past the lease ($LEASE s) and a retry"
+ok "a killed holding the slot: it lapsed, b scanned $G_CLEAN $((t_start - t_kill)) ms later"
+for h in b c; do
+	eval "s=\$S_$h"
+	ctl --socket "$s" --json status
+	expect_rc 0 "status of $h at the end"
+done

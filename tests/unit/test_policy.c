@@ -533,6 +533,65 @@ test_busy_and_exclude(void **state)
 	policy_free(p);
 }
 
+/* A guest the fleet holds back (another host scans it, or the fleet's
+ * slots of its storage are taken) gives its local slot back, keeps its
+ * history and failures, says "fleet", and is picked again when the hold
+ * ends; an on-demand request held back stays a request. */
+static void
+test_fleet_defer(void **state)
+{
+	struct policy_conf c;
+	struct pol_guest *out[8], *g, *h;
+	struct policy *p;
+	int64_t now = T0;
+
+	(void)state;
+	conf_default(&c);
+	c.jitter_ms = 0;
+	c.max_scans = 1;
+	p = policy_new(&c);
+	g = policy_add(p, uuid_of(1), T0);
+	h = policy_add(p, uuid_of(2), T0);
+	assert_int_equal(policy_pick(p, now, NULL, out, 8), 1);
+	assert_ptr_equal(out[0], g);
+	assert_int_equal(policy_running(p), 1);
+	/* The fleet says not now: its slot goes to the other guest. */
+	g->fleet_until = now + 5 * SEC;
+	policy_done(p, g, now, POL_DEFER);
+	assert_int_equal(policy_running(p), 0);
+	assert_int_equal(g->failures, 0);
+	assert_int_equal(g->last_ok_end, 0);
+	assert_int_equal(g->last_fail_end, 0);
+	assert_string_equal(policy_explain(p, g, now, NULL), "fleet");
+	assert_int_equal(policy_pick(p, now, NULL, out, 8), 1);
+	assert_ptr_equal(out[0], h);
+	policy_done(p, h, now + SEC, POL_COMPLETE);
+	/* Not before the hold ends; then again. */
+	assert_int_equal(policy_pick(p, now + 4 * SEC, NULL, out, 8), 0);
+	assert_int_equal(policy_next_event(p), now + 5 * SEC);
+	assert_int_equal(policy_pick(p, now + 5 * SEC, NULL, out, 8), 1);
+	assert_ptr_equal(out[0], g);
+	/* Held back again, then asked for: the request clears the hold
+	 * (the fleet is asked again), and stays a request when held. */
+	g->fleet_until = now + 60 * SEC;
+	policy_done(p, g, now + 5 * SEC, POL_DEFER);
+	policy_demand(p, g, now + 6 * SEC);
+	assert_int_equal(policy_pick(p, now + 6 * SEC, NULL, out, 8), 1);
+	g->fleet_until = now + 11 * SEC;
+	policy_done(p, g, now + 6 * SEC, POL_DEFER);
+	assert_true(g->on_demand);
+	assert_string_equal(policy_explain(p, g, now + 6 * SEC, NULL), "fleet");
+	assert_int_equal(policy_pick(p, now + 10 * SEC, NULL, out, 8), 0);
+	assert_int_equal(policy_pick(p, now + 11 * SEC, NULL, out, 8), 1);
+	/* It ran: the request is done, the hold forgotten. */
+	policy_done(p, g, now + 20 * SEC, POL_COMPLETE);
+	assert_false(g->on_demand);
+	assert_int_equal(g->fleet_until, 0);
+	assert_int_equal(g->last_ok_end, now + 20 * SEC);
+	assert_string_equal(policy_explain(p, g, now + 21 * SEC, NULL), "idle");
+	policy_free(p);
+}
+
 /* A paused guest, or all guests under a global pause, leave the schedule
  * (even when due) until resumed; on-demand requests still start. */
 static void
@@ -691,6 +750,7 @@ main(void)
 		cmocka_unit_test(test_pressure_holds),
 		cmocka_unit_test(test_storage_parking),
 		cmocka_unit_test(test_busy_and_exclude),
+		cmocka_unit_test(test_fleet_defer),
 		cmocka_unit_test(test_pause),
 		cmocka_unit_test(test_priority_and_remove),
 		cmocka_unit_test(test_cpu_share),
