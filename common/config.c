@@ -228,6 +228,11 @@ const struct opt_entry config_options[] = {
 	    "file, not here; empty: this host alone" },
 	{ "fleet", "host", OPT_STRING, 0, 0, "", OFF(fleet_host),
 	    "this host's name in the fleet; empty: the hostname" },
+	{ "fleet", "verdicts", OPT_INT, 0, 100000000, "1000000",
+	    OFF(fleet_verdicts),
+	    "clean verdicts (content hash and signature version) the fleet "
+	    "shares, the newest kept; each host's verdict cache in front; "
+	    "0: not shared" },
 	{ "fleet", "lease", OPT_DURATION, 10, 3600, "60s", OFF(fleet_lease),
 	    "a host's claim on a guest and its fleet storage slots last this "
 	    "long unless it renews them (a third of it apart): a host that "

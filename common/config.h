@@ -102,6 +102,8 @@ struct config {
 	char		*fleet_database;	/* libpq conninfo; "": none */
 	char		*fleet_host;		/* "": the hostname */
 	uint64_t	 fleet_lease;		/* seconds */
+	long long	 fleet_verdicts;	/* shared clean verdicts kept;
+						 * 0: not shared */
 	struct fleet_storage *storages;		/* [fleet] storage NAME */
 	struct guest_conf *guests;		/* [guest NAME] sections */
 	struct plugin_conf *plugins;		/* [plugin NAME], in order */

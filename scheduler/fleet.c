@@ -23,6 +23,8 @@
 
 #include <libpq-fe.h>
 
+#include "cache.h"
+
 #include "log.h"
 #include "sentinel/version.h"
 #include "sentineld.h"
@@ -80,6 +82,11 @@ static struct {
 	int		 schema;	/* the database's */
 	int64_t		 init_ms;
 	int		 ever_ready;
+	/* Verdicts: what was pulled of which version, up to which id. */
+	char		 pulled_version[64];
+	int64_t		 pulled_id;
+	int		 pulling;
+	uint64_t	 verdicts_in, verdicts_out;
 } fl;
 
 static void	fleet_connect(void);
@@ -418,6 +425,21 @@ static const char schema_sql[] =
     "  RETURNS void LANGUAGE sql AS $f$"
     "  DELETE FROM sentinel.slots WHERE host = h AND instance = i AND"
     "   guest = g $f$;\n"
+    /* Clean verdicts, per signature version, the newest kept. */
+    " CREATE TABLE sentinel.verdicts ("
+    "  id bigserial PRIMARY KEY,"
+    "  version text NOT NULL, sha256 bytea NOT NULL,"
+    "  classes bigint NOT NULL, host text NOT NULL,"
+    "  UNIQUE (version, sha256));\n"
+    " CREATE FUNCTION sentinel.put_verdicts(h text, v text, d text,"
+    "  keep bigint) RETURNS void LANGUAGE sql AS $f$"
+    "  INSERT INTO sentinel.verdicts (version, sha256, classes, host)"
+    "  SELECT v, decode(split_part(x, ':', 1), 'hex'),"
+    "   split_part(x, ':', 2)::bigint, h"
+    "  FROM unnest(string_to_array(d, ',')) AS x"
+    "  ON CONFLICT (version, sha256) DO NOTHING;"
+    "  DELETE FROM sentinel.verdicts WHERE id <="
+    "   (SELECT max(id) FROM sentinel.verdicts) - keep $f$;\n"
     " CREATE FUNCTION sentinel.put_scan(h text, i text, d jsonb)"
     "  RETURNS void LANGUAGE sql AS $f$"
     "  INSERT INTO sentinel.scans AS s (host, instance, id, guest_uuid,"
@@ -899,6 +921,168 @@ send_guests(void)
 	free(text);
 }
 
+/*
+ * Clean verdicts, shared: what this host found clean goes to the fleet
+ * (VERDICTS_BATCH a query), and what the others found comes into the
+ * verdict cache, newest first kept, in front of every scan.
+ */
+#define VERDICTS_BATCH	4096
+
+static void
+verdicts_put_done(void *arg, PGresult *r, const char *err)
+{
+	(void)arg;
+	(void)err;
+	if (r != NULL && PQresultStatus(r) != PGRES_TUPLES_OK)
+		log_warnx("fleet: the database refused clean verdicts: %s",
+		    PQresultErrorMessage(r));
+}
+
+/* Lower-case hex, as the database's encode() writes it. */
+static void
+hex_put(const unsigned char *b, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+}
+
+static int
+hex_get(const char *s, unsigned char *b, size_t n)
+{
+	size_t i;
+	int hi, lo;
+
+	for (i = 0; i < n; i++) {
+		hi = s[2 * i] >= '0' && s[2 * i] <= '9' ? s[2 * i] - '0' :
+		    s[2 * i] >= 'a' && s[2 * i] <= 'f' ? s[2 * i] - 'a' + 10 : -1;
+		lo = s[2 * i + 1] >= '0' && s[2 * i + 1] <= '9' ?
+		    s[2 * i + 1] - '0' : s[2 * i + 1] >= 'a' &&
+		    s[2 * i + 1] <= 'f' ? s[2 * i + 1] - 'a' + 10 : -1;
+		if (hi < 0 || lo < 0)
+			return -1;
+		b[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static void
+verdicts_push(void)
+{
+	unsigned char *h;
+	uint32_t *c;
+	char version[64], keep[24], *text, *t;
+	const char *p[4];
+	size_t n, i, j, end;
+
+	if (fl.state != F_READY || sd.conf.fleet_verdicts == 0 ||
+	    (n = vcache_take_fresh(&h, &c, version, sizeof(version))) == 0)
+		return;
+	snprintf(keep, sizeof(keep), "%lld", sd.conf.fleet_verdicts);
+	for (i = 0; i < n; i = end) {
+		end = n - i < VERDICTS_BATCH ? n : i + VERDICTS_BATCH;
+		/* "HEX:CLASSES," each: 64 + 1 + at most 10 + 1. */
+		if ((text = malloc((end - i) * (2 * VERDICT_HASH_LEN + 12) + 1))
+		    == NULL)
+			break;
+		for (t = text, j = i; j < end; j++) {
+			hex_put(h + j * VERDICT_HASH_LEN, VERDICT_HASH_LEN, t);
+			t += 2 * VERDICT_HASH_LEN;
+			t += sprintf(t, ":%u,", c[j]);
+		}
+		t[-1] = '\0';
+		p[0] = fl.host;
+		p[1] = version;
+		p[2] = text;
+		p[3] = keep;
+		fleet_query("SELECT sentinel.put_verdicts($1, $2, $3, "
+		    "$4::bigint)", 4, p, verdicts_put_done, NULL);
+		free(text);
+		fl.verdicts_out += end - i;
+	}
+	free(h);
+	free(c);
+}
+
+static void	verdicts_pull(void);
+
+static void
+verdicts_got(void *arg, PGresult *r, const char *err)
+{
+	unsigned char h[VERDICT_HASH_LEN];
+	int64_t id, classes, last = fl.pulled_id;
+	char *version = arg;
+	int i, n, added = 0;
+
+	(void)err;
+	fl.pulling = 0;
+	if (r == NULL || strcmp(version, fl.pulled_version) != 0) {
+		free(version);
+		return;
+	}
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQnfields(r) != 3) {
+		log_warnx("fleet: cannot read the fleet's clean verdicts: %s",
+		    PQresultErrorMessage(r));
+		free(version);
+		return;
+	}
+	n = PQntuples(r);
+	for (i = 0; i < n; i++) {
+		/* Other hosts' words: each checked before it counts. */
+		if (db_int64(PQgetvalue(r, i, 0), &id) == -1 ||
+		    db_int64(PQgetvalue(r, i, 2), &classes) == -1 ||
+		    classes < 0 || classes > UINT32_MAX ||
+		    PQgetlength(r, i, 1) != 2 * VERDICT_HASH_LEN ||
+		    hex_get(PQgetvalue(r, i, 1), h, sizeof(h)) != 0)
+			continue;
+		if (id > last)
+			last = id;
+		added += vcache_add_shared(version, h, (uint32_t)classes);
+	}
+	fl.pulled_id = last;
+	fl.verdicts_in += (uint64_t)added;
+	if (added > 0)
+		log_debug("fleet: %d clean verdicts from other hosts", added);
+	free(version);
+	/* A full batch: more wait. */
+	if (n == VERDICTS_BATCH)
+		verdicts_pull();
+}
+
+static void
+verdicts_pull(void)
+{
+	const char *v = vcache_version();
+	char from[24], keep[24], *version;
+	const char *p[4];
+
+	if (fl.state != F_READY || fl.pulling || v == NULL ||
+	    sd.conf.fleet_verdicts == 0 || sd.conf.verdict_cache == 0)
+		return;
+	if (strcmp(v, fl.pulled_version) != 0) {
+		snprintf(fl.pulled_version, sizeof(fl.pulled_version), "%s", v);
+		fl.pulled_id = 0;
+	}
+	if ((version = strdup(v)) == NULL)
+		return;
+	snprintf(from, sizeof(from), "%lld", (long long)fl.pulled_id);
+	/* No more than the cache holds: the newest. */
+	snprintf(keep, sizeof(keep), "%lld", sd.conf.verdict_cache);
+	p[0] = version;
+	p[1] = from;
+	p[2] = fl.host;
+	p[3] = keep;
+	fl.pulling = 1;
+	fleet_query("SELECT id, encode(sha256, 'hex'), classes FROM "
+	    "sentinel.verdicts WHERE version = $1 AND id > greatest($2::bigint, "
+	    "(SELECT max(id) FROM sentinel.verdicts) - $4::bigint) AND host <> $3 "
+	    "ORDER BY id LIMIT 4096", 4, p, verdicts_got, version);
+}
+
 static void
 on_tick(uv_timer_t *t)
 {
@@ -908,14 +1092,18 @@ on_tick(uv_timer_t *t)
 	if (now_ms() - fl.last_guests >= GUESTS_MS)
 		send_guests();
 	fleet_flush();
+	verdicts_push();
+	verdicts_pull();
 }
 
 /* A scan was written: send it now rather than at the next tick. */
 void
 fleet_kick(void)
 {
-	if (fl.state == F_READY)
+	if (fl.state == F_READY) {
 		fleet_flush();
+		verdicts_push();
+	}
 }
 
 int
@@ -951,6 +1139,7 @@ fleet_init(char *err, size_t errlen)
 		return -1;
 	}
 	store_fleet_enable(1);
+	vcache_share(sd.conf.fleet_verdicts > 0);
 	fl.init_ms = now_ms();
 	fl.delay_ms = RETRY_MIN_MS;
 	uv_timer_init(sd.loop, &fl.retry);
@@ -1010,6 +1199,10 @@ fleet_status_json(void)
 		    json_integer(fl.down_since));
 	if (o != NULL && fl.state == F_READY)
 		json_object_set_new(o, "schema", json_integer(fl.schema));
+	if (o != NULL)
+		json_object_set_new(o, "verdicts", json_pack("{s:I, s:I}",
+		    "sent", (json_int_t)fl.verdicts_out, "received",
+		    (json_int_t)fl.verdicts_in));
 	return o;
 }
 

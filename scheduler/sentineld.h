@@ -475,6 +475,12 @@ int		 vcache_init(size_t, const char *);
 const struct verdict_cache *vcache_iface(void);
 void		 vcache_flush(void);
 size_t		 vcache_size(void);
+void		 vcache_share(int);
+size_t		 vcache_take_fresh(unsigned char **, uint32_t **, char *,
+		    size_t);
+const char	*vcache_version(void);
+int		 vcache_add_shared(const char *, const unsigned char *,
+		    uint32_t);
 void		 vcache_free(void);
 
 /* pressure.c */

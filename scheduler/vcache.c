@@ -44,6 +44,12 @@ static struct {
 	unsigned char	*pending;	/* hashes to persist */
 	uint32_t	*pclasses;	/* and their classes */
 	size_t		 npending, cappending;
+	/* Found clean here (not hits), for the fleet; NFRESH_MAX at most
+	 * wait: past that, the rest stay this host's own. */
+	unsigned char	*fresh;
+	uint32_t	*fclasses;
+	size_t		 nfresh, capfresh;
+	int		 share;
 	char		 version[64];
 	unsigned int	 gen;		/* the current version's */
 	struct vgen	*gens;		/* every handle given out */
@@ -143,6 +149,32 @@ pend(const unsigned char *h, uint32_t classes)
 	    VERDICT_HASH_LEN);
 }
 
+#define NFRESH_MAX	(1u << 20)
+
+/* A verdict this host found, for the fleet; lock held. */
+static void
+fresh_add(const unsigned char *h, uint32_t classes)
+{
+	unsigned char *np;
+	uint32_t *nc;
+	size_t ncap;
+
+	if (!vc.share || vc.nfresh >= NFRESH_MAX)
+		return;
+	if (vc.nfresh == vc.capfresh) {
+		ncap = vc.capfresh ? vc.capfresh * 2 : 1024;
+		if ((np = realloc(vc.fresh, ncap * VERDICT_HASH_LEN)) == NULL)
+			return;
+		vc.fresh = np;
+		if ((nc = realloc(vc.fclasses, ncap * sizeof(*nc))) == NULL)
+			return;
+		vc.fclasses = nc;
+		vc.capfresh = ncap;
+	}
+	vc.fclasses[vc.nfresh] = classes;
+	memcpy(vc.fresh + vc.nfresh++ * VERDICT_HASH_LEN, h, VERDICT_HASH_LEN);
+}
+
 /* True if the handle is for the signatures loaded now; lock held. */
 static int
 current(const void *p)
@@ -179,6 +211,7 @@ add_clean(void *p, const unsigned char *h, uint32_t classes)
 	if (current(p)) {
 		vset_add(h, classes);
 		pend(h, classes);
+		fresh_add(h, classes);
 	}
 	pthread_mutex_unlock(&vc.mtx);
 }
@@ -195,6 +228,11 @@ reset(void)
 	vc.pending = NULL;
 	vc.pclasses = NULL;
 	vc.npending = vc.cappending = 0;
+	free(vc.fresh);
+	free(vc.fclasses);
+	vc.fresh = NULL;
+	vc.fclasses = NULL;
+	vc.nfresh = vc.capfresh = 0;
 	vc.on = 0;
 	vc.gen++;
 	pthread_mutex_unlock(&vc.mtx);
@@ -275,6 +313,61 @@ vcache_flush(void)
 		log_warnx("verdict cache: %zu verdicts not saved", n);
 	free(p);
 	free(pc);
+}
+
+/*
+ * The fleet's share (fleet.c, loop thread).  vcache_share turns on the
+ * keeping of what this host finds clean; vcache_take_fresh hands it over
+ * (the caller frees both arrays) with the version it is for;
+ * vcache_add_shared adds a verdict another host found, for VERSION: not
+ * persisted here, not handed back.
+ */
+void
+vcache_share(int on)
+{
+	pthread_mutex_lock(&vc.mtx);
+	vc.share = on;
+	pthread_mutex_unlock(&vc.mtx);
+}
+
+size_t
+vcache_take_fresh(unsigned char **h, uint32_t **classes, char *version,
+    size_t len)
+{
+	size_t n;
+
+	pthread_mutex_lock(&vc.mtx);
+	*h = vc.fresh;
+	*classes = vc.fclasses;
+	n = vc.nfresh;
+	snprintf(version, len, "%s", vc.version);
+	vc.fresh = NULL;
+	vc.fclasses = NULL;
+	vc.nfresh = vc.capfresh = 0;
+	pthread_mutex_unlock(&vc.mtx);
+	return n;
+}
+
+const char *
+vcache_version(void)
+{
+	return vc.on ? vc.version : NULL;
+}
+
+int
+vcache_add_shared(const char *version, const unsigned char *h,
+    uint32_t classes)
+{
+	int added = 0;
+
+	pthread_mutex_lock(&vc.mtx);
+	if (vc.on && strcmp(version, vc.version) == 0 &&
+	    vset_get(&vc.cur, h) == 0 && vset_get(&vc.old, h) == 0) {
+		vset_add(h, classes);
+		added = 1;
+	}
+	pthread_mutex_unlock(&vc.mtx);
+	return added;
 }
 
 size_t

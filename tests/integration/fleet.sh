@@ -246,7 +246,26 @@ echo "a killed; b started $((t_start - t_kill)) ms later (lease $LEASE s)"
 [ $((t_start - t_kill)) -le $(((LEASE + 8) * 1000)) ] ||
 	fail "b started $((t_start - t_kill)) ms after a died: past the lease ($LEASE s) and a retry"
 ok "a killed holding the slot: it lapsed, b scanned $G_CLEAN $((t_start - t_kill)) ms later"
-for h in b c; do
+# Clean verdicts are the fleet's: d, a new host that never scanned
+# anything, finds every file of the linked clone known clean (its base
+# was scanned by b, the clone by the round), and reads none of them.
+nonempty=$(find "$WORK/content/clean" -type f -size +0 | wc -l)
+rm -f "$WORK"/fleet-d.db*
+host d
+for _ in $(seq 1 300); do
+	ctl --socket "$S_d" --json status
+	[ "$(jq .engine.cached_clean <<<"$OUT")" -ge "$nonempty" ] && break
+	sleep 0.1
+done
+[ "$(jq .engine.cached_clean <<<"$OUT")" -ge "$nonempty" ] ||
+	fail "d got $(jq .engine.cached_clean <<<"$OUT") clean verdicts from the fleet, not $nonempty: $(jq .fleet <<<"$OUT")"
+received=$(jq .fleet.verdicts.received <<<"$OUT")
+ctl --socket "$S_d" --json scan "$G_CLONE" --wait
+expect_rc 0 "d's scan of $G_CLONE"
+[ "$(jq .scan.cache_hits <<<"$OUT")" = "$nonempty" ] && [ "$(jq .scan.bytes_scanned <<<"$OUT")" = 0 ] ||
+	fail "d's scan of the clone: $(jq -c '.scan | {files, cache_hits, bytes_scanned, unchanged}' <<<"$OUT")"
+ok "d took $received clean verdicts from the fleet: the clone's $nonempty files all known clean, 0 bytes scanned"
+for h in b c d; do
 	eval "s=\$S_$h"
 	ctl --socket "$s" --json status
 	expect_rc 0 "status of $h at the end"
