@@ -52,6 +52,14 @@ struct fq {
 	char		*params[FQ_PARAMS];
 	fleet_cb	 cb;
 	void		*arg;
+	int64_t		 t0;		/* queued, ms */
+};
+
+/* The last round trips of a kind of query (queued to answered), ms. */
+#define RT_KEEP		64
+struct rtimes {
+	int64_t		 v[RT_KEEP];
+	size_t		 n, next;
 };
 
 enum fstate {
@@ -87,9 +95,42 @@ static struct {
 	int64_t		 pulled_id;
 	int		 pulling;
 	uint64_t	 verdicts_in, verdicts_out;
+	struct rtimes	 rt_gate, rt_scan;	/* fleet_gate, a scan sent */
 } fl;
 
 static void	fleet_connect(void);
+static void	gate_done(void *, PGresult *, const char *);
+static void	flush_done(void *, PGresult *, const char *);
+
+static void
+rt_add(struct rtimes *t, int64_t ms)
+{
+	t->v[t->next] = ms;
+	t->next = (t->next + 1) % RT_KEEP;
+	if (t->n < RT_KEEP)
+		t->n++;
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median of the last round trips, or -1 without any. */
+static int64_t
+rt_median(const struct rtimes *t)
+{
+	int64_t v[RT_KEEP];
+
+	if (t->n == 0)
+		return -1;
+	memcpy(v, t->v, t->n * sizeof(v[0]));
+	qsort(v, t->n, sizeof(v[0]), cmp_i64);
+	return v[t->n / 2];
+}
 static void	fleet_next(void);
 
 /* What this host holds of the fleet: the guests it scans under a claim
@@ -175,6 +216,13 @@ fq_free(struct fq *q)
 	free(q);
 }
 
+static void
+on_retry(uv_timer_t *t)
+{
+	(void)t;
+	fleet_connect();
+}
+
 /* The connection is gone: every query waiting is told, and another is
  * tried after a while. */
 static void
@@ -190,7 +238,10 @@ fleet_down(const char *what, const char *detail)
 	/* libpq's messages end in a newline, some have two lines. */
 	while ((nl = strchr(fl.err, '\n')) != NULL)
 		*nl = nl[1] != '\0' ? ' ' : '\0';
-	if (fl.state == F_READY || fl.state == F_SETUP || fl.down_since == 0) {
+	if (sd.stopping)
+		log_debug("fleet: %s", fl.err);
+	else if (fl.state == F_READY || fl.state == F_SETUP ||
+	    fl.down_since == 0) {
 		log_warnx("fleet: %s; going on alone, results kept for the "
 		    "fleet until it is back", fl.err);
 		fl.down_since = now_ms();
@@ -221,8 +272,7 @@ fleet_down(const char *what, const char *detail)
 	fl.flushing = 0;
 	if (sd.stopping)
 		return;
-	uv_timer_start(&fl.retry, (uv_timer_cb)fleet_connect,
-	    (uint64_t)fl.delay_ms, 0);
+	uv_timer_start(&fl.retry, on_retry, (uint64_t)fl.delay_ms, 0);
 	fl.delay_ms = fl.delay_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS :
 	    fl.delay_ms * 2;
 }
@@ -255,6 +305,10 @@ query_input(void)
 			uv_timer_stop(&fl.deadline);
 			r = fl.res;
 			fl.res = NULL;
+			if (q != NULL && q->cb == gate_done)
+				rt_add(&fl.rt_gate, now_ms() - q->t0);
+			else if (q != NULL && q->cb == flush_done)
+				rt_add(&fl.rt_scan, now_ms() - q->t0);
 			if (q != NULL) {
 				q->cb(q->arg, r, r == NULL ? "no result" :
 				    NULL);
@@ -499,6 +553,9 @@ fleet_connected(void)
 static void
 connect_poll(void)
 {
+	/* Each step may have closed the socket and opened another, under
+	 * the same number: watched anew each time. */
+	poll_stop();
 	switch (PQconnectPoll(fl.conn)) {
 	case PGRES_POLLING_READING:
 		if (poll_want(UV_READABLE) == -1)
@@ -656,6 +713,7 @@ fleet_query(const char *sql, int n, const char *const *params, fleet_cb cb,
 			goto nomem;
 	q->cb = cb;
 	q->arg = arg;
+	q->t0 = now_ms();
 	if (fl.tail != NULL)
 		fl.tail->next = q;
 	else
@@ -1203,6 +1261,12 @@ fleet_status_json(void)
 		json_object_set_new(o, "verdicts", json_pack("{s:I, s:I}",
 		    "sent", (json_int_t)fl.verdicts_out, "received",
 		    (json_int_t)fl.verdicts_in));
+	/* What the fleet adds to a scan: the median round trip (queued to
+	 * answered) of the question before it starts, and of its result. */
+	if (o != NULL)
+		json_object_set_new(o, "round_trip_ms", json_pack("{s:I, s:I}",
+		    "gate", (json_int_t)rt_median(&fl.rt_gate), "scan",
+		    (json_int_t)rt_median(&fl.rt_scan)));
 	return o;
 }
 

@@ -827,6 +827,10 @@ gate_done(void *arg, int verdict, const char *who, int64_t at)
 		    "%s", gt->storage, who);
 		break;
 	}
+	/* Asked for while the fleet was asked about its scheduled scan: a
+	 * request now, asked about as one. */
+	if (!gt->demand && pg->user != NULL)
+		policy_demand_guest(pg);
 	free(gt);
 	/* The local slot it held is free for another guest. */
 	schedule_kick();
