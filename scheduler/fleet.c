@@ -81,6 +81,7 @@ static struct {
 	int		 delay_ms;
 	int64_t		 down_since;
 	int64_t		 last_guests;
+	int64_t		 last_prune;
 	char		 err[512];
 	char		 host[256];
 	char		 instance[40];
@@ -494,6 +495,22 @@ static const char schema_sql[] =
     "  ON CONFLICT (version, sha256) DO NOTHING;"
     "  DELETE FROM sentinel.verdicts WHERE id <="
     "   (SELECT max(id) FROM sentinel.verdicts) - keep $f$;\n"
+    /* [state] keep_scans and keep_per_guest, fleet-wide: a host
+     * removes its own scans that ended before cutoff, less each guest's
+     * newest keep_n and newest complete one among every host's. */
+    " CREATE FUNCTION sentinel.prune(h text, i text, cutoff bigint,"
+    "  keep_n integer) RETURNS bigint LANGUAGE sql AS $f$"
+    "  WITH x AS (SELECT host, instance, id, ended, row_number() OVER w AS rn,"
+    "   max(ended) FILTER (WHERE complete) OVER (PARTITION BY guest_uuid)"
+    "   AS last_ok FROM sentinel.scans"
+    "   WHERE guest_uuid IN (SELECT guest_uuid FROM sentinel.scans"
+    "    WHERE host = h AND instance = i AND ended < cutoff)"
+    "   WINDOW w AS (PARTITION BY guest_uuid ORDER BY ended DESC NULLS FIRST)),"
+    "  d AS (DELETE FROM sentinel.scans s USING x WHERE s.host = h AND"
+    "   s.instance = i AND x.host = s.host AND x.instance = s.instance AND"
+    "   x.id = s.id AND x.ended < cutoff AND x.rn > keep_n AND"
+    "   x.ended IS DISTINCT FROM x.last_ok RETURNING 1)"
+    "  SELECT count(*) FROM d $f$;\n"
     " CREATE FUNCTION sentinel.put_scan(h text, i text, d jsonb)"
     "  RETURNS void LANGUAGE sql AS $f$"
     "  INSERT INTO sentinel.scans AS s (host, instance, id, guest_uuid,"
@@ -1141,6 +1158,45 @@ verdicts_pull(void)
 	    "ORDER BY id LIMIT 4096", 4, p, verdicts_got, version);
 }
 
+#define PRUNE_MS	3600000
+
+static void
+prune_done(void *arg, PGresult *r, const char *err)
+{
+	(void)arg;
+	(void)err;
+	if (r == NULL)
+		return;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		log_warnx("fleet: cannot remove this host's old scans from the "
+		    "fleet's database: %s", PQresultErrorMessage(r));
+	else if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "0") != 0)
+		log_info("fleet: retention: %s of this host's scans removed "
+		    "from the fleet's database", PQgetvalue(r, 0, 0));
+}
+
+/* Hourly, as the local retention: this host's own scans, by the same
+ * rules, the fleet's newest of each guest kept. */
+static void
+prune(void)
+{
+	char cutoff[24], keep[24];
+	const char *p[4];
+
+	if (sd.conf.keep_scans == 0 || now_ms() - fl.last_prune < PRUNE_MS)
+		return;
+	fl.last_prune = now_ms();
+	snprintf(cutoff, sizeof(cutoff), "%lld", (long long)(now_ms() -
+	    (int64_t)sd.conf.keep_scans * 1000));
+	snprintf(keep, sizeof(keep), "%lld", sd.conf.keep_per_guest);
+	p[0] = fl.host;
+	p[1] = fl.instance;
+	p[2] = cutoff;
+	p[3] = keep;
+	fleet_query("SELECT sentinel.prune($1, $2, $3::bigint, $4::integer)",
+	    4, p, prune_done, NULL);
+}
+
 static void
 on_tick(uv_timer_t *t)
 {
@@ -1152,6 +1208,7 @@ on_tick(uv_timer_t *t)
 	fleet_flush();
 	verdicts_push();
 	verdicts_pull();
+	prune();
 }
 
 /* A scan was written: send it now rather than at the next tick. */

@@ -265,6 +265,26 @@ expect_rc 0 "d's scan of $G_CLONE"
 [ "$(jq .scan.cache_hits <<<"$OUT")" = "$nonempty" ] && [ "$(jq .scan.bytes_scanned <<<"$OUT")" = 0 ] ||
 	fail "d's scan of the clone: $(jq -c '.scan | {files, cache_hits, bytes_scanned, unchanged}' <<<"$OUT")"
 ok "d took $received clean verdicts from the fleet: the clone's $nonempty files all known clean, 0 bytes scanned"
+# The fleet's retention (what each host runs hourly on its own scans,
+# [state] keep_scans and keep_per_guest): everything of a's ended before
+# the cutoff goes, less each guest's newest scan and newest complete one
+# among all hosts'; no other host's scan goes.
+inst_a=$(sql "SELECT DISTINCT instance FROM sentinel.scans WHERE host = 'a'")
+keep_a=$(sql "SELECT count(*) FROM sentinel.scans s WHERE host = 'a' AND (
+	ended = (SELECT max(ended) FROM sentinel.scans t WHERE t.guest_uuid = s.guest_uuid) OR
+	ended = (SELECT max(ended) FROM sentinel.scans t WHERE t.guest_uuid = s.guest_uuid AND complete))")
+all_a=$(sql "SELECT count(*) FROM sentinel.scans WHERE host = 'a'")
+others=$(sql "SELECT count(*) FROM sentinel.scans WHERE host <> 'a'")
+[ "$keep_a" -lt "$all_a" ] || fail "nothing of a's for the retention to remove ($all_a scans)"
+removed=$(sql "SELECT sentinel.prune('a', '$inst_a', $(( $(date +%s) * 1000 + 86400000 )), 1)")
+[ "$removed" = $((all_a - keep_a)) ] && [ "$(sql "SELECT count(*) FROM sentinel.scans WHERE host = 'a'")" = "$keep_a" ] ||
+	fail "retention removed $removed of a's $all_a scans, meant to keep $keep_a"
+[ "$(sql "SELECT count(*) FROM sentinel.scans WHERE host <> 'a'")" = "$others" ] ||
+	fail "retention of a's scans removed another host's"
+[ "$(sql "SELECT count(*) FROM sentinel.detections d WHERE NOT EXISTS (SELECT 1 FROM sentinel.scans s
+	WHERE s.host = d.host AND s.instance = d.instance AND s.id = d.scan_id)")" = 0 ] ||
+	fail "detections left without their scan"
+ok "fleet retention: $removed of a's $all_a scans removed, each guest's newest and newest complete kept"
 for h in b c d; do
 	eval "s=\$S_$h"
 	ctl --socket "$s" --json status
