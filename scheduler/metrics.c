@@ -356,6 +356,14 @@ put_queue(struct page *p)
 	    "1 while every scheduled scan is paused.",
 	    schedule_paused(NULL) > 0);
 	put_guests(p);
+	if (fleet_enabled()) {
+		one(p, "sentinel_fleet_connected", "gauge", "1 while the fleet's "
+		    "database answers ([fleet] database).", fleet_ready());
+		one(p, "sentinel_fleet_backlog", "gauge", "Scans kept for the "
+		    "fleet's database, not sent yet.",
+		    (unsigned long long)(store_fleet_backlog() > 0 ?
+		    store_fleet_backlog() : 0));
+	}
 }
 
 static void

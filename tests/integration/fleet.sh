@@ -38,6 +38,7 @@ host() {
 	sock=$WORK/fleet-$1.sock conf=$WORK/fleet-$1.conf log=$WORK/fleet-$1.log
 	[ -e "$WORK/fleet-$1.db" ] || : > "$log"
 	write_conf "$conf" "$sock" "$WORK/fleet-$1.db"
+	printf '[metrics]\ntextfile = %s\ntextfile_interval = 1s\n' "$WORK/fleet-$1.prom" >> "$conf"
 	printf '[fleet]\ndatabase = %s\nhost = %s\n%b' "$CONNINFO" "$1" "${2:-}" >> "$conf"
 	private_daemon_start
 	pids="$pids $pid"
@@ -119,6 +120,10 @@ expect_rc 0 "a's scan while the database is down"
 id_down=$(jq .scan.id <<<"$OUT")
 ctl --socket "$S_a" --json status
 [ "$(jq -r .fleet.state <<<"$OUT")" = down ] || fail "status while down: $(jq .fleet <<<"$OUT")"
+# Written every second: one written since the scan ended.
+wait_line 50 "$WORK/fleet-a.prom" "^sentinel_fleet_backlog 1$"
+grep -q "^sentinel_fleet_connected 0$" "$WORK/fleet-a.prom" && grep -q "^sentinel_fleet_backlog 1$" "$WORK/fleet-a.prom" ||
+	fail "metrics while down: $(grep fleet "$WORK/fleet-a.prom")"
 [ "$(jq .fleet.backlog <<<"$OUT")" = 1 ] || fail "backlog while down: $(jq .fleet <<<"$OUT")"
 grep -q "fleet: .*going on alone, results kept for the fleet" "$L_a" ||
 	fail "the outage is not logged: $(grep fleet "$L_a")"
