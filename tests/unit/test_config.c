@@ -191,6 +191,71 @@ test_schedule_and_guests(void **state)
 	expect_error("[guest ]\npriority = 1\n", ":1: unknown section [guest ]");
 }
 
+/* [fleet] storage NAME = PREFIX... CAP lines: parsed, matched by prefix
+ * (the first storage that has one), printed back as given, refused with
+ * the line's reason. */
+static void
+test_fleet_storage(void **state)
+{
+	const struct fleet_storage *st;
+	struct config c, d;
+	char path[] = "/tmp/sentinel-print-XXXXXX", err[256];
+	FILE *f;
+	int fd;
+
+	(void)state;
+	assert_int_equal(load(&c,
+	    "[fleet]\ndatabase = service=fleet\nlease = 30s\n"
+	    "storage ceph = rbd:volumes/ rbd:vms/ 4\n"
+	    "storage  nfs =  /srv/nfs/\t/mnt/nfs/  2\n"
+	    "storage all = / 1\n",
+	    err, sizeof(err)), 0);
+	assert_int_equal(c.fleet_lease, 30);
+	assert_non_null(st = config_storage(&c, "rbd:vms/guest-1"));
+	assert_string_equal(st->name, "ceph");
+	assert_int_equal(st->cap, 4);
+	assert_int_equal(st->n, 2);
+	assert_non_null(st = config_storage(&c, "/mnt/nfs/a.qcow2"));
+	assert_string_equal(st->name, "nfs");
+	assert_int_equal(st->cap, 2);
+	assert_string_equal(st->prefixes[0], "/srv/nfs/");
+	/* The first that matches: "/" is after nfs. */
+	assert_string_equal(config_storage(&c, "/srv/nfs/x")->name, "nfs");
+	assert_string_equal(config_storage(&c, "/var/lib/x")->name, "all");
+	assert_null(config_storage(&c, "rbd:images/x"));
+	/* Printed as given, read back the same. */
+	fd = mkstemp(path);
+	f = fdopen(fd, "w");
+	config_print(&c, f);
+	fclose(f);
+	config_defaults(&d);
+	assert_int_equal(config_load(&d, path, err, sizeof(err)), 0);
+	unlink(path);
+	assert_non_null(st = config_storage(&d, "/mnt/nfs/a"));
+	assert_string_equal(st->name, "nfs");
+	assert_int_equal(st->cap, 2);
+	assert_int_equal(st->n, 2);
+	assert_int_equal(config_storage(&d, "rbd:volumes/v")->cap, 4);
+	config_free(&c);
+	config_free(&d);
+
+	expect_error("[fleet]\nstorage ceph = 4\n", ":2: storage ceph: "
+	    "\"PREFIX... CAP\": one or more disk source prefixes, then the "
+	    "scans at once fleet-wide, 1 to 1000");
+	expect_error("[fleet]\nstorage ceph = /a 0\n", ":2: storage ceph: "
+	    "\"PREFIX... CAP\": one or more disk source prefixes, then the "
+	    "scans at once fleet-wide, 1 to 1000");
+	expect_error("[fleet]\nstorage ceph = /a 2x\n", ":2: storage ceph: "
+	    "\"PREFIX... CAP\": one or more disk source prefixes, then the "
+	    "scans at once fleet-wide, 1 to 1000");
+	expect_error("[fleet]\nstorage c/d = /a 2\n", ":2: storage \"c/d\": "
+	    "a name of 1 to 64 letters, digits, '.', '_' or '-'");
+	expect_error("[fleet]\nstorage a = /a 2\nstorage a = /b 2\n",
+	    ":3: storage a given twice");
+	expect_error("[scan]\nstorage a = /a 2\n",
+	    ":2: unknown option \"storage a\" in section [scan]");
+}
+
 static void
 test_missing_file(void **state)
 {
@@ -312,6 +377,7 @@ main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_schedule_and_guests),
+		cmocka_unit_test(test_fleet_storage),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_print_roundtrip),
 		cmocka_unit_test(test_walk),
