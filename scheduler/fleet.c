@@ -717,13 +717,13 @@ fleet_query(const char *sql, int n, const char *const *params, fleet_cb cb,
 		    fl.err[0] ? fl.err : "not connected yet");
 		return;
 	}
-	if ((q = calloc(1, sizeof(*q))) == NULL || (q->sql = strdup(sql)) ==
-	    NULL)
-		goto nomem;
 	if (n > FQ_PARAMS) {
 		cb(arg, NULL, "too many parameters");
 		return;
 	}
+	if ((q = calloc(1, sizeof(*q))) == NULL || (q->sql = strdup(sql)) ==
+	    NULL)
+		goto nomem;
 	for (i = 0; i < n; i++, q->n++)
 		if (params[i] != NULL && (q->params[i] = strdup(params[i])) ==
 		    NULL)
@@ -792,17 +792,16 @@ setup_done(void *arg, PGresult *r, const char *err)
 	fleet_flush();
 }
 
-/* The outbox, a batch at a time, one scan per query. */
+/* The outbox, a batch at a time, one scan per query; fl.flushing
+ * counts the batch's queries not answered yet. */
 struct flush_one {
 	int64_t		 id;
-	int		 last;
 };
 
 static void
 flush_done(void *arg, PGresult *r, const char *err)
 {
 	struct flush_one *f = arg;
-	int last = f->last;
 
 	if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK) {
 		fl.sent++;
@@ -820,13 +819,12 @@ flush_done(void *arg, PGresult *r, const char *err)
 	} else
 		(void)err;	/* fleet_down said it */
 	free(f);
-	if (last && r != NULL) {
-		fl.flushing = 0;
-		/* More to send: at once, unless nothing of this batch went
-		 * (then at the next tick, not in a loop). */
-		if (fl.batch_ok > 0)
-			fleet_flush();
-	}
+	if (fl.flushing > 0)
+		fl.flushing--;
+	/* The batch ended, more to send: at once, unless nothing of this
+	 * batch went (then at the next tick, not in a loop). */
+	if (fl.flushing == 0 && r != NULL && fl.batch_ok > 0)
+		fleet_flush();
 }
 
 static void
@@ -839,13 +837,12 @@ fleet_flush(void)
 	char *text;
 	size_t n, i;
 
-	if (fl.state != F_READY || fl.flushing)
+	if (fl.state != F_READY || fl.flushing > 0)
 		return;
 	if ((n = store_fleet_pending(ids, FLUSH_BATCH)) == 0)
 		return;
-	fl.flushing = 1;
 	fl.batch_ok = 0;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && fl.state == F_READY; i++) {
 		if ((doc = store_scan_by_id(ids[i], STORE_DETECTIONS |
 		    STORE_SKIPPED, NULL)) == NULL) {
 			/* Gone from the local state (it cannot be, while
@@ -859,21 +856,18 @@ fleet_flush(void)
 		json_decref(doc);
 		if (text == NULL || (f = calloc(1, sizeof(*f))) == NULL) {
 			free(text);
-			break;
+			break;		/* the rest at the next tick */
 		}
 		f->id = ids[i];
-		f->last = i == n - 1;
 		p[0] = fl.host;
 		p[1] = fl.instance;
 		p[2] = text;
+		/* Counted before: an answer may come at once. */
+		fl.flushing++;
 		fleet_query("SELECT sentinel.put_scan($1, $2, $3::jsonb)", 3, p,
 		    flush_done, f);
 		free(text);
-		if (fl.state != F_READY)
-			return;
 	}
-	if (i < n || n == 0)
-		fl.flushing = 0;
 }
 
 /* Numbers from the database: digits, an optional sign, in range. */
