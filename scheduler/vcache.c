@@ -21,6 +21,13 @@
 #include "log.h"
 #include "sentineld.h"
 
+/* Hashes and their classes, in two arrays grown together. */
+struct vlist {
+	unsigned char	*h;
+	uint32_t	*c;
+	size_t		 n, cap;
+};
+
 /* The handle scans get: one per signature version. */
 struct vgen {
 	struct verdict_cache	 iface;
@@ -41,14 +48,10 @@ static struct {
 	pthread_mutex_t	 mtx;
 	struct vset	 cur, old;
 	size_t		 half;		/* entries per set */
-	unsigned char	*pending;	/* hashes to persist */
-	uint32_t	*pclasses;	/* and their classes */
-	size_t		 npending, cappending;
+	struct vlist	 pending;	/* to persist */
 	/* Found clean here (not hits), for the fleet; NFRESH_MAX at most
 	 * wait: past that, the rest stay this host's own. */
-	unsigned char	*fresh;
-	uint32_t	*fclasses;
-	size_t		 nfresh, capfresh;
+	struct vlist	 fresh;
 	int		 share;
 	char		 version[64];
 	unsigned int	 gen;		/* the current version's */
@@ -127,26 +130,53 @@ vset_add(const unsigned char *h, uint32_t classes)
 		vc.cur.used[i] = VC_USED | classes;
 }
 
+/* Adds h to L; without memory it is left out (not persisted, not
+ * shared: only a later rescan pays for it). */
 static void
-pend(const unsigned char *h, uint32_t classes)
+vlist_add(struct vlist *l, const unsigned char *h, uint32_t classes)
 {
-	unsigned char *np;
+	unsigned char *nh;
 	uint32_t *nc;
 	size_t ncap;
 
-	if (vc.npending == vc.cappending) {
-		ncap = vc.cappending ? vc.cappending * 2 : 1024;
-		if ((np = realloc(vc.pending, ncap * VERDICT_HASH_LEN)) == NULL)
-			return;		/* not persisted: only a later rescan */
-		vc.pending = np;
-		if ((nc = realloc(vc.pclasses, ncap * sizeof(*nc))) == NULL)
+	if (l->n == l->cap) {
+		ncap = l->cap ? l->cap * 2 : 1024;
+		if ((nh = realloc(l->h, ncap * VERDICT_HASH_LEN)) == NULL)
 			return;
-		vc.pclasses = nc;
-		vc.cappending = ncap;
+		l->h = nh;
+		if ((nc = realloc(l->c, ncap * sizeof(*nc))) == NULL)
+			return;
+		l->c = nc;
+		l->cap = ncap;
 	}
-	vc.pclasses[vc.npending] = classes;
-	memcpy(vc.pending + vc.npending++ * VERDICT_HASH_LEN, h,
-	    VERDICT_HASH_LEN);
+	l->c[l->n] = classes;
+	memcpy(l->h + l->n++ * VERDICT_HASH_LEN, h, VERDICT_HASH_LEN);
+}
+
+/* Hands L's arrays over, leaving it empty. */
+static size_t
+vlist_take(struct vlist *l, unsigned char **h, uint32_t **c)
+{
+	size_t n = l->n;
+
+	*h = l->h;
+	*c = l->c;
+	memset(l, 0, sizeof(*l));
+	return n;
+}
+
+static void
+vlist_free(struct vlist *l)
+{
+	free(l->h);
+	free(l->c);
+	memset(l, 0, sizeof(*l));
+}
+
+static void
+pend(const unsigned char *h, uint32_t classes)
+{
+	vlist_add(&vc.pending, h, classes);
 }
 
 #define NFRESH_MAX	(1u << 20)
@@ -155,24 +185,8 @@ pend(const unsigned char *h, uint32_t classes)
 static void
 fresh_add(const unsigned char *h, uint32_t classes)
 {
-	unsigned char *np;
-	uint32_t *nc;
-	size_t ncap;
-
-	if (!vc.share || vc.nfresh >= NFRESH_MAX)
-		return;
-	if (vc.nfresh == vc.capfresh) {
-		ncap = vc.capfresh ? vc.capfresh * 2 : 1024;
-		if ((np = realloc(vc.fresh, ncap * VERDICT_HASH_LEN)) == NULL)
-			return;
-		vc.fresh = np;
-		if ((nc = realloc(vc.fclasses, ncap * sizeof(*nc))) == NULL)
-			return;
-		vc.fclasses = nc;
-		vc.capfresh = ncap;
-	}
-	vc.fclasses[vc.nfresh] = classes;
-	memcpy(vc.fresh + vc.nfresh++ * VERDICT_HASH_LEN, h, VERDICT_HASH_LEN);
+	if (vc.share && vc.fresh.n < NFRESH_MAX)
+		vlist_add(&vc.fresh, h, classes);
 }
 
 /* True if the handle is for the signatures loaded now; lock held. */
@@ -223,16 +237,8 @@ reset(void)
 	pthread_mutex_lock(&vc.mtx);
 	vset_free(&vc.cur);
 	vset_free(&vc.old);
-	free(vc.pending);
-	free(vc.pclasses);
-	vc.pending = NULL;
-	vc.pclasses = NULL;
-	vc.npending = vc.cappending = 0;
-	free(vc.fresh);
-	free(vc.fclasses);
-	vc.fresh = NULL;
-	vc.fclasses = NULL;
-	vc.nfresh = vc.capfresh = 0;
+	vlist_free(&vc.pending);
+	vlist_free(&vc.fresh);
 	vc.on = 0;
 	vc.gen++;
 	pthread_mutex_unlock(&vc.mtx);
@@ -301,12 +307,7 @@ vcache_flush(void)
 	if (!vc.on)
 		return;
 	pthread_mutex_lock(&vc.mtx);
-	p = vc.pending;
-	pc = vc.pclasses;
-	n = vc.npending;
-	vc.pending = NULL;
-	vc.pclasses = NULL;
-	vc.npending = vc.cappending = 0;
+	n = vlist_take(&vc.pending, &p, &pc);
 	pthread_mutex_unlock(&vc.mtx);
 	if (n > 0 && store_verdicts_save(vc.version, p, pc, n,
 	    2 * vc.half) == -1)
@@ -337,13 +338,8 @@ vcache_take_fresh(unsigned char **h, uint32_t **classes, char *version,
 	size_t n;
 
 	pthread_mutex_lock(&vc.mtx);
-	*h = vc.fresh;
-	*classes = vc.fclasses;
-	n = vc.nfresh;
+	n = vlist_take(&vc.fresh, h, classes);
 	snprintf(version, len, "%s", vc.version);
-	vc.fresh = NULL;
-	vc.fclasses = NULL;
-	vc.nfresh = vc.capfresh = 0;
 	pthread_mutex_unlock(&vc.mtx);
 	return n;
 }
